@@ -1,0 +1,261 @@
+//! Form pieces shared by the publish and manage pages: the form's signals and one component
+//! per field, each with its `.field-error[data-field=…]`.
+
+use leptos::prelude::*;
+use shoukuan_core::collection::FieldError;
+use shoukuan_core::text::{PayeeName, Title};
+
+use crate::form::{self, AmountMode, Draft};
+
+/// The reactive state of a collection form.
+#[derive(Clone, Copy)]
+pub struct FormState {
+    pub payee_name: RwSignal<String>,
+    pub title: RwSignal<String>,
+    pub amount_mode: RwSignal<AmountMode>,
+    pub amount: RwSignal<String>,
+    pub note: RwSignal<String>,
+    pub pay_code: RwSignal<String>,
+    pub invite_code: RwSignal<String>,
+    pub invite_required: RwSignal<bool>,
+    touched: RwSignal<Vec<&'static str>>,
+    pub submitted: RwSignal<bool>,
+    pub server_errors: RwSignal<Vec<FieldError>>,
+    pub form_error: RwSignal<Option<String>>,
+    /// The errors to show right now.
+    pub errors: Memo<Vec<FieldError>>,
+}
+
+impl FormState {
+    pub fn new(draft: Draft) -> FormState {
+        let payee_name = RwSignal::new(draft.payee_name);
+        let title = RwSignal::new(draft.title);
+        let amount_mode = RwSignal::new(draft.amount_mode);
+        let amount = RwSignal::new(draft.amount);
+        let note = RwSignal::new(draft.note);
+        let pay_code = RwSignal::new(draft.pay_code);
+        let invite_code = RwSignal::new(draft.invite_code);
+        let invite_required = RwSignal::new(false);
+        let touched = RwSignal::new(Vec::new());
+        let submitted = RwSignal::new(false);
+        let server_errors = RwSignal::new(Vec::new());
+        let draft = Memo::new(move |_| Draft {
+            payee_name: payee_name.get(),
+            title: title.get(),
+            amount_mode: amount_mode.get(),
+            amount: amount.get(),
+            note: note.get(),
+            pay_code: pay_code.get(),
+            invite_code: invite_code.get(),
+        });
+        let errors = Memo::new(move |_| {
+            let local = draft.with(|d| d.check(invite_required.get()).err().unwrap_or_default());
+            touched.with(|t| server_errors.with(|s| form::visible_errors(&local, s, t, submitted.get())))
+        });
+        FormState {
+            payee_name,
+            title,
+            amount_mode,
+            amount,
+            note,
+            pay_code,
+            invite_code,
+            invite_required,
+            touched,
+            submitted,
+            server_errors,
+            form_error: RwSignal::new(None),
+            errors,
+        }
+    }
+
+    /// The form as typed (untracked: for event handlers).
+    pub fn draft(&self) -> Draft {
+        Draft {
+            payee_name: self.payee_name.get_untracked(),
+            title: self.title.get_untracked(),
+            amount_mode: self.amount_mode.get_untracked(),
+            amount: self.amount.get_untracked(),
+            note: self.note.get_untracked(),
+            pay_code: self.pay_code.get_untracked(),
+            invite_code: self.invite_code.get_untracked(),
+        }
+    }
+
+    /// A field was edited: its errors may show from now on, and the server's old verdict on
+    /// it no longer applies.
+    pub fn edited(&self, field: &'static str) {
+        if !self.touched.with_untracked(|t| t.contains(&field)) {
+            self.touched.update(|t| t.push(field));
+        }
+        if self.server_errors.with_untracked(|s| s.iter().any(|e| e.field == field)) {
+            self.server_errors.update(|s| s.retain(|e| e.field != field));
+        }
+        self.form_error.set(None);
+    }
+
+    /// Shows the server's refusal.
+    pub fn refused(&self, err: &crate::api::Error) {
+        let (fields, message) = form::server_feedback(err);
+        self.server_errors.set(fields);
+        self.form_error.set(message);
+    }
+}
+
+/// The error line under a field, present only while there is something to say.
+#[component]
+pub fn ErrorText(form: FormState, field: &'static str) -> impl IntoView {
+    move || {
+        form.errors
+            .with(|e| form::message_for(e, field))
+            .map(|message| view! { <p class="field-error" data-field=field role="alert">{message}</p> })
+    }
+}
+
+/// A one-line text input bound to `value`.
+#[component]
+pub fn TextField(
+    form: FormState,
+    field: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] max_chars: usize,
+) -> impl IntoView {
+    let invalid = move || form.errors.with(|e| e.iter().any(|e| e.field == field));
+    view! {
+        <div class="field">
+            <label for=field>{label}</label>
+            <input
+                id=field
+                name=field
+                type="text"
+                autocomplete="off"
+                placeholder=placeholder
+                maxlength=(max_chars > 0).then(|| (max_chars * 2).to_string())
+                class:invalid=invalid
+                prop:value=move || value.get()
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    form.edited(field);
+                }
+                on:blur=move |_| form.edited(field)
+            />
+            <ErrorText form=form field=field />
+        </div>
+    }
+}
+
+/// 收款人名称 and 标题.
+#[component]
+pub fn NameAndTitle(form: FormState) -> impl IntoView {
+    view! {
+        <TextField
+            form=form
+            field="payee_name"
+            label="收款人名称"
+            value=form.payee_name
+            placeholder="付款人看到的名字，如 张三"
+            max_chars=PayeeName::MAX_CHARS
+        />
+        <TextField
+            form=form
+            field="title"
+            label="收款标题"
+            value=form.title
+            placeholder="如 周五聚餐 AA"
+            max_chars=Title::MAX_CHARS
+        />
+    }
+}
+
+/// 固定金额 / 付款人填写 and the amount.
+#[component]
+pub fn AmountField(form: FormState) -> impl IntoView {
+    let mode = form.amount_mode;
+    let fixed = move || mode.get() == AmountMode::Fixed;
+    let choose = move |m: AmountMode| {
+        mode.set(m);
+        form.edited("amount");
+    };
+    view! {
+        <fieldset class="field">
+            <legend>"金额"</legend>
+            <div class="segmented">
+                <input
+                    type="radio"
+                    name="amount_mode"
+                    id="amount_mode_fixed"
+                    prop:checked=fixed
+                    on:change=move |_| choose(AmountMode::Fixed)
+                />
+                <label for="amount_mode_fixed">"固定金额"</label>
+                <input
+                    type="radio"
+                    name="amount_mode"
+                    id="amount_mode_payer"
+                    prop:checked=move || !fixed()
+                    on:change=move |_| choose(AmountMode::PayerEntered)
+                />
+                <label for="amount_mode_payer">"付款人填写"</label>
+            </div>
+            <div class="amount-input" class:hidden=move || !fixed()>
+                <span aria-hidden="true">"¥"</span>
+                <input
+                    id="amount"
+                    name="amount"
+                    type="text"
+                    inputmode="decimal"
+                    autocomplete="off"
+                    placeholder="0.00"
+                    aria-label="金额（元）"
+                    class:invalid=move || form.errors.with(|e| e.iter().any(|e| e.field == "amount"))
+                    prop:disabled=move || !fixed()
+                    prop:value=move || form.amount.get()
+                    on:input=move |ev| {
+                        form.amount.set(event_target_value(&ev));
+                        form.edited("amount");
+                    }
+                    on:blur=move |_| form.edited("amount")
+                />
+            </div>
+            <p class="hint" class:hidden=fixed>"付款人扫码后在微信里自己填写金额"</p>
+            <ErrorText form=form field="amount" />
+        </fieldset>
+    }
+}
+
+/// 备注 with its live `n/30` counter.
+#[component]
+pub fn NoteField(form: FormState) -> impl IntoView {
+    let note = form.note;
+    view! {
+        <div class="field">
+            <label for="note">"备注"<span class="optional">"（选填）"</span></label>
+            <input
+                id="note"
+                name="note"
+                type="text"
+                autocomplete="off"
+                placeholder="如 请备注姓名"
+                class:invalid=move || form.errors.with(|e| e.iter().any(|e| e.field == "note"))
+                prop:value=move || note.get()
+                on:input=move |ev| {
+                    note.set(event_target_value(&ev));
+                    form.edited("note");
+                }
+                on:blur=move |_| form.edited("note")
+            />
+            <p class="counter" id="note_counter" class:over=move || note.with(|n| form::note_too_long(n))>
+                {move || note.with(|n| form::note_counter(n))}
+            </p>
+            <ErrorText form=form field="note" />
+        </div>
+    }
+}
+
+/// The line under the submit button.
+#[component]
+pub fn FormError(form: FormState) -> impl IntoView {
+    move || form.form_error.get().map(|message| view! { <p id="form_error" class="form-error" role="alert">{message}</p> })
+}

@@ -1,0 +1,340 @@
+//! The publish/edit form as plain data: what was typed → [`NewCollection`], which errors to
+//! show where, and the small texts around the form. No DOM here, so it is tested natively.
+
+use shoukuan_core::collection::{AmountRule, CollectionView, FieldError, NewCollection};
+use shoukuan_core::text::Note;
+
+use crate::api;
+
+/// Every field a form shows errors for, in form order (JSON field names, also the
+/// `data-field` of `.field-error`).
+pub const FIELDS: [&str; 6] = ["payee_name", "pay_code", "title", "amount", "note", "invite_code"];
+
+/// How the amount is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AmountMode {
+    /// 固定金额: the payee types it now.
+    #[default]
+    Fixed,
+    /// 付款人填写: the payer types it in WeChat after scanning.
+    PayerEntered,
+}
+
+/// What is in the form right now, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Draft {
+    /// 收款人名称.
+    pub payee_name: String,
+    /// 标题.
+    pub title: String,
+    /// 固定金额 / 付款人填写.
+    pub amount_mode: AmountMode,
+    /// The fixed amount as typed (kept while the payer mode is chosen, in case of a switch back).
+    pub amount: String,
+    /// 备注.
+    pub note: String,
+    /// Content of the decoded 收款码; empty until an upload was recognised.
+    pub pay_code: String,
+    /// 邀请码.
+    pub invite_code: String,
+}
+
+impl Draft {
+    /// A draft for editing an existing collection.
+    pub fn from_view(view: &CollectionView) -> Draft {
+        let (amount_mode, amount) = match view.amount {
+            AmountRule::Fixed { fen } => (AmountMode::Fixed, fen.to_yuan_string()),
+            AmountRule::PayerEntered => (AmountMode::PayerEntered, String::new()),
+        };
+        Draft {
+            payee_name: view.payee_name.clone(),
+            title: view.title.clone(),
+            amount_mode,
+            amount,
+            note: view.note.clone(),
+            pay_code: view.pay_code.clone(),
+            invite_code: String::new(),
+        }
+    }
+
+    /// The request body. A fixed amount is sent even when empty, so that "固定金额" with
+    /// nothing typed is refused instead of silently becoming "付款人填写".
+    pub fn to_new_collection(&self, invite_required: bool) -> NewCollection {
+        NewCollection {
+            payee_name: self.payee_name.clone(),
+            title: self.title.clone(),
+            amount: match self.amount_mode {
+                AmountMode::Fixed => Some(self.amount.clone()),
+                AmountMode::PayerEntered => None,
+            },
+            note: self.note.clone(),
+            pay_code: self.pay_code.clone(),
+            invite_code: invite_required.then(|| self.invite_code.trim().to_owned()),
+        }
+    }
+
+    /// The body to send, or every problem the form can know about before sending.
+    pub fn check(&self, invite_required: bool) -> Result<NewCollection, Vec<FieldError>> {
+        let body = self.to_new_collection(invite_required);
+        let mut errors = match body.validate() {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors,
+        };
+        if self.amount_mode == AmountMode::Fixed && self.amount.trim().is_empty() {
+            errors.push(field_error("amount", "INVALID_AMOUNT", "请输入金额，或选择「付款人填写」"));
+        }
+        if invite_required && self.invite_code.trim().is_empty() {
+            errors.push(field_error("invite_code", "INVALID_INVITE_CODE", "请输入邀请码"));
+        }
+        if errors.is_empty() {
+            Ok(body)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn field_error(field: &str, code: &str, message: &str) -> FieldError {
+    FieldError { field: field.to_owned(), code: code.to_owned(), message: message.to_owned() }
+}
+
+/// The errors to show: local ones only for fields the person has touched (all of them after a
+/// submit attempt), then the server's, without repeating a message.
+pub fn visible_errors(
+    local: &[FieldError],
+    server: &[FieldError],
+    touched: &[&str],
+    submitted: bool,
+) -> Vec<FieldError> {
+    let mut shown: Vec<FieldError> = local
+        .iter()
+        .filter(|e| submitted || touched.contains(&e.field.as_str()))
+        .cloned()
+        .collect();
+    for e in server {
+        if !shown.iter().any(|s| s.field == e.field && s.message == e.message) {
+            shown.push(e.clone());
+        }
+    }
+    shown
+}
+
+/// All messages for one field, joined, or `None`.
+pub fn message_for(errors: &[FieldError], field: &str) -> Option<String> {
+    let messages: Vec<&str> = errors.iter().filter(|e| e.field == field).map(|e| e.message.as_str()).collect();
+    (!messages.is_empty()).then(|| messages.join("；"))
+}
+
+/// The note counter, `n/30`, counting characters as the validation does (trimmed).
+pub fn note_counter(note: &str) -> String {
+    format!("{}/{}", note.trim().chars().count(), Note::MAX_CHARS)
+}
+
+/// Whether the note is over its limit (the counter turns red).
+pub fn note_too_long(note: &str) -> bool {
+    note.trim().chars().count() > Note::MAX_CHARS
+}
+
+/// `origin` + `path`, e.g. `https://pay.example.com` + `/c/abc123` (a link that works when
+/// pasted into a WeChat chat).
+pub fn absolute_url(origin: &str, path: &str) -> String {
+    format!("{}/{}", origin.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// How a refused save reaches the form: errors under fields, and a message near the button.
+pub fn server_feedback(err: &api::Error) -> (Vec<FieldError>, Option<String>) {
+    match err {
+        api::Error::Api { body, .. } if body.code == "FORBIDDEN" => {
+            let message = non_empty(&body.message, "邀请码不正确");
+            (vec![field_error("invite_code", &body.code, &message)], None)
+        }
+        api::Error::Api { body, .. } if !body.fields.is_empty() => {
+            let (known, unknown): (Vec<FieldError>, Vec<FieldError>) =
+                body.fields.iter().cloned().partition(|e| FIELDS.contains(&e.field.as_str()));
+            let mut message = vec!["请修改标红的内容后再提交".to_owned()];
+            message.extend(unknown.into_iter().map(|e| e.message));
+            (known, Some(message.join("；")))
+        }
+        other => (Vec::new(), Some(other.message())),
+    }
+}
+
+fn non_empty(s: &str, fallback: &str) -> String {
+    if s.trim().is_empty() {
+        fallback.to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shoukuan_core::collection::{ErrorBody, Kind, Status};
+    use shoukuan_core::money::Fen;
+
+    use super::*;
+
+    const CODE: &str = "wxp://f2f0a3QxLb9kXyZ0v8Xl1n7oRXdF0Ffd0Lh5";
+
+    fn good() -> Draft {
+        Draft {
+            payee_name: "张三".into(),
+            title: "周五聚餐 AA".into(),
+            amount_mode: AmountMode::Fixed,
+            amount: "12.34".into(),
+            note: "请备注姓名".into(),
+            pay_code: CODE.into(),
+            invite_code: "  yq2026 ".into(),
+        }
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_filled_form_becomes_the_request_body() {
+        let body = good().check(true).unwrap();
+        assert_eq!(
+            body,
+            NewCollection {
+                payee_name: "张三".into(),
+                title: "周五聚餐 AA".into(),
+                amount: Some("12.34".into()),
+                note: "请备注姓名".into(),
+                pay_code: CODE.into(),
+                invite_code: Some("yq2026".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn the_invite_code_is_only_sent_when_required() {
+        assert_eq!(good().check(false).unwrap().invite_code, None);
+        let json = serde_json::to_string(&good().to_new_collection(false)).unwrap();
+        assert!(!json.contains("invite_code"), "{json}");
+    }
+
+    #[test]
+    fn payer_entered_amounts_send_no_amount_even_if_one_was_typed() {
+        let draft = Draft { amount_mode: AmountMode::PayerEntered, amount: "abc".into(), ..good() };
+        assert_eq!(draft.check(false).unwrap().amount, None);
+    }
+
+    #[test]
+    fn a_fixed_amount_left_empty_is_refused_not_turned_into_payer_entered() {
+        let draft = Draft { amount: " ".into(), ..good() };
+        let errors = draft.check(false).unwrap_err();
+        assert_eq!(fields(&errors), vec!["amount"]);
+    }
+
+    #[test]
+    fn a_missing_upload_and_invite_code_are_reported_on_their_fields() {
+        let draft = Draft { pay_code: String::new(), invite_code: String::new(), ..good() };
+        let errors = draft.check(true).unwrap_err();
+        assert_eq!(fields(&errors), vec!["pay_code", "invite_code"]);
+    }
+
+    #[test]
+    fn bad_amounts_and_long_notes_get_the_core_messages() {
+        let draft = Draft { amount: "12.345".into(), note: "字".repeat(31), ..good() };
+        let errors = draft.check(false).unwrap_err();
+        assert_eq!(message_for(&errors, "amount").unwrap(), "金额最多保留两位小数");
+        assert_eq!(message_for(&errors, "note").unwrap(), "备注最多 30 个字（现在 31 个）");
+    }
+
+    #[test]
+    fn untouched_fields_stay_quiet_until_submit() {
+        let local = Draft::default().check(false).unwrap_err();
+        assert!(visible_errors(&local, &[], &[], false).is_empty());
+        assert_eq!(fields(&visible_errors(&local, &[], &["title"], false)), vec!["title"]);
+        assert_eq!(visible_errors(&local, &[], &[], true).len(), local.len());
+    }
+
+    #[test]
+    fn server_errors_show_once_next_to_local_ones() {
+        let local = vec![field_error("title", "COMPLIANCE", "标题含违规用语「稳赚」")];
+        let server = vec![
+            field_error("title", "COMPLIANCE", "标题含违规用语「稳赚」"),
+            field_error("note", "INVALID_TEXT", "备注不行"),
+        ];
+        let shown = visible_errors(&local, &server, &["title"], false);
+        assert_eq!(fields(&shown), vec!["title", "note"]);
+        assert_eq!(message_for(&[local[0].clone(), server[1].clone()], "title").unwrap(), "标题含违规用语「稳赚」");
+    }
+
+    #[test]
+    fn several_messages_for_one_field_are_joined() {
+        let errors = vec![field_error("title", "A", "一"), field_error("title", "B", "二")];
+        assert_eq!(message_for(&errors, "title").unwrap(), "一；二");
+        assert_eq!(message_for(&errors, "note"), None);
+    }
+
+    #[test]
+    fn the_note_counter_counts_characters_not_bytes() {
+        assert_eq!(note_counter(""), "0/30");
+        assert_eq!(note_counter("请备注姓名"), "5/30");
+        assert_eq!(note_counter(" ab "), "2/30");
+        assert!(!note_too_long(&"一".repeat(30)));
+        assert!(note_too_long(&"一".repeat(31)));
+    }
+
+    #[test]
+    fn share_links_are_absolute() {
+        assert_eq!(absolute_url("https://pay.example.com", "/c/aB3dE6gH9k"), "https://pay.example.com/c/aB3dE6gH9k");
+        assert_eq!(absolute_url("http://127.0.0.1:8787/", "/manage/x#t=y"), "http://127.0.0.1:8787/manage/x#t=y");
+    }
+
+    #[test]
+    fn editing_starts_from_the_stored_collection() {
+        let view = CollectionView {
+            id: "aB3dE6gH9k".into(),
+            kind: Kind::Request,
+            status: Status::Open,
+            payee_name: "张三".into(),
+            title: "聚餐".into(),
+            amount: AmountRule::Fixed { fen: Fen::new(1230) },
+            note: String::new(),
+            pay_code: CODE.into(),
+            created_at: 1,
+        };
+        let draft = Draft::from_view(&view);
+        assert_eq!(draft.amount, "12.30");
+        assert_eq!(draft.check(false).unwrap().pay_code, CODE);
+        let open = Draft::from_view(&CollectionView { amount: AmountRule::PayerEntered, ..view });
+        assert_eq!(open.amount_mode, AmountMode::PayerEntered);
+    }
+
+    fn api_error(status: u16, code: &str, message: &str, fields: Vec<FieldError>) -> api::Error {
+        api::Error::Api { status, body: ErrorBody { code: code.into(), message: message.into(), fields } }
+    }
+
+    #[test]
+    fn a_wrong_invite_code_shows_under_its_field() {
+        let (fields_shown, form) = server_feedback(&api_error(403, "FORBIDDEN", "邀请码不正确", vec![]));
+        assert_eq!(fields(&fields_shown), vec!["invite_code"]);
+        assert_eq!(form, None);
+    }
+
+    #[test]
+    fn validation_errors_go_to_their_fields_and_unknown_ones_to_the_form() {
+        let err = api_error(
+            400,
+            "VALIDATION",
+            "输入有误",
+            vec![field_error("amount", "INVALID_AMOUNT", "金额必须大于 0"), field_error("kind", "X", "类型不支持")],
+        );
+        let (shown, form) = server_feedback(&err);
+        assert_eq!(fields(&shown), vec!["amount"]);
+        assert_eq!(form.unwrap(), "请修改标红的内容后再提交；类型不支持");
+    }
+
+    #[test]
+    fn other_failures_become_one_plain_message() {
+        let (shown, form) = server_feedback(&api_error(413, "PAYLOAD_TOO_LARGE", "内容太大", vec![]));
+        assert!(shown.is_empty());
+        assert_eq!(form.unwrap(), "内容太大");
+        let (_, form) = server_feedback(&api::Error::Fetch("TypeError: Failed to fetch".into()));
+        assert_eq!(form.unwrap(), "网络不太好，请检查网络后重试");
+    }
+}

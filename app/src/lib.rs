@@ -1,0 +1,67 @@
+//! Shoukuan's web app (Leptos CSR, built by Trunk): the publish page for payees, the payer
+//! page, and the private manage page.
+//!
+//! `main.rs` only calls [`start`]. Routing is a match on `location.pathname` ([`route`]);
+//! logic that needs no DOM lives in [`form`], [`api::interpret`], [`decode`] and [`boot`],
+//! where it is tested natively.
+
+pub mod api;
+pub mod boot;
+mod components;
+pub mod decode;
+pub mod form;
+mod pages;
+pub mod route;
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+pub use boot::Boot;
+pub use route::Route;
+
+/// Mounts the app for the current URL into `#app` (created when missing).
+pub fn start() {
+    let Some(window) = web_sys::window() else { return };
+    let Some(document) = window.document() else { return };
+    let pathname = window.location().pathname().unwrap_or_default();
+    let app = match document.get_element_by_id("app").and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+        Some(app) => app,
+        None => {
+            let Ok(app) = document.create_element("div") else { return };
+            app.set_id("app");
+            if let Some(body) = document.body() {
+                let _ = body.append_child(&app);
+            }
+            let Ok(app) = app.dyn_into::<web_sys::HtmlElement>() else { return };
+            app
+        }
+    };
+    mount(app, Route::parse(&pathname));
+}
+
+/// Mounts the page for `route` into `app`, replacing whatever the server rendered there (the
+/// app renders the same payer card from the same core function, so nothing visibly changes).
+pub fn mount(app: web_sys::HtmlElement, route: Route) {
+    let boot = Boot::read(&app);
+    app.set_inner_html("");
+    leptos::mount::mount_to(app, move || view! { <App route=route boot=boot /> }).forget();
+}
+
+/// The page for a route.
+#[component]
+fn App(route: Route, boot: Boot) -> impl IntoView {
+    match route {
+        Route::Home => view! { <pages::home::Home /> }.into_any(),
+        Route::New => view! { <pages::new::New /> }.into_any(),
+        Route::Pay(id) => view! { <pages::pay::Pay id=id boot=boot /> }.into_any(),
+        Route::Manage(id) => view! { <pages::manage::Manage id=id /> }.into_any(),
+        Route::NotFound => view! { <pages::home::NotFound /> }.into_any(),
+    }
+}
+
+/// Sets the document title (WeChat shows it in its title bar).
+fn set_title(title: &str) {
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        document.set_title(title);
+    }
+}

@@ -1,0 +1,18 @@
+//! Shoukuan's pure core: everything that can be computed without I/O.
+//!
+//! Shared by the Leptos app (wasm32), the Cloudflare worker (wasm32) and the `shoukuan` CLI
+//! (native), so a rule is written once and the app's instant feedback and the worker's
+//! authoritative check can never disagree.
+#![warn(missing_docs)]
+#![deny(clippy::float_arithmetic)]
+
+pub mod collection;
+pub mod jssdk;
+pub mod lint;
+pub mod money;
+pub mod mp;
+pub mod page;
+pub mod paycode;
+pub mod qr;
+pub mod text;
+pub mod wechatpay;

@@ -1,0 +1,154 @@
+//! The payer card as HTML, written once and used twice: the worker puts it into the HTML it
+//! serves for `/c/:id` (so the page is useful before — or without — WebAssembly), and the app
+//! renders the very same markup after it starts. Every dynamic value is escaped here.
+
+use crate::collection::{AmountRule, CollectionView, Status};
+use crate::qr;
+
+/// CSS pixels of the QR `<img>` on the page (WeChat recognises long-pressed codes reliably
+/// from about 200 px; the brief asks for at least 240).
+pub const QR_CSS_PX: u32 = 260;
+
+/// Escapes text for HTML element content and double-quoted attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The 微信支付 brand mark: WeChat Pay's green with its name.
+pub const BRAND_MARK: &str = concat!(
+    r##"<div class="brand" aria-label="微信支付"><svg class="brand-icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">"##,
+    r##"<rect width="24" height="24" rx="5" fill="#07C160"/><path d="M6.2 12.6l3.3 3.1 8.3-7.9" fill="none" stroke="#fff" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round"/></svg>"##,
+    r##"<span>微信支付</span></div>"##
+);
+
+/// The amount line: `¥12.34`, or an invitation to type it.
+pub fn amount_text(rule: AmountRule) -> String {
+    match rule {
+        AmountRule::Fixed { fen } => fen.to_string(),
+        AmountRule::PayerEntered => "金额由付款人填写".to_owned(),
+    }
+}
+
+/// The payer card for a request-kind collection.
+pub fn payer_card(view: &CollectionView) -> String {
+    let first_char: String = view.payee_name.chars().take(1).collect();
+    let amount_class = match view.amount {
+        AmountRule::Fixed { .. } => "amount",
+        AmountRule::PayerEntered => "amount amount-open",
+    };
+    let note = if view.note.is_empty() {
+        String::new()
+    } else {
+        format!(r#"<p class="note">{}</p>"#, escape(&view.note))
+    };
+    let pay = match (view.status, qr::png_data_url(&view.pay_code, QR_CSS_PX * 2)) {
+        (Status::Open, Ok(src)) => format!(
+            concat!(
+                r#"<figure class="qr"><img class="qr-img" src="{src}" alt="{payee}的微信收款码" width="{px}" height="{px}">"#,
+                r#"<figcaption class="qr-hint">长按识别二维码付款</figcaption></figure>"#,
+                r#"<p class="hint">这是收款人的个人收款码：付款时请核对收款人和金额。个人收款码没有到账通知，付款后请把付款截图发给收款人。</p>"#
+            ),
+            src = src,
+            payee = escape(&view.payee_name),
+            px = QR_CSS_PX
+        ),
+        (Status::Open, Err(_)) => r#"<p class="closed">收款码无法显示，请联系收款人</p>"#.to_owned(),
+        (Status::Closed, _) => r#"<p class="closed">该收款已关闭</p>"#.to_owned(),
+    };
+    format!(
+        concat!(
+            r#"<article class="card pay-card" data-collection-id="{id}">"#,
+            r#"<header class="payee"><div class="avatar" aria-hidden="true">{first}</div>"#,
+            r#"<div><div class="payee-name">{payee}</div><div class="payee-sub">向你发起收款</div></div></header>"#,
+            r#"<h1 class="title">{title}</h1><div class="{amount_class}">{amount}</div>{note}{pay}{brand}</article>"#
+        ),
+        id = escape(&view.id),
+        first = escape(&first_char),
+        payee = escape(&view.payee_name),
+        title = escape(&view.title),
+        amount_class = amount_class,
+        amount = escape(&amount_text(view.amount)),
+        note = note,
+        pay = pay,
+        brand = BRAND_MARK,
+    )
+}
+
+/// The friendly page body for an unknown collection id.
+pub fn not_found_card() -> &'static str {
+    concat!(
+        r#"<article class="card empty-card"><h1 class="title">找不到这个收款</h1>"#,
+        r#"<p class="hint">链接可能不完整，或收款人已删除。请向发送链接的人确认。</p>"#,
+        r#"<a class="button" href="/new">我也要发起收款</a></article>"#
+    )
+}
+
+/// JSON for a `<script type="application/json">` element: `<` is escaped so the text can
+/// never close the element.
+pub fn json_for_script<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned()).replace('<', "\\u003c")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collection::Kind;
+    use crate::money::Fen;
+
+    fn view() -> CollectionView {
+        CollectionView {
+            id: "aB3dE6gH9k".into(),
+            kind: Kind::Request,
+            status: Status::Open,
+            payee_name: "<b>张三</b>".into(),
+            title: "聚餐 & 唱歌".into(),
+            amount: AmountRule::Fixed { fen: Fen::new(1234) },
+            note: "请备注\"姓名\"".into(),
+            pay_code: "wxp://f2f0a3QxLb9kXyZ0v8Xl1n7oRXdF0Ffd0Lh5".into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn card_shows_amount_hint_brand_and_a_png_img() {
+        let html = payer_card(&view());
+        assert!(html.contains("¥12.34"));
+        assert!(html.contains("长按识别二维码付款"));
+        assert!(html.contains("微信支付"));
+        assert!(html.contains(r#"<img class="qr-img" src="data:image/png;base64,"#));
+        assert!(html.contains(r#"width="260""#));
+    }
+
+    #[test]
+    fn every_dynamic_value_is_escaped() {
+        let html = payer_card(&view());
+        assert!(!html.contains("<b>"));
+        assert!(html.contains("&lt;b&gt;张三"));
+        assert!(html.contains("聚餐 &amp; 唱歌"));
+        assert!(html.contains("请备注&quot;姓名&quot;"));
+    }
+
+    #[test]
+    fn closed_collections_show_no_qr() {
+        let html = payer_card(&CollectionView { status: Status::Closed, ..view() });
+        assert!(!html.contains("<img"));
+        assert!(html.contains("该收款已关闭"));
+    }
+
+    #[test]
+    fn script_json_cannot_close_its_element() {
+        let s = json_for_script(&"</script><script>alert(1)</script>");
+        assert!(!s.contains("</script>"));
+    }
+}

@@ -1,0 +1,190 @@
+//! Collections: publish, read, edit and close. Validation is `shoukuan_core::collection`'s;
+//! this module only moves checked values in and out of D1.
+
+use serde::Deserialize;
+use shoukuan_core::collection::{
+    is_valid_id, AmountRule, CollectionView, Created, Kind, NewCollection, Status, ValidCollection,
+};
+use shoukuan_core::money::Fen;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, Env, Request, Response};
+
+use crate::config::PublishConfig;
+use crate::error::ApiError;
+use crate::http;
+use crate::secrets;
+
+/// A row of `collections`.
+#[derive(Debug, Deserialize)]
+struct Row {
+    id: String,
+    kind: String,
+    status: String,
+    payee_name: String,
+    title: String,
+    amount_fen: Option<i64>,
+    note: String,
+    pay_code: String,
+    manage_token_hash: String,
+    created_at: i64,
+}
+
+impl Row {
+    fn into_view(self) -> Result<CollectionView, ApiError> {
+        let corrupt = |what: &str| ApiError::Internal(format!("collection {} has a bad {what}", self.id));
+        let kind = Kind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?;
+        let status = Status::parse(&self.status).ok_or_else(|| corrupt("status"))?;
+        let amount = match self.amount_fen {
+            Some(fen) => AmountRule::Fixed { fen: Fen::new(fen) },
+            None => AmountRule::PayerEntered,
+        };
+        Ok(CollectionView {
+            id: self.id,
+            kind,
+            status,
+            payee_name: self.payee_name,
+            title: self.title,
+            amount,
+            note: self.note,
+            pay_code: self.pay_code,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn db(env: &Env) -> Result<D1Database, ApiError> {
+    Ok(env.d1("DB")?)
+}
+
+fn now_secs() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+fn amount_value(rule: AmountRule) -> JsValue {
+    match rule {
+        AmountRule::Fixed { fen } => JsValue::from_f64(fen.get() as f64),
+        AmountRule::PayerEntered => JsValue::NULL,
+    }
+}
+
+/// `GET /api/config`
+pub fn public_config(env: &Env) -> Result<Response, ApiError> {
+    let invite_required = PublishConfig::from_env(env).invite_code.is_some();
+    http::json(200, &serde_json::json!({ "invite_required": invite_required }))
+}
+
+/// `POST /api/collections`
+pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let draft: NewCollection = http::read_json(&mut req).await?;
+    if let Some(expected) = PublishConfig::from_env(env).invite_code {
+        let given = draft.invite_code.as_deref().unwrap_or("").trim();
+        if !secrets::secret_eq(given, expected.expose()) {
+            return Err(ApiError::Forbidden);
+        }
+    }
+    let valid: ValidCollection = draft.validate().map_err(ApiError::Invalid)?;
+    let id = secrets::new_public_id()?;
+    let token = secrets::new_token()?;
+    let now = now_secs();
+    db(env)?
+        .prepare(
+            "INSERT INTO collections (id, kind, status, payee_name, title, amount_fen, note, pay_code, \
+             manage_token_hash, created_at, updated_at) VALUES (?1, 'request', 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        )
+        .bind(&[
+            id.as_str().into(),
+            valid.payee_name.as_str().into(),
+            valid.title.as_str().into(),
+            amount_value(valid.amount),
+            valid.note.as_str().into(),
+            valid.pay_code.as_str().into(),
+            secrets::token_hash(&token).into(),
+            JsValue::from_f64(now as f64),
+        ])?
+        .run()
+        .await?;
+    let created = Created {
+        path: format!("/c/{id}"),
+        manage_path: format!("/manage/{id}#t={token}"),
+        id,
+        manage_token: token,
+    };
+    http::json(201, &created)
+}
+
+async fn load(id: &str, env: &Env) -> Result<Row, ApiError> {
+    if !is_valid_id(id) {
+        return Err(ApiError::NotFound);
+    }
+    db(env)?
+        .prepare("SELECT * FROM collections WHERE id = ?1")
+        .bind(&[id.into()])?
+        .first::<Row>(None)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Reads one collection for the payer page; `None` when the id is unknown or malformed.
+pub async fn find_view(id: &str, env: &Env) -> Result<Option<CollectionView>, ApiError> {
+    match load(id, env).await {
+        Ok(row) => row.into_view().map(Some),
+        Err(ApiError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET /api/collections/:id`
+pub async fn get(id: &str, env: &Env) -> Result<Response, ApiError> {
+    let view = load(id, env).await?.into_view()?;
+    http::json(200, &view)
+}
+
+/// Loads a collection and checks the `Authorization: Bearer <manage token>` header.
+async fn load_managed(id: &str, req: &Request, env: &Env) -> Result<Row, ApiError> {
+    let header = req.headers().get("authorization").ok().flatten().unwrap_or_default();
+    let token = header.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
+    let row = load(id, env).await?;
+    if token.is_empty() || !secrets::secret_eq(&secrets::token_hash(token), &row.manage_token_hash) {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(row)
+}
+
+/// `PUT /api/collections/:id`: edit payee name, title, amount and note.
+pub async fn update(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let row = load_managed(id, &req, env).await?;
+    if row.status != Status::Open.as_str() {
+        return Err(ApiError::Closed);
+    }
+    let mut draft: NewCollection = http::read_json(&mut req).await?;
+    // The receive code is fixed at publish time: a manage link must not redirect the money.
+    draft.pay_code = row.pay_code.clone();
+    let valid = draft.validate().map_err(ApiError::Invalid)?;
+    db(env)?
+        .prepare(
+            "UPDATE collections SET payee_name = ?2, title = ?3, amount_fen = ?4, note = ?5, updated_at = ?6 \
+             WHERE id = ?1 AND status = 'open'",
+        )
+        .bind(&[
+            id.into(),
+            valid.payee_name.as_str().into(),
+            valid.title.as_str().into(),
+            amount_value(valid.amount),
+            valid.note.as_str().into(),
+            JsValue::from_f64(now_secs() as f64),
+        ])?
+        .run()
+        .await?;
+    get(id, env).await
+}
+
+/// `POST /api/collections/:id/close`: payers see 该收款已关闭 instead of the QR.
+pub async fn close(id: &str, req: Request, env: &Env) -> Result<Response, ApiError> {
+    load_managed(id, &req, env).await?;
+    db(env)?
+        .prepare("UPDATE collections SET status = 'closed', updated_at = ?2 WHERE id = ?1")
+        .bind(&[id.into(), JsValue::from_f64(now_secs() as f64)])?
+        .run()
+        .await?;
+    get(id, env).await
+}

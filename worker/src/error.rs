@@ -1,0 +1,68 @@
+//! The one error type at the edge: every failure becomes a status and a JSON
+//! `{ "code", "message" }` body in Chinese. Internal causes are logged, never returned.
+
+use shoukuan_core::collection::{ErrorBody, FieldError};
+use worker::Response;
+
+/// What went wrong while answering a request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the body is not the JSON we expect.
+    BadJson(String),
+    /// 400: one or more fields were refused.
+    Invalid(Vec<FieldError>),
+    /// 401: the manage token is missing or wrong.
+    Unauthorized,
+    /// 403: publishing needs the operator's invite code.
+    Forbidden,
+    /// 404: no such route or collection.
+    NotFound,
+    /// 409: the collection is closed.
+    Closed,
+    /// 413: the body is over the limit.
+    TooLarge,
+    /// 415: not `application/json`.
+    UnsupportedMediaType,
+    /// 500: storage or runtime failure; the cause goes to the log only.
+    Internal(String),
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl ApiError {
+    fn status_and_body(self) -> (u16, ErrorBody) {
+        let body = |code: &str, message: &str| ErrorBody { code: code.into(), message: message.into(), fields: vec![] };
+        match self {
+            ApiError::BadJson(detail) => {
+                (400, body("BAD_JSON", &format!("请求内容不是有效的 JSON：{detail}")))
+            }
+            ApiError::Invalid(fields) => {
+                let first = fields.first().map(|f| f.code.clone()).unwrap_or_else(|| "INVALID".into());
+                let message = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("；");
+                (400, ErrorBody { code: first, message, fields })
+            }
+            ApiError::Unauthorized => (401, body("UNAUTHORIZED", "管理链接无效，请使用发布时获得的管理链接")),
+            ApiError::Forbidden => (403, body("FORBIDDEN", "邀请码不正确，请向管理员获取邀请码")),
+            ApiError::NotFound => (404, body("NOT_FOUND", "找不到这个收款")),
+            ApiError::Closed => (409, body("CLOSED", "该收款已关闭，不能再修改")),
+            ApiError::TooLarge => (413, body("BODY_TOO_LARGE", "请求内容过大（上限 64 KiB）")),
+            ApiError::UnsupportedMediaType => {
+                (415, body("UNSUPPORTED_MEDIA_TYPE", "请以 application/json 提交"))
+            }
+            ApiError::Internal(cause) => {
+                worker::console_error!("internal error: {cause}");
+                (500, body("INTERNAL", "服务暂时不可用，请稍后再试"))
+            }
+        }
+    }
+
+    /// The HTTP response for this error.
+    pub fn into_response(self) -> worker::Result<Response> {
+        let (status, body) = self.status_and_body();
+        Ok(Response::from_json(&body)?.with_status(status))
+    }
+}

@@ -1,0 +1,51 @@
+//! Small HTTP helpers: bounded JSON bodies, JSON and HTML answers, headers on every response.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Request, Response};
+
+use crate::error::ApiError;
+
+/// The largest request body the API reads.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Reads a JSON body of at most [`MAX_BODY`] bytes.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(ApiError::TooLarge);
+    }
+    let content_type = req.headers().get("content-type").ok().flatten().unwrap_or_default();
+    if !content_type.to_ascii_lowercase().starts_with("application/json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = req.bytes().await.map_err(|e| ApiError::BadJson(e.to_string()))?;
+    if body.len() > MAX_BODY {
+        return Err(ApiError::TooLarge);
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
+}
+
+/// A JSON answer.
+pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response, ApiError> {
+    Ok(Response::from_json(value)?.with_status(status))
+}
+
+/// An HTML page that WeChat's browser must not cache (it caches HTML aggressively).
+pub fn html(status: u16, body: String) -> Result<Response, ApiError> {
+    let mut resp = Response::from_html(body)?.with_status(status);
+    resp.headers_mut().set("cache-control", "no-cache, no-store, must-revalidate")?;
+    Ok(resp)
+}
+
+/// Headers every answer of the worker carries.
+pub fn with_security_headers(mut resp: Response) -> worker::Result<Response> {
+    let headers = resp.headers_mut();
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("referrer-policy", "strict-origin-when-cross-origin")?;
+    headers.set("x-frame-options", "DENY")?;
+    if !headers.has("cache-control")? {
+        headers.set("cache-control", "no-store")?;
+    }
+    Ok(resp)
+}

@@ -1,0 +1,38 @@
+//! `cargo xtask`: the project's two commands for a fresh machine, plus build and bench.
+//!
+//! - `cargo xtask dev`   installs what is missing, builds, and runs the product locally.
+//! - `cargo xtask test`  runs every check and test and ends with `N passed, M failed`.
+//! - `cargo xtask build` builds the app and the worker (release), as `test` and `bench` do.
+//! - `cargo xtask bench` measures the payer page against a vanilla-JS baseline.
+
+mod bench;
+mod build;
+mod dev;
+mod proc;
+mod test;
+mod tools;
+
+use std::path::PathBuf;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev::run(),
+        Some("test") => test::run(&args[1..]),
+        Some("build") => tools::ensure_all().and_then(|t| build::all(&t)),
+        Some("bench") => bench::run(),
+        _ => {
+            eprintln!("usage: cargo xtask <dev|test|build|bench>");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
+}
