@@ -33,6 +33,11 @@ impl Error {
         matches!(self, Error::Api { status: 401, .. })
     }
 
+    /// `403`: e.g. a wrong or missing invite code.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Error::Api { status: 403, .. })
+    }
+
     /// What to tell a person, in Chinese.
     pub fn message(&self) -> String {
         match self {

@@ -32,7 +32,9 @@ impl Run for Command {
                 noncestr,
                 timestamp,
                 url,
-            } => Ok(Outcome::ok(jssdk::signature(&ticket, &noncestr, timestamp, &url))),
+            } => Ok(Outcome::ok(jssdk::signature(
+                &ticket, &noncestr, timestamp, &url,
+            ))),
         }
     }
 }

@@ -21,13 +21,22 @@ impl Run for Args {
         if hits.is_empty() {
             return Ok(Outcome::ok(""));
         }
-        let lines: String = hits
+        let lines: Vec<String> = hits
             .iter()
-            .map(|hit| format!("{}-{}\t{}\t{}\n", hit.start_char, hit.end_char, hit.matched, hit.reason))
+            .map(|hit| {
+                format!(
+                    "{}-{}\t{}\t{}",
+                    hit.start_char, hit.end_char, hit.word, hit.reason
+                )
+            })
             .collect();
         Ok(Outcome::failed_with_output(
-            lines,
-            format!("lint: {} banned word(s) in {}", hits.len(), self.text_file.display()),
+            lines.join("\n"),
+            format!(
+                "lint: {} banned word(s) in {}",
+                hits.len(),
+                self.text_file.display()
+            ),
         ))
     }
 }

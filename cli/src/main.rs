@@ -16,7 +16,11 @@ mod mp;
 mod wechatpay;
 
 #[derive(Debug, Parser)]
-#[command(name = "shoukuan", version, about = "Shoukuan (收款) operator tool: WeChat Pay / Official Account diagnostics and dev keys")]
+#[command(
+    name = "shoukuan",
+    version,
+    about = "Shoukuan (收款) operator tool: WeChat Pay / Official Account diagnostics and dev keys"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,7 +75,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Success: `stdout` is the result (a trailing newline is added if missing).
+    /// Success: `stdout` is the result; one newline is added when it is printed.
     pub fn ok(stdout: impl Into<String>) -> Self {
         Outcome {
             stdout: stdout.into(),
@@ -102,7 +106,10 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let rendered = e.to_string();
-            let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
             eprintln!("{} (see --help)", one_line(first));
             return ExitCode::from(1);
         }
@@ -115,11 +122,7 @@ fn main() -> ExitCode {
         },
     };
     if !outcome.stdout.is_empty() {
-        if outcome.stdout.ends_with('\n') {
-            print!("{}", outcome.stdout);
-        } else {
-            println!("{}", outcome.stdout);
-        }
+        println!("{}", outcome.stdout);
     }
     match outcome.failure {
         None => ExitCode::SUCCESS,

@@ -85,7 +85,10 @@ impl Run for Command {
                 let key = EncodingAesKey::parse(&aes_key)?;
                 let random = random.unwrap_or_else(|| random_string(RANDOM_ALPHABET, RANDOM_LEN));
                 let Ok(random) = <[u8; RANDOM_LEN]>::try_from(random.as_bytes()) else {
-                    bail!("--random must be exactly {RANDOM_LEN} bytes, got {}", random.len());
+                    bail!(
+                        "--random must be exactly {RANDOM_LEN} bytes, got {}",
+                        random.len()
+                    );
                 };
                 let message = read_bytes(&xml_file)?;
                 Ok(Outcome::ok(mp::encrypt(&key, &appid, &message, &random)))

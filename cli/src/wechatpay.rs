@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use shoukuan_core::wechatpay::{
-    aead_decrypt_to_string, sign_base64, verify_signed, verify_with_key, ApiV3Key,
-    Authorization, JsapiPayParams, KeySet, Notification, NotifyError, PrivateKey, SignedHeaders,
-    VerifyError, VerifyingPem,
+    aead_decrypt_to_string, sign_base64, verify_signed, verify_with_key, ApiV3Key, Authorization,
+    JsapiPayParams, KeySet, Notification, NotifyError, PrivateKey, SignedHeaders, VerifyError,
+    VerifyingPem,
 };
 
 use crate::{now_unix, random_string, read_bytes, read_text, Outcome, Run, NONCE_ALPHABET};
@@ -152,7 +152,9 @@ impl Run for Command {
                 let timestamp = timestamp.unwrap_or_else(now_unix);
                 let nonce = nonce.unwrap_or_else(|| random_string(NONCE_ALPHABET, 32));
                 let method = method.to_ascii_uppercase();
-                let auth = Authorization::sign(&key, &mchid, &serial, &method, &url, timestamp, &nonce, &body)?;
+                let auth = Authorization::sign(
+                    &key, &mchid, &serial, &method, &url, timestamp, &nonce, &body,
+                )?;
                 Ok(Outcome::ok(auth.header_value()))
             }
             Command::Verify {
@@ -184,8 +186,12 @@ impl Run for Command {
                 ciphertext,
             } => {
                 let key = ApiV3Key::new(apiv3_key.as_bytes())?;
-                let plaintext =
-                    aead_decrypt_to_string(&key, nonce.as_bytes(), associated_data.as_bytes(), &ciphertext)?;
+                let plaintext = aead_decrypt_to_string(
+                    &key,
+                    nonce.as_bytes(),
+                    associated_data.as_bytes(),
+                    &ciphertext,
+                )?;
                 Ok(Outcome::ok(plaintext))
             }
             Command::Paysign {
@@ -211,7 +217,8 @@ impl Run for Command {
 }
 
 fn private_key(path: &std::path::Path) -> anyhow::Result<PrivateKey> {
-    PrivateKey::from_pem(&read_text(path)?).with_context(|| format!("cannot read private key {}", path.display()))
+    PrivateKey::from_pem(&read_text(path)?)
+        .with_context(|| format!("cannot read private key {}", path.display()))
 }
 
 /// Adds the hint people need most often to a bad signature: a file saved with a final newline.
@@ -244,7 +251,11 @@ fn key_set(specs: &[String]) -> anyhow::Result<KeySet> {
         match pem {
             VerifyingPem::Certificate(cert) => {
                 if !cert.serial().eq_ignore_ascii_case(id) {
-                    bail!("--key {id}: the certificate in {} has serial {}, not {id}", path.display(), cert.serial());
+                    bail!(
+                        "--key {id}: the certificate in {} has serial {}, not {id}",
+                        path.display(),
+                        cert.serial()
+                    );
                 }
                 keys.add_certificate(&cert);
             }
@@ -264,7 +275,8 @@ fn inspect_notify(
     let keys = key_set(key_specs)?;
     let headers = SignedHeaders::from_pairs(parse_headers_file(&read_text(headers_file)?))?;
     let body = read_bytes(body_file)?;
-    verify_signed(&headers, &body, &keys, now.unwrap_or_else(now_unix)).map_err(|e| explain_verify(e, &body))?;
+    verify_signed(&headers, &body, &keys, now.unwrap_or_else(now_unix))
+        .map_err(|e| explain_verify(e, &body))?;
     let notification = Notification::parse(&body)?;
     // The key is checked only now, so a wrong-length key does not hide signature problems.
     let key = ApiV3Key::new(apiv3_key.as_bytes()).map_err(NotifyError::Decrypt)?;

@@ -42,7 +42,13 @@ pub struct WxConfig {
 
 impl WxConfig {
     /// Signs `url` (its fragment is dropped) for `wx.config`.
-    pub fn new(app_id: &str, jsapi_ticket: &str, noncestr: &str, timestamp: i64, url: &str) -> Self {
+    pub fn new(
+        app_id: &str,
+        jsapi_ticket: &str,
+        noncestr: &str,
+        timestamp: i64,
+        url: &str,
+    ) -> Self {
         WxConfig {
             app_id: app_id.to_string(),
             timestamp,

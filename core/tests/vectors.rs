@@ -6,7 +6,7 @@ use serde_json::Value;
 use shoukuan_core::wechatpay::{
     self, aead_decrypt_to_string, aead_encrypt, request_message, verify_signed, AeadError,
     ApiV3Key, Authorization, Certificate, KeySet, Notification, PrivateKey, PublicKey,
-    SignedHeaders, Transaction, TradeState, VerifyError,
+    SignedHeaders, TradeState, Transaction, VerifyError,
 };
 use shoukuan_core::{jssdk, mp};
 
@@ -33,9 +33,18 @@ fn load(file: &str) -> Vec<Value> {
         .find(|(name, _)| *name == file)
         .map(|(_, n)| *n)
         .unwrap();
-    assert_eq!(vectors.len(), expected, "{file}: unexpected number of vectors");
+    assert_eq!(
+        vectors.len(),
+        expected,
+        "{file}: unexpected number of vectors"
+    );
     for vector in &vectors {
-        assert_eq!(vector["verified"], Value::Bool(true), "{file}: {}", vector["id"]);
+        assert_eq!(
+            vector["verified"],
+            Value::Bool(true),
+            "{file}: {}",
+            vector["id"]
+        );
     }
     vectors
 }
@@ -49,7 +58,11 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 /// Upper-case hex tokens of at least 16 characters in free text (serials quoted in notes).
 fn hex_tokens(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_ascii_hexdigit())
-        .filter(|t| t.len() >= 16 && t.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()))
+        .filter(|t| {
+            t.len() >= 16
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        })
         .map(str::to_string)
         .collect()
 }
@@ -61,12 +74,17 @@ fn b64(bytes: &[u8]) -> String {
 
 fn b64_decode(text: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }
 
 #[test]
 fn all_39_vectors_are_present() {
-    let total: usize = EXPECTED_COUNTS.iter().map(|(file, _)| load(file).len()).sum();
+    let total: usize = EXPECTED_COUNTS
+        .iter()
+        .map(|(file, _)| load(file).len())
+        .sum();
     assert_eq!(total, 39);
 }
 
@@ -85,7 +103,11 @@ fn rsa_sha256_vectors_sign_and_verify() {
                 s(inputs, "nonce"),
                 body.as_bytes(),
             );
-            assert_eq!(String::from_utf8(message.clone()).unwrap(), s(&v, "expected_message"), "{id}");
+            assert_eq!(
+                String::from_utf8(message.clone()).unwrap(),
+                s(&v, "expected_message"),
+                "{id}"
+            );
             let auth = Authorization {
                 mchid: s(inputs, "mchid").into(),
                 nonce_str: s(inputs, "nonce").into(),
@@ -93,7 +115,10 @@ fn rsa_sha256_vectors_sign_and_verify() {
                 serial_no: s(inputs, "serial_no").into(),
                 signature: format!("Sign:{}", String::from_utf8(message).unwrap()),
             };
-            let mock_scheme = s(&v, "expected_header_with_mock_signer").split(' ').next().unwrap();
+            let mock_scheme = s(&v, "expected_header_with_mock_signer")
+                .split(' ')
+                .next()
+                .unwrap();
             assert_eq!(
                 auth.header_value_with_scheme(mock_scheme),
                 s(&v, "expected_header_with_mock_signer"),
@@ -111,13 +136,25 @@ fn rsa_sha256_vectors_sign_and_verify() {
         }
         if let Some(pem) = v.get("certificate_pem").and_then(Value::as_str) {
             let cert = Certificate::from_pem(pem).unwrap();
-            let quoted = hex_tokens(&format!("{} {}", s(&v, "source"), v["note"].as_str().unwrap_or("")));
-            assert!(quoted.contains(&cert.serial().to_string()), "{id}: serial {} not in {quoted:?}", cert.serial());
+            let quoted = hex_tokens(&format!(
+                "{} {}",
+                s(&v, "source"),
+                v["note"].as_str().unwrap_or("")
+            ));
+            assert!(
+                quoted.contains(&cert.serial().to_string()),
+                "{id}: serial {} not in {quoted:?}",
+                cert.serial()
+            );
             verifying_keys.push(cert.public_key().clone());
         }
         if let Some(pem) = v.get("private_key_pem").and_then(Value::as_str) {
             let key = PrivateKey::from_pem(pem).unwrap();
-            assert_eq!(wechatpay::sign_base64(&key, message).unwrap(), expected, "{id}");
+            assert_eq!(
+                wechatpay::sign_base64(&key, message).unwrap(),
+                expected,
+                "{id}"
+            );
             if let Some(public) = verifying_keys.first() {
                 assert_eq!(&key.public_key(), public, "{id}: key pair mismatch");
             }
@@ -129,7 +166,10 @@ fn rsa_sha256_vectors_sign_and_verify() {
             assert!(key.verify_sha256(message, &signature), "{id}");
             let mut altered = message.to_vec();
             altered[0] ^= 1;
-            assert!(!key.verify_sha256(&altered, &signature), "{id}: altered message verified");
+            assert!(
+                !key.verify_sha256(&altered, &signature),
+                "{id}: altered message verified"
+            );
         }
         ran += 1;
     }
@@ -145,7 +185,9 @@ fn rsa_response_vectors_pass_the_header_based_verification() {
             continue;
         };
         let lines: Vec<&str> = message.splitn(3, '\n').collect();
-        let is_response = lines.len() == 3 && !lines[0].is_empty() && lines[0].bytes().all(|b| b.is_ascii_digit());
+        let is_response = lines.len() == 3
+            && !lines[0].is_empty()
+            && lines[0].bytes().all(|b| b.is_ascii_digit());
         if !is_response {
             continue;
         }
@@ -157,7 +199,10 @@ fn rsa_response_vectors_pass_the_header_based_verification() {
             cert.serial().to_string()
         } else {
             let id = format!("{}{}", wechatpay::PUBLIC_KEY_ID_PREFIX, "0".repeat(32));
-            keys.add_public_key(id.clone(), PublicKey::from_pem(s(&v, "public_key_pem")).unwrap());
+            keys.add_public_key(
+                id.clone(),
+                PublicKey::from_pem(s(&v, "public_key_pem")).unwrap(),
+            );
             id
         };
         let headers = SignedHeaders::from_pairs([
@@ -176,7 +221,10 @@ fn rsa_response_vectors_pass_the_header_based_verification() {
         );
         ran += 1;
     }
-    assert_eq!(ran, 2, "expected the real-public-key response and the go notification");
+    assert_eq!(
+        ran, 2,
+        "expected the real-public-key response and the go notification"
+    );
 }
 
 #[test]
@@ -189,15 +237,29 @@ fn aead_vectors_decrypt_or_are_rejected_when_not_aes_256_with_12_byte_nonce() {
         let aad = s(&v, "associated_data_utf8").as_bytes();
         let ciphertext = s(&v, "ciphertext_b64");
         let plaintext = s(&v, "plaintext_utf8");
-        assert_eq!(key_bytes.len() as u64, v["key_len_bytes"].as_u64().unwrap(), "{id}");
-        assert_eq!(nonce.len() as u64, v["nonce_len_bytes"].as_u64().unwrap(), "{id}");
+        assert_eq!(
+            key_bytes.len() as u64,
+            v["key_len_bytes"].as_u64().unwrap(),
+            "{id}"
+        );
+        assert_eq!(
+            nonce.len() as u64,
+            v["nonce_len_bytes"].as_u64().unwrap(),
+            "{id}"
+        );
 
         let strict = s(&v, "aes_variant") == "AES-256-GCM" && nonce.len() == 12;
         if !strict {
             // AES-128 keys and 16-byte IVs must be refused by the AEAD_AES_256_GCM path.
             match ApiV3Key::new(key_bytes) {
                 Err(err) => {
-                    assert_eq!(err, AeadError::KeyLength { len: key_bytes.len() }, "{id}");
+                    assert_eq!(
+                        err,
+                        AeadError::KeyLength {
+                            len: key_bytes.len()
+                        },
+                        "{id}"
+                    );
                     assert_ne!(key_bytes.len(), 32, "{id}");
                 }
                 Ok(key) => assert_eq!(
@@ -211,9 +273,17 @@ fn aead_vectors_decrypt_or_are_rejected_when_not_aes_256_with_12_byte_nonce() {
         }
 
         let key = ApiV3Key::new(key_bytes).unwrap();
-        assert_eq!(aead_decrypt_to_string(&key, nonce, aad, ciphertext).unwrap(), plaintext, "{id}");
+        assert_eq!(
+            aead_decrypt_to_string(&key, nonce, aad, ciphertext).unwrap(),
+            plaintext,
+            "{id}"
+        );
         // GCM is deterministic for a given nonce, so encryption reproduces the vector.
-        assert_eq!(aead_encrypt(&key, nonce, aad, plaintext.as_bytes()).unwrap(), ciphertext, "{id}");
+        assert_eq!(
+            aead_encrypt(&key, nonce, aad, plaintext.as_bytes()).unwrap(),
+            ciphertext,
+            "{id}"
+        );
         let mut wrong = key_bytes.to_vec();
         wrong[0] ^= 1;
         assert_eq!(
@@ -224,7 +294,10 @@ fn aead_vectors_decrypt_or_are_rejected_when_not_aes_256_with_12_byte_nonce() {
 
         if plaintext.starts_with("-----BEGIN CERTIFICATE-----") {
             let cert = Certificate::from_pem(plaintext).unwrap();
-            assert!(hex_tokens(s(&v, "note")).contains(&cert.serial().to_string()), "{id}");
+            assert!(
+                hex_tokens(s(&v, "note")).contains(&cert.serial().to_string()),
+                "{id}"
+            );
         }
         if aad == b"transaction" {
             let typed: Transaction = serde_json::from_str(plaintext).unwrap();
@@ -232,7 +305,10 @@ fn aead_vectors_decrypt_or_are_rejected_when_not_aes_256_with_12_byte_nonce() {
             assert_eq!(typed.trade_state, TradeState::Success, "{id}");
             assert_eq!(typed.out_trade_no, raw["out_trade_no"].as_str().unwrap());
             assert_eq!(typed.amount.total, raw["amount"]["total"].as_i64().unwrap());
-            assert_eq!(typed.payer.unwrap().openid, raw["payer"]["openid"].as_str().unwrap());
+            assert_eq!(
+                typed.payer.unwrap().openid,
+                raw["payer"]["openid"].as_str().unwrap()
+            );
         }
         ran += 1;
     }
@@ -271,13 +347,27 @@ fn full_notification_verifies_and_its_16_byte_key_is_refused() {
         let mut tampered = body.to_vec();
         let last = tampered.len() - 2;
         tampered[last] ^= 1;
-        assert_eq!(verify_signed(&headers, &tampered, &keys, now), Err(VerifyError::BadSignature));
+        assert_eq!(
+            verify_signed(&headers, &tampered, &keys, now),
+            Err(VerifyError::BadSignature)
+        );
         let probe = SignedHeaders {
-            signature: format!("{}{}", wechatpay::SIGNATURE_PROBE_PREFIX, &headers.signature[..20]),
+            signature: format!(
+                "{}{}",
+                wechatpay::SIGNATURE_PROBE_PREFIX,
+                &headers.signature[..20]
+            ),
             ..headers.clone()
         };
-        assert_eq!(verify_signed(&probe, body, &keys, now), Err(VerifyError::SignatureProbe));
-        let without_nonce: Vec<_> = pairs.iter().filter(|(k, _)| k != "Wechatpay-Nonce").cloned().collect();
+        assert_eq!(
+            verify_signed(&probe, body, &keys, now),
+            Err(VerifyError::SignatureProbe)
+        );
+        let without_nonce: Vec<_> = pairs
+            .iter()
+            .filter(|(k, _)| k != "Wechatpay-Nonce")
+            .cloned()
+            .collect();
         assert_eq!(
             SignedHeaders::from_pairs(without_nonce),
             Err(VerifyError::MissingHeader("Wechatpay-Nonce"))
@@ -287,7 +377,10 @@ fn full_notification_verifies_and_its_16_byte_key_is_refused() {
         let notification = Notification::parse(body).unwrap();
         assert_eq!(notification.resource.algorithm, wechatpay::ALGORITHM);
         let key = s(&v, "apiv3_key_utf8").as_bytes();
-        assert_eq!(ApiV3Key::new(key).unwrap_err(), AeadError::KeyLength { len: key.len() });
+        assert_eq!(
+            ApiV3Key::new(key).unwrap_err(),
+            AeadError::KeyLength { len: key.len() }
+        );
         assert!(serde_json::from_str::<Value>(s(&v, "expected_plaintext")).is_ok());
         ran += 1;
     }
@@ -314,17 +407,36 @@ fn oa_message_signature_vectors() {
         assert_eq!(values.concat(), s(&v, "sorted_concat"), "{id}");
         assert_eq!(mp::sha1_sorted(&values), expected, "{id}");
 
-        let fourth = inputs.get("encrypt").or_else(|| inputs.get("echostr")).and_then(Value::as_str);
+        let fourth = inputs
+            .get("encrypt")
+            .or_else(|| inputs.get("echostr"))
+            .and_then(Value::as_str);
         match fourth {
             Some(encrypt) => {
-                assert_eq!(mp::msg_signature(token, timestamp, nonce, encrypt), expected, "{id}");
-                assert!(mp::verify_msg_signature(token, timestamp, nonce, encrypt, expected), "{id}");
-                assert!(!mp::verify_msg_signature(token, timestamp, nonce, &encrypt[1..], expected), "{id}");
+                assert_eq!(
+                    mp::msg_signature(token, timestamp, nonce, encrypt),
+                    expected,
+                    "{id}"
+                );
+                assert!(
+                    mp::verify_msg_signature(token, timestamp, nonce, encrypt, expected),
+                    "{id}"
+                );
+                assert!(
+                    !mp::verify_msg_signature(token, timestamp, nonce, &encrypt[1..], expected),
+                    "{id}"
+                );
             }
             None => {
                 assert_eq!(mp::url_signature(token, timestamp, nonce), expected, "{id}");
-                assert!(mp::verify_url_signature(token, timestamp, nonce, expected), "{id}");
-                assert!(!mp::verify_url_signature(token, timestamp, &format!("{nonce}0"), expected), "{id}");
+                assert!(
+                    mp::verify_url_signature(token, timestamp, nonce, expected),
+                    "{id}"
+                );
+                assert!(
+                    !mp::verify_url_signature(token, timestamp, &format!("{nonce}0"), expected),
+                    "{id}"
+                );
             }
         }
         ran += 1;
@@ -357,9 +469,15 @@ fn oa_safe_mode_vectors() {
                 if let Some(params) = v.get("url_params") {
                     let (ts, nonce) = (s(params, "timestamp"), s(params, "nonce"));
                     let msg_signature = s(params, "msg_signature");
-                    assert!(mp::verify_msg_signature(token, ts, nonce, encrypt, msg_signature), "{id}");
+                    assert!(
+                        mp::verify_msg_signature(token, ts, nonce, encrypt, msg_signature),
+                        "{id}"
+                    );
                     if let Some(signature) = params.get("signature").and_then(Value::as_str) {
-                        assert!(mp::verify_url_signature(token, ts, nonce, signature), "{id}");
+                        assert!(
+                            mp::verify_url_signature(token, ts, nonce, signature),
+                            "{id}"
+                        );
                     }
                 }
                 let other_appid = format!("{appid}x");
@@ -373,14 +491,22 @@ fn oa_safe_mode_vectors() {
                 let msg = s(&v, "msg");
                 let encrypted = mp::encrypt(&key, appid, msg.as_bytes(), &random);
                 assert_eq!(encrypted, s(&v, "expected_encrypt_b64"), "{id}");
-                assert_eq!(mp::decrypt(&key, appid, &encrypted).unwrap().msg, msg, "{id}");
+                assert_eq!(
+                    mp::decrypt(&key, appid, &encrypted).unwrap().msg,
+                    msg,
+                    "{id}"
+                );
                 if let Some(lengths) = v.get("expected_byte_lengths") {
                     let padded = lengths["padded"].as_u64().unwrap();
                     assert_eq!(b64_decode(&encrypted).len() as u64, padded, "{id}");
                 }
                 if let Some(signature) = v.get("expected_msg_signature").and_then(Value::as_str) {
                     let (ts, nonce) = (s(&v, "reply_timestamp"), s(&v, "reply_nonce"));
-                    assert_eq!(mp::msg_signature(token, ts, nonce, &encrypted), signature, "{id}");
+                    assert_eq!(
+                        mp::msg_signature(token, ts, nonce, &encrypted),
+                        signature,
+                        "{id}"
+                    );
                     let envelope = mp::encrypted_reply(token, &key, appid, msg, ts, nonce, &random);
                     let fields = mp::parse_fields(&envelope).unwrap();
                     assert_eq!(fields.get("Encrypt"), Some(encrypted.as_str()), "{id}");
@@ -404,10 +530,22 @@ fn jssdk_signature_vectors() {
         let (ticket, noncestr, url) = (s(&v, "jsapi_ticket"), s(&v, "noncestr"), s(&v, "url"));
         let timestamp = v["timestamp"].as_i64().unwrap();
         let expected = s(&v, "expected_signature");
-        assert_eq!(jssdk::string_to_sign(ticket, noncestr, timestamp, url), s(&v, "string1"), "{id}");
-        assert_eq!(jssdk::signature(ticket, noncestr, timestamp, url), expected, "{id}");
+        assert_eq!(
+            jssdk::string_to_sign(ticket, noncestr, timestamp, url),
+            s(&v, "string1"),
+            "{id}"
+        );
+        assert_eq!(
+            jssdk::signature(ticket, noncestr, timestamp, url),
+            expected,
+            "{id}"
+        );
         let with_fragment = format!("{url}#/collections/42");
-        assert_eq!(jssdk::signature(ticket, noncestr, timestamp, &with_fragment), expected, "{id}");
+        assert_eq!(
+            jssdk::signature(ticket, noncestr, timestamp, &with_fragment),
+            expected,
+            "{id}"
+        );
         ran += 1;
     }
     assert_eq!(ran, 4);

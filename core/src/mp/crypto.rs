@@ -138,11 +138,15 @@ pub struct Decrypted {
 }
 
 /// Decrypts base64 `Encrypt` and checks the trailing appid.
-pub fn decrypt(key: &EncodingAesKey, appid: &str, encrypt_b64: &str) -> Result<Decrypted, MpCryptoError> {
+pub fn decrypt(
+    key: &EncodingAesKey,
+    appid: &str,
+    encrypt_b64: &str,
+) -> Result<Decrypted, MpCryptoError> {
     let ciphertext = base64::engine::general_purpose::STANDARD
         .decode(encrypt_b64.trim().as_bytes())
         .map_err(|_| MpCryptoError::NotBase64)?;
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return Err(MpCryptoError::CiphertextLength {
             len: ciphertext.len(),
         });
@@ -210,7 +214,9 @@ mod tests {
         // 16 + 4 + 12 + 0 = 32 bytes of content → a whole extra block of 32 × 0x20.
         let key = EncodingAesKey::parse(KEY).unwrap();
         let encrypted = encrypt(&key, "", b"twelve bytes", &[7; 16]);
-        let raw = base64::engine::general_purpose::STANDARD.decode(&encrypted).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&encrypted)
+            .unwrap();
         assert_eq!(raw.len(), 64);
         assert_eq!(decrypt(&key, "", &encrypted).unwrap().msg, "twelve bytes");
     }
@@ -234,6 +240,9 @@ mod tests {
         let other = EncodingAesKey::parse(&"A".repeat(43)).unwrap();
         let encrypted = encrypt(&key, "wx1", b"<xml/>", &[1; 16]);
         assert!(decrypt(&other, "wx1", &encrypted).is_err());
-        assert_eq!(decrypt(&key, "wx1", "AAAA").unwrap_err(), MpCryptoError::CiphertextLength { len: 3 });
+        assert_eq!(
+            decrypt(&key, "wx1", "AAAA").unwrap_err(),
+            MpCryptoError::CiphertextLength { len: 3 }
+        );
     }
 }

@@ -221,8 +221,11 @@ impl InboundMessage {
             let ticket = fields.non_empty("Ticket");
             match event.to_ascii_lowercase().as_str() {
                 "subscribe" => MessageKind::Subscribe {
-                    scene: event_key
-                        .map(|key| key.strip_prefix("qrscene_").map(str::to_string).unwrap_or(key)),
+                    scene: event_key.map(|key| {
+                        key.strip_prefix("qrscene_")
+                            .map(str::to_string)
+                            .unwrap_or(key)
+                    }),
                     ticket,
                 },
                 "unsubscribe" => MessageKind::Unsubscribe,
@@ -348,7 +351,10 @@ mod tests {
         let cases = [
             (event("unsubscribe", ""), MessageKind::Unsubscribe),
             (
-                event("SCAN", "<EventKey><![CDATA[c42]]></EventKey><Ticket>T</Ticket>"),
+                event(
+                    "SCAN",
+                    "<EventKey><![CDATA[c42]]></EventKey><Ticket>T</Ticket>",
+                ),
                 MessageKind::Scan {
                     scene: "c42".into(),
                     ticket: Some("T".into()),
@@ -400,7 +406,8 @@ mod tests {
 
     #[test]
     fn dtd_and_entity_declarations_are_refused() {
-        let xxe = "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\
+        let xxe =
+            "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\
                    <xml><Content>&x;</Content></xml>";
         assert_eq!(parse_fields(xxe), Err(XmlError::Dtd));
         assert_eq!(parse_fields("<!doctype xml><xml/>"), Err(XmlError::Dtd));
@@ -416,14 +423,23 @@ mod tests {
 
     #[test]
     fn oversized_bodies_are_refused_before_parsing() {
-        let big = format!("<xml><Content>{}</Content></xml>", "a".repeat(MAX_XML_BYTES));
+        let big = format!(
+            "<xml><Content>{}</Content></xml>",
+            "a".repeat(MAX_XML_BYTES)
+        );
         assert!(matches!(parse_fields(&big), Err(XmlError::TooLarge { .. })));
     }
 
     #[test]
     fn broken_xml_and_missing_fields_are_errors() {
-        assert!(matches!(parse_fields("<xml><a>1</b></xml>"), Err(XmlError::Malformed(_))));
-        assert!(matches!(parse_fields("<xml><a>1</a>"), Err(XmlError::Malformed(_))));
+        assert!(matches!(
+            parse_fields("<xml><a>1</b></xml>"),
+            Err(XmlError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_fields("<xml><a>1</a>"),
+            Err(XmlError::Malformed(_))
+        ));
         assert!(matches!(parse_fields(""), Err(XmlError::Malformed(_))));
         assert_eq!(
             InboundMessage::parse("<xml><MsgType>text</MsgType></xml>"),

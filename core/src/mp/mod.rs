@@ -16,7 +16,9 @@ pub use message::{
     parse_fields, EncryptedEnvelope, InboundMessage, MessageKind, XmlError, XmlFields,
     MAX_XML_BYTES,
 };
-pub use reply::{cdata, encrypted_reply, news_reply, text_reply, Article, ReplyError, MAX_ARTICLES};
+pub use reply::{
+    cdata, encrypted_reply, news_reply, text_reply, Article, ReplyError, MAX_ARTICLES,
+};
 pub use signature::{
     msg_signature, sha1_sorted, url_signature, verify_msg_signature, verify_url_signature,
 };

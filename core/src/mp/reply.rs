@@ -84,7 +84,12 @@ pub fn news_reply(
 impl InboundMessage {
     /// A text reply to this push (To/From swapped).
     pub fn reply_text(&self, create_time: i64, content: &str) -> String {
-        text_reply(&self.from_user_name, &self.to_user_name, create_time, content)
+        text_reply(
+            &self.from_user_name,
+            &self.to_user_name,
+            create_time,
+            content,
+        )
     }
 }
 
@@ -149,8 +154,14 @@ mod tests {
         let fields = parse_fields(&xml).unwrap();
         assert_eq!(fields.get("ArticleCount"), Some("1"));
         assert!(xml.contains("<Title><![CDATA[收款]]></Title>"));
-        assert_eq!(news_reply("o", "gh", 1, &[]), Err(ReplyError::ArticleCount { count: 0 }));
+        assert_eq!(
+            news_reply("o", "gh", 1, &[]),
+            Err(ReplyError::ArticleCount { count: 0 })
+        );
         let nine = vec![article; 9];
-        assert_eq!(news_reply("o", "gh", 1, &nine), Err(ReplyError::ArticleCount { count: 9 }));
+        assert_eq!(
+            news_reply("o", "gh", 1, &nine),
+            Err(ReplyError::ArticleCount { count: 9 })
+        );
     }
 }

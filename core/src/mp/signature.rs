@@ -46,7 +46,10 @@ pub fn verify_msg_signature(
     encrypt: &str,
     msg_signature: &str,
 ) -> bool {
-    hex_matches(&self::msg_signature(token, timestamp, nonce, encrypt), msg_signature)
+    hex_matches(
+        &self::msg_signature(token, timestamp, nonce, encrypt),
+        msg_signature,
+    )
 }
 
 #[cfg(test)]

@@ -155,8 +155,14 @@ mod tests {
 
     #[test]
     fn short_and_long_keys_are_rejected_with_their_length() {
-        assert_eq!(ApiV3Key::new(b"testAPIv3Key0000").unwrap_err(), AeadError::KeyLength { len: 16 });
-        assert_eq!(ApiV3Key::new(&[0u8; 33]).unwrap_err(), AeadError::KeyLength { len: 33 });
+        assert_eq!(
+            ApiV3Key::new(b"testAPIv3Key0000").unwrap_err(),
+            AeadError::KeyLength { len: 16 }
+        );
+        assert_eq!(
+            ApiV3Key::new(&[0u8; 33]).unwrap_err(),
+            AeadError::KeyLength { len: 33 }
+        );
     }
 
     #[test]
@@ -193,6 +199,9 @@ mod tests {
 
     #[test]
     fn key_debug_is_redacted() {
-        assert_eq!(format!("{:?}", ApiV3Key::new(KEY).unwrap()), "ApiV3Key(<redacted>)");
+        assert_eq!(
+            format!("{:?}", ApiV3Key::new(KEY).unwrap()),
+            "ApiV3Key(<redacted>)"
+        );
     }
 }

@@ -101,7 +101,10 @@ impl SimConfig {
     pub fn key_set(&self) -> Result<KeySet, KeyError> {
         let mut keys = KeySet::new();
         keys.add_certificate(&self.platform_certificate()?);
-        keys.add_public_key(&self.public_key_id, PublicKey::from_pem(&self.public_key_pem)?);
+        keys.add_public_key(
+            &self.public_key_id,
+            PublicKey::from_pem(&self.public_key_pem)?,
+        );
         Ok(keys)
     }
 

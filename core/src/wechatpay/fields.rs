@@ -24,7 +24,10 @@ pub enum FieldError {
     #[error("description must not be empty")]
     DescriptionEmpty,
     /// `description` is limited to 127 characters.
-    #[error("description must be at most {} characters, got {chars}", Description::MAX_CHARS)]
+    #[error(
+        "description must be at most {} characters, got {chars}",
+        Description::MAX_CHARS
+    )]
     DescriptionTooLong {
         /// Characters given.
         chars: usize,
@@ -160,25 +163,39 @@ mod tests {
 
     #[test]
     fn out_trade_no_accepts_the_whole_alphabet_within_bounds() {
-        for ok in ["123456", "aZ09_-|*", &"x".repeat(32), "1217752501201407033233368018"] {
+        for ok in [
+            "123456",
+            "aZ09_-|*",
+            &"x".repeat(32),
+            "1217752501201407033233368018",
+        ] {
             assert_eq!(OutTradeNo::parse(ok).unwrap().as_str(), ok);
         }
     }
 
     #[test]
     fn out_trade_no_rejects_bad_lengths_and_characters() {
-        assert_eq!(OutTradeNo::parse("12345"), Err(FieldError::OutTradeNoLength { len: 5 }));
+        assert_eq!(
+            OutTradeNo::parse("12345"),
+            Err(FieldError::OutTradeNoLength { len: 5 })
+        );
         assert_eq!(
             OutTradeNo::parse(&"x".repeat(33)),
             Err(FieldError::OutTradeNoLength { len: 33 })
         );
         assert_eq!(
             OutTradeNo::parse("abc def"),
-            Err(FieldError::OutTradeNoChar { ch: ' ', position: 3 })
+            Err(FieldError::OutTradeNoChar {
+                ch: ' ',
+                position: 3
+            })
         );
         assert_eq!(
             OutTradeNo::parse("订单123456"),
-            Err(FieldError::OutTradeNoChar { ch: '订', position: 0 })
+            Err(FieldError::OutTradeNoChar {
+                ch: '订',
+                position: 0
+            })
         );
         assert!(OutTradeNo::parse("abc@def").is_err());
     }

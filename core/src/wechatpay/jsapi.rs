@@ -142,8 +142,13 @@ mod tests {
             time_expire: None,
             attach: None,
             notify_url: "https://example.com/wechatpay/notify".into(),
-            amount: PrepayAmount { total: 100, currency: "CNY".into() },
-            payer: PrepayPayer { openid: "o1".into() },
+            amount: PrepayAmount {
+                total: 100,
+                currency: "CNY".into(),
+            },
+            payer: PrepayPayer {
+                openid: "o1".into(),
+            },
             settle_info: None,
         };
         let json = serde_json::to_value(&request).unwrap();

@@ -281,8 +281,9 @@ mod tests {
 
     #[test]
     fn a_private_key_pem_is_not_accepted_as_a_public_key() {
-        let err = PublicKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
-            .unwrap_err();
+        let err =
+            PublicKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
+                .unwrap_err();
         assert!(matches!(err, KeyError::UnexpectedLabel { .. }), "{err}");
     }
 
@@ -293,8 +294,9 @@ mod tests {
 
     #[test]
     fn garbage_der_is_malformed_not_a_panic() {
-        let err = Certificate::from_pem("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----")
-            .unwrap_err();
+        let err =
+            Certificate::from_pem("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----")
+                .unwrap_err();
         assert!(matches!(err, KeyError::Malformed { .. }), "{err}");
     }
 }

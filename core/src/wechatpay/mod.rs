@@ -22,8 +22,8 @@ mod sign;
 mod verify;
 
 pub use aead::{
-    decrypt as aead_decrypt, decrypt_to_string as aead_decrypt_to_string,
-    encrypt as aead_encrypt, AeadError, ApiV3Key, ALGORITHM,
+    decrypt as aead_decrypt, decrypt_to_string as aead_decrypt_to_string, encrypt as aead_encrypt,
+    AeadError, ApiV3Key, ALGORITHM,
 };
 pub use fields::{Attach, Description, FieldError, OutTradeNo};
 pub use jsapi::{

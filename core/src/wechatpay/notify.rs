@@ -138,12 +138,14 @@ pub struct OpenedNotification {
 impl OpenedNotification {
     /// The resource as a payment ([`EVENT_TRANSACTION_SUCCESS`]).
     pub fn transaction(&self) -> Result<Transaction, NotifyError> {
-        serde_json::from_str(&self.plaintext).map_err(|e| NotifyError::MalformedResource(e.to_string()))
+        serde_json::from_str(&self.plaintext)
+            .map_err(|e| NotifyError::MalformedResource(e.to_string()))
     }
 
     /// The resource as a refund (`REFUND.*`).
     pub fn refund(&self) -> Result<RefundNotice, NotifyError> {
-        serde_json::from_str(&self.plaintext).map_err(|e| NotifyError::MalformedResource(e.to_string()))
+        serde_json::from_str(&self.plaintext)
+            .map_err(|e| NotifyError::MalformedResource(e.to_string()))
     }
 }
 
@@ -355,7 +357,8 @@ mod tests {
     #[test]
     fn a_resource_with_another_algorithm_is_refused() {
         let key = ApiV3Key::new(&[b'k'; 32]).unwrap();
-        let mut resource = EncryptedResource::seal(&key, "transaction", "123456789012", "", "{}").unwrap();
+        let mut resource =
+            EncryptedResource::seal(&key, "transaction", "123456789012", "", "{}").unwrap();
         resource.algorithm = "AEAD_SM4_GCM".into();
         assert_eq!(
             resource.decrypt(&key),
@@ -365,6 +368,9 @@ mod tests {
 
     #[test]
     fn a_non_json_body_is_malformed() {
-        assert!(matches!(Notification::parse(b"<xml/>"), Err(NotifyError::MalformedBody(_))));
+        assert!(matches!(
+            Notification::parse(b"<xml/>"),
+            Err(NotifyError::MalformedBody(_))
+        ));
     }
 }

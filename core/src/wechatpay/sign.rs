@@ -145,9 +145,7 @@ impl Authorization {
     /// Parses a header value (field order free, as WeChat Pay accepts).
     pub fn parse(header_value: &str) -> Result<Self, AuthorizationError> {
         let header_value = header_value.trim();
-        let (scheme, params) = header_value
-            .split_once(' ')
-            .unwrap_or((header_value, ""));
+        let (scheme, params) = header_value.split_once(' ').unwrap_or((header_value, ""));
         if scheme != SCHEME {
             return Err(AuthorizationError::BadScheme {
                 found: scheme.to_string(),
@@ -204,15 +202,15 @@ fn parse_params(params: &str) -> Result<Vec<(String, String)>, AuthorizationErro
     let mut pairs = Vec::new();
     let mut rest = params.trim();
     while !rest.is_empty() {
-        let (key, after_key) = rest
-            .split_once('=')
-            .ok_or_else(|| AuthorizationError::Malformed(format!("expected key=\"value\" at \"{rest}\"")))?;
-        let after_quote = after_key
-            .strip_prefix('"')
-            .ok_or_else(|| AuthorizationError::Malformed(format!("value of {} is not quoted", key.trim())))?;
-        let (value, after_value) = after_quote
-            .split_once('"')
-            .ok_or_else(|| AuthorizationError::Malformed(format!("value of {} is not closed", key.trim())))?;
+        let (key, after_key) = rest.split_once('=').ok_or_else(|| {
+            AuthorizationError::Malformed(format!("expected key=\"value\" at \"{rest}\""))
+        })?;
+        let after_quote = after_key.strip_prefix('"').ok_or_else(|| {
+            AuthorizationError::Malformed(format!("value of {} is not quoted", key.trim()))
+        })?;
+        let (value, after_value) = after_quote.split_once('"').ok_or_else(|| {
+            AuthorizationError::Malformed(format!("value of {} is not closed", key.trim()))
+        })?;
         pairs.push((key.trim().to_string(), value.to_string()));
         rest = after_value.trim_start();
         rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
@@ -254,7 +252,8 @@ mod tests {
 
     #[test]
     fn header_without_a_field_names_it() {
-        let header = format!("{SCHEME} mchid=\"1\",nonce_str=\"n\",timestamp=\"1\",signature=\"s\"");
+        let header =
+            format!("{SCHEME} mchid=\"1\",nonce_str=\"n\",timestamp=\"1\",signature=\"s\"");
         assert_eq!(
             Authorization::parse(&header).unwrap_err(),
             AuthorizationError::MissingField("serial_no")
@@ -264,6 +263,11 @@ mod tests {
     #[test]
     fn other_schemes_are_rejected() {
         let err = Authorization::parse("Bearer abc").unwrap_err();
-        assert_eq!(err, AuthorizationError::BadScheme { found: "Bearer".into() });
+        assert_eq!(
+            err,
+            AuthorizationError::BadScheme {
+                found: "Bearer".into()
+            }
+        );
     }
 }

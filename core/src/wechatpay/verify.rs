@@ -320,7 +320,10 @@ impl<'k> PendingVerification<'k> {
     }
 
     /// Completes verification with a synchronous back end.
-    pub fn verify_with(self, verifier: &(impl RsaVerifier + ?Sized)) -> Result<Verified, VerifyError> {
+    pub fn verify_with(
+        self,
+        verifier: &(impl RsaVerifier + ?Sized),
+    ) -> Result<Verified, VerifyError> {
         let valid = verifier.verify_sha256_rsa(self.key, &self.message, &self.signature);
         self.finish(valid)
     }
@@ -396,7 +399,12 @@ mod tests {
 
     #[test]
     fn each_missing_header_is_named() {
-        for name in [HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SERIAL] {
+        for name in [
+            HEADER_TIMESTAMP,
+            HEADER_NONCE,
+            HEADER_SIGNATURE,
+            HEADER_SERIAL,
+        ] {
             let without: Vec<_> = pairs()
                 .into_iter()
                 .filter(|(k, _)| !k.eq_ignore_ascii_case(name))
@@ -442,7 +450,10 @@ mod tests {
             decode_signature("WECHATPAY/SIGNTEST/abcdef"),
             Err(VerifyError::SignatureProbe)
         );
-        assert_eq!(decode_signature("%%%"), Err(VerifyError::SignatureNotBase64));
+        assert_eq!(
+            decode_signature("%%%"),
+            Err(VerifyError::SignatureNotBase64)
+        );
     }
 
     #[test]

@@ -1,0 +1,277 @@
+//! `/new`, the publish page: the form, the in-browser 收款码 decoding, and the result with the
+//! share link and the private manage link.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shoukuan_core::collection::Created;
+use wasm_bindgen::JsCast;
+
+use crate::components::{AmountField, ErrorText, FormError, FormState, NameAndTitle, NoteField};
+use crate::form::{self, Draft};
+use crate::{api, decode};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Upload {
+    Idle,
+    Reading,
+    /// Recognised; the object URL of the image for the preview.
+    Recognised(String),
+    Refused(String),
+}
+
+/// The publish page.
+#[component]
+pub fn New() -> impl IntoView {
+    crate::set_title("发起收款");
+    let form = FormState::new(Draft::default());
+    let created = RwSignal::new(None::<Created>);
+    spawn_local(async move {
+        // Without an answer the field stays hidden; the server still refuses a missing code
+        // with 403 and the field then appears with the message.
+        if let Ok(config) = api::config().await {
+            form.invite_required.set(config.invite_required);
+        }
+    });
+    move || match created.get() {
+        Some(created) => view! { <Published created=created /> }.into_any(),
+        None => view! { <PublishForm form=form created=created /> }.into_any(),
+    }
+}
+
+#[component]
+fn PublishForm(form: FormState, created: RwSignal<Option<Created>>) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        form.submitted.set(true);
+        match form.draft().check(form.invite_required.get_untracked()) {
+            Err(_) => {
+                form.form_error.set(Some("请先修改标红的内容".to_owned()));
+                scroll_to_first_error();
+            }
+            Ok(body) => {
+                busy.set(true);
+                form.form_error.set(None);
+                spawn_local(async move {
+                    match api::create(&body).await {
+                        Ok(c) => {
+                            created.set(Some(c));
+                            if let Some(w) = web_sys::window() {
+                                w.scroll_to_with_x_and_y(0.0, 0.0);
+                            }
+                        }
+                        Err(e) => {
+                            if e.is_forbidden() {
+                                // The operator requires a code after all (config was stale or
+                                // failed to load): show the field.
+                                form.invite_required.set(true);
+                            }
+                            form.refused(&e);
+                            scroll_to_first_error();
+                        }
+                    }
+                    busy.set(false);
+                });
+            }
+        }
+    };
+    view! {
+        <main class="page">
+            <form class="card form" on:submit=submit novalidate=true>
+                <h1 class="title">"发起收款"</h1>
+                <NameAndTitle form=form />
+                <PayCodeUpload form=form />
+                <AmountField form=form />
+                <NoteField form=form />
+                <Show when=move || form.invite_required.get()>
+                    <div class="field">
+                        <label for="invite_code">"邀请码"</label>
+                        <input
+                            id="invite_code"
+                            name="invite_code"
+                            type="text"
+                            autocomplete="off"
+                            placeholder="向运营者索取"
+                            prop:value=move || form.invite_code.get()
+                            on:input=move |ev| {
+                                form.invite_code.set(event_target_value(&ev));
+                                form.edited("invite_code");
+                            }
+                        />
+                        <ErrorText form=form field="invite_code" />
+                    </div>
+                </Show>
+                <button id="publish" class="button" type="submit" prop:disabled=move || busy.get()>
+                    {move || if busy.get() { "发布中…" } else { "发布收款" }}
+                </button>
+                <FormError form=form />
+            </form>
+        </main>
+    }
+}
+
+/// The 收款码 upload, decoded in the browser.
+#[component]
+fn PayCodeUpload(form: FormState) -> impl IntoView {
+    let upload = RwSignal::new(Upload::Idle);
+    let on_change = move |ev: leptos::ev::Event| {
+        let Some(file) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .and_then(|input| input.files())
+            .and_then(|files| files.get(0))
+        else {
+            return;
+        };
+        if let Upload::Recognised(old) = upload.get_untracked() {
+            let _ = web_sys::Url::revoke_object_url(&old);
+        }
+        form.pay_code.set(String::new());
+        let Ok(url) = web_sys::Url::create_object_url_with_blob(&file) else {
+            upload.set(Upload::Refused(decode::NOT_AN_IMAGE.to_owned()));
+            return;
+        };
+        upload.set(Upload::Reading);
+        spawn_local(async move {
+            match decode::read_pay_code_from_url(&url).await {
+                Ok(code) => {
+                    form.pay_code.set(code.into());
+                    upload.set(Upload::Recognised(url));
+                }
+                Err(reason) => {
+                    let _ = web_sys::Url::revoke_object_url(&url);
+                    upload.set(Upload::Refused(reason));
+                }
+            }
+            form.edited("pay_code");
+        });
+    };
+    let status = move || match upload.get() {
+        Upload::Idle => String::new(),
+        Upload::Reading => "正在识别…".to_owned(),
+        Upload::Recognised(_) => "已识别".to_owned(),
+        Upload::Refused(reason) => reason,
+    };
+    view! {
+        <div class="field">
+            <span class="label">"微信收款码"</span>
+            <label class="upload" for="pay_code_file">
+                {move || match upload.get() {
+                    Upload::Recognised(url) => view! {
+                        <img class="preview" src=url alt="收款码预览" width="64" height="64" />
+                    }
+                    .into_any(),
+                    _ => view! { <span class="upload-icon" aria-hidden="true">"+"</span> }.into_any(),
+                }}
+                <span class="upload-text">
+                    {move || if matches!(upload.get(), Upload::Recognised(_)) { "重新选择" } else { "上传收款码截图" }}
+                </span>
+            </label>
+            <input id="pay_code_file" class="file" type="file" accept="image/*" on:change=on_change />
+            <p
+                id="pay_code_status"
+                class="status"
+                class:ok=move || matches!(upload.get(), Upload::Recognised(_))
+                class:bad=move || matches!(upload.get(), Upload::Refused(_))
+                aria-live="polite"
+            >
+                {status}
+            </p>
+            <p class="hint">"微信「我 → 服务 → 收付款 → 二维码收款」里保存收款码图片后上传。图片只在你的手机上识别，不会上传。"</p>
+            <ErrorText form=form field="pay_code" />
+        </div>
+    }
+}
+
+/// After publishing: the share link, a copy button, and the private manage link.
+#[component]
+fn Published(created: Created) -> impl IntoView {
+    crate::set_title("收款已发布");
+    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    let share = form::absolute_url(&origin, &created.path);
+    let manage = form::absolute_url(&origin, &created.manage_path);
+    let manage_text = manage.clone();
+    let copied = RwSignal::new(None::<&'static str>);
+    let copy = {
+        let share = share.clone();
+        move |_| {
+            let share = share.clone();
+            spawn_local(async move {
+                copied.set(Some(if copy_text(&share, "share_link").await {
+                    "已复制，去微信里粘贴发送吧"
+                } else {
+                    "已选中链接，请长按复制"
+                }));
+            });
+        }
+    };
+    view! {
+        <main class="page">
+            <article class="card result">
+                <h1 class="title">"收款已发布"</h1>
+                <label for="share_link">"收款链接"</label>
+                <div class="copy-row">
+                    <input id="share_link" type="text" readonly=true value=share on:focus=select_all />
+                    <button id="copy_link" class="button small" type="button" on:click=copy>
+                        "复制链接"
+                    </button>
+                </div>
+                <p class="status ok" aria-live="polite">{move || copied.get()}</p>
+                <a class="button" href=created.path.clone()>"打开收款页"</a>
+                <div class="warning">
+                    <p>
+                        <strong>"管理链接（请妥善保存，不要发给别人）"</strong>
+                    </p>
+                    <p>"用它修改或关闭这个收款。链接只显示这一次，丢失后无法找回。"</p>
+                    <a id="manage_link" href=manage>{manage_text}</a>
+                </div>
+                <a class="link" href="/new">"再发起一个收款"</a>
+            </article>
+        </main>
+    }
+}
+
+fn select_all(ev: leptos::ev::FocusEvent) {
+    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+        input.select();
+    }
+}
+
+/// Copies with the async clipboard API; where it is missing or refused (plain http, older
+/// in-app browsers) selects the input and tries `execCommand("copy")`. `false` means the text
+/// is selected and the person has to copy it themselves.
+async fn copy_text(text: &str, input_id: &str) -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let navigator = window.navigator();
+    let has_clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into()).is_ok_and(|c| !c.is_undefined());
+    if has_clipboard && wasm_bindgen_futures::JsFuture::from(navigator.clipboard().write_text(text)).await.is_ok() {
+        return true;
+    }
+    let Some(document) = window.document() else { return false };
+    let Some(input) = document
+        .get_element_by_id(input_id)
+        .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+    else {
+        return false;
+    };
+    let _ = input.focus();
+    input.select();
+    let _ = input.set_selection_range(0, text.len() as u32);
+    document.dyn_into::<web_sys::HtmlDocument>().ok().and_then(|d| d.exec_command("copy").ok()).unwrap_or(false)
+}
+
+/// Brings the first error into view: on a phone the button is far below the fields.
+fn scroll_to_first_error() {
+    // After the reactive update has rendered the error lines.
+    spawn_local(async {
+        if let Some(el) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector(".field-error").ok().flatten())
+        {
+            el.scroll_into_view_with_bool(false);
+        }
+    });
+}

@@ -1,0 +1,229 @@
+//! `shoukuan keys dev`: fresh development credentials for the whole WeChat side — a merchant key
+//! pair, a real self-signed platform certificate, a WeChat Pay public key, the APIv3 key and the
+//! Official Account secrets — written as the worker's `.dev.vars` and the simulator's `sim.json`.
+//! Everything is random on every run; nothing here is fit for production.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _};
+use base64::Engine as _;
+use clap::Subcommand;
+use rand::RngCore as _;
+use rsa::RsaPrivateKey;
+use shoukuan_core::wechatpay::devkeys::{SimConfig, SimOfficialAccount, SIM_CONFIG_VERSION};
+use shoukuan_core::wechatpay::{Certificate, PrivateKey, PUBLIC_KEY_ID_PREFIX};
+
+use crate::{random_string, Outcome, Run};
+
+/// Where the simulator listens by default; the worker's WeChat base URLs point there in dev.
+const SIMULATOR_URL: &str = "http://127.0.0.1:8788";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write DIR/.dev.vars (worker) and DIR/sim.json (simulator) with fresh random dev keys.
+    Dev {
+        /// Directory to write into (created if missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Overwrite an existing .dev.vars.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+impl Run for Command {
+    fn run(self) -> anyhow::Result<Outcome> {
+        match self {
+            Command::Dev { out, force } => dev(&out, force),
+        }
+    }
+}
+
+const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const HEX_LOWER: &[u8] = b"0123456789abcdef";
+const DIGITS: &[u8] = b"0123456789";
+
+/// Everything generated, before it is written.
+struct DevKeys {
+    sim: SimConfig,
+    merchant_private_key_pem: String,
+    data_key: String,
+    session_secret: String,
+}
+
+fn rsa_2048() -> anyhow::Result<PrivateKey> {
+    let key =
+        RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).context("RSA key generation failed")?;
+    Ok(PrivateKey::from(key))
+}
+
+fn random_b64_32() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A 20-byte serial: 40 upper-case hex digits, first byte 0x10..=0x7F so the DER integer is
+/// positive and needs no leading zero (WeChat serials are 40 hex digits).
+fn serial_bytes() -> [u8; 20] {
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes[0] = 0x10 + bytes[0] % 0x70;
+    bytes
+}
+
+/// A self-signed RSA-2048 certificate for `key`, with `serial`, valid from yesterday for 5 years.
+fn platform_certificate(key: &PrivateKey, serial: &[u8]) -> anyhow::Result<String> {
+    let key_pair = rcgen::KeyPair::from_pem(&key.to_pkcs8_pem()?)
+        .map_err(|e| anyhow!("cannot load the platform key into rcgen: {e}"))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+        .map_err(|e| anyhow!("certificate parameters: {e}"))?;
+    let mut name = rcgen::DistinguishedName::new();
+    name.push(
+        rcgen::DnType::CommonName,
+        "Shoukuan dev WeChat Pay platform certificate",
+    );
+    name.push(
+        rcgen::DnType::OrganizationName,
+        "Shoukuan development (not Tenpay)",
+    );
+    name.push(rcgen::DnType::CountryName, "CN");
+    params.distinguished_name = name;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(5 * 365);
+    let certificate = params
+        .self_signed(&key_pair)
+        .map_err(|e| anyhow!("cannot self-sign the platform certificate: {e}"))?;
+    Ok(certificate.pem())
+}
+
+fn generate() -> anyhow::Result<DevKeys> {
+    let merchant = rsa_2048()?;
+    let platform = rsa_2048()?;
+    let wechatpay_key = rsa_2048()?;
+
+    let platform_certificate_pem = platform_certificate(&platform, &serial_bytes())?;
+    // Read the serial back the way the worker will, so the two can never disagree.
+    let platform_serial = Certificate::from_pem(&platform_certificate_pem)?
+        .serial()
+        .to_string();
+
+    let appid = format!("wx{}", random_string(HEX_LOWER, 16));
+    let sim = SimConfig {
+        version: SIM_CONFIG_VERSION,
+        mchid: format!("1{}", random_string(DIGITS, 9)),
+        appid: appid.clone(),
+        merchant_serial: hex::encode_upper(serial_bytes()),
+        merchant_public_key_pem: merchant.public_key().to_pem(),
+        platform_serial,
+        platform_certificate_pem,
+        platform_private_key_pem: platform.to_pkcs8_pem()?,
+        public_key_id: format!("{PUBLIC_KEY_ID_PREFIX}{}", random_string(DIGITS, 32)),
+        public_key_pem: wechatpay_key.public_key().to_pem(),
+        public_key_private_key_pem: wechatpay_key.to_pkcs8_pem()?,
+        apiv3_key: random_string(ALNUM, 32),
+        official_account: SimOfficialAccount {
+            appid,
+            appsecret: random_string(HEX_LOWER, 32),
+            token: random_string(ALNUM, 32),
+            encoding_aes_key: random_string(ALNUM, 43),
+        },
+    };
+    Ok(DevKeys {
+        sim,
+        merchant_private_key_pem: merchant.to_pkcs8_pem()?,
+        data_key: random_b64_32(),
+        session_secret: random_b64_32(),
+    })
+}
+
+/// A dotenv value on one line: PEMs in double quotes with `\n` escapes.
+fn dotenv_pem(pem: &str) -> String {
+    format!("\"{}\"", pem.trim_end().replace('\n', "\\n"))
+}
+
+/// The worker's `.dev.vars`: exactly the keys the worker reads.
+fn dev_vars(keys: &DevKeys) -> String {
+    let sim = &keys.sim;
+    let entries: [(&str, String); 17] = [
+        ("WECHATPAY_MCHID", sim.mchid.clone()),
+        ("WECHATPAY_APPID", sim.appid.clone()),
+        ("WECHATPAY_MCH_SERIAL", sim.merchant_serial.clone()),
+        (
+            "WECHATPAY_MCH_PRIVATE_KEY",
+            dotenv_pem(&keys.merchant_private_key_pem),
+        ),
+        ("WECHATPAY_APIV3_KEY", sim.apiv3_key.clone()),
+        ("WECHATPAY_PUBLIC_KEY_ID", sim.public_key_id.clone()),
+        ("WECHATPAY_PUBLIC_KEY", dotenv_pem(&sim.public_key_pem)),
+        ("WECHAT_APPID", sim.official_account.appid.clone()),
+        ("WECHAT_APPSECRET", sim.official_account.appsecret.clone()),
+        ("WECHAT_TOKEN", sim.official_account.token.clone()),
+        (
+            "WECHAT_AES_KEY",
+            sim.official_account.encoding_aes_key.clone(),
+        ),
+        ("DATA_KEY", keys.data_key.clone()),
+        ("SESSION_SECRET", keys.session_secret.clone()),
+        ("PUBLISH_INVITE_CODE", String::new()),
+        ("WECHATPAY_BASE_URL", SIMULATOR_URL.to_string()),
+        ("WECHAT_API_BASE_URL", SIMULATOR_URL.to_string()),
+        ("WECHAT_OPEN_BASE_URL", SIMULATOR_URL.to_string()),
+    ];
+    let mut out = String::from(
+        "# Generated by `shoukuan keys dev`: random DEVELOPMENT data, NOT for production.\n\
+         # Every key below is fresh and matches sim.json beside it (the WeChat simulator's keys).\n\
+         # Regenerate with `shoukuan keys dev --force`; see .dev.vars.example for what each key is.\n",
+    );
+    for (name, value) in entries {
+        out.push_str(&format!("{name}={value}\n"));
+    }
+    out
+}
+
+/// Writes a file readable by its owner only (it holds secrets).
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn dev(out: &Path, force: bool) -> anyhow::Result<Outcome> {
+    let dev_vars_path = out.join(".dev.vars");
+    if dev_vars_path.exists() && !force {
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            dev_vars_path.display()
+        );
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let keys = generate()?;
+    let sim_path = out.join("sim.json");
+    write_private(
+        &sim_path,
+        &(serde_json::to_string_pretty(&keys.sim)? + "\n"),
+    )?;
+    write_private(&dev_vars_path, &dev_vars(&keys))?;
+    let sim = &keys.sim;
+    Ok(Outcome::ok(format!(
+        "wrote {} and {}\nmchid {}, merchant serial {}, platform serial {}, {}, appid {}",
+        dev_vars_path.display(),
+        sim_path.display(),
+        sim.mchid,
+        sim.merchant_serial,
+        sim.platform_serial,
+        sim.public_key_id,
+        sim.appid
+    )))
+}
