@@ -427,3 +427,21 @@ fn inspect_notify_opens_callbacks_signed_either_way_and_names_each_failure() {
         "malformed JSON",
     );
 }
+
+#[test]
+fn dev_vars_example_documents_every_generated_key_with_placeholders() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.dev.vars.example");
+    let text = std::fs::read_to_string(path).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_once('=').unwrap().0)
+        .collect();
+    assert_eq!(names, DEV_VARS_KEYS);
+    assert!(text.contains("shoukuan keys dev"));
+    // Placeholders only: no real key material.
+    assert!(
+        !text.contains("MII"),
+        "a real PEM body in .dev.vars.example"
+    );
+}

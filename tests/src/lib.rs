@@ -39,7 +39,7 @@ pub fn spawn_guarded(
     use anyhow::Context as _;
     let script = r#"test_pid=$1; shift; "$@" & child=$!
 while kill -0 "$test_pid" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
-kill -TERM -- -$$ 2>/dev/null"#;
+kill -TERM -$$ 2>/dev/null"#;
     let log_file = std::fs::File::create(log)?;
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c").arg(script).arg("sh").arg(std::process::id().to_string()).arg(program).args(args);

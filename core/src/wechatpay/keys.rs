@@ -118,7 +118,7 @@ impl PrivateKey {
         let digest = Sha256::digest(message);
         // Blinding with a random factor hides the key from timing; the signature is unchanged.
         self.key.sign_with_rng(
-            &mut rsa::rand_core::OsRng,
+            &mut rand_core::OsRng,
             Pkcs1v15Sign::new::<Sha256>(),
             &digest,
         )
