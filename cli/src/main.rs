@@ -7,6 +7,7 @@
 
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 mod jssdk;
@@ -105,12 +106,19 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let rendered = e.to_string();
-            let first = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            eprintln!("{} (see --help)", one_line(first));
+            let message = match e.kind() {
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                | ErrorKind::MissingSubcommand => "error: a subcommand is required".to_string(),
+                // The error text up to the usage block, which may span lines (missing arguments).
+                _ => e
+                    .render()
+                    .to_string()
+                    .lines()
+                    .take_while(|line| !line.trim().is_empty() && !line.starts_with("Usage:"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            eprintln!("{} (see --help)", one_line(&message));
             return ExitCode::from(1);
         }
     };

@@ -474,6 +474,14 @@ fn usage_errors_are_one_line_and_exit_1() {
     failure(out, "required");
     let out = shoukuan().args(["no-such-command"]).output().unwrap();
     failure(out, "unrecognized");
+    let out = shoukuan().output().unwrap();
+    failure(out, "a subcommand is required");
+    let out = shoukuan()
+        .args(["wechatpay", "verify", "--key", "k.pem"])
+        .output()
+        .unwrap();
+    let line = failure(out, "--body-file");
+    assert!(line.contains("--signature"), "{line}");
 }
 
 #[test]

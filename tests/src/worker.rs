@@ -17,6 +17,8 @@ pub struct Worker {
     port: u16,
     state: tempfile::TempDir,
     vars: Vec<(String, String)>,
+    /// Static assets directory that replaces the config's `dist/` (`wrangler dev --assets`).
+    assets: Option<PathBuf>,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -24,6 +26,18 @@ pub struct Worker {
 impl Worker {
     /// Applies the migrations to fresh state and starts `wrangler dev` with `vars` as `.dev.vars`.
     pub async fn start(vars: &[(&str, &str)]) -> Result<Worker> {
+        Self::start_inner(vars, None).await
+    }
+
+    /// [`Worker::start`] serving the static assets from `assets` instead of `dist/`
+    /// (`wrangler dev --assets <dir>`; the config's binding, SPA fallback and
+    /// `run_worker_first` still apply). The benchmark serves a copy of `dist/` plus its
+    /// baseline page this way.
+    pub async fn start_with_assets(vars: &[(&str, &str)], assets: &Path) -> Result<Worker> {
+        Self::start_inner(vars, Some(assets.to_path_buf())).await
+    }
+
+    async fn start_inner(vars: &[(&str, &str)], assets: Option<PathBuf>) -> Result<Worker> {
         let root = repo_root();
         for needed in ["dist/index.html", "worker/build/index.js"] {
             if !root.join(needed).exists() {
@@ -37,6 +51,7 @@ impl Worker {
             base: format!("http://127.0.0.1:{port}"),
             port,
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            assets,
             state,
             child: None,
             log,
@@ -80,7 +95,7 @@ impl Worker {
     }
 
     async fn spawn(&mut self) -> Result<()> {
-        let args: Vec<std::ffi::OsString> = [
+        let mut args: Vec<std::ffi::OsString> = [
             "dev",
             "--config",
             "worker/wrangler.toml",
@@ -97,6 +112,9 @@ impl Worker {
         .map(Into::into)
         .chain([self.persist_dir().into_os_string(), "--env-file".into(), self.state.path().join(".dev.vars").into_os_string()])
         .collect();
+        if let Some(assets) = &self.assets {
+            args.extend(["--assets".into(), assets.clone().into_os_string()]);
+        }
         let child = spawn_guarded(&repo_root().join("node_modules/.bin/wrangler"), &args, &wrangler_env(), &self.log)?;
         self.child = Some(child);
         let client = reqwest::Client::new();

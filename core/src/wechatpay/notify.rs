@@ -215,7 +215,8 @@ pub enum TradeState {
 /// The payer of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payer {
-    /// The payer's openid under the order's appid.
+    /// The payer's openid under the order's appid (empty in queries of unpaid orders).
+    #[serde(default)]
     pub openid: String,
 }
 
