@@ -72,7 +72,8 @@ fn status_code(status: u16) -> &'static str {
 /// Turns an HTTP answer into the expected value or an [`Error`].
 pub fn interpret<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, Error> {
     if (200..300).contains(&status) {
-        return serde_json::from_str(body).map_err(|e| Error::Fetch(format!("unexpected answer ({status}): {e}")));
+        return serde_json::from_str(body)
+            .map_err(|e| Error::Fetch(format!("unexpected answer ({status}): {e}")));
     }
     if status >= 500 {
         return Err(Error::Fetch(format!("server error {status}")));
@@ -94,9 +95,15 @@ pub struct Config {
 
 async fn send<T: DeserializeOwned>(request: Result<Request, gloo_net::Error>) -> Result<T, Error> {
     let request = request.map_err(|e| Error::Fetch(e.to_string()))?;
-    let response = request.send().await.map_err(|e| Error::Fetch(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Error::Fetch(e.to_string()))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| Error::Fetch(e.to_string()))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| Error::Fetch(e.to_string()))?;
     interpret(status, &text)
 }
 
@@ -126,7 +133,14 @@ pub async fn update(id: &str, token: &str, body: &NewCollection) -> Result<Colle
 
 /// `POST /api/collections/:id/close` with the manage token.
 pub async fn close(id: &str, token: &str) -> Result<CollectionView, Error> {
-    send(with_token(Request::post(&format!("/api/collections/{id}/close")), token).build()).await
+    send(
+        with_token(
+            Request::post(&format!("/api/collections/{id}/close")),
+            token,
+        )
+        .build(),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -153,7 +167,9 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.message(), "输入有误");
-        let Error::Api { status: 400, body } = err else { panic!("{err:?}") };
+        let Error::Api { status: 400, body } = err else {
+            panic!("{err:?}")
+        };
         assert_eq!(body.fields[0].field, "note");
     }
 
@@ -162,7 +178,11 @@ mod tests {
         let err = interpret::<Config>(404, "<html>Not Found</html>").unwrap_err();
         assert!(err.is_not_found());
         assert_eq!(err.message(), "找不到这个收款");
-        assert!(interpret::<Config>(404, r#"{"code":"NOT_FOUND","message":"找不到"}"#).unwrap_err().is_not_found());
+        assert!(
+            interpret::<Config>(404, r#"{"code":"NOT_FOUND","message":"找不到"}"#)
+                .unwrap_err()
+                .is_not_found()
+        );
     }
 
     #[test]
@@ -174,11 +194,20 @@ mod tests {
 
     #[test]
     fn gateway_errors_and_html_answers_are_retryable_fetch_failures() {
-        for (status, body) in [(502, "<html>Bad gateway</html>"), (503, r#"{"code":"X","message":"维护中"}"#), (500, "")] {
-            assert!(matches!(interpret::<Config>(status, body), Err(Error::Fetch(_))), "{status}");
+        for (status, body) in [
+            (502, "<html>Bad gateway</html>"),
+            (503, r#"{"code":"X","message":"维护中"}"#),
+            (500, ""),
+        ] {
+            assert!(
+                matches!(interpret::<Config>(status, body), Err(Error::Fetch(_))),
+                "{status}"
+            );
         }
         // A 200 that is not our JSON (e.g. an HTML fallback page) is not trusted either.
-        assert!(matches!(interpret::<Config>(200, "<!doctype html>"), Err(Error::Fetch(_))));
+        assert!(matches!(
+            interpret::<Config>(200, "<!doctype html>"),
+            Err(Error::Fetch(_))
+        ));
     }
-
 }

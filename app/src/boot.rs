@@ -55,7 +55,10 @@ mod tests {
     #[test]
     fn embedded_json_is_used_only_for_its_own_id() {
         let boot = Boot::from_parts(Some(DATA), false);
-        assert_eq!(boot.collection_for("aB3dE6gH9k").unwrap().payee_name, "张三");
+        assert_eq!(
+            boot.collection_for("aB3dE6gH9k").unwrap().payee_name,
+            "张三"
+        );
         assert_eq!(boot.collection_for("zZ9yY8xX7w"), None);
     }
 

@@ -50,7 +50,9 @@ impl FormState {
         });
         let errors = Memo::new(move |_| {
             let local = draft.with(|d| d.check(invite_required.get()).err().unwrap_or_default());
-            touched.with(|t| server_errors.with(|s| form::visible_errors(&local, s, t, submitted.get())))
+            touched.with(|t| {
+                server_errors.with(|s| form::visible_errors(&local, s, t, submitted.get()))
+            })
         });
         FormState {
             payee_name,
@@ -88,8 +90,12 @@ impl FormState {
         if !self.touched.with_untracked(|t| t.contains(&field)) {
             self.touched.update(|t| t.push(field));
         }
-        if self.server_errors.with_untracked(|s| s.iter().any(|e| e.field == field)) {
-            self.server_errors.update(|s| s.retain(|e| e.field != field));
+        if self
+            .server_errors
+            .with_untracked(|s| s.iter().any(|e| e.field == field))
+        {
+            self.server_errors
+                .update(|s| s.retain(|e| e.field != field));
         }
         self.form_error.set(None);
     }
@@ -106,9 +112,9 @@ impl FormState {
 #[component]
 pub fn ErrorText(form: FormState, field: &'static str) -> impl IntoView {
     move || {
-        form.errors
-            .with(|e| form::message_for(e, field))
-            .map(|message| view! { <p class="field-error" data-field=field role="alert">{message}</p> })
+        form.errors.with(|e| form::message_for(e, field)).map(
+            |message| view! { <p class="field-error" data-field=field role="alert">{message}</p> },
+        )
     }
 }
 
@@ -257,5 +263,9 @@ pub fn NoteField(form: FormState) -> impl IntoView {
 /// The line under the submit button.
 #[component]
 pub fn FormError(form: FormState) -> impl IntoView {
-    move || form.form_error.get().map(|message| view! { <p id="form_error" class="form-error" role="alert">{message}</p> })
+    move || {
+        form.form_error.get().map(
+            |message| view! { <p id="form_error" class="form-error" role="alert">{message}</p> },
+        )
+    }
 }

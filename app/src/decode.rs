@@ -33,7 +33,8 @@ pub fn fit(width: u32, height: u32, max: u32) -> (u32, u32) {
 pub fn grayscale(rgba: &[u8]) -> Vec<u8> {
     rgba.chunks_exact(4)
         .map(|p| {
-            let luma = (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
+            let luma =
+                (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
             let alpha = u32::from(p[3]);
             ((luma * alpha + 255 * (255 - alpha)) / 255) as u8
         })
@@ -68,7 +69,9 @@ pub async fn read_pay_code_from_url(url: &str) -> Result<PayCode, String> {
 }
 
 async fn pixels(url: &str) -> Result<(u32, u32, Vec<u8>), JsValue> {
-    let document = web_sys::window().and_then(|w| w.document()).ok_or(JsValue::NULL)?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or(JsValue::NULL)?;
     let img = web_sys::HtmlImageElement::new()?;
     img.set_src(url);
     JsFuture::from(img.decode()).await?;
@@ -98,7 +101,14 @@ mod tests {
     /// An RGBA image of `content` as a QR, `module` pixels per module, drawn at (`left`, `top`)
     /// on a canvas of `width`×`height`, with `ink` as the dark colour and an optional
     /// transparent background.
-    fn render(content: &str, module: u32, width: u32, height: u32, ink: [u8; 3], transparent: bool) -> Vec<u8> {
+    fn render(
+        content: &str,
+        module: u32,
+        width: u32,
+        height: u32,
+        ink: [u8; 3],
+        transparent: bool,
+    ) -> Vec<u8> {
         let m = Matrix::encode(content).unwrap();
         let (left, top) = (40, 120);
         let mut rgba = Vec::with_capacity((width * height * 4) as usize);
@@ -142,8 +152,18 @@ mod tests {
 
     #[test]
     fn a_qr_that_is_not_a_wechat_code_gets_the_paycode_reason() {
-        let rgba = render("https://qr.alipay.com/fkx12345abc", 8, 400, 500, [0, 0, 0], false);
-        assert_eq!(read_pay_code(400, 500, &rgba).unwrap_err(), "这是支付宝收款码，请上传微信收款码");
+        let rgba = render(
+            "https://qr.alipay.com/fkx12345abc",
+            8,
+            400,
+            500,
+            [0, 0, 0],
+            false,
+        );
+        assert_eq!(
+            read_pay_code(400, 500, &rgba).unwrap_err(),
+            "这是支付宝收款码，请上传微信收款码"
+        );
     }
 
     #[test]
@@ -156,6 +176,9 @@ mod tests {
 
     #[test]
     fn grayscale_puts_transparency_on_white() {
-        assert_eq!(grayscale(&[0, 0, 0, 255, 0, 0, 0, 0, 255, 255, 255, 255]), vec![0, 255, 255]);
+        assert_eq!(
+            grayscale(&[0, 0, 0, 255, 0, 0, 0, 0, 255, 255, 255, 255]),
+            vec![0, 255, 255]
+        );
     }
 }

@@ -8,7 +8,14 @@ use crate::api;
 
 /// Every field a form shows errors for, in form order (JSON field names, also the
 /// `data-field` of `.field-error`).
-pub const FIELDS: [&str; 6] = ["payee_name", "pay_code", "title", "amount", "note", "invite_code"];
+pub const FIELDS: [&str; 6] = [
+    "payee_name",
+    "pay_code",
+    "title",
+    "amount",
+    "note",
+    "invite_code",
+];
 
 /// How the amount is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,10 +88,18 @@ impl Draft {
             Err(errors) => errors,
         };
         if self.amount_mode == AmountMode::Fixed && self.amount.trim().is_empty() {
-            errors.push(field_error("amount", "INVALID_AMOUNT", "请输入金额，或选择「付款人填写」"));
+            errors.push(field_error(
+                "amount",
+                "INVALID_AMOUNT",
+                "请输入金额，或选择「付款人填写」",
+            ));
         }
         if invite_required && self.invite_code.trim().is_empty() {
-            errors.push(field_error("invite_code", "INVALID_INVITE_CODE", "请输入邀请码"));
+            errors.push(field_error(
+                "invite_code",
+                "INVALID_INVITE_CODE",
+                "请输入邀请码",
+            ));
         }
         if errors.is_empty() {
             Ok(body)
@@ -95,7 +110,11 @@ impl Draft {
 }
 
 fn field_error(field: &str, code: &str, message: &str) -> FieldError {
-    FieldError { field: field.to_owned(), code: code.to_owned(), message: message.to_owned() }
+    FieldError {
+        field: field.to_owned(),
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
 /// The errors to show: local ones only for fields the person has touched (all of them after a
@@ -112,7 +131,10 @@ pub fn visible_errors(
         .cloned()
         .collect();
     for e in server {
-        if !shown.iter().any(|s| s.field == e.field && s.message == e.message) {
+        if !shown
+            .iter()
+            .any(|s| s.field == e.field && s.message == e.message)
+        {
             shown.push(e.clone());
         }
     }
@@ -121,7 +143,11 @@ pub fn visible_errors(
 
 /// All messages for one field, joined, or `None`.
 pub fn message_for(errors: &[FieldError], field: &str) -> Option<String> {
-    let messages: Vec<&str> = errors.iter().filter(|e| e.field == field).map(|e| e.message.as_str()).collect();
+    let messages: Vec<&str> = errors
+        .iter()
+        .filter(|e| e.field == field)
+        .map(|e| e.message.as_str())
+        .collect();
     (!messages.is_empty()).then(|| messages.join("；"))
 }
 
@@ -138,7 +164,11 @@ pub fn note_too_long(note: &str) -> bool {
 /// `origin` + `path`, e.g. `https://pay.example.com` + `/c/abc123` (a link that works when
 /// pasted into a WeChat chat).
 pub fn absolute_url(origin: &str, path: &str) -> String {
-    format!("{}/{}", origin.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        origin.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// How a refused save reaches the form: errors under fields, and a message near the button.
@@ -149,8 +179,11 @@ pub fn server_feedback(err: &api::Error) -> (Vec<FieldError>, Option<String>) {
             (vec![field_error("invite_code", &body.code, &message)], None)
         }
         api::Error::Api { body, .. } if !body.fields.is_empty() => {
-            let (known, unknown): (Vec<FieldError>, Vec<FieldError>) =
-                body.fields.iter().cloned().partition(|e| FIELDS.contains(&e.field.as_str()));
+            let (known, unknown): (Vec<FieldError>, Vec<FieldError>) = body
+                .fields
+                .iter()
+                .cloned()
+                .partition(|e| FIELDS.contains(&e.field.as_str()));
             let mut message = vec!["请修改标红的内容后再提交".to_owned()];
             message.extend(unknown.into_iter().map(|e| e.message));
             (known, Some(message.join("；")))
@@ -217,37 +250,61 @@ mod tests {
 
     #[test]
     fn payer_entered_amounts_send_no_amount_even_if_one_was_typed() {
-        let draft = Draft { amount_mode: AmountMode::PayerEntered, amount: "abc".into(), ..good() };
+        let draft = Draft {
+            amount_mode: AmountMode::PayerEntered,
+            amount: "abc".into(),
+            ..good()
+        };
         assert_eq!(draft.check(false).unwrap().amount, None);
     }
 
     #[test]
     fn a_fixed_amount_left_empty_is_refused_not_turned_into_payer_entered() {
-        let draft = Draft { amount: " ".into(), ..good() };
+        let draft = Draft {
+            amount: " ".into(),
+            ..good()
+        };
         let errors = draft.check(false).unwrap_err();
         assert_eq!(fields(&errors), vec!["amount"]);
     }
 
     #[test]
     fn a_missing_upload_and_invite_code_are_reported_on_their_fields() {
-        let draft = Draft { pay_code: String::new(), invite_code: String::new(), ..good() };
+        let draft = Draft {
+            pay_code: String::new(),
+            invite_code: String::new(),
+            ..good()
+        };
         let errors = draft.check(true).unwrap_err();
         assert_eq!(fields(&errors), vec!["pay_code", "invite_code"]);
     }
 
     #[test]
     fn bad_amounts_and_long_notes_get_the_core_messages() {
-        let draft = Draft { amount: "12.345".into(), note: "字".repeat(31), ..good() };
+        let draft = Draft {
+            amount: "12.345".into(),
+            note: "字".repeat(31),
+            ..good()
+        };
         let errors = draft.check(false).unwrap_err();
-        assert_eq!(message_for(&errors, "amount").unwrap(), "金额最多保留两位小数");
-        assert_eq!(message_for(&errors, "note").unwrap(), "备注最多 30 个字（现在 31 个）");
+        assert_eq!(
+            message_for(&errors, "amount").unwrap(),
+            "金额最多保留两位小数"
+        );
+        assert_eq!(
+            message_for(&errors, "note").unwrap(),
+            "备注最多 30 个字（现在 31 个）"
+        );
     }
 
     #[test]
     fn untouched_fields_stay_quiet_until_submit() {
         let local = Draft::default().check(false).unwrap_err();
         assert!(visible_errors(&local, &[], &[], false).is_empty());
-        assert_eq!(fields(&visible_errors(&local, &[], &["title"], false)), vec!["title"]);
+        assert_eq!(
+            fields(&visible_errors(&local, &[], &["title"], false)),
+            vec!["title"]
+        );
         assert_eq!(visible_errors(&local, &[], &[], true).len(), local.len());
     }
 
@@ -260,12 +317,18 @@ mod tests {
         ];
         let shown = visible_errors(&local, &server, &["title"], false);
         assert_eq!(fields(&shown), vec!["title", "note"]);
-        assert_eq!(message_for(&[local[0].clone(), server[1].clone()], "title").unwrap(), "标题含违规用语「稳赚」");
+        assert_eq!(
+            message_for(&[local[0].clone(), server[1].clone()], "title").unwrap(),
+            "标题含违规用语「稳赚」"
+        );
     }
 
     #[test]
     fn several_messages_for_one_field_are_joined() {
-        let errors = vec![field_error("title", "A", "一"), field_error("title", "B", "二")];
+        let errors = vec![
+            field_error("title", "A", "一"),
+            field_error("title", "B", "二"),
+        ];
         assert_eq!(message_for(&errors, "title").unwrap(), "一；二");
         assert_eq!(message_for(&errors, "note"), None);
     }
@@ -281,8 +344,14 @@ mod tests {
 
     #[test]
     fn share_links_are_absolute() {
-        assert_eq!(absolute_url("https://pay.example.com", "/c/aB3dE6gH9k"), "https://pay.example.com/c/aB3dE6gH9k");
-        assert_eq!(absolute_url("http://127.0.0.1:8787/", "/manage/x#t=y"), "http://127.0.0.1:8787/manage/x#t=y");
+        assert_eq!(
+            absolute_url("https://pay.example.com", "/c/aB3dE6gH9k"),
+            "https://pay.example.com/c/aB3dE6gH9k"
+        );
+        assert_eq!(
+            absolute_url("http://127.0.0.1:8787/", "/manage/x#t=y"),
+            "http://127.0.0.1:8787/manage/x#t=y"
+        );
     }
 
     #[test]
@@ -293,7 +362,9 @@ mod tests {
             status: Status::Open,
             payee_name: "张三".into(),
             title: "聚餐".into(),
-            amount: AmountRule::Fixed { fen: Fen::new(1230) },
+            amount: AmountRule::Fixed {
+                fen: Fen::new(1230),
+            },
             note: String::new(),
             pay_code: CODE.into(),
             created_at: 1,
@@ -301,17 +372,28 @@ mod tests {
         let draft = Draft::from_view(&view);
         assert_eq!(draft.amount, "12.30");
         assert_eq!(draft.check(false).unwrap().pay_code, CODE);
-        let open = Draft::from_view(&CollectionView { amount: AmountRule::PayerEntered, ..view });
+        let open = Draft::from_view(&CollectionView {
+            amount: AmountRule::PayerEntered,
+            ..view
+        });
         assert_eq!(open.amount_mode, AmountMode::PayerEntered);
     }
 
     fn api_error(status: u16, code: &str, message: &str, fields: Vec<FieldError>) -> api::Error {
-        api::Error::Api { status, body: ErrorBody { code: code.into(), message: message.into(), fields } }
+        api::Error::Api {
+            status,
+            body: ErrorBody {
+                code: code.into(),
+                message: message.into(),
+                fields,
+            },
+        }
     }
 
     #[test]
     fn a_wrong_invite_code_shows_under_its_field() {
-        let (fields_shown, form) = server_feedback(&api_error(403, "FORBIDDEN", "邀请码不正确", vec![]));
+        let (fields_shown, form) =
+            server_feedback(&api_error(403, "FORBIDDEN", "邀请码不正确", vec![]));
         assert_eq!(fields(&fields_shown), vec!["invite_code"]);
         assert_eq!(form, None);
     }
@@ -322,7 +404,10 @@ mod tests {
             400,
             "VALIDATION",
             "输入有误",
-            vec![field_error("amount", "INVALID_AMOUNT", "金额必须大于 0"), field_error("kind", "X", "类型不支持")],
+            vec![
+                field_error("amount", "INVALID_AMOUNT", "金额必须大于 0"),
+                field_error("kind", "X", "类型不支持"),
+            ],
         );
         let (shown, form) = server_feedback(&err);
         assert_eq!(fields(&shown), vec!["amount"]);
@@ -331,7 +416,8 @@ mod tests {
 
     #[test]
     fn other_failures_become_one_plain_message() {
-        let (shown, form) = server_feedback(&api_error(413, "PAYLOAD_TOO_LARGE", "内容太大", vec![]));
+        let (shown, form) =
+            server_feedback(&api_error(413, "PAYLOAD_TOO_LARGE", "内容太大", vec![]));
         assert!(shown.is_empty());
         assert_eq!(form.unwrap(), "内容太大");
         let (_, form) = server_feedback(&api::Error::Fetch("TypeError: Failed to fetch".into()));

@@ -7,7 +7,9 @@
 
 pub mod api;
 pub mod boot;
+#[cfg(feature = "payee")]
 mod components;
+#[cfg(feature = "payee")]
 pub mod decode;
 pub mod form;
 mod pages;
@@ -21,18 +23,29 @@ pub use route::Route;
 
 /// Mounts the app for the current URL into `#app` (created when missing).
 pub fn start() {
-    let Some(window) = web_sys::window() else { return };
-    let Some(document) = window.document() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(document) = window.document() else {
+        return;
+    };
     let pathname = window.location().pathname().unwrap_or_default();
-    let app = match document.get_element_by_id("app").and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+    let app = match document
+        .get_element_by_id("app")
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
         Some(app) => app,
         None => {
-            let Ok(app) = document.create_element("div") else { return };
+            let Ok(app) = document.create_element("div") else {
+                return;
+            };
             app.set_id("app");
             if let Some(body) = document.body() {
                 let _ = body.append_child(&app);
             }
-            let Ok(app) = app.dyn_into::<web_sys::HtmlElement>() else { return };
+            let Ok(app) = app.dyn_into::<web_sys::HtmlElement>() else {
+                return;
+            };
             app
         }
     };
@@ -47,15 +60,18 @@ pub fn mount(app: web_sys::HtmlElement, route: Route) {
     leptos::mount::mount_to(app, move || view! { <App route=route boot=boot /> }).forget();
 }
 
-/// The page for a route.
+/// The page for a route. Without the `payee` feature, `/new` and `/manage` are not in this
+/// bundle and show the not-found card.
 #[component]
 fn App(route: Route, boot: Boot) -> impl IntoView {
     match route {
         Route::Home => view! { <pages::home::Home /> }.into_any(),
-        Route::New => view! { <pages::new::New /> }.into_any(),
         Route::Pay(id) => view! { <pages::pay::Pay id=id boot=boot /> }.into_any(),
+        #[cfg(feature = "payee")]
+        Route::New => view! { <pages::new::New /> }.into_any(),
+        #[cfg(feature = "payee")]
         Route::Manage(id) => view! { <pages::manage::Manage id=id /> }.into_any(),
-        Route::NotFound => view! { <pages::home::NotFound /> }.into_any(),
+        _ => view! { <pages::home::NotFound /> }.into_any(),
     }
 }
 

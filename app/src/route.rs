@@ -23,8 +23,11 @@ pub enum Route {
 impl Route {
     /// Parses a `location.pathname`. A trailing slash is tolerated.
     pub fn parse(pathname: &str) -> Route {
-        let path = pathname.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(pathname);
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let path = pathname
+            .strip_suffix('/')
+            .filter(|p| !p.is_empty())
+            .unwrap_or(pathname);
+        let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
         match segments.as_slice() {
             [""] => Route::Home,
             ["new"] => Route::New,
@@ -83,7 +86,12 @@ mod tests {
 
     #[test]
     fn every_page_prints_a_path_that_parses_back_to_it() {
-        for route in [Route::Home, Route::New, Route::Pay("aB3dE6gH9k".into()), Route::Manage("aB3dE6gH9k".into())] {
+        for route in [
+            Route::Home,
+            Route::New,
+            Route::Pay("aB3dE6gH9k".into()),
+            Route::Manage("aB3dE6gH9k".into()),
+        ] {
             assert_eq!(Route::parse(&route.path()), route);
         }
     }

@@ -10,7 +10,9 @@ use shoukuan_core::money::Fen;
 use shoukuan_core::page::{json_for_script, not_found_card};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement, HtmlInputElement};
+#[cfg(feature = "payee")]
+use web_sys::HtmlInputElement;
+use web_sys::{Element, HtmlElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -20,7 +22,11 @@ fn document() -> web_sys::Document {
 
 /// A fresh mount point in the body, optionally with server-rendered content.
 fn app_root(server_html: &str) -> HtmlElement {
-    let app: HtmlElement = document().create_element("div").unwrap().dyn_into().unwrap();
+    let app: HtmlElement = document()
+        .create_element("div")
+        .unwrap()
+        .dyn_into()
+        .unwrap();
     app.set_inner_html(server_html);
     document().body().unwrap().append_child(&app).unwrap();
     app
@@ -48,7 +54,10 @@ impl Drop for SkData {
 
 async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
     });
     wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
@@ -71,16 +80,21 @@ fn view(id: &str) -> CollectionView {
         status: Status::Open,
         payee_name: "张三".into(),
         title: "周五聚餐 AA".into(),
-        amount: AmountRule::Fixed { fen: Fen::new(1234) },
+        amount: AmountRule::Fixed {
+            fen: Fen::new(1234),
+        },
         note: "请备注姓名".into(),
         pay_code: "wxp://f2f0a3QxLb9kXyZ0v8Xl1n7oRXdF0Ffd0Lh5".into(),
         created_at: 1,
     }
 }
 
+#[cfg(feature = "payee")]
 fn type_into(input: &HtmlInputElement, text: &str) {
     input.set_value(text);
-    input.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    input
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -90,11 +104,24 @@ async fn the_payer_page_renders_the_embedded_collection_with_a_png_qr() {
     let app = app_root(&shoukuan_core::page::payer_card(&data));
     mount(app.clone(), Route::Pay("sKdAtA0001".into()));
     // Rendered synchronously from the embedded data: no fetch, no loading state.
-    let img = app.query_selector("img.qr-img").unwrap().expect("a QR image");
-    assert!(img.get_attribute("src").unwrap().starts_with("data:image/png;base64,"));
+    let img = app
+        .query_selector("img.qr-img")
+        .unwrap()
+        .expect("a QR image");
+    assert!(img
+        .get_attribute("src")
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
     let text = app.text_content().unwrap();
-    assert!(text.contains("¥12.34") && text.contains("长按识别二维码付款") && text.contains("微信支付"), "{text}");
-    assert_eq!(app.query_selector_all(".pay-card").unwrap().length(), 1, "the server card was replaced, not duplicated");
+    assert!(
+        text.contains("¥12.34") && text.contains("长按识别二维码付款") && text.contains("微信支付"),
+        "{text}"
+    );
+    assert_eq!(
+        app.query_selector_all(".pay-card").unwrap().length(),
+        1,
+        "the server card was replaced, not duplicated"
+    );
     app.remove();
 }
 
@@ -122,10 +149,15 @@ async fn embedded_data_for_another_id_is_ignored() {
 async fn a_server_rendered_not_found_card_stays() {
     let app = app_root(not_found_card());
     mount(app.clone(), Route::Pay("nOsUcH0003".into()));
-    assert!(app.query_selector(".empty-card").unwrap().is_some(), "{}", app.inner_html());
+    assert!(
+        app.query_selector(".empty-card").unwrap().is_some(),
+        "{}",
+        app.inner_html()
+    );
     app.remove();
 }
 
+#[cfg(feature = "payee")]
 #[wasm_bindgen_test]
 async fn the_note_counter_counts_characters_live() {
     let app = app_root("");
@@ -144,6 +176,7 @@ async fn the_note_counter_counts_characters_live() {
     app.remove();
 }
 
+#[cfg(feature = "payee")]
 #[wasm_bindgen_test]
 async fn publishing_an_empty_form_marks_every_missing_field() {
     let app = app_root("");
@@ -155,10 +188,15 @@ async fn publishing_an_empty_form_marks_every_missing_field() {
     for field in ["payee_name", "title", "pay_code", "amount"] {
         find(&app, &format!(r#".field-error[data-field="{field}"]"#)).await;
     }
-    assert!(find(&app, "#form_error").await.text_content().unwrap().contains("标红"));
+    assert!(find(&app, "#form_error")
+        .await
+        .text_content()
+        .unwrap()
+        .contains("标红"));
     app.remove();
 }
 
+#[cfg(feature = "payee")]
 #[wasm_bindgen_test]
 async fn switching_to_payer_entered_hides_the_amount_and_its_error() {
     let app = app_root("");
@@ -169,7 +207,10 @@ async fn switching_to_payer_entered_hides_the_amount_and_its_error() {
     let payer: HtmlElement = find(&app, "#amount_mode_payer").await.dyn_into().unwrap();
     payer.click();
     sleep(20).await;
-    assert!(app.query_selector(r#".field-error[data-field="amount"]"#).unwrap().is_none());
+    assert!(app
+        .query_selector(r#".field-error[data-field="amount"]"#)
+        .unwrap()
+        .is_none());
     let amount: HtmlInputElement = find(&app, "#amount").await.dyn_into().unwrap();
     assert!(amount.disabled());
     app.remove();
@@ -182,4 +223,57 @@ async fn unknown_paths_get_a_not_found_card() {
     let card = find(&app, ".empty-card").await;
     assert!(card.text_content().unwrap().contains("页面不存在"));
     app.remove();
+}
+
+/// An object URL for `bytes` as a file of type `mime`.
+#[cfg(feature = "payee")]
+fn object_url(bytes: &[u8], mime: &str) -> String {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).unwrap();
+    web_sys::Url::create_object_url_with_blob(&blob).unwrap()
+}
+
+#[cfg(feature = "payee")]
+#[wasm_bindgen_test]
+async fn an_uploaded_png_is_decoded_through_the_browser_canvas() {
+    use shoukuan_app::decode::{read_pay_code_from_url, NOT_AN_IMAGE, NO_QR};
+
+    let code = "wxp://f2f0a3QxLb9kXyZ0v8Xl1n7oRXdF0Ffd0Lh5";
+    // Larger than the 1200 px limit, so the downscaling path runs too.
+    let png = shoukuan_core::qr::png(code, 1500).unwrap();
+    assert_eq!(
+        read_pay_code_from_url(&object_url(&png, "image/png"))
+            .await
+            .unwrap()
+            .as_str(),
+        code
+    );
+
+    let alipay = shoukuan_core::qr::png("https://qr.alipay.com/fkx12345abc", 400).unwrap();
+    assert_eq!(
+        read_pay_code_from_url(&object_url(&alipay, "image/png"))
+            .await
+            .unwrap_err(),
+        "这是支付宝收款码，请上传微信收款码"
+    );
+
+    let white_rows: Vec<u8> = (0..60)
+        .flat_map(|_| std::iter::once(0).chain(std::iter::repeat_n(255, 80)))
+        .collect();
+    let blank = shoukuan_core::qr::encode_png(80, 60, 8, 0, &white_rows);
+    assert_eq!(
+        read_pay_code_from_url(&object_url(&blank, "image/png"))
+            .await
+            .unwrap_err(),
+        NO_QR
+    );
+
+    assert_eq!(
+        read_pay_code_from_url(&object_url(b"not an image", "image/png"))
+            .await
+            .unwrap_err(),
+        NOT_AN_IMAGE
+    );
 }

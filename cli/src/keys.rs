@@ -99,16 +99,34 @@ fn platform_certificate(key: &PrivateKey, serial: &[u8]) -> anyhow::Result<Strin
     Ok(certificate.pem())
 }
 
+/// A platform key with its self-signed certificate, as WeChat Pay would issue one.
+pub(crate) struct PlatformCertificate {
+    /// The key that signs as this certificate.
+    pub key: PrivateKey,
+    /// The X.509 certificate (PEM).
+    pub pem: String,
+    /// Its serial, upper-case hex.
+    pub serial: String,
+}
+
+/// A fresh platform key and certificate: `keys dev` makes the first, the simulator's
+/// certificate rotation makes the next ones.
+pub(crate) fn new_platform_certificate() -> anyhow::Result<PlatformCertificate> {
+    let key = rsa_2048()?;
+    let pem = platform_certificate(&key, &serial_bytes())?;
+    // Read the serial back the way the worker will, so the two can never disagree.
+    let serial = Certificate::from_pem(&pem)?.serial().to_string();
+    Ok(PlatformCertificate { key, pem, serial })
+}
+
 fn generate() -> anyhow::Result<DevKeys> {
     let merchant = rsa_2048()?;
-    let platform = rsa_2048()?;
+    let PlatformCertificate {
+        key: platform,
+        pem: platform_certificate_pem,
+        serial: platform_serial,
+    } = new_platform_certificate()?;
     let wechatpay_key = rsa_2048()?;
-
-    let platform_certificate_pem = platform_certificate(&platform, &serial_bytes())?;
-    // Read the serial back the way the worker will, so the two can never disagree.
-    let platform_serial = Certificate::from_pem(&platform_certificate_pem)?
-        .serial()
-        .to_string();
 
     let appid = format!("wx{}", random_string(HEX_LOWER, 16));
     let sim = SimConfig {

@@ -14,6 +14,7 @@ mod jssdk;
 mod keys;
 mod lint;
 mod mp;
+mod sim;
 mod wechatpay;
 
 #[derive(Debug, Parser)]
@@ -61,6 +62,8 @@ commands! {
     /// Generate keys.
     #[command(subcommand)]
     Keys(keys::Command),
+    /// Run the local WeChat simulator (WeChat Pay v3 + Official Account).
+    Sim(sim::SimArgs),
 }
 
 /// A subcommand's work.

@@ -135,7 +135,11 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), code: code.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -143,7 +147,11 @@ impl NewCollection {
     /// Checks every field and the compliance lint of title and note; returns all problems at once.
     pub fn validate(&self) -> Result<ValidCollection, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let payee_name = text(PayeeName::parse(&self.payee_name), "payee_name", &mut errors);
+        let payee_name = text(
+            PayeeName::parse(&self.payee_name),
+            "payee_name",
+            &mut errors,
+        );
         let title = text(Title::parse(&self.title), "title", &mut errors);
         let note = text(Note::parse(&self.note), "note", &mut errors);
         let amount = match self.amount.as_deref().map(str::trim) {
@@ -157,16 +165,38 @@ impl NewCollection {
             },
         };
         let pay_code = PayCode::parse(&self.pay_code)
-            .map_err(|e| errors.push(FieldError::new("pay_code", "INVALID_PAY_CODE", e.to_string())))
+            .map_err(|e| {
+                errors.push(FieldError::new(
+                    "pay_code",
+                    "INVALID_PAY_CODE",
+                    e.to_string(),
+                ))
+            })
             .ok();
-        for (field, value) in [("payee_name", &self.payee_name), ("title", &self.title), ("note", &self.note)] {
+        for (field, value) in [
+            ("payee_name", &self.payee_name),
+            ("title", &self.title),
+            ("note", &self.note),
+        ] {
             for hit in lint::check(value) {
-                errors.push(FieldError::new(field, "COMPLIANCE", format!("{}{}", field_label(field), hit.message())));
+                errors.push(FieldError::new(
+                    field,
+                    "COMPLIANCE",
+                    format!("{}{}", field_label(field), hit.message()),
+                ));
             }
         }
         match (payee_name, title, amount, note, pay_code) {
-            (Some(payee_name), Some(title), Some(amount), Some(note), Some(pay_code)) if errors.is_empty() => {
-                Ok(ValidCollection { payee_name, title, amount, note, pay_code })
+            (Some(payee_name), Some(title), Some(amount), Some(note), Some(pay_code))
+                if errors.is_empty() =>
+            {
+                Ok(ValidCollection {
+                    payee_name,
+                    title,
+                    amount,
+                    note,
+                    pay_code,
+                })
             }
             _ => Err(errors),
         }
@@ -174,7 +204,8 @@ impl NewCollection {
 }
 
 fn text<T>(r: Result<T, TextError>, field: &str, errors: &mut Vec<FieldError>) -> Option<T> {
-    r.map_err(|e| errors.push(FieldError::new(field, "INVALID_TEXT", e.to_string()))).ok()
+    r.map_err(|e| errors.push(FieldError::new(field, "INVALID_TEXT", e.to_string())))
+        .ok()
 }
 
 fn amount_error(e: AmountError) -> FieldError {
@@ -261,7 +292,12 @@ mod tests {
     #[test]
     fn a_good_collection_validates() {
         let v = good().validate().unwrap();
-        assert_eq!(v.amount, AmountRule::Fixed { fen: Fen::new(1234) });
+        assert_eq!(
+            v.amount,
+            AmountRule::Fixed {
+                fen: Fen::new(1234)
+            }
+        );
         assert_eq!(v.note.as_str(), "请备注姓名");
     }
 
@@ -284,7 +320,10 @@ mod tests {
             invite_code: None,
         };
         let errors = bad.validate().unwrap_err();
-        let fields: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        let fields: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
         assert_eq!(
             fields,
             vec![
@@ -310,6 +349,9 @@ mod tests {
     fn amount_rule_json_is_tagged() {
         let json = serde_json::to_string(&AmountRule::Fixed { fen: Fen::new(5) }).unwrap();
         assert_eq!(json, r#"{"type":"fixed","fen":5}"#);
-        assert_eq!(serde_json::to_string(&AmountRule::PayerEntered).unwrap(), r#"{"type":"payer_entered"}"#);
+        assert_eq!(
+            serde_json::to_string(&AmountRule::PayerEntered).unwrap(),
+            r#"{"type":"payer_entered"}"#
+        );
     }
 }

@@ -6,13 +6,20 @@
 #![warn(missing_docs)]
 #![deny(clippy::float_arithmetic)]
 
+pub mod channel;
 pub mod collection;
 pub mod jssdk;
+pub mod keywords;
 pub mod lint;
+pub mod menu;
 pub mod money;
 pub mod mp;
+pub mod oa_api;
+pub mod oauth;
 pub mod page;
 pub mod paycode;
 pub mod qr;
+pub mod session;
 pub mod text;
+pub mod urlenc;
 pub mod wechatpay;

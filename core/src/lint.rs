@@ -26,7 +26,12 @@ pub struct Hit {
 impl Hit {
     /// A one-line explanation for people: `「稳赚」（第 3 个字起）：…`.
     pub fn message(&self) -> String {
-        format!("「{}」（第 {} 个字起）：{}", self.matched, self.start_char + 1, self.reason)
+        format!(
+            "「{}」（第 {} 个字起）：{}",
+            self.matched,
+            self.start_char + 1,
+            self.reason
+        )
     }
 }
 
@@ -121,7 +126,11 @@ pub fn check(text: &str) -> Vec<Hit> {
 }
 
 fn is_skipped(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{3000}')
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{3000}'
+        )
 }
 
 fn normalize(c: char) -> char {
@@ -142,7 +151,18 @@ mod tests {
 
     #[test]
     fn finds_every_required_word_with_its_reason() {
-        for word in ["免责", "保本", "稳赚", "无风险", "零风险", "最低价", "第一", "国家级", "全网最", "100%"] {
+        for word in [
+            "免责",
+            "保本",
+            "稳赚",
+            "无风险",
+            "零风险",
+            "最低价",
+            "第一",
+            "国家级",
+            "全网最",
+            "100%",
+        ] {
             let hits = check(&format!("本店{word}好物"));
             assert_eq!(hits.len(), 1, "{word}");
             assert_eq!(hits[0].word, word);
@@ -155,7 +175,10 @@ mod tests {
     #[test]
     fn positions_are_characters_and_the_longest_word_wins() {
         let hits = check("理财稳赚不赔，全网最低价");
-        let found: Vec<_> = hits.iter().map(|h| (h.word, h.start_char, h.end_char)).collect();
+        let found: Vec<_> = hits
+            .iter()
+            .map(|h| (h.word, h.start_char, h.end_char))
+            .collect();
         // 全网最 takes the 最, so the overlapping 最低价 is not reported a second time.
         assert_eq!(found, vec![("稳赚不赔", 2, 6), ("全网最", 7, 10)]);
     }
@@ -163,7 +186,10 @@ mod tests {
     #[test]
     fn spaces_and_full_width_forms_do_not_hide_a_word() {
         let hits = check("稳 赚，１００％满意");
-        assert_eq!(hits.iter().map(|h| h.word).collect::<Vec<_>>(), vec!["稳赚", "100%"]);
+        assert_eq!(
+            hits.iter().map(|h| h.word).collect::<Vec<_>>(),
+            vec!["稳赚", "100%"]
+        );
         assert_eq!(hits[0].matched, "稳 赚");
         assert_eq!((hits[0].start_char, hits[0].end_char), (0, 3));
         assert_eq!((hits[1].start_char, hits[1].end_char), (4, 8));

@@ -113,7 +113,10 @@ mod tests {
         let cases = [
             ("", PayCodeError::Empty),
             ("https://qr.alipay.com/fkx12345abc", PayCodeError::Alipay),
-            ("weixin://wxpay/bizpayurl?pr=Abc1234", PayCodeError::OrderCode),
+            (
+                "weixin://wxpay/bizpayurl?pr=Abc1234",
+                PayCodeError::OrderCode,
+            ),
             ("https://example.com/pay", PayCodeError::NotWeChatPay),
             ("https://u.wechat.com/EJ3abcdef", PayCodeError::NotWeChatPay),
             ("wxp://f2f0\"><script>", PayCodeError::NotWeChatPay),
@@ -122,6 +125,9 @@ mod tests {
         for (input, err) in cases {
             assert_eq!(PayCode::parse(input), Err(err), "{input:?}");
         }
-        assert_eq!(PayCode::parse(&format!("wxp://{}", "a".repeat(600))), Err(PayCodeError::TooLong));
+        assert_eq!(
+            PayCode::parse(&format!("wxp://{}", "a".repeat(600))),
+            Err(PayCodeError::TooLong)
+        );
     }
 }

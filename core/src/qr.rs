@@ -32,7 +32,11 @@ impl Matrix {
         let code = QrCode::with_error_correction_level(content.as_bytes(), EcLevel::M)
             .map_err(|_| QrError::TooLong)?;
         let width = code.width() as u32;
-        let dark = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
+        let dark = code
+            .to_colors()
+            .into_iter()
+            .map(|c| c == Color::Dark)
+            .collect();
         Ok(Matrix { width, dark })
     }
 
@@ -86,11 +90,20 @@ pub fn png(content: &str, target_px: u32) -> Result<Vec<u8>, QrError> {
 /// `data:image/png;base64,…` of [`png`].
 pub fn png_data_url(content: &str, target_px: u32) -> Result<String, QrError> {
     let png = png(content, target_px)?;
-    Ok(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)))
+    Ok(format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    ))
 }
 
 /// Writes a PNG with one IDAT chunk from already filtered scanlines.
-pub fn encode_png(width: u32, height: u32, bit_depth: u8, color_type: u8, filtered: &[u8]) -> Vec<u8> {
+pub fn encode_png(
+    width: u32,
+    height: u32,
+    bit_depth: u8,
+    color_type: u8,
+    filtered: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(filtered.len() / 4 + 64);
     out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
     let mut ihdr = Vec::with_capacity(13);
@@ -98,7 +111,11 @@ pub fn encode_png(width: u32, height: u32, bit_depth: u8, color_type: u8, filter
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[bit_depth, color_type, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &miniz_oxide::deflate::compress_to_vec_zlib(filtered, 9));
+    chunk(
+        &mut out,
+        b"IDAT",
+        &miniz_oxide::deflate::compress_to_vec_zlib(filtered, 9),
+    );
     chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -184,7 +201,11 @@ mod tests {
         let content = "wxp://f2f0a3QxLb9kXyZ0v8Xl1n7oRXdF0Ffd0Lh5";
         let (width, white) = decode_own_png(&png(content, 300).unwrap());
         let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, width, |x, y| {
-            if white[y * width + x] { 255 } else { 0 }
+            if white[y * width + x] {
+                255
+            } else {
+                0
+            }
         });
         let grids = img.detect_grids();
         assert_eq!(grids.len(), 1);

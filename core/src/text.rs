@@ -32,7 +32,12 @@ pub enum TextError {
     },
 }
 
-fn clean(input: &str, field: &'static str, max: usize, required: bool) -> Result<String, TextError> {
+fn clean(
+    input: &str,
+    field: &'static str,
+    max: usize,
+    required: bool,
+) -> Result<String, TextError> {
     let trimmed = input.trim();
     if trimmed.chars().any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')) {
         return Err(TextError::ControlChars { field });
@@ -109,7 +114,11 @@ mod tests {
         let thirty_one = "一".repeat(31);
         assert_eq!(
             Note::parse(&thirty_one),
-            Err(TextError::TooLong { field: "备注", max: 30, len: 31 })
+            Err(TextError::TooLong {
+                field: "备注",
+                max: 30,
+                len: 31
+            })
         );
     }
 
@@ -122,8 +131,14 @@ mod tests {
     #[test]
     fn texts_are_trimmed_and_refuse_control_characters() {
         assert_eq!(PayeeName::parse("  张三 ").unwrap().as_str(), "张三");
-        assert_eq!(Title::parse("a\nb"), Err(TextError::ControlChars { field: "标题" }));
-        assert_eq!(Note::parse("a\u{202e}b"), Err(TextError::ControlChars { field: "备注" }));
+        assert_eq!(
+            Title::parse("a\nb"),
+            Err(TextError::ControlChars { field: "标题" })
+        );
+        assert_eq!(
+            Note::parse("a\u{202e}b"),
+            Err(TextError::ControlChars { field: "备注" })
+        );
     }
 
     #[test]

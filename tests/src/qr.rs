@@ -7,9 +7,15 @@ use image::{GrayImage, Luma};
 
 /// Decodes every QR code in a PNG (e.g. a screenshot).
 pub fn decode_png(png: &[u8]) -> Result<Vec<String>> {
-    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png).context("decoding PNG")?.to_luma8();
+    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .context("decoding PNG")?
+        .to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(img);
-    Ok(prepared.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, content)| content)).collect())
+    Ok(prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|g| g.decode().ok().map(|(_, content)| content))
+        .collect())
 }
 
 /// Writes a picture like a phone screenshot of WeChat's 收款码 page: a green header, a white

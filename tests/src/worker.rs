@@ -41,7 +41,9 @@ impl Worker {
         let root = repo_root();
         for needed in ["dist/index.html", "worker/build/index.js"] {
             if !root.join(needed).exists() {
-                bail!("{needed} is missing: run `cargo xtask build` first (`cargo xtask test` does)");
+                bail!(
+                    "{needed} is missing: run `cargo xtask build` first (`cargo xtask test` does)"
+                );
             }
         }
         let state = tempfile::Builder::new().prefix("shoukuan-e2e-").tempdir()?;
@@ -50,7 +52,10 @@ impl Worker {
         let mut worker = Worker {
             base: format!("http://127.0.0.1:{port}"),
             port,
-            vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             assets,
             state,
             child: None,
@@ -63,7 +68,11 @@ impl Worker {
     }
 
     fn write_dev_vars(&self) -> Result<()> {
-        let text: String = self.vars.iter().map(|(k, v)| format!("{k}={}\n", serde_json::to_string(v).unwrap())).collect();
+        let text: String = self
+            .vars
+            .iter()
+            .map(|(k, v)| format!("{k}={}\n", serde_json::to_string(v).unwrap()))
+            .collect();
         std::fs::write(self.state.path().join(".dev.vars"), text)?;
         Ok(())
     }
@@ -89,7 +98,11 @@ impl Worker {
             .output()
             .context("running wrangler")?;
         if !out.status.success() {
-            bail!("wrangler {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "wrangler {args:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -110,12 +123,21 @@ impl Worker {
         ]
         .iter()
         .map(Into::into)
-        .chain([self.persist_dir().into_os_string(), "--env-file".into(), self.state.path().join(".dev.vars").into_os_string()])
+        .chain([
+            self.persist_dir().into_os_string(),
+            "--env-file".into(),
+            self.state.path().join(".dev.vars").into_os_string(),
+        ])
         .collect();
         if let Some(assets) = &self.assets {
             args.extend(["--assets".into(), assets.clone().into_os_string()]);
         }
-        let child = spawn_guarded(&repo_root().join("node_modules/.bin/wrangler"), &args, &wrangler_env(), &self.log)?;
+        let child = spawn_guarded(
+            &repo_root().join("node_modules/.bin/wrangler"),
+            &args,
+            &wrangler_env(),
+            &self.log,
+        )?;
         self.child = Some(child);
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -127,7 +149,10 @@ impl Worker {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        bail!("wrangler dev did not answer /health in 90 s; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default())
+        bail!(
+            "wrangler dev did not answer /health in 90 s; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
     }
 
     /// Stops workerd and starts it again on the same state.
@@ -141,7 +166,9 @@ impl Worker {
             kill_group(&mut child);
             // Wait until the port is free again.
             let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            while Instant::now() < deadline
+                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -155,14 +182,17 @@ impl Worker {
     /// Runs a read-only SQL query on the local D1 and returns its rows.
     pub fn query(&self, sql: &str) -> Result<Vec<Value>> {
         let out = self.wrangler(&["d1", "execute", "DB", "--local", "--json", "--command", sql])?;
-        let json: Value = serde_json::from_str(&out).with_context(|| format!("wrangler d1 execute output: {out}"))?;
+        let json: Value = serde_json::from_str(&out)
+            .with_context(|| format!("wrangler d1 execute output: {out}"))?;
         Ok(json[0]["results"].as_array().cloned().unwrap_or_default())
     }
 
     /// `SELECT COUNT(*)` of a table.
     pub fn count(&self, table: &str) -> Result<i64> {
         let rows = self.query(&format!("SELECT COUNT(*) AS n FROM {table}"))?;
-        rows.first().and_then(|r| r["n"].as_i64()).context("no count")
+        rows.first()
+            .and_then(|r| r["n"].as_i64())
+            .context("no count")
     }
 
     /// The wrangler log so far (for failure messages).

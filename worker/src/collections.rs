@@ -9,7 +9,7 @@ use shoukuan_core::money::Fen;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Request, Response};
 
-use crate::config::PublishConfig;
+use crate::config::{PublishAccess, PublishConfig};
 use crate::error::ApiError;
 use crate::http;
 use crate::secrets;
@@ -31,7 +31,8 @@ struct Row {
 
 impl Row {
     fn into_view(self) -> Result<CollectionView, ApiError> {
-        let corrupt = |what: &str| ApiError::Internal(format!("collection {} has a bad {what}", self.id));
+        let corrupt =
+            |what: &str| ApiError::Internal(format!("collection {} has a bad {what}", self.id));
         let kind = Kind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?;
         let status = Status::parse(&self.status).ok_or_else(|| corrupt("status"))?;
         let amount = match self.amount_fen {
@@ -69,14 +70,21 @@ fn amount_value(rule: AmountRule) -> JsValue {
 
 /// `GET /api/config`
 pub fn public_config(env: &Env) -> Result<Response, ApiError> {
-    let invite_required = PublishConfig::from_env(env).invite_code.is_some();
-    http::json(200, &serde_json::json!({ "invite_required": invite_required }))
+    let publish = PublishConfig::from_env(env);
+    let invite_required = publish.access == PublishAccess::Invite && publish.invite_code.is_some();
+    http::json(
+        200,
+        &serde_json::json!({ "invite_required": invite_required, "publish_access": publish.access.as_str() }),
+    )
 }
 
 /// `POST /api/collections`
 pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let publish = PublishConfig::from_env(env);
+    // `payees` mode: an approved payee session, who then owns the collection.
+    let owner = crate::session::publisher(&req, env, publish.access).await?;
     let draft: NewCollection = http::read_json(&mut req).await?;
-    if let Some(expected) = PublishConfig::from_env(env).invite_code {
+    if let (None, Some(expected)) = (&owner, publish.invite_code) {
         let given = draft.invite_code.as_deref().unwrap_or("").trim();
         if !secrets::secret_eq(given, expected.expose()) {
             return Err(ApiError::Forbidden);
@@ -89,7 +97,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     db(env)?
         .prepare(
             "INSERT INTO collections (id, kind, status, payee_name, title, amount_fen, note, pay_code, \
-             manage_token_hash, created_at, updated_at) VALUES (?1, 'request', 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+             manage_token_hash, created_at, updated_at, owner_openid) VALUES (?1, 'request', 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
         )
         .bind(&[
             id.as_str().into(),
@@ -100,6 +108,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             valid.pay_code.as_str().into(),
             secrets::token_hash(&token).into(),
             JsValue::from_f64(now as f64),
+            owner.as_ref().map_or(JsValue::NULL, |o| o.as_str().into()),
         ])?
         .run()
         .await?;
@@ -141,10 +150,16 @@ pub async fn get(id: &str, env: &Env) -> Result<Response, ApiError> {
 
 /// Loads a collection and checks the `Authorization: Bearer <manage token>` header.
 async fn load_managed(id: &str, req: &Request, env: &Env) -> Result<Row, ApiError> {
-    let header = req.headers().get("authorization").ok().flatten().unwrap_or_default();
+    let header = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let token = header.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
     let row = load(id, env).await?;
-    if token.is_empty() || !secrets::secret_eq(&secrets::token_hash(token), &row.manage_token_hash) {
+    if token.is_empty() || !secrets::secret_eq(&secrets::token_hash(token), &row.manage_token_hash)
+    {
         return Err(ApiError::Unauthorized);
     }
     Ok(row)

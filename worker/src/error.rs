@@ -25,6 +25,20 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 500: storage or runtime failure; the cause goes to the log only.
     Internal(String),
+    /// 401 `SIGN_IN_REQUIRED`: a payee session is needed (sign in through WeChat).
+    SignInRequired,
+    /// 403 `PAYEE_NOT_APPROVED`: signed in, but the operator has not approved this payee.
+    NotApproved,
+    /// 401 `OPERATOR_ONLY`: the operator's bearer secret is missing or wrong (or unset).
+    OperatorOnly,
+    /// 404 `NOT_FOUND` with the name of what is missing (e.g. "入口", "渠道").
+    Missing(&'static str),
+    /// 409 with a code and message (a key that is taken, a collection claimed by someone else).
+    Conflict(&'static str, &'static str),
+    /// 503 `OA_NOT_CONFIGURED`: the Official Account settings (WECHAT_*) are not configured.
+    OaNotConfigured,
+    /// 502 `WECHAT_UPSTREAM`: WeChat's API failed or timed out; the cause goes to the log only.
+    Upstream(String),
 }
 
 impl From<worker::Error> for ApiError {
@@ -56,6 +70,16 @@ impl ApiError {
             ApiError::Internal(cause) => {
                 worker::console_error!("internal error: {cause}");
                 (500, body("INTERNAL", "服务暂时不可用，请稍后再试"))
+            }
+            ApiError::SignInRequired => (401, body("SIGN_IN_REQUIRED", "请先在微信中登录收款方账号")),
+            ApiError::NotApproved => (403, body("PAYEE_NOT_APPROVED", "收款方账号尚未通过运营方审核")),
+            ApiError::OperatorOnly => (401, body("OPERATOR_ONLY", "需要运营方密钥（OPERATOR_SECRET）")),
+            ApiError::Missing(what) => (404, body("NOT_FOUND", &format!("找不到这个{what}"))),
+            ApiError::Conflict(code, message) => (409, body(code, message)),
+            ApiError::OaNotConfigured => (503, body("OA_NOT_CONFIGURED", "未配置公众号（WECHAT_APPID 等）")),
+            ApiError::Upstream(cause) => {
+                worker::console_error!("wechat api: {cause}");
+                (502, body("WECHAT_UPSTREAM", "微信接口暂时不可用，请稍后再试"))
             }
         }
     }

@@ -11,15 +11,31 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// Reads a JSON body of at most [`MAX_BODY`] bytes.
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(ApiError::TooLarge);
     }
-    let content_type = req.headers().get("content-type").ok().flatten().unwrap_or_default();
-    if !content_type.to_ascii_lowercase().starts_with("application/json") {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let body = req.bytes().await.map_err(|e| ApiError::BadJson(e.to_string()))?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::BadJson(e.to_string()))?;
     if body.len() > MAX_BODY {
         return Err(ApiError::TooLarge);
     }
@@ -34,7 +50,8 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response, ApiError> 
 /// An HTML page that WeChat's browser must not cache (it caches HTML aggressively).
 pub fn html(status: u16, body: String) -> Result<Response, ApiError> {
     let mut resp = Response::from_html(body)?.with_status(status);
-    resp.headers_mut().set("cache-control", "no-cache, no-store, must-revalidate")?;
+    resp.headers_mut()
+        .set("cache-control", "no-cache, no-store, must-revalidate")?;
     Ok(resp)
 }
 

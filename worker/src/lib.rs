@@ -5,9 +5,12 @@ mod collections;
 mod config;
 mod error;
 mod http;
+mod oa;
 mod pages;
 mod routes;
 mod secrets;
+mod session;
+mod wechat;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
@@ -37,5 +40,6 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
         Route::PayerPage(id) => pages::payer_page(&id, env).await,
+        Route::Oa(route) => oa::handle(route, req, env).await,
     }
 }

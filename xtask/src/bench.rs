@@ -1,7 +1,44 @@
 //! `cargo xtask bench`: payer-page bytes and time-to-QR against a vanilla-JS baseline.
+//!
+//! Builds everything in release (as `cargo xtask build`), then runs the measurement in
+//! `tests/src/bin/bench.rs` (package `shoukuan-tests`): one `wrangler dev` serving both pages,
+//! Debian Chromium with CPU and network throttling. Extra arguments go to it, e.g.
+//! `cargo xtask bench --runs 11`.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+
+use crate::proc::{run_quiet, step};
+use crate::{build, tools};
 
 pub fn run() -> Result<()> {
-    bail!("the payer-page benchmark is not written yet")
+    // `cargo xtask bench [--runs N]`: everything after `bench`.
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let tools = tools::ensure_all()?;
+    build::all(&tools)?;
+    step("building the benchmark (cargo build -p shoukuan-tests --bin bench)");
+    run_quiet(
+        "cargo build --bin bench",
+        tools
+            .command("cargo")
+            .args(["build", "-p", "shoukuan-tests", "--bin", "bench"]),
+    )?;
+    step("measuring the payer page against the vanilla-JS baseline (about two minutes)");
+    let status = tools
+        .command("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "shoukuan-tests",
+            "--bin",
+            "bench",
+            "--",
+        ])
+        .args(&args)
+        .status()
+        .context("running the benchmark")?;
+    if !status.success() {
+        bail!("the benchmark failed");
+    }
+    Ok(())
 }

@@ -18,7 +18,10 @@ pub enum WorkerOpt {
 /// `trunk build --release` into `dist/`.
 pub fn app(tools: &Tools) -> Result<()> {
     step("building the app (trunk build --release)");
-    run_quiet("trunk build", tools.command("trunk").args(["build", "--release"]))
+    run_quiet(
+        "trunk build",
+        tools.command("trunk").args(["build", "--release"]),
+    )
 }
 
 /// `worker-build --release` into `worker/build/`.
@@ -35,7 +38,10 @@ pub fn worker(tools: &Tools, opt: WorkerOpt) -> Result<()> {
 /// The `shoukuan` CLI (debug build; key generation and the simulator).
 pub fn cli(tools: &Tools) -> Result<()> {
     step("building the shoukuan CLI");
-    run_quiet("cargo build -p shoukuan-cli", tools.command("cargo").args(["build", "-p", "shoukuan-cli"]))
+    run_quiet(
+        "cargo build -p shoukuan-cli",
+        tools.command("cargo").args(["build", "-p", "shoukuan-cli"]),
+    )
 }
 
 /// Everything the end-to-end tests and a deploy need.

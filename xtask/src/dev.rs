@@ -26,17 +26,25 @@ pub fn run() -> Result<()> {
     let shoukuan = root().join("target/debug/shoukuan");
     if !root().join(".dev.vars").exists() {
         step("generating dev keys into .dev.vars and sim.json (shoukuan keys dev)");
-        run_quiet("shoukuan keys dev", tools.command(&shoukuan).args(["keys", "dev", "--out", "."]))?;
+        run_quiet(
+            "shoukuan keys dev",
+            tools.command(&shoukuan).args(["keys", "dev", "--out", "."]),
+        )?;
     }
     step("applying D1 migrations locally");
     migrate(&tools, PERSIST)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("installing the Ctrl-C handler")?;
 
     let mut children: Vec<(&str, Child)> = Vec::new();
-    let has_sim = tools.command(&shoukuan).args(["sim", "--help"]).output().is_ok_and(|o| o.status.success());
+    let has_sim = tools
+        .command(&shoukuan)
+        .args(["sim", "--help"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if has_sim {
         step(&format!("starting the WeChat simulator on {SIM_ADDR}"));
         let child = tools
@@ -49,8 +57,22 @@ pub fn run() -> Result<()> {
     step(&format!("starting wrangler dev on {WORKER_ADDR}"));
     let child = tools
         .wrangler()
-        .args(["dev", "--config", "worker/wrangler.toml", "--ip", "127.0.0.1", "--port", "8787"])
-        .args(["--persist-to", PERSIST, "--env-file", ".dev.vars", "--show-interactive-dev-session=false"])
+        .args([
+            "dev",
+            "--config",
+            "worker/wrangler.toml",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            "8787",
+        ])
+        .args([
+            "--persist-to",
+            PERSIST,
+            "--env-file",
+            ".dev.vars",
+            "--show-interactive-dev-session=false",
+        ])
         .spawn()
         .context("starting wrangler dev")?;
     children.push(("wrangler dev", child));
@@ -70,8 +92,9 @@ pub fn run() -> Result<()> {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        if let Some((name, status)) =
-            children.iter_mut().find_map(|(n, c)| c.try_wait().ok().flatten().map(|s| (*n, s)))
+        if let Some((name, status)) = children
+            .iter_mut()
+            .find_map(|(n, c)| c.try_wait().ok().flatten().map(|s| (*n, s)))
         {
             eprintln!("{name} exited ({status}); stopping");
             break;
@@ -94,14 +117,24 @@ pub fn migrate(tools: &Tools, persist: &str) -> Result<()> {
         "wrangler d1 migrations apply",
         tools
             .wrangler()
-            .args(["d1", "migrations", "apply", "DB", "--local", "--config", "worker/wrangler.toml"])
+            .args([
+                "d1",
+                "migrations",
+                "apply",
+                "DB",
+                "--local",
+                "--config",
+                "worker/wrangler.toml",
+            ])
             .args(["--persist-to", persist]),
     )
 }
 
 /// SIGTERM, then SIGKILL after 5 s.
 fn terminate(child: &mut Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if child.try_wait().ok().flatten().is_some() {
@@ -128,7 +161,11 @@ fn wait_for_health(addr: &str, timeout: Duration, stop: &AtomicBool) -> bool {
 pub fn http_status(addr: &str, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut head = [0u8; 32];
     let n = stream.read(&mut head).ok()?;
     let text = std::str::from_utf8(&head[..n]).ok()?;

@@ -45,8 +45,14 @@ pub fn capture(label: &str, cmd: &mut Command, echo: bool) -> Result<Output> {
         .with_context(|| format!("starting {label}: {cmd:?}"))?;
     let (tx, rx) = mpsc::channel::<String>();
     let readers: Vec<_> = [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
     ]
     .into_iter()
     .flatten()
@@ -86,15 +92,28 @@ pub fn capture(label: &str, cmd: &mut Command, echo: bool) -> Result<Output> {
     }
     let status = child.wait()?;
     if start.elapsed() > Duration::from_secs(1) {
-        println!("    {label}: {} in {}", if status.success() { "done" } else { "FAILED" }, elapsed(start));
+        println!(
+            "    {label}: {} in {}",
+            if status.success() { "done" } else { "FAILED" },
+            elapsed(start)
+        );
     }
-    Ok(Output { output, success: status.success() })
+    Ok(Output {
+        output,
+        success: status.success(),
+    })
 }
 
 /// Runs a command and returns its trimmed stdout, or `None` if it cannot run or fails.
 pub fn stdout_of(cmd: &mut Command) -> Option<String> {
-    let out = cmd.stderr(Stdio::null()).stdin(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    let out = cmd
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn elapsed(start: Instant) -> String {

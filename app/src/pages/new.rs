@@ -117,15 +117,20 @@ fn PublishForm(form: FormState, created: RwSignal<Option<Created>>) -> impl Into
 #[component]
 fn PayCodeUpload(form: FormState) -> impl IntoView {
     let upload = RwSignal::new(Upload::Idle);
+    // Only the latest choice may update the form when two decodes overlap.
+    let latest = StoredValue::new(0u32);
     let on_change = move |ev: leptos::ev::Event| {
-        let Some(file) = ev
+        let Some(input) = ev
             .target()
             .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-            .and_then(|input| input.files())
-            .and_then(|files| files.get(0))
         else {
             return;
         };
+        let Some(file) = input.files().and_then(|files| files.get(0)) else {
+            return;
+        };
+        // So that choosing the same file again after a refusal fires `change` again.
+        input.set_value("");
         if let Upload::Recognised(old) = upload.get_untracked() {
             let _ = web_sys::Url::revoke_object_url(&old);
         }
@@ -134,9 +139,17 @@ fn PayCodeUpload(form: FormState) -> impl IntoView {
             upload.set(Upload::Refused(decode::NOT_AN_IMAGE.to_owned()));
             return;
         };
+        latest.update_value(|n| *n += 1);
+        let this = latest.get_value();
         upload.set(Upload::Reading);
         spawn_local(async move {
-            match decode::read_pay_code_from_url(&url).await {
+            let result = decode::read_pay_code_from_url(&url).await;
+            // `try_`: the form may be gone (published) by the time decoding ends.
+            if latest.try_get_value() != Some(this) {
+                let _ = web_sys::Url::revoke_object_url(&url);
+                return;
+            }
+            match result {
                 Ok(code) => {
                     form.pay_code.set(code.into());
                     upload.set(Upload::Recognised(url));
@@ -190,7 +203,9 @@ fn PayCodeUpload(form: FormState) -> impl IntoView {
 #[component]
 fn Published(created: Created) -> impl IntoView {
     crate::set_title("收款已发布");
-    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
     let share = form::absolute_url(&origin, &created.path);
     let manage = form::absolute_url(&origin, &created.manage_path);
     let manage_text = manage.clone();
@@ -235,7 +250,10 @@ fn Published(created: Created) -> impl IntoView {
 }
 
 fn select_all(ev: leptos::ev::FocusEvent) {
-    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+    if let Some(input) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    {
         input.select();
     }
 }
@@ -244,13 +262,22 @@ fn select_all(ev: leptos::ev::FocusEvent) {
 /// in-app browsers) selects the input and tries `execCommand("copy")`. `false` means the text
 /// is selected and the person has to copy it themselves.
 async fn copy_text(text: &str, input_id: &str) -> bool {
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     let navigator = window.navigator();
-    let has_clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into()).is_ok_and(|c| !c.is_undefined());
-    if has_clipboard && wasm_bindgen_futures::JsFuture::from(navigator.clipboard().write_text(text)).await.is_ok() {
+    let has_clipboard =
+        js_sys::Reflect::get(&navigator, &"clipboard".into()).is_ok_and(|c| !c.is_undefined());
+    if has_clipboard
+        && wasm_bindgen_futures::JsFuture::from(navigator.clipboard().write_text(text))
+            .await
+            .is_ok()
+    {
         return true;
     }
-    let Some(document) = window.document() else { return false };
+    let Some(document) = window.document() else {
+        return false;
+    };
     let Some(input) = document
         .get_element_by_id(input_id)
         .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
@@ -260,7 +287,11 @@ async fn copy_text(text: &str, input_id: &str) -> bool {
     let _ = input.focus();
     input.select();
     let _ = input.set_selection_range(0, text.len() as u32);
-    document.dyn_into::<web_sys::HtmlDocument>().ok().and_then(|d| d.exec_command("copy").ok()).unwrap_or(false)
+    document
+        .dyn_into::<web_sys::HtmlDocument>()
+        .ok()
+        .and_then(|d| d.exec_command("copy").ok())
+        .unwrap_or(false)
 }
 
 /// Brings the first error into view: on a phone the button is far below the fields.

@@ -45,7 +45,9 @@ pub fn Pay(id: String, boot: Boot) -> impl IntoView {
         _ => {}
     });
     let body = move || match &*state.read() {
-        State::Ready(view) => view! { <div class="pay" inner_html=payer_card(view)></div> }.into_any(),
+        State::Ready(view) => {
+            view! { <div class="pay" inner_html=payer_card(view)></div> }.into_any()
+        }
         State::NotFound => view! { <div inner_html=not_found_card()></div> }.into_any(),
         State::Loading => view! {
             <article class="card loading-card" aria-busy="true">

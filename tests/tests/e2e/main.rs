@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, real workerd + D1 + Chromium.
 
 mod api;
+mod oa;
 mod publish;
 
 use serde_json::{json, Value};
@@ -11,12 +12,17 @@ static OPEN_WORKER: OnceCell<Worker> = OnceCell::const_new();
 
 /// A worker shared by the tests that do not care what else is stored: publishing is open.
 pub async fn open_worker() -> &'static Worker {
-    OPEN_WORKER.get_or_init(|| async { Worker::start(&[]).await.expect("wrangler dev starts") }).await
+    OPEN_WORKER
+        .get_or_init(|| async { Worker::start(&[]).await.expect("wrangler dev starts") })
+        .await
 }
 
 /// A receive code content unique to one test.
 pub fn unique_pay_code() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("wxp://f2f0{nanos:x}e2eQRcode")
 }
 
@@ -33,7 +39,12 @@ pub fn good_body(pay_code: &str) -> Value {
 
 /// Publishes through the API and returns the `Created` JSON.
 pub async fn publish(worker: &Worker, body: &Value) -> Value {
-    let resp = reqwest::Client::new().post(worker.url("/api/collections")).json(body).send().await.unwrap();
+    let resp = reqwest::Client::new()
+        .post(worker.url("/api/collections"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201, "publish failed");
     resp.json().await.unwrap()
 }

@@ -23,22 +23,77 @@ async fn a_payee_publishes_in_wechat_and_the_payer_page_shows_the_same_code() {
     d.goto(worker.url("/new")).await.unwrap();
 
     // An image without a QR is explained, not silently accepted.
-    browser.wait_for("#pay_code_file").await.unwrap().send_keys(not_a_qr.to_str().unwrap()).await.unwrap();
+    browser
+        .wait_for("#pay_code_file")
+        .await
+        .unwrap()
+        .send_keys(not_a_qr.to_str().unwrap())
+        .await
+        .unwrap();
     let status = browser.wait_for("#pay_code_status").await.unwrap();
     wait_text(&status, "没有在图片中找到二维码").await;
 
-    browser.wait_for("#payee_name").await.unwrap().send_keys("张三").await.unwrap();
-    browser.wait_for("#title").await.unwrap().send_keys("周五聚餐 AA").await.unwrap();
-    browser.wait_for("#amount_mode_fixed").await.unwrap().click().await.unwrap();
-    browser.wait_for("#amount").await.unwrap().send_keys("12.34").await.unwrap();
-    browser.wait_for("#note").await.unwrap().send_keys("请备注姓名").await.unwrap();
-    browser.wait_for("#pay_code_file").await.unwrap().send_keys(fixture.to_str().unwrap()).await.unwrap();
-    wait_text(&browser.wait_for("#pay_code_status").await.unwrap(), "已识别").await;
-    browser.wait_for("#publish").await.unwrap().click().await.unwrap();
+    browser
+        .wait_for("#payee_name")
+        .await
+        .unwrap()
+        .send_keys("张三")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#title")
+        .await
+        .unwrap()
+        .send_keys("周五聚餐 AA")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#amount_mode_fixed")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("#amount")
+        .await
+        .unwrap()
+        .send_keys("12.34")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#note")
+        .await
+        .unwrap()
+        .send_keys("请备注姓名")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#pay_code_file")
+        .await
+        .unwrap()
+        .send_keys(fixture.to_str().unwrap())
+        .await
+        .unwrap();
+    wait_text(
+        &browser.wait_for("#pay_code_status").await.unwrap(),
+        "已识别",
+    )
+    .await;
+    browser
+        .wait_for("#publish")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 
     let link = browser.wait_for("#share_link").await.unwrap();
     let share_url = link.prop("value").await.unwrap().unwrap_or_default();
-    assert!(share_url.starts_with(&worker.url("/c/")), "share link {share_url:?}");
+    assert!(
+        share_url.starts_with(&worker.url("/c/")),
+        "share link {share_url:?}"
+    );
     assert!(browser.wait_for("#copy_link").await.is_ok());
     assert!(browser.wait_for("#manage_link").await.is_ok());
 
@@ -46,20 +101,46 @@ async fn a_payee_publishes_in_wechat_and_the_payer_page_shows_the_same_code() {
     d.goto(&share_url).await.unwrap();
     let img = browser.wait_for("img.qr-img").await.unwrap();
     let src = img.attr("src").await.unwrap().unwrap_or_default();
-    assert!(src.starts_with("data:image/png;base64,"), "QR is not an inline PNG <img>");
+    assert!(
+        src.starts_with("data:image/png;base64,"),
+        "QR is not an inline PNG <img>"
+    );
     let geometry: Value = browser
         .eval("const i = document.querySelector('img.qr-img'); return { w: i.getBoundingClientRect().width, natural: i.naturalWidth, complete: i.complete };")
         .await
         .unwrap();
-    assert!(geometry["w"].as_f64().unwrap() >= 240.0, "QR narrower than 240 CSS px: {geometry}");
-    assert!(geometry["natural"].as_f64().unwrap() > 0.0 && geometry["complete"] == true, "QR not loaded: {geometry}");
+    assert!(
+        geometry["w"].as_f64().unwrap() >= 240.0,
+        "QR narrower than 240 CSS px: {geometry}"
+    );
+    assert!(
+        geometry["natural"].as_f64().unwrap() > 0.0 && geometry["complete"] == true,
+        "QR not loaded: {geometry}"
+    );
     let text = d.find(By::Tag("body")).await.unwrap().text().await.unwrap();
-    for expected in ["张三", "¥12.34", "请备注姓名", "长按识别二维码付款", "微信支付"] {
-        assert!(text.contains(expected), "payer page lacks {expected}: {text}");
+    for expected in [
+        "张三",
+        "¥12.34",
+        "请备注姓名",
+        "长按识别二维码付款",
+        "微信支付",
+    ] {
+        assert!(
+            text.contains(expected),
+            "payer page lacks {expected}: {text}"
+        );
     }
     let shot = browser.full_screenshot().await.unwrap();
-    std::fs::write(std::env::temp_dir().join("shoukuan-e2e-payer-wechat.png"), &shot).unwrap();
-    assert_eq!(decode_png(&shot).unwrap(), vec![code], "the QR on screen is not the uploaded code");
+    std::fs::write(
+        std::env::temp_dir().join("shoukuan-e2e-payer-wechat.png"),
+        &shot,
+    )
+    .unwrap();
+    assert_eq!(
+        decode_png(&shot).unwrap(),
+        vec![code],
+        "the QR on screen is not the uploaded code"
+    );
     browser.quit().await.unwrap();
 }
 
@@ -69,7 +150,11 @@ async fn a_desktop_browser_sees_the_same_payer_page() {
     let code = unique_pay_code();
     let created = publish(worker, &good_body(&code)).await;
     let browser = Browser::desktop().await.unwrap();
-    browser.driver.goto(worker.url(created["path"].as_str().unwrap())).await.unwrap();
+    browser
+        .driver
+        .goto(worker.url(created["path"].as_str().unwrap()))
+        .await
+        .unwrap();
     browser.wait_for("img.qr-img").await.unwrap();
     let shot = browser.full_screenshot().await.unwrap();
     assert_eq!(decode_png(&shot).unwrap(), vec![code]);
@@ -80,7 +165,11 @@ async fn a_desktop_browser_sees_the_same_payer_page() {
 async fn an_unknown_collection_shows_a_friendly_page_in_the_browser() {
     let worker = open_worker().await;
     let browser = Browser::wechat().await.unwrap();
-    browser.driver.goto(worker.url("/c/doesNotExist42")).await.unwrap();
+    browser
+        .driver
+        .goto(worker.url("/c/doesNotExist42"))
+        .await
+        .unwrap();
     let card = browser.wait_for(".empty-card").await.unwrap();
     wait_text(&card, "找不到这个收款").await;
     browser.quit().await.unwrap();

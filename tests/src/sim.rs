@@ -1,0 +1,239 @@
+//! The WeChat simulator (`shoukuan sim`) for end-to-end tests: fresh dev keys
+//! (`shoukuan keys dev --out <tmp>`), the simulator on a free port, and a worker whose
+//! `.dev.vars` are those keys with the WeChat base URLs pointing at this simulator.
+//!
+//! Requires the CLI build (`cargo xtask build` builds it; or `cargo build -p shoukuan-cli`).
+
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::worker::Worker;
+use crate::{free_port, kill_group, repo_root, spawn_guarded};
+
+/// A running simulator with its keys. Dropping it stops the simulator.
+pub struct Sim {
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    /// The worker's `.dev.vars` generated with the simulator's keys (base URLs not yet
+    /// rewritten; see [`Sim::worker_vars`]).
+    pub dev_vars: Vec<(String, String)>,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+/// The `shoukuan` binary of the debug build.
+pub fn shoukuan_bin() -> PathBuf {
+    repo_root().join("target/debug/shoukuan")
+}
+
+/// Reads a dotenv file as `shoukuan keys dev` writes it: `KEY=value`, values optionally in
+/// double quotes with `\n` escapes.
+pub fn parse_dotenv(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(inner) => inner
+                    .replace("\\n", "\n")
+                    .replace("\\\"", "\"")
+                    .replace("\\\\", "\\"),
+                None => v.to_string(),
+            };
+            (k.trim().to_string(), v)
+        })
+        .collect()
+}
+
+impl Sim {
+    /// Generates keys and starts the simulator; waits for `/sim/health`.
+    pub async fn start() -> Result<Sim> {
+        let bin = shoukuan_bin();
+        if !bin.exists() {
+            bail!(
+                "{} is missing: run `cargo xtask build` (or `cargo build -p shoukuan-cli`) first",
+                bin.display()
+            );
+        }
+        let dir = tempfile::Builder::new().prefix("shoukuan-sim-").tempdir()?;
+        let out = std::process::Command::new(&bin)
+            .args(["keys", "dev", "--out"])
+            .arg(dir.path())
+            .output()
+            .context("running shoukuan keys dev")?;
+        if !out.status.success() {
+            bail!(
+                "shoukuan keys dev failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let dev_vars = parse_dotenv(&std::fs::read_to_string(dir.path().join(".dev.vars"))?);
+        let port = free_port();
+        let log = dir.path().join("sim.log");
+        let args: Vec<std::ffi::OsString> = vec![
+            "sim".into(),
+            "--config".into(),
+            dir.path().join("sim.json").into_os_string(),
+            "--addr".into(),
+            format!("127.0.0.1:{port}").into(),
+        ];
+        let child = spawn_guarded(&bin, &args, &[], &log)?;
+        let mut sim = Sim {
+            base: format!("http://127.0.0.1:{port}"),
+            dev_vars,
+            dir,
+            child: Some(child),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(resp) = reqwest::get(sim.url("/sim/health")).await {
+                if resp.status().is_success() {
+                    return Ok(sim);
+                }
+            }
+            if Instant::now() > deadline {
+                let log = sim.log();
+                sim.stop();
+                bail!("shoukuan sim did not answer /sim/health in 30 s; log:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An absolute URL on the simulator.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A dev var (e.g. `WECHAT_TOKEN`).
+    pub fn var(&self, name: &str) -> String {
+        self.dev_vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// The worker's vars: the generated `.dev.vars` with every WeChat base URL pointing here.
+    pub fn worker_vars(&self) -> Vec<(String, String)> {
+        self.dev_vars
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "WECHATPAY_BASE_URL" | "WECHAT_API_BASE_URL" | "WECHAT_OPEN_BASE_URL" => {
+                    (k.clone(), self.base.clone())
+                }
+                _ => (k.clone(), v.clone()),
+            })
+            .collect()
+    }
+
+    /// Starts a worker with [`Sim::worker_vars`] plus `extra` (which win), and points the
+    /// simulator's pushes at its `/wechat/mp`.
+    pub async fn start_worker(&self, extra: &[(&str, &str)]) -> Result<Worker> {
+        let mut vars = self.worker_vars();
+        for (k, v) in extra {
+            vars.retain(|(name, _)| name != k);
+            vars.push((k.to_string(), v.to_string()));
+        }
+        let borrowed: Vec<(&str, &str)> =
+            vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let worker = Worker::start(&borrowed).await?;
+        self.post(
+            "/sim/config",
+            &json!({ "mp_url": worker.url("/wechat/mp") }),
+        )
+        .await?;
+        Ok(worker)
+    }
+
+    /// `GET` a control-API path, as JSON.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        // A client per call: tests run on separate runtimes, and a pooled connection does not
+        // survive the runtime that opened it.
+        let resp = reqwest::Client::new().get(self.url(path)).send().await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        if !status.is_success() {
+            bail!("GET {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// `POST` JSON to a control-API path.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let resp = reqwest::Client::new()
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        if !status.is_success() {
+            bail!("POST {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// Creates a simulated WeChat user; returns its openid.
+    pub async fn create_payer(&self, subscribed: bool) -> Result<String> {
+        let payer = self
+            .post("/sim/payers", &json!({ "subscribed": subscribed }))
+            .await?;
+        payer["openid"]
+            .as_str()
+            .map(str::to_string)
+            .context("no openid")
+    }
+
+    /// `/sim/mp/stats`: token requests, tickets issued, pushes.
+    pub async fn stats(&self) -> Result<Value> {
+        self.get("/sim/mp/stats").await
+    }
+
+    /// The simulator's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The directory with `sim.json` and `.dev.vars`.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&mut child);
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotenv_values_are_unquoted_and_unescaped() {
+        let vars = parse_dotenv("# c\nA=1\nB=\"x\\ny\"\nC=\n");
+        assert_eq!(
+            vars,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "x\ny".into()),
+                ("C".into(), String::new())
+            ]
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! The message server `/wechat/mp`: URL verification (GET) and pushes (POST) in plain and safe
+//! mode. The URL `signature` is checked before the body is even read, `msg_signature` before
+//! anything is decrypted; bodies over 64 KiB are refused. Each push is acted on once (the
+//! dedupe key is stored with a unique constraint) and answered within one pass over D1:
+//! reads first, then one insert that both claims the push and stores the reply, then the
+//! push's own writes (scans) in one batch.
+
+use serde::Deserialize;
+use shoukuan_core::channel::channel_from_scene;
+use shoukuan_core::collection::{AmountRule, Status};
+use shoukuan_core::keywords::{self, KeywordRule, PushPlan, RuleReply, Trigger, DEFAULT_WELCOME};
+use shoukuan_core::money::Fen;
+use shoukuan_core::mp::{self, Article, InboundMessage, SafeModeError, SafeModeParams, MAX_XML_BYTES};
+use shoukuan_core::session::Openid;
+use shoukuan_core::urlenc::parse_query;
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Request, Response};
+
+use super::channels;
+use crate::error::ApiError;
+use crate::session::{self, now_secs};
+use crate::wechat::{random_alnum, OaConfig};
+
+/// Most rules read per push (the dashboard keeps far fewer).
+const MAX_RULES: usize = 200;
+
+fn text(status: u16, body: &str) -> Result<Response, ApiError> {
+    let mut resp = Response::ok(body)?.with_status(status);
+    resp.headers_mut().set("content-type", "text/plain; charset=utf-8")?;
+    Ok(resp)
+}
+
+/// The acknowledgement without a reply (no retry, no "暂时无法提供服务").
+fn success() -> Result<Response, ApiError> {
+    text(200, "success")
+}
+
+struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    fn read(req: &Request) -> Result<Params, ApiError> {
+        Ok(Params { pairs: parse_query(req.url()?.query().unwrap_or_default()) })
+    }
+
+    fn get(&self, name: &str) -> &str {
+        self.pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// `GET /wechat/mp`: echo `echostr` when `signature` is right.
+pub fn verify(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    let Some(config) = OaConfig::from_env(env) else {
+        return text(503, "official account not configured");
+    };
+    let p = Params::read(req)?;
+    let echostr = p.get("echostr");
+    let signed = mp::verify_url_signature(config.token.expose(), p.get("timestamp"), p.get("nonce"), p.get("signature"));
+    if !signed || echostr.is_empty() || echostr.len() > 128 {
+        return text(403, "invalid signature");
+    }
+    text(200, echostr)
+}
+
+/// `POST /wechat/mp`
+pub async fn push(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let Some(config) = OaConfig::from_env(env) else {
+        return text(503, "official account not configured");
+    };
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_XML_BYTES as u64) {
+        return text(413, "body too large");
+    }
+    let p = Params::read(&req)?;
+    let token = config.token.expose();
+    let (timestamp, nonce) = (p.get("timestamp"), p.get("nonce"));
+    // WeChat signs every push's URL, in safe mode too: nothing is read before this passes.
+    if !mp::verify_url_signature(token, timestamp, nonce, p.get("signature")) {
+        return text(403, "invalid signature");
+    }
+    let body = req.bytes().await?;
+    if body.len() > MAX_XML_BYTES {
+        return text(413, "body too large");
+    }
+    let Ok(body) = String::from_utf8(body) else {
+        return text(400, "body is not UTF-8");
+    };
+    let safe = p.get("encrypt_type") == "aes";
+    let message = if safe {
+        let Some(aes_key) = &config.aes_key else {
+            worker::console_error!("safe-mode push but WECHAT_AES_KEY is not set or invalid");
+            return text(500, "safe mode not configured");
+        };
+        let params = SafeModeParams { timestamp, nonce, msg_signature: p.get("msg_signature") };
+        match mp::open_safe_mode(token, aes_key, &config.appid, params, &body) {
+            Ok(message) => message,
+            Err(SafeModeError::BadMsgSignature) => return text(403, "invalid msg_signature"),
+            Err(e) => {
+                worker::console_error!("safe-mode push refused: {e}");
+                return text(400, "cannot decrypt");
+            }
+        }
+    } else {
+        match InboundMessage::parse(&body) {
+            Ok(message) => message,
+            Err(e) => {
+                worker::console_error!("push refused: {e}");
+                return text(400, "malformed XML");
+            }
+        }
+    };
+    let reply = act(&req, env, &message).await?;
+    answer(&config, safe, reply)
+}
+
+/// The passive reply: plain XML, or the safe-mode envelope; `success` when there is none.
+fn answer(config: &OaConfig, safe: bool, reply: Option<String>) -> Result<Response, ApiError> {
+    let Some(xml) = reply else {
+        return success();
+    };
+    let body = match (safe, &config.aes_key) {
+        (true, Some(aes_key)) => {
+            let mut random = [0u8; mp::RANDOM_LEN];
+            getrandom::getrandom(&mut random).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+            let nonce = random_alnum(10)?;
+            mp::encrypted_reply(config.token.expose(), aes_key, &config.appid, &xml, &now_secs().to_string(), &nonce, &random)
+        }
+        _ => xml,
+    };
+    let mut resp = Response::ok(body)?;
+    resp.headers_mut().set("content-type", "application/xml; charset=utf-8")?;
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct Claimed {
+    #[allow(dead_code)]
+    dedup_key: String,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    reply: Option<String>,
+}
+
+/// Acts on a verified push once; returns the plain reply XML, if any.
+async fn act(req: &Request, env: &Env, message: &InboundMessage) -> Result<Option<String>, ApiError> {
+    let Some(dedup_key) = keywords::dedup_key(message) else {
+        return Ok(None);
+    };
+    let Some(openid) = Openid::parse(&message.from_user_name) else {
+        return Ok(None);
+    };
+    let plan = keywords::plan(message);
+    let origin = session::public_origin(req, env)?;
+    let reply = |content: Reply| match content {
+        Reply::Text(t) => Some(message.reply_text(now_secs(), &t)),
+        Reply::News(article) => {
+            mp::news_reply(&message.from_user_name, &message.to_user_name, now_secs(), &[article]).ok()
+        }
+        Reply::None => None,
+    };
+    // Reads: decide the reply before claiming, so the claim can store it.
+    let (kind, detail, content, scan) = match &plan {
+        PushPlan::Keyword { text } => {
+            let rules = load_rules(env).await?;
+            let rule = keywords::rule_for_text(&rules, text);
+            ("text", rule.map(|r| r.id.to_string()), rule_reply(env, &origin, rule).await?, None)
+        }
+        PushPlan::Click { key } => {
+            let rules = load_rules(env).await?;
+            let rule = keywords::rule_for_click(&rules, key);
+            ("click", Some(truncate(key, 128)), rule_reply(env, &origin, rule).await?, None)
+        }
+        PushPlan::Welcome => ("subscribe", None, welcome(env, &origin).await?, None),
+        PushPlan::Scan { scene, subscribed } => {
+            let channel = match channel_from_scene(scene) {
+                Some(id) => channels::find(env, id).await?,
+                None => None,
+            };
+            let content = match &channel {
+                Some(channel) => channels::card(env, &origin, channel).await?,
+                None => Reply::None,
+            };
+            let content = match (content, subscribed) {
+                (Reply::None, true) => welcome(env, &origin).await?,
+                (content, _) => content,
+            };
+            let kind = if *subscribed { "subscribe" } else { "scan" };
+            (kind, Some(truncate(scene, 64)), content, channel.map(|c| (c.id, *subscribed)))
+        }
+        PushPlan::View { url } => ("view", Some(truncate(url, 256)), Reply::None, None),
+        PushPlan::Forget => ("unsubscribe", None, Reply::None, None),
+        PushPlan::Ignore => return Ok(None),
+    };
+    let reply_xml = reply(content);
+    let db = env.d1("DB")?;
+    let now = JsValue::from_f64(now_secs() as f64);
+    let claimed = db
+        .prepare(
+            "INSERT INTO mp_pushes (dedup_key, openid, kind, detail, reply, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
+        )
+        .bind(&[
+            dedup_key.as_str().into(),
+            openid.as_str().into(),
+            kind.into(),
+            detail.map_or(JsValue::NULL, Into::into),
+            reply_xml.as_deref().map_or(JsValue::NULL, Into::into),
+            now,
+        ])?
+        .all()
+        .await?
+        .results::<Claimed>()?;
+    if claimed.is_empty() {
+        // A retry: answer what the first delivery answered (its response may have been lost).
+        let stored = db
+            .prepare("SELECT reply FROM mp_pushes WHERE dedup_key = ?1")
+            .bind(&[dedup_key.as_str().into()])?
+            .first::<Stored>(None)
+            .await?;
+        return Ok(stored.and_then(|s| s.reply));
+    }
+    if let Some((channel_id, subscribed)) = scan {
+        channels::record_scan(env, &channel_id, &openid, subscribed).await?;
+    }
+    if plan == PushPlan::Forget {
+        forget(env, &openid, &dedup_key).await?;
+    }
+    Ok(reply_xml)
+}
+
+/// What to answer with, before it is put in XML.
+pub enum Reply {
+    /// A text message.
+    Text(String),
+    /// A news card.
+    News(Article),
+    /// Nothing (`success`).
+    None,
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+#[derive(Deserialize)]
+struct RuleRow {
+    id: i64,
+    trigger: String,
+    pattern: String,
+    priority: i64,
+    reply_type: String,
+    reply_value: String,
+}
+
+impl RuleRow {
+    fn into_rule(self) -> Option<KeywordRule> {
+        let reply = match self.reply_type.as_str() {
+            "text" => RuleReply::Text { text: self.reply_value },
+            "collection" => RuleReply::Collection { id: self.reply_value },
+            _ => return None,
+        };
+        Some(KeywordRule { id: self.id, trigger: Trigger::parse(&self.trigger)?, pattern: self.pattern, priority: self.priority, reply })
+    }
+}
+
+/// Every keyword rule (answering order is decided in core).
+pub async fn load_rules(env: &Env) -> Result<Vec<KeywordRule>, ApiError> {
+    let rows = env
+        .d1("DB")?
+        .prepare("SELECT id, trigger, pattern, priority, reply_type, reply_value FROM keyword_rules ORDER BY priority DESC, id LIMIT ?1")
+        .bind(&[JsValue::from_f64(MAX_RULES as f64)])?
+        .all()
+        .await?
+        .results::<RuleRow>()?;
+    Ok(rows.into_iter().filter_map(RuleRow::into_rule).collect())
+}
+
+async fn rule_reply(env: &Env, origin: &str, rule: Option<&KeywordRule>) -> Result<Reply, ApiError> {
+    match rule.map(|r| &r.reply) {
+        None => Ok(Reply::None),
+        Some(RuleReply::Text { text }) => Ok(Reply::Text(text.clone())),
+        Some(RuleReply::Collection { id }) => collection_card(env, origin, id, &format!("/c/{id}")).await,
+    }
+}
+
+async fn welcome(env: &Env, origin: &str) -> Result<Reply, ApiError> {
+    let rules = load_rules(env).await?;
+    match keywords::rule_for_subscribe(&rules) {
+        Some(rule) => rule_reply(env, origin, Some(rule)).await,
+        None => Ok(Reply::Text(DEFAULT_WELCOME.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+struct CardRow {
+    title: String,
+    payee_name: String,
+    amount_fen: Option<i64>,
+    note: String,
+    status: String,
+}
+
+/// A news card for collection `id` that opens `path` on this site; nothing when the
+/// collection is gone or closed.
+pub async fn collection_card(env: &Env, origin: &str, id: &str, path: &str) -> Result<Reply, ApiError> {
+    let row = env
+        .d1("DB")?
+        .prepare("SELECT title, payee_name, amount_fen, note, status FROM collections WHERE id = ?1")
+        .bind(&[id.into()])?
+        .first::<CardRow>(None)
+        .await?;
+    let Some(row) = row.filter(|r| r.status == Status::Open.as_str()) else {
+        return Ok(Reply::None);
+    };
+    let amount = match row.amount_fen {
+        Some(fen) => AmountRule::Fixed { fen: Fen::new(fen) },
+        None => AmountRule::PayerEntered,
+    };
+    let mut description = format!("{} · {}", row.payee_name, shoukuan_core::page::amount_text(amount));
+    if !row.note.is_empty() {
+        description.push_str(" · ");
+        description.push_str(&row.note);
+    }
+    Ok(Reply::News(Article { title: row.title, description, pic_url: String::new(), url: format!("{origin}{path}") }))
+}
+
+/// Unsubscribe: WeChat requires the user's data to be deleted — their channel link and the
+/// openid on scans, visits and pushes (the counts stay).
+async fn forget(env: &Env, openid: &Openid, keep_key: &str) -> Result<(), ApiError> {
+    let db = env.d1("DB")?;
+    let id: JsValue = openid.as_str().into();
+    let statements = vec![
+        db.prepare("DELETE FROM openid_channels WHERE openid = ?1").bind(std::slice::from_ref(&id))?,
+        db.prepare("UPDATE channel_scans SET openid = NULL WHERE openid = ?1").bind(std::slice::from_ref(&id))?,
+        db.prepare("UPDATE visits SET openid = NULL WHERE openid = ?1").bind(std::slice::from_ref(&id))?,
+        // Older pushes are past WeChat's retry window; their keys name the openid.
+        db.prepare("DELETE FROM mp_pushes WHERE openid = ?1 AND dedup_key <> ?2 AND created_at < ?3")
+            .bind(&[id, keep_key.into(), JsValue::from_f64((now_secs() - 60) as f64)])?,
+    ];
+    db.batch(statements).await?;
+    Ok(())
+}

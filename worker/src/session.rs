@@ -1,0 +1,220 @@
+//! Who is asking: payer and payee sessions (signed cookies, `core::session`), approved payees,
+//! and the operator's bearer secret. Other features ask here; e.g. the payments code gets the
+//! payer's openid for JSAPI with [`payer_openid`].
+
+use shoukuan_core::session::{self, Openid, Role, SessionKey};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Request};
+
+use crate::config::{secret_setting, setting, PublishAccess};
+use crate::error::ApiError;
+use crate::secrets;
+
+/// Unix seconds now.
+pub fn now_secs() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+/// The signing key, when `SESSION_SECRET` is configured (≥ 32 characters).
+pub fn key(env: &Env) -> Option<SessionKey> {
+    let secret = secret_setting(env, "SESSION_SECRET")?;
+    match SessionKey::new(secret.expose()) {
+        Ok(key) => Some(key),
+        Err(e) => {
+            worker::console_error!("{e}");
+            None
+        }
+    }
+}
+
+fn header(req: &Request, name: &str) -> String {
+    req.headers().get(name).ok().flatten().unwrap_or_default()
+}
+
+/// The request's `User-Agent`.
+pub fn user_agent(req: &Request) -> String {
+    header(req, "user-agent")
+}
+
+/// The verified session of `role` carried by the request, if any.
+pub fn current(req: &Request, env: &Env, role: Role) -> Option<Openid> {
+    let cookies = header(req, "cookie");
+    let value = session::cookie_value(&cookies, role.cookie_name())?;
+    let key = key(env)?;
+    session::verify(&key, role, value, now_secs()).ok().map(|s| s.openid)
+}
+
+/// The payer's openid from the payer session (set by `/m/:key` → OAuth), for JSAPI payments.
+#[allow(dead_code)] // for the payments feature (JSAPI needs the payer's openid)
+pub fn payer_openid(req: &Request, env: &Env) -> Option<Openid> {
+    current(req, env, Role::Payer)
+}
+
+/// The site's public origin: `PUBLIC_BASE_URL` when set, else the request's own origin.
+pub fn public_origin(req: &Request, env: &Env) -> Result<String, ApiError> {
+    if let Some(base) = setting(env, "PUBLIC_BASE_URL") {
+        return shoukuan_core::urlenc::http_origin(&base)
+            .ok_or_else(|| ApiError::Internal("PUBLIC_BASE_URL is not an http(s) URL".into()));
+    }
+    let url = req.url()?;
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Whether cookies must be `Secure`: everywhere but loopback hosts (plain-HTTP local runs).
+pub fn secure_cookies(req: &Request) -> bool {
+    let host = req.url().ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    !session::is_local_host(&host)
+}
+
+/// `Set-Cookie` for a fresh session.
+pub fn set_cookie(req: &Request, key: &SessionKey, role: Role, openid: &Openid) -> String {
+    session::set_cookie(role, &session::issue(key, role, openid, now_secs()), secure_cookies(req))
+}
+
+/// A payee account's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayeeStatus {
+    /// Signed in, waiting for the operator.
+    Pending,
+    /// May publish and use the dashboard.
+    Approved,
+    /// Approval withdrawn.
+    Revoked,
+}
+
+impl PayeeStatus {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayeeStatus::Pending => "pending",
+            PayeeStatus::Approved => "approved",
+            PayeeStatus::Revoked => "revoked",
+        }
+    }
+
+    fn parse(s: &str) -> PayeeStatus {
+        match s {
+            "approved" => PayeeStatus::Approved,
+            "revoked" => PayeeStatus::Revoked,
+            _ => PayeeStatus::Pending,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StatusRow {
+    status: String,
+}
+
+/// The approval of `openid`; `None` when it never signed in and was never approved.
+pub async fn payee_status(env: &Env, openid: &Openid) -> Result<Option<PayeeStatus>, ApiError> {
+    let row = env
+        .d1("DB")?
+        .prepare("SELECT status FROM payee_accounts WHERE openid = ?1")
+        .bind(&[openid.as_str().into()])?
+        .first::<StatusRow>(None)
+        .await?;
+    Ok(row.map(|r| PayeeStatus::parse(&r.status)))
+}
+
+/// Records a payee sign-in (pending until the operator approves; an existing row is kept).
+pub async fn register_payee(env: &Env, openid: &Openid) -> Result<(), ApiError> {
+    let now = JsValue::from_f64(now_secs() as f64);
+    env.d1("DB")?
+        .prepare(
+            "INSERT INTO payee_accounts (openid, status, created_at, updated_at) VALUES (?1, 'pending', ?2, ?2) \
+             ON CONFLICT (openid) DO NOTHING",
+        )
+        .bind(&[openid.as_str().into(), now])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// The signed-in payee, any approval state: 401 without a payee session.
+pub fn require_payee_session(req: &Request, env: &Env) -> Result<Openid, ApiError> {
+    current(req, env, Role::Payee).ok_or(ApiError::SignInRequired)
+}
+
+/// An approved payee: 401 without a payee session, 403 when not (or no longer) approved.
+pub async fn require_approved_payee(req: &Request, env: &Env) -> Result<Openid, ApiError> {
+    let openid = require_payee_session(req, env)?;
+    match payee_status(env, &openid).await? {
+        Some(PayeeStatus::Approved) => Ok(openid),
+        _ => Err(ApiError::NotApproved),
+    }
+}
+
+/// True when the request carries `Authorization: Bearer <OPERATOR_SECRET>` (constant time).
+/// An unset or short (< 16 characters) secret disables the operator API.
+pub fn is_operator(req: &Request, env: &Env) -> bool {
+    let Some(expected) = secret_setting(env, "OPERATOR_SECRET") else {
+        return false;
+    };
+    if expected.expose().len() < 16 {
+        worker::console_error!("OPERATOR_SECRET is shorter than 16 characters: operator API disabled");
+        return false;
+    }
+    let auth = header(req, "authorization");
+    let given = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
+    !given.is_empty() && secrets::secret_eq(given, expected.expose())
+}
+
+/// The operator only.
+pub fn require_operator(req: &Request, env: &Env) -> Result<(), ApiError> {
+    if is_operator(req, env) {
+        Ok(())
+    } else {
+        Err(ApiError::OperatorOnly)
+    }
+}
+
+/// Who manages Official Account settings in a request: the operator (bearer secret, e.g. from
+/// `shoukuan`) or an approved payee (dashboard).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Manager {
+    /// The operator: sees and changes everything.
+    Operator,
+    /// An approved payee: changes only what it owns.
+    Payee(Openid),
+}
+
+impl Manager {
+    /// The owner recorded on what this manager creates (`None` for the operator).
+    pub fn owner(&self) -> Option<&str> {
+        match self {
+            Manager::Operator => None,
+            Manager::Payee(openid) => Some(openid.as_str()),
+        }
+    }
+
+    /// Whether this manager may change something owned by `owner`.
+    pub fn may_change(&self, owner: Option<&str>) -> bool {
+        match self {
+            Manager::Operator => true,
+            Manager::Payee(openid) => owner == Some(openid.as_str()),
+        }
+    }
+}
+
+/// The operator (bearer) or an approved payee (session).
+pub async fn require_manager(req: &Request, env: &Env) -> Result<Manager, ApiError> {
+    if is_operator(req, env) {
+        return Ok(Manager::Operator);
+    }
+    require_approved_payee(req, env).await.map(Manager::Payee)
+}
+
+/// Who publishes a collection: in `payees` mode the approved payee (401/403 otherwise), who
+/// then owns it; in `invite` mode nobody in particular (the caller checks the invite code).
+pub async fn publisher(req: &Request, env: &Env, access: PublishAccess) -> Result<Option<Openid>, ApiError> {
+    match access {
+        PublishAccess::Payees => require_approved_payee(req, env).await.map(Some),
+        PublishAccess::Invite => Ok(None),
+    }
+}
