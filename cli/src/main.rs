@@ -14,6 +14,7 @@ mod jssdk;
 mod keys;
 mod lint;
 mod mp;
+mod operator;
 mod sim;
 mod wechatpay;
 
@@ -64,6 +65,12 @@ commands! {
     Keys(keys::Command),
     /// Run the local WeChat simulator (WeChat Pay v3 + Official Account).
     Sim(sim::SimArgs),
+    /// Payee accounts: list, approve, revoke (the worker's operator API, OPERATOR_SECRET).
+    #[command(subcommand)]
+    Payees(operator::PayeesCommand),
+    /// The Official Account custom menu and menu-jump routes (the worker's API, OPERATOR_SECRET).
+    #[command(subcommand)]
+    Menu(operator::MenuCommand),
 }
 
 /// A subcommand's work.

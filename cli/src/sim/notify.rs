@@ -298,10 +298,13 @@ async fn run(
     } else {
         Kind::Normal
     };
-    let first = Instant::now();
+    let mut first = None;
     let mut retries = 0;
     let delivered = loop {
-        if attempt(&sim, id, &url, &body, kind, presigned.take()).await {
+        let (accepted, sent) = attempt(&sim, id, &url, &body, kind, presigned.take()).await;
+        // The schedule counts from when the first attempt actually left.
+        let first = *first.get_or_insert(sent);
+        if accepted {
             break true;
         }
         if !plan.retries || retries >= RETRY_SCHEDULE_SECS.len() {
@@ -332,7 +335,8 @@ enum Kind {
     Probe,
 }
 
-/// One POST; records it; true when the receiver accepted a properly signed notification.
+/// One POST; records it. Answers whether the receiver accepted a properly signed
+/// notification, and when the request left.
 async fn attempt(
     sim: &Shared,
     id: u64,
@@ -340,7 +344,7 @@ async fn attempt(
     body: &Arc<Vec<u8>>,
     kind: Kind,
     presigned: Option<SignedHeaders>,
-) -> bool {
+) -> (bool, Instant) {
     let timestamp = match kind {
         Kind::Stale => now() - STALE_BY_SECS,
         _ => now(),
@@ -353,7 +357,7 @@ async fn attempt(
         Ok(headers) => headers,
         Err(e) => {
             eprintln!("shoukuan sim: cannot sign callback #{id}: {e:#}");
-            return false;
+            return (false, Instant::now());
         }
     };
     if kind == Kind::Probe {
@@ -418,7 +422,7 @@ async fn attempt(
         );
         delivery.attempts.push(record);
     }
-    accepted && kind != Kind::Probe
+    (accepted && kind != Kind::Probe, started)
 }
 
 #[cfg(test)]

@@ -47,8 +47,9 @@ async fn a_payee_publishes_in_wechat_and_the_payer_page_shows_the_same_code() {
         .send_keys("周五聚餐 AA")
         .await
         .unwrap();
+    // People tap the label; the radio itself is visually replaced by it.
     browser
-        .wait_for("#amount_mode_fixed")
+        .wait_for("label[for=amount_mode_fixed]")
         .await
         .unwrap()
         .click()
