@@ -95,13 +95,21 @@ pub enum MenuCommand {
 impl Run for PayeesCommand {
     fn run(self) -> anyhow::Result<Outcome> {
         match self {
-            PayeesCommand::List { target } => call(&target, Method::Get, "/api/operator/payees", None),
-            PayeesCommand::Approve { openid, target } => {
-                call(&target, Method::Post, &format!("/api/operator/payees/{}/approve", checked_openid(&openid)?), None)
+            PayeesCommand::List { target } => {
+                call(&target, Method::Get, "/api/operator/payees", None)
             }
-            PayeesCommand::Revoke { openid, target } => {
-                call(&target, Method::Post, &format!("/api/operator/payees/{}/revoke", checked_openid(&openid)?), None)
-            }
+            PayeesCommand::Approve { openid, target } => call(
+                &target,
+                Method::Post,
+                &format!("/api/operator/payees/{}/approve", checked_openid(&openid)?),
+                None,
+            ),
+            PayeesCommand::Revoke { openid, target } => call(
+                &target,
+                Method::Post,
+                &format!("/api/operator/payees/{}/revoke", checked_openid(&openid)?),
+                None,
+            ),
         }
     }
 }
@@ -113,13 +121,24 @@ impl Run for MenuCommand {
             MenuCommand::Set { file, target } => {
                 let text = crate::read_text(&file)?;
                 // Parse locally first: a typo is reported with its line, before any request.
-                let menu: MenuDef =
-                    serde_json::from_str(&text).with_context(|| format!("{} is not a menu", file.display()))?;
-                call(&target, Method::Put, "/api/dash/menu", Some(serde_json::to_value(menu)?))
+                let menu: MenuDef = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a menu", file.display()))?;
+                call(
+                    &target,
+                    Method::Put,
+                    "/api/dash/menu",
+                    Some(serde_json::to_value(menu)?),
+                )
             }
-            MenuCommand::Publish { target } => call(&target, Method::Post, "/api/dash/menu/publish", None),
+            MenuCommand::Publish { target } => {
+                call(&target, Method::Post, "/api/dash/menu/publish", None)
+            }
             MenuCommand::Routes { target } => call(&target, Method::Get, "/api/dash/routes", None),
-            MenuCommand::AddRoute { key, target_path, target } => {
+            MenuCommand::AddRoute {
+                key,
+                target_path,
+                target,
+            } => {
                 if MenuKey::parse(&key).is_none() {
                     bail!("route key {key:?} must be 1–32 of A-Z a-z 0-9 - _");
                 }
@@ -127,8 +146,14 @@ impl Run for MenuCommand {
                 call(&target, Method::Post, "/api/dash/routes", Some(body))
             }
             MenuCommand::DeleteRoute { key, target } => {
-                let key = MenuKey::parse(&key).ok_or_else(|| anyhow!("route key {key:?} is malformed"))?;
-                call(&target, Method::Delete, &format!("/api/dash/routes/{}", key.as_str()), None)
+                let key = MenuKey::parse(&key)
+                    .ok_or_else(|| anyhow!("route key {key:?} is malformed"))?;
+                call(
+                    &target,
+                    Method::Delete,
+                    &format!("/api/dash/routes/{}", key.as_str()),
+                    None,
+                )
             }
         }
     }
@@ -150,12 +175,19 @@ enum Method {
 
 /// `OPERATOR_SECRET` from the environment, else from the dotenv file.
 fn operator_secret(dev_vars: &std::path::Path) -> anyhow::Result<String> {
-    if let Some(secret) = std::env::var("OPERATOR_SECRET").ok().filter(|s| !s.trim().is_empty()) {
+    if let Some(secret) = std::env::var("OPERATOR_SECRET")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
         return Ok(secret.trim().to_string());
     }
     let from_file = std::fs::read_to_string(dev_vars).ok().and_then(|text| {
         text.lines().find_map(|line| {
-            let value = line.trim().strip_prefix("OPERATOR_SECRET=")?.trim().trim_matches('"');
+            let value = line
+                .trim()
+                .strip_prefix("OPERATOR_SECRET=")?
+                .trim()
+                .trim_matches('"');
             (!value.is_empty()).then(|| value.to_string())
         })
     });
@@ -166,7 +198,12 @@ fn operator_secret(dev_vars: &std::path::Path) -> anyhow::Result<String> {
 
 /// One request to the worker; the JSON answer pretty-printed, or the API's `{code, message}`
 /// as the failure line.
-fn call(target: &Target, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Outcome> {
+fn call(
+    target: &Target,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Outcome> {
     let secret = operator_secret(&target.dev_vars)?;
     let url = format!("{}{path}", target.url.trim_end_matches('/'));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -188,12 +225,16 @@ fn call(target: &Target, method: Method, path: &str, body: Option<Value>) -> any
         if let Some(body) = &body {
             request = request.json(body);
         }
-        let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
         let status = response.status().as_u16();
         let text = response.text().await.context("reading the answer")?;
         anyhow::Ok((status, text))
     })?;
-    let json: Value = serde_json::from_str(&text).map_err(|_| anyhow!("HTTP {status} from {url}: not JSON"))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|_| anyhow!("HTTP {status} from {url}: not JSON"))?;
     if (200..300).contains(&status) {
         Ok(Outcome::ok(serde_json::to_string_pretty(&json)?))
     } else {

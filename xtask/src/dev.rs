@@ -50,6 +50,7 @@ pub fn run() -> Result<()> {
         let child = tools
             .command(&shoukuan)
             .args(["sim", "--config", "sim.json", "--addr", SIM_ADDR])
+            .args(["--mp-url", &format!("http://{WORKER_ADDR}/wechat/mp")])
             .spawn()
             .context("starting shoukuan sim")?;
         children.push(("shoukuan sim", child));

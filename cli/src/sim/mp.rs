@@ -938,7 +938,7 @@ pub async fn deliver_push(sim: Shared, id: u64) {
                 (Some(status), None, Some(read_reply(&sim, &text, push.safe)))
             }
             Err(e) if e.is_timeout() => (None, Some("timeout (5 s)".to_string()), None),
-            Err(e) => (None, Some(e.to_string()), None),
+            Err(e) => (None, Some(super::describe(&e)), None),
         };
         let latency = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let accepted = status.is_some_and(|s| (200..300).contains(&s));
@@ -1040,7 +1040,13 @@ pub async fn verify_url(sim: &Shared, mp_url: Option<String>) -> Result<Value, P
         .timeout(super::notify::TIMEOUT)
         .send()
         .await
-        .map_err(|e| PayError::new(StatusCode::BAD_GATEWAY, "MP_URL_UNREACHABLE", e.to_string()))?;
+        .map_err(|e| {
+            PayError::new(
+                StatusCode::BAD_GATEWAY,
+                "MP_URL_UNREACHABLE",
+                super::describe(&e),
+            )
+        })?;
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
     Ok(json!({ "status": status, "echoed": body == echostr }))

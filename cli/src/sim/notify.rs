@@ -388,7 +388,7 @@ async fn attempt(
             (Some(status), None)
         }
         Err(e) if e.is_timeout() => (None, Some("timeout (5 s)".to_string())),
-        Err(e) => (None, Some(format!("{e}"))),
+        Err(e) => (None, Some(super::describe(&e))),
     };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let accepted = status.is_some_and(|s| (200..300).contains(&s));

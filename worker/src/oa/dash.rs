@@ -200,6 +200,7 @@ pub async fn create_keyword(mut req: Request, env: &Env) -> Result<Response, Api
         .first::<Id>(None)
         .await?
         .ok_or_else(|| ApiError::Internal("insert returned no id".into()))?;
+    super::mp::forget_cached_rules();
     http::json(201, &KeywordRule { id: created.id, ..rule })
 }
 
@@ -214,6 +215,7 @@ pub async fn delete_keyword(id: &str, req: &Request, env: &Env) -> Result<Respon
         _ => return Err(ApiError::Missing("关键词规则")),
     }
     db.prepare("DELETE FROM keyword_rules WHERE id = ?1").bind(&[num(id)])?.run().await?;
+    super::mp::forget_cached_rules();
     http::json(200, &serde_json::json!({ "deleted": id }))
 }
 

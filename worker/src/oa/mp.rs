@@ -5,6 +5,9 @@
 //! reads first, then one insert that both claims the push and stores the reply, then the
 //! push's own writes (scans) in one batch.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::Deserialize;
 use shoukuan_core::channel::channel_from_scene;
 use shoukuan_core::collection::{AmountRule, Status};
@@ -18,7 +21,7 @@ use worker::{Env, Request, Response};
 
 use super::channels;
 use crate::error::ApiError;
-use crate::session::{self, now_secs};
+use crate::session::{self, now_ms, now_secs};
 use crate::wechat::{random_alnum, OaConfig};
 
 /// Most rules read per push (the dashboard keeps far fewer).
@@ -266,8 +269,29 @@ impl RuleRow {
     }
 }
 
+/// How long an isolate keeps the rules. Every text push needs them, and keeping them saves a
+/// D1 round trip on the reply path; a change through this isolate clears them at once, other
+/// isolates see it within this time.
+const RULES_TTL_MS: i64 = 10_000;
+
+thread_local! {
+    static RULES: RefCell<Option<(i64, Rc<Vec<KeywordRule>>)>> = const { RefCell::new(None) };
+}
+
+/// Drops this isolate's copy of the rules (after a rule was created or deleted).
+pub fn forget_cached_rules() {
+    RULES.with(|cached| cached.borrow_mut().take());
+}
+
 /// Every keyword rule (answering order is decided in core).
-pub async fn load_rules(env: &Env) -> Result<Vec<KeywordRule>, ApiError> {
+pub async fn load_rules(env: &Env) -> Result<Rc<Vec<KeywordRule>>, ApiError> {
+    let now = now_ms();
+    let cached = RULES.with(|cached| {
+        cached.borrow().as_ref().filter(|(at, _)| now - at < RULES_TTL_MS).map(|(_, rules)| rules.clone())
+    });
+    if let Some(rules) = cached {
+        return Ok(rules);
+    }
     let rows = env
         .d1("DB")?
         .prepare("SELECT id, trigger, pattern, priority, reply_type, reply_value FROM keyword_rules ORDER BY priority DESC, id LIMIT ?1")
@@ -275,7 +299,9 @@ pub async fn load_rules(env: &Env) -> Result<Vec<KeywordRule>, ApiError> {
         .all()
         .await?
         .results::<RuleRow>()?;
-    Ok(rows.into_iter().filter_map(RuleRow::into_rule).collect())
+    let rules = Rc::new(rows.into_iter().filter_map(RuleRow::into_rule).collect::<Vec<_>>());
+    RULES.with(|cached| *cached.borrow_mut() = Some((now, rules.clone())));
+    Ok(rules)
 }
 
 async fn rule_reply(env: &Env, origin: &str, rule: Option<&KeywordRule>) -> Result<Reply, ApiError> {
