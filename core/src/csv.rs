@@ -60,7 +60,8 @@ mod tests {
     #[test]
     fn starts_with_a_bom_and_ends_rows_with_crlf() {
         let mut csv = Csv::new();
-        csv.row(&["序号", "姓名", "金额"]).row(&["1", "张三", "12.34"]);
+        csv.row(&["序号", "姓名", "金额"])
+            .row(&["1", "张三", "12.34"]);
         let text = csv.finish();
         assert_eq!(text, "\u{feff}序号,姓名,金额\r\n1,张三,12.34\r\n");
         assert_eq!(&text.as_bytes()[..3], &[0xEF, 0xBB, 0xBF]);

@@ -221,7 +221,7 @@ impl Countdown {
     /// What is left from `now` until `deadline`; `None` once it is over.
     pub fn until(deadline: Deadline, now: i64) -> Option<Countdown> {
         let left = deadline.0 - now;
-        (left > 0).then(|| Countdown {
+        (left > 0).then_some(Countdown {
             days: left / 86_400,
             hours: left % 86_400 / 3600,
             minutes: left % 3600 / 60,
@@ -231,10 +231,7 @@ impl Countdown {
 
     /// `2天 03:04:05`, or `03:04:05` under a day.
     pub fn text(self) -> String {
-        let clock = format!(
-            "{:02}:{:02}:{:02}",
-            self.hours, self.minutes, self.seconds
-        );
+        let clock = format!("{:02}:{:02}:{:02}", self.hours, self.minutes, self.seconds);
         if self.days > 0 {
             format!("{}天 {clock}", self.days)
         } else {
@@ -278,14 +275,26 @@ mod tests {
 
     #[test]
     fn malformed_and_impossible_times_are_refused() {
-        for bad in ["", "2026-12-01", "18:00", "2026/12/01 18:00", "2026-12-1T18:00", "x"] {
+        for bad in [
+            "",
+            "2026-12-01",
+            "18:00",
+            "2026/12/01 18:00",
+            "2026-12-1T18:00",
+            "x",
+        ] {
             assert_eq!(
                 Deadline::parse_cst(bad),
                 Err(DeadlineError::Format),
                 "{bad:?}"
             );
         }
-        for bad in ["2026-02-29T10:00", "2026-13-01T10:00", "2026-12-01T24:00", "2026-04-31T10:00"] {
+        for bad in [
+            "2026-02-29T10:00",
+            "2026-13-01T10:00",
+            "2026-12-01T24:00",
+            "2026-04-31T10:00",
+        ] {
             assert_eq!(
                 Deadline::parse_cst(bad),
                 Err(DeadlineError::NoSuchTime),

@@ -8,6 +8,8 @@
 
 pub mod channel;
 pub mod collection;
+pub mod csv;
+pub mod deadline;
 pub mod jssdk;
 pub mod keywords;
 pub mod lint;
@@ -18,8 +20,12 @@ pub mod oa_api;
 pub mod oauth;
 pub mod page;
 pub mod paycode;
+pub mod personal_data;
+pub mod product;
+pub mod publish;
 pub mod qr;
 pub mod session;
+pub mod split;
 pub mod text;
 pub mod urlenc;
 pub mod wechatpay;

@@ -82,12 +82,7 @@ pub fn mask_name(name: &str) -> String {
         0 => String::new(),
         1 => "*".to_owned(),
         2 => format!("{}*", chars[0]),
-        n => format!(
-            "{}{}{}",
-            chars[0],
-            "*".repeat(n - 2),
-            chars[n - 1]
-        ),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
     }
 }
 
@@ -283,7 +278,15 @@ mod tests {
             assert_eq!(phone.as_str(), "13812341234", "{typed:?}");
             assert_eq!(phone.masked(), "138****1234");
         }
-        for bad in ["", "1381234123", "23812341234", "12812341234", "1381234123a", "+1 13812341234", "138123412345"] {
+        for bad in [
+            "",
+            "1381234123",
+            "23812341234",
+            "12812341234",
+            "1381234123a",
+            "+1 13812341234",
+            "138123412345",
+        ] {
             assert_eq!(Phone::parse(bad), Err(PhoneError::Invalid), "{bad:?}");
         }
     }
@@ -305,12 +308,18 @@ mod tests {
     #[test]
     fn different_nonces_give_different_ciphertexts() {
         let key = DataKey::from_base64(KEY).unwrap();
-        assert_ne!(key.seal("phone", [1; 12], "x"), key.seal("phone", [2; 12], "x"));
+        assert_ne!(
+            key.seal("phone", [1; 12], "x"),
+            key.seal("phone", [2; 12], "x")
+        );
     }
 
     #[test]
     fn keys_must_be_32_bytes_of_base64_and_never_print() {
-        assert_eq!(DataKey::from_base64("short").unwrap_err(), SealError::BadKey);
+        assert_eq!(
+            DataKey::from_base64("short").unwrap_err(),
+            SealError::BadKey
+        );
         assert_eq!(DataKey::from_base64("AAAA").unwrap_err(), SealError::BadKey);
         let key = DataKey::from_base64(KEY).unwrap();
         assert_eq!(format!("{key:?}"), "DataKey(<redacted>)");

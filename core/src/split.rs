@@ -152,7 +152,11 @@ fn count(
     errors: &mut Vec<FieldError>,
 ) -> Option<u32> {
     let Some(raw) = raw else {
-        errors.push(field_error(field, "INVALID_COUNT", format!("请填写{label}")));
+        errors.push(field_error(
+            field,
+            "INVALID_COUNT",
+            format!("请填写{label}"),
+        ));
         return None;
     };
     match raw.parse::<u32>() {
@@ -190,7 +194,13 @@ impl NewSplit {
                         errors.push(field_error("split.total", "INVALID_AMOUNT", e.to_string()))
                     })
                     .ok();
-                let people = count(blank(&self.people), "split.people", "分摊人数", 2, &mut errors);
+                let people = count(
+                    blank(&self.people),
+                    "split.people",
+                    "分摊人数",
+                    2,
+                    &mut errors,
+                );
                 match (total, people) {
                     (Some(total), Some(people)) => {
                         if total.get() < i64::from(people) {
@@ -200,7 +210,9 @@ impl NewSplit {
                                 "总金额太小，每人至少分摊 ¥0.01",
                             ));
                             None
-                        } else if total.get().div_ceil(i64::from(people)) > MAX_REQUEST.get() {
+                        } else if (total.get() + i64::from(people) - 1) / i64::from(people)
+                            > MAX_REQUEST.get()
+                        {
                             errors.push(field_error(
                                 "split.total",
                                 "INVALID_AMOUNT",
@@ -216,7 +228,9 @@ impl NewSplit {
             }
             "fixed" => money(blank(&self.per_person), "split.per_person", &mut errors)
                 .map(|per_person| SplitMode::Fixed { per_person }),
-            "itemized" => self.items(&mut errors).map(|items| SplitMode::Itemized { items }),
+            "itemized" => self
+                .items(&mut errors)
+                .map(|items| SplitMode::Itemized { items }),
             _ => {
                 errors.push(field_error(
                     "split.mode",
@@ -235,7 +249,13 @@ impl NewSplit {
         };
         let deadline = blank(&self.deadline).and_then(|raw| {
             Deadline::parse_future(raw, now)
-                .map_err(|e| errors.push(field_error("split.deadline", "INVALID_DEADLINE", e.to_string())))
+                .map_err(|e| {
+                    errors.push(field_error(
+                        "split.deadline",
+                        "INVALID_DEADLINE",
+                        e.to_string(),
+                    ))
+                })
                 .ok()
         });
         let pay_mode = match blank(&self.pay_mode) {
@@ -249,7 +269,11 @@ impl NewSplit {
                 PayMode::Merchant
             }
             Some(_) => {
-                errors.push(field_error("split.pay_mode", "UNSUPPORTED", "不支持的收款方式"));
+                errors.push(field_error(
+                    "split.pay_mode",
+                    "UNSUPPORTED",
+                    "不支持的收款方式",
+                ));
                 PayMode::Personal
             }
         };
@@ -292,7 +316,8 @@ impl NewSplit {
                     format!("第 {} 项名称含违规用语{}", i + 1, hit.message()),
                 ));
             }
-            if let Some(price) = money(Some(&line.price), &format!("split.items.{i}.price"), errors) {
+            if let Some(price) = money(Some(&line.price), &format!("split.items.{i}.price"), errors)
+            {
                 items.push(Item {
                     name: name.to_owned(),
                     price,
@@ -381,7 +406,8 @@ impl SignUp {
                     errors.push(field_error("picks", "INVALID_PICK", "请至少选择一个项目"));
                 }
                 picks.sort_by_key(|p| p.item);
-                if errors.is_empty() && picks_amount(items, &picks).is_none_or(|f| f > MAX_REQUEST) {
+                if errors.is_empty() && picks_amount(items, &picks).is_none_or(|f| f > MAX_REQUEST)
+                {
                     errors.push(field_error(
                         "picks",
                         "INVALID_PICK",
@@ -390,7 +416,11 @@ impl SignUp {
                 }
             }
             _ if !self.picks.is_empty() => {
-                errors.push(field_error("picks", "INVALID_PICK", "这个接龙不需要选择项目"));
+                errors.push(field_error(
+                    "picks",
+                    "INVALID_PICK",
+                    "这个接龙不需要选择项目",
+                ));
             }
             _ => {}
         }
@@ -434,7 +464,10 @@ pub fn slot_dues(total: Fen, people: u32, paid: &[Option<Fen>]) -> Vec<Fen> {
         .flatten()
         .fold(Fen::ZERO, |s, f| s.checked_add(*f).unwrap_or(s));
     let paid_count = paid.iter().flatten().count() as u32;
-    let remaining = total.checked_sub(paid_sum).unwrap_or(Fen::ZERO).max(Fen::ZERO);
+    let remaining = total
+        .checked_sub(paid_sum)
+        .unwrap_or(Fen::ZERO)
+        .max(Fen::ZERO);
     let mut open = equal_shares(remaining, people - paid_count).into_iter();
     (0..people as usize)
         .map(|i| match paid.get(i).copied().flatten() {
@@ -692,6 +725,71 @@ pub fn mode_summary(mode: &SplitMode) -> String {
     }
 }
 
+/// `已接龙 12/20 人 · 已付款 8 人 · 已收 ¥96.00 / ¥240.00`.
+pub fn progress_text(p: &Progress) -> String {
+    let joined = match p.cap {
+        Some(cap) => format!("已接龙 {}/{cap} 人", p.joined),
+        None => format!("已接龙 {} 人", p.joined),
+    };
+    format!(
+        "{joined} · 已付款 {} 人 · 已收 {} / {}",
+        p.paid, p.collected, p.target
+    )
+}
+
+/// The split card, server-rendered into `/c/:id` so the list is there before the app starts
+/// (the app then replaces it with the live, interactive page). Names are the public, masked
+/// ones. Every dynamic value is escaped.
+pub fn split_card(view: &SplitView) -> String {
+    use crate::page::escape;
+    let c = &view.collection;
+    let deadline = view.spec.deadline.map_or(String::new(), |d| {
+        format!(
+            r#"<p class="deadline">截止时间：{}（北京时间）</p>"#,
+            escape(&d.to_cst_string())
+        )
+    });
+    let rows: String = view
+        .participants
+        .iter()
+        .map(|p| {
+            format!(
+                r#"<li class="participant status-{status}"><span class="seq">{seq}.</span><span class="pname">{name}</span><span class="due">{due}</span><span class="pstatus">{label}</span></li>"#,
+                status = p.status.as_str(),
+                seq = p.seq,
+                name = escape(&p.name),
+                due = p.due,
+                label = p.status.label(),
+            )
+        })
+        .collect();
+    format!(
+        concat!(
+            r#"<article class="card split-card" data-collection-id="{id}">"#,
+            r#"<p class="payee-sub">{payee} 发起的接龙</p><h1 class="title">{title}</h1>"#,
+            r#"<p class="mode">{mode}</p>{note}{deadline}"#,
+            r#"<div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="1000" aria-valuenow="{permille}"><div class="progress-bar" style="width:{pct}%"></div></div>"#,
+            r#"<p id="progress_text" class="progress-text">{progress}</p>"#,
+            r#"<ol class="participants">{rows}</ol>{brand}</article>"#
+        ),
+        id = escape(&c.id),
+        payee = escape(&c.payee_name),
+        title = escape(&c.title),
+        mode = escape(&mode_summary(&view.spec.mode)),
+        note = if c.note.is_empty() {
+            String::new()
+        } else {
+            format!(r#"<p class="note">{}</p>"#, escape(&c.note))
+        },
+        deadline = deadline,
+        permille = view.progress.permille(),
+        pct = view.progress.permille() / 10,
+        progress = escape(&progress_text(&view.progress)),
+        rows = rows,
+        brand = crate::page::BRAND_MARK,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -761,7 +859,10 @@ mod tests {
         .validate(NOW)
         .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["split.total", "split.deadline", "split.pay_mode"]);
+        assert_eq!(
+            fields,
+            vec!["split.total", "split.deadline", "split.pay_mode"]
+        );
 
         let errors = NewSplit {
             mode: "fixed".into(),
@@ -774,7 +875,10 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["split.per_person", "split.cap"]);
 
-        assert!(equal("100", "1").validate(NOW).is_err(), "one person is not a split");
+        assert!(
+            equal("100", "1").validate(NOW).is_err(),
+            "one person is not a split"
+        );
         assert!(equal("100", "1001").validate(NOW).is_err());
         assert!(equal("200001", "10").validate(NOW).is_err());
         assert!(NewSplit::default().validate(NOW).is_err(), "no mode");
@@ -807,7 +911,11 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            vec!["split.items.1.name", "split.items.1.price", "split.items.2.name"]
+            vec![
+                "split.items.1.name",
+                "split.items.1.price",
+                "split.items.2.name"
+            ]
         );
         let ok = NewSplit {
             items: vec![split.items[0].clone()],
@@ -815,7 +923,9 @@ mod tests {
         }
         .validate(NOW)
         .unwrap();
-        assert!(matches!(ok.mode, SplitMode::Itemized { ref items } if items[0].price == Fen::new(8000)));
+        assert!(
+            matches!(ok.mode, SplitMode::Itemized { ref items } if items[0].price == Fen::new(8000))
+        );
     }
 
     fn items() -> SplitMode {
@@ -846,7 +956,10 @@ mod tests {
         .unwrap();
         assert_eq!(ok.name.as_str(), "张三");
         assert_eq!(ok.phone.unwrap().as_str(), "13812341234");
-        assert_eq!(ok.picks, vec![Pick { item: 0, qty: 2 }, Pick { item: 1, qty: 1 }]);
+        assert_eq!(
+            ok.picks,
+            vec![Pick { item: 0, qty: 2 }, Pick { item: 1, qty: 1 }]
+        );
         let SplitMode::Itemized { items: lines } = items() else {
             unreachable!()
         };
