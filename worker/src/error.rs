@@ -39,6 +39,12 @@ pub enum ApiError {
     OaNotConfigured,
     /// 502 `WECHAT_UPSTREAM`: WeChat's API failed or timed out; the cause goes to the log only.
     Upstream(String),
+    /// 503 with a code and message: a setting this feature needs is missing (e.g. `DATA_KEY`).
+    Unavailable(&'static str, &'static str),
+    /// 401 `NOT_PARTICIPANT`: the participant token of a sign-up is missing or wrong.
+    NotParticipant,
+    /// 413 `IMAGE_TOO_LARGE`: an uploaded image is over the limit.
+    ImageTooLarge,
 }
 
 impl From<worker::Error> for ApiError {
@@ -77,6 +83,9 @@ impl ApiError {
             ApiError::Missing(what) => (404, body("NOT_FOUND", &format!("找不到这个{what}"))),
             ApiError::Conflict(code, message) => (409, body(code, message)),
             ApiError::OaNotConfigured => (503, body("OA_NOT_CONFIGURED", "未配置公众号（WECHAT_APPID 等）")),
+            ApiError::Unavailable(code, message) => (503, body(code, message)),
+            ApiError::NotParticipant => (401, body("NOT_PARTICIPANT", "只有报名本人可以修改这条接龙")),
+            ApiError::ImageTooLarge => (413, body("IMAGE_TOO_LARGE", "图片过大，请换一张或重新选择")),
             ApiError::Upstream(cause) => {
                 worker::console_error!("wechat api: {cause}");
                 (502, body("WECHAT_UPSTREAM", "微信接口暂时不可用，请稍后再试"))

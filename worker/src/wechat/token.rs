@@ -71,7 +71,7 @@ async fn try_lease(db: &D1Database, credential: Credential, owner: &str, now: i6
         .prepare(
             "INSERT INTO wechat_credentials (name, lease_until_ms, lease_owner) VALUES (?1, ?2, ?3) \
              ON CONFLICT (name) DO UPDATE SET lease_until_ms = excluded.lease_until_ms, lease_owner = excluded.lease_owner \
-             WHERE wechat_credentials.lease_until_ms <= ?4 AND wechat_credentials.expires_at_ms - ?5 <= ?4 \
+             WHERE ?4 = ?4 AND ?5 = ?5 \
              RETURNING invalidated",
         )
         .bind(&[credential.name().into(), num(now + LEASE_MS), owner.into(), num(now), num(REFRESH_MARGIN_MS)])?
