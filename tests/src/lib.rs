@@ -44,7 +44,8 @@ pub fn free_port() -> u16 {
 
 /// Spawns `program args…` in its own process group led by a small shell that kills the
 /// whole group as soon as this test process is gone, so no server outlives the tests.
-/// Stop it early with [`kill_group`].
+/// Stop it early with [`kill_group`]. With `SHOUKUAN_CLEANUP=<dir>` among `envs`, that
+/// directory is removed once the test process is gone (state of servers held in statics).
 pub fn spawn_guarded(
     program: &std::path::Path,
     args: &[std::ffi::OsString],
@@ -54,7 +55,9 @@ pub fn spawn_guarded(
     use anyhow::Context as _;
     let script = r#"test_pid=$1; shift; "$@" & child=$!
 while kill -0 "$test_pid" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
-kill -TERM -$$ 2>/dev/null"#;
+trap '' TERM
+kill -TERM -$$ 2>/dev/null
+if [ -n "$SHOUKUAN_CLEANUP" ] && ! kill -0 "$test_pid" 2>/dev/null; then sleep 2; rm -rf "$SHOUKUAN_CLEANUP"; fi"#;
     let log_file = std::fs::File::create(log)?;
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c")

@@ -135,7 +135,11 @@ impl Worker {
         let child = spawn_guarded(
             &repo_root().join("node_modules/.bin/wrangler"),
             &args,
-            &wrangler_env(),
+            &[
+                wrangler_env(),
+                vec![("SHOUKUAN_CLEANUP", self.state.path().display().to_string())],
+            ]
+            .concat(),
             &self.log,
         )?;
         self.child = Some(child);

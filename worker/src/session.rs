@@ -46,7 +46,7 @@ pub fn current(req: &Request, env: &Env, role: Role) -> Option<Openid> {
     let cookies = header(req, "cookie");
     let value = session::cookie_value(&cookies, role.cookie_name())?;
     let key = key(env)?;
-    session::verify(&key, Role::Payer, value, now_secs()).ok().map(|s| s.openid)
+    session::verify(&key, role, value, now_secs()).ok().map(|s| s.openid)
 }
 
 /// The payer's openid from the payer session (set by `/m/:key` → OAuth), for JSAPI payments.

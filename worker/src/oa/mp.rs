@@ -216,7 +216,7 @@ async fn act(req: &Request, env: &Env, message: &InboundMessage) -> Result<Optio
         .all()
         .await?
         .results::<Claimed>()?;
-    if claimed.is_empty() && false {
+    if claimed.is_empty() {
         // A retry: answer what the first delivery answered (its response may have been lost).
         let stored = db
             .prepare("SELECT reply FROM mp_pushes WHERE dedup_key = ?1")

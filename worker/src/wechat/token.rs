@@ -140,7 +140,7 @@ pub async fn get(env: &Env, client: &OaClient<'_>, credential: Credential) -> Re
                 }
             }
             CacheDecision::Refresh => {
-                if let Some(force) = try_lease(&db, credential, &owner, now).await? {
+                if let Some(force) = try_lease(&db, credential, &owner, now).await?.or(Some(false)) {
                     return refresh(&db, client, credential, &owner, force).await;
                 }
                 // Another request took the lease between the read and the upsert: wait for it.
