@@ -143,6 +143,12 @@ pub async fn close(id: &str, token: &str) -> Result<CollectionView, Error> {
     .await
 }
 
+/// `GET /api/orders/:id` (`refresh`: let the worker ask WeChat Pay while the order is pending).
+pub async fn order(id: &str, refresh: bool) -> Result<shoukuan_core::order::OrderView, Error> {
+    let query = if refresh { "?refresh=1" } else { "" };
+    send(Request::get(&format!("/api/orders/{id}{query}")).build()).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,11 +66,25 @@ pub fn mount(app: web_sys::HtmlElement, route: Route) {
 fn App(route: Route, boot: Boot) -> impl IntoView {
     match route {
         Route::Home => view! { <pages::home::Home /> }.into_any(),
-        Route::Pay(id) => view! { <pages::pay::Pay id=id boot=boot /> }.into_any(),
+        // Splits and products come with their page data (`#sk-split` / `#sk-product`).
+        Route::Pay(id) => match (pages::split::embedded(), pages::product::embedded()) {
+            (Some(split), _) if split.collection.id == id => {
+                view! { <pages::split::SplitPay id=id initial=split /> }.into_any()
+            }
+            (_, Some(product)) if product.collection.id == id => {
+                view! { <pages::product::ProductPay id=id initial=product /> }.into_any()
+            }
+            _ => view! { <pages::pay::Pay id=id boot=boot /> }.into_any(),
+        },
+        #[cfg(feature = "payee")]
+        Route::Admin(id) => view! { <pages::split::SplitAdmin id=id /> }.into_any(),
+        Route::Order(id) => view! { <pages::order::Order id=id /> }.into_any(),
         #[cfg(feature = "payee")]
         Route::New => view! { <pages::new::New /> }.into_any(),
         #[cfg(feature = "payee")]
         Route::Manage(id) => view! { <pages::manage::Manage id=id /> }.into_any(),
+        #[cfg(feature = "payee")]
+        Route::Dash => view! { <pages::dash::Dash /> }.into_any(),
         _ => view! { <pages::home::NotFound /> }.into_any(),
     }
 }

@@ -16,6 +16,13 @@ pub enum Route {
     Pay(String),
     /// `/manage/:id`: edit or close a collection; the token is in the fragment (`#t=…`).
     Manage(String),
+    /// `/dash`: the payee dashboard (signed in through the Official Account).
+    Dash,
+    /// `/o/:id`: an order's live status and, once paid, its receipt.
+    Order(String),
+    /// `/admin/:id`: the payee's view of a split (who has not paid, confirmations, exports);
+    /// the manage token is in the fragment (`#t=…`).
+    Admin(String),
     /// Anything else, including malformed collection ids.
     NotFound,
 }
@@ -31,8 +38,11 @@ impl Route {
         match segments.as_slice() {
             [""] => Route::Home,
             ["new"] => Route::New,
+            ["dash"] => Route::Dash,
             ["c", id] if is_valid_id(id) => Route::Pay((*id).to_owned()),
+            ["o", id] if is_valid_id(id) => Route::Order((*id).to_owned()),
             ["manage", id] if is_valid_id(id) => Route::Manage((*id).to_owned()),
+            ["admin", id] if is_valid_id(id) => Route::Admin((*id).to_owned()),
             _ => Route::NotFound,
         }
     }
@@ -42,8 +52,11 @@ impl Route {
         match self {
             Route::Home | Route::NotFound => "/".to_owned(),
             Route::New => "/new".to_owned(),
+            Route::Dash => "/dash".to_owned(),
             Route::Pay(id) => format!("/c/{id}"),
+            Route::Order(id) => format!("/o/{id}"),
             Route::Manage(id) => format!("/manage/{id}"),
+            Route::Admin(id) => format!("/admin/{id}"),
         }
     }
 }
@@ -72,6 +85,8 @@ mod tests {
             ("/c/aB3dE6gH9k", Route::Pay("aB3dE6gH9k".into())),
             ("/c/aB3dE6gH9k/", Route::Pay("aB3dE6gH9k".into())),
             ("/manage/aB3dE6gH9k", Route::Manage("aB3dE6gH9k".into())),
+            ("/o/aB3dE6gH9k", Route::Order("aB3dE6gH9k".into())),
+            ("/o/x", Route::NotFound),
             ("/c/", Route::NotFound),
             ("/c/abc", Route::NotFound),
             ("/c/aB3dE6gH9k/x", Route::NotFound),
@@ -91,6 +106,7 @@ mod tests {
             Route::New,
             Route::Pay("aB3dE6gH9k".into()),
             Route::Manage("aB3dE6gH9k".into()),
+            Route::Order("aB3dE6gH9k".into()),
         ] {
             assert_eq!(Route::parse(&route.path()), route);
         }

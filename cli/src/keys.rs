@@ -165,7 +165,7 @@ fn dotenv_pem(pem: &str) -> String {
 /// The worker's `.dev.vars`: exactly the keys the worker reads.
 fn dev_vars(keys: &DevKeys) -> String {
     let sim = &keys.sim;
-    let entries: [(&str, String); 17] = [
+    let entries: [(&str, String); 18] = [
         ("WECHATPAY_MCHID", sim.mchid.clone()),
         ("WECHATPAY_APPID", sim.appid.clone()),
         ("WECHATPAY_MCH_SERIAL", sim.merchant_serial.clone()),
@@ -185,6 +185,8 @@ fn dev_vars(keys: &DevKeys) -> String {
         ),
         ("DATA_KEY", keys.data_key.clone()),
         ("SESSION_SECRET", keys.session_secret.clone()),
+        // The operator API (`shoukuan payees|menu` read it from this file).
+        ("OPERATOR_SECRET", random_string(ALNUM, 32)),
         ("PUBLISH_INVITE_CODE", String::new()),
         ("WECHATPAY_BASE_URL", SIMULATOR_URL.to_string()),
         ("WECHAT_API_BASE_URL", SIMULATOR_URL.to_string()),

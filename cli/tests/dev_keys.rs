@@ -13,7 +13,7 @@ use shoukuan_core::wechatpay::{
     PrivateKey, PublicKey, SignedHeaders,
 };
 
-const DEV_VARS_KEYS: [&str; 17] = [
+const DEV_VARS_KEYS: [&str; 18] = [
     "WECHATPAY_MCHID",
     "WECHATPAY_APPID",
     "WECHATPAY_MCH_SERIAL",
@@ -27,6 +27,7 @@ const DEV_VARS_KEYS: [&str; 17] = [
     "WECHAT_AES_KEY",
     "DATA_KEY",
     "SESSION_SECRET",
+    "OPERATOR_SECRET",
     "PUBLISH_INVITE_CODE",
     "WECHATPAY_BASE_URL",
     "WECHAT_API_BASE_URL",
@@ -113,6 +114,8 @@ fn dev_vars_has_exactly_the_documented_keys_and_matches_sim_json() {
         shoukuan_core::mp::EncodingAesKey::parse(&sim.official_account.encoding_aes_key).is_ok()
     );
     assert_eq!(var(&vars, "PUBLISH_INVITE_CODE"), "");
+    let operator = var(&vars, "OPERATOR_SECRET");
+    assert!(operator.len() == 32 && operator.bytes().all(|b| b.is_ascii_alphanumeric()));
     for url in [
         "WECHATPAY_BASE_URL",
         "WECHAT_API_BASE_URL",

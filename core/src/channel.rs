@@ -21,7 +21,9 @@ pub fn scene_for(channel_id: &str) -> String {
 
 /// The channel id in a scene value, when it is one of ours.
 pub fn channel_from_scene(scene: &str) -> Option<&str> {
-    scene.strip_prefix(SCENE_PREFIX).filter(|id| is_channel_id(id))
+    scene
+        .strip_prefix(SCENE_PREFIX)
+        .filter(|id| is_channel_id(id))
 }
 
 /// Temporary (≤ 30 days, unlimited number) or permanent (≤ 100 000 per account) QR code.
@@ -104,12 +106,21 @@ impl NewChannel {
             (ChannelKind::Temporary, days) => {
                 let days = days.unwrap_or(30);
                 if !(1..=30).contains(&days) {
-                    errors.push(err("expire_days", "INVALID_EXPIRY", "临时二维码有效期为 1–30 天"));
+                    errors.push(err(
+                        "expire_days",
+                        "INVALID_EXPIRY",
+                        "临时二维码有效期为 1–30 天",
+                    ));
                 }
                 Some(days.clamp(1, 30) * 86_400)
             }
         };
-        let route = match self.route.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        let route = match self
+            .route
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             None => None,
             Some(r) => match MenuKey::parse(r) {
                 Some(key) => Some(key),
@@ -120,7 +131,12 @@ impl NewChannel {
             },
         };
         if errors.is_empty() {
-            Ok(ValidChannel { name, kind: self.kind, expire_seconds, route })
+            Ok(ValidChannel {
+                name,
+                kind: self.kind,
+                expire_seconds,
+                route,
+            })
         } else {
             Err(errors)
         }
@@ -191,7 +207,10 @@ mod tests {
 
     #[test]
     fn scenes_round_trip_and_foreign_scenes_are_ignored() {
-        assert_eq!(channel_from_scene(&scene_for("Ch2345abcdEF")), Some("Ch2345abcdEF"));
+        assert_eq!(
+            channel_from_scene(&scene_for("Ch2345abcdEF")),
+            Some("Ch2345abcdEF")
+        );
         assert_eq!(channel_from_scene("123"), None);
         assert_eq!(channel_from_scene("ch_../x"), None);
         assert_eq!(channel_from_scene("ch_"), None);
@@ -199,14 +218,33 @@ mod tests {
 
     #[test]
     fn channels_are_validated() {
-        let good = NewChannel { name: " 门店海报 ".into(), kind: ChannelKind::Temporary, expire_days: None, route: Some("pay".into()) };
+        let good = NewChannel {
+            name: " 门店海报 ".into(),
+            kind: ChannelKind::Temporary,
+            expire_days: None,
+            route: Some("pay".into()),
+        };
         let v = good.validate().unwrap();
         assert_eq!(v.name, "门店海报");
         assert_eq!(v.expire_seconds, Some(30 * 86_400));
-        let permanent = NewChannel { kind: ChannelKind::Permanent, route: None, ..good.clone() };
+        let permanent = NewChannel {
+            kind: ChannelKind::Permanent,
+            route: None,
+            ..good.clone()
+        };
         assert_eq!(permanent.validate().unwrap().expire_seconds, None);
-        let bad = NewChannel { name: String::new(), kind: ChannelKind::Temporary, expire_days: Some(31), route: Some("a b".into()) };
-        let codes: Vec<_> = bad.validate().unwrap_err().into_iter().map(|e| e.code).collect();
+        let bad = NewChannel {
+            name: String::new(),
+            kind: ChannelKind::Temporary,
+            expire_days: Some(31),
+            route: Some("a b".into()),
+        };
+        let codes: Vec<_> = bad
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.code)
+            .collect();
         assert_eq!(codes, ["INVALID_TEXT", "INVALID_EXPIRY", "INVALID_ROUTE"]);
     }
 
@@ -214,7 +252,10 @@ mod tests {
     fn explicit_channel_wins_and_old_scans_expire() {
         assert_eq!(attribute(Some("A"), Some(("B", 0)), 10), Some("A"));
         assert_eq!(attribute(None, Some(("B", 0)), 10), Some("B"));
-        assert_eq!(attribute(None, Some(("B", 0)), ATTRIBUTION_WINDOW_SECS + 1), None);
+        assert_eq!(
+            attribute(None, Some(("B", 0)), ATTRIBUTION_WINDOW_SECS + 1),
+            None
+        );
         assert_eq!(attribute(None, None, 10), None);
     }
 

@@ -98,7 +98,11 @@ pub struct NewRule {
 }
 
 fn field(field: &str, code: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.into(), code: code.into(), message: message.into() }
+    FieldError {
+        field: field.into(),
+        code: code.into(),
+        message: message.into(),
+    }
 }
 
 impl NewRule {
@@ -112,23 +116,43 @@ impl NewRule {
         };
         let len = pattern.chars().count();
         if self.trigger != Trigger::Subscribe && (len == 0 || len > MAX_PATTERN_CHARS) {
-            errors.push(field("pattern", "INVALID_TEXT", format!("关键词需要 1–{MAX_PATTERN_CHARS} 个字")));
+            errors.push(field(
+                "pattern",
+                "INVALID_TEXT",
+                format!("关键词需要 1–{MAX_PATTERN_CHARS} 个字"),
+            ));
         }
         if pattern.chars().any(char::is_control) {
-            errors.push(field("pattern", "INVALID_TEXT", "关键词含有不可见的控制字符"));
+            errors.push(field(
+                "pattern",
+                "INVALID_TEXT",
+                "关键词含有不可见的控制字符",
+            ));
         }
         if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&self.priority) {
-            errors.push(field("priority", "INVALID_PRIORITY", format!("优先级需在 -{MAX_PRIORITY} 到 {MAX_PRIORITY} 之间")));
+            errors.push(field(
+                "priority",
+                "INVALID_PRIORITY",
+                format!("优先级需在 -{MAX_PRIORITY} 到 {MAX_PRIORITY} 之间"),
+            ));
         }
         let reply = match &self.reply {
             RuleReply::Text { text } => {
                 let text = text.trim().to_string();
                 let len = text.chars().count();
                 if len == 0 || len > MAX_REPLY_CHARS {
-                    errors.push(field("reply", "INVALID_TEXT", format!("回复内容需要 1–{MAX_REPLY_CHARS} 个字")));
+                    errors.push(field(
+                        "reply",
+                        "INVALID_TEXT",
+                        format!("回复内容需要 1–{MAX_REPLY_CHARS} 个字"),
+                    ));
                 }
                 for hit in lint::check(&text) {
-                    errors.push(field("reply", "COMPLIANCE", format!("回复内容含违规用语{}", hit.message())));
+                    errors.push(field(
+                        "reply",
+                        "COMPLIANCE",
+                        format!("回复内容含违规用语{}", hit.message()),
+                    ));
                 }
                 RuleReply::Text { text }
             }
@@ -140,7 +164,13 @@ impl NewRule {
             }
         };
         if errors.is_empty() {
-            Ok(KeywordRule { id: 0, trigger: self.trigger, pattern, priority: self.priority, reply })
+            Ok(KeywordRule {
+                id: 0,
+                trigger: self.trigger,
+                pattern,
+                priority: self.priority,
+                reply,
+            })
         } else {
             Err(errors)
         }
@@ -154,7 +184,13 @@ fn normalise(s: &str) -> String {
 /// Rules in answering order.
 fn ordered(rules: &[KeywordRule], keep: impl Fn(&KeywordRule) -> bool) -> Vec<&KeywordRule> {
     let mut candidates: Vec<&KeywordRule> = rules.iter().filter(|r| keep(r)).collect();
-    candidates.sort_by_key(|r| (std::cmp::Reverse(r.priority), r.trigger != Trigger::Exact, r.id));
+    candidates.sort_by_key(|r| {
+        (
+            std::cmp::Reverse(r.priority),
+            r.trigger != Trigger::Exact,
+            r.id,
+        )
+    });
     candidates
 }
 
@@ -176,14 +212,18 @@ pub fn rule_for_text<'a>(rules: &'a [KeywordRule], text: &str) -> Option<&'a Key
 /// The rule that answers a CLICK on a menu button with `key`: exact rules only.
 pub fn rule_for_click<'a>(rules: &'a [KeywordRule], key: &str) -> Option<&'a KeywordRule> {
     let key = normalise(key);
-    ordered(rules, |r| r.trigger == Trigger::Exact && normalise(&r.pattern) == key)
-        .into_iter()
-        .next()
+    ordered(rules, |r| {
+        r.trigger == Trigger::Exact && normalise(&r.pattern) == key
+    })
+    .into_iter()
+    .next()
 }
 
 /// The welcome rule for a new follower.
 pub fn rule_for_subscribe(rules: &[KeywordRule]) -> Option<&KeywordRule> {
-    ordered(rules, |r| r.trigger == Trigger::Subscribe).into_iter().next()
+    ordered(rules, |r| r.trigger == Trigger::Subscribe)
+        .into_iter()
+        .next()
 }
 
 /// The welcome text when no subscribe rule exists.
@@ -226,19 +266,38 @@ pub enum PushPlan {
 /// Decides what to do with a push.
 pub fn plan(message: &InboundMessage) -> PushPlan {
     match &message.kind {
-        MessageKind::Text { content, .. } => PushPlan::Keyword { text: content.clone() },
+        MessageKind::Text { content, .. } => PushPlan::Keyword {
+            text: content.clone(),
+        },
         MessageKind::Click { key } => PushPlan::Click { key: key.clone() },
-        MessageKind::Subscribe { scene: Some(scene), .. } if !scene.is_empty() => {
-            PushPlan::Scan { scene: scene.clone(), subscribed: true }
-        }
+        MessageKind::Subscribe {
+            scene: Some(scene), ..
+        } if !scene.is_empty() => PushPlan::Scan {
+            scene: scene.clone(),
+            subscribed: true,
+        },
         MessageKind::Subscribe { .. } => PushPlan::Welcome,
-        MessageKind::Scan { scene, .. } if !scene.is_empty() => {
-            PushPlan::Scan { scene: scene.clone(), subscribed: false }
-        }
+        MessageKind::Scan { scene, .. } if !scene.is_empty() => PushPlan::Scan {
+            scene: scene.clone(),
+            subscribed: false,
+        },
         MessageKind::View { url, .. } => PushPlan::View { url: url.clone() },
         MessageKind::Unsubscribe => PushPlan::Forget,
         MessageKind::Scan { .. } | MessageKind::Unknown { .. } => PushPlan::Ignore,
     }
+}
+
+/// How far a push's `timestamp` may be from the server's clock. In plain mode the signature
+/// covers only token, timestamp and nonce — not the body — so a captured signed URL could
+/// carry any body; this window bounds how long such a URL is worth anything.
+pub const PUSH_TIMESTAMP_WINDOW_SECS: i64 = 600;
+
+/// True when a push's `timestamp` (Unix seconds, as text) is within the window around `now`.
+pub fn is_fresh_push(timestamp: &str, now: i64) -> bool {
+    timestamp
+        .trim()
+        .parse::<i64>()
+        .is_ok_and(|ts| (now - ts).abs() <= PUSH_TIMESTAMP_WINDOW_SECS)
 }
 
 /// The key WeChat's retries are dropped by: `MsgId` for messages, and for events
@@ -246,7 +305,9 @@ pub fn plan(message: &InboundMessage) -> PushPlan {
 /// are both handled). `None` for pushes that are never acted on.
 pub fn dedup_key(message: &InboundMessage) -> Option<String> {
     let event = match &message.kind {
-        MessageKind::Text { msg_id: Some(id), .. } => return Some(format!("msg:{id}")),
+        MessageKind::Text {
+            msg_id: Some(id), ..
+        } => return Some(format!("msg:{id}")),
         MessageKind::Text { msg_id: None, .. } => "text",
         MessageKind::Subscribe { .. } => "subscribe",
         MessageKind::Unsubscribe => "unsubscribe",
@@ -255,7 +316,10 @@ pub fn dedup_key(message: &InboundMessage) -> Option<String> {
         MessageKind::View { .. } => "VIEW",
         MessageKind::Unknown { .. } => return None,
     };
-    Some(format!("evt:{}:{}:{event}", message.from_user_name, message.create_time))
+    Some(format!(
+        "evt:{}:{}:{event}",
+        message.from_user_name, message.create_time
+    ))
 }
 
 #[cfg(test)]
@@ -263,7 +327,15 @@ mod tests {
     use super::*;
 
     fn rule(id: i64, trigger: Trigger, pattern: &str, priority: i64) -> KeywordRule {
-        KeywordRule { id, trigger, pattern: pattern.into(), priority, reply: RuleReply::Text { text: format!("r{id}") } }
+        KeywordRule {
+            id,
+            trigger,
+            pattern: pattern.into(),
+            priority,
+            reply: RuleReply::Text {
+                text: format!("r{id}"),
+            },
+        }
     }
 
     #[test]
@@ -284,7 +356,10 @@ mod tests {
 
     #[test]
     fn matching_ignores_ascii_case_and_clicks_use_exact_rules_only() {
-        let rules = vec![rule(1, Trigger::Exact, "Help", 0), rule(2, Trigger::Contains, "MENU", 9)];
+        let rules = vec![
+            rule(1, Trigger::Exact, "Help", 0),
+            rule(2, Trigger::Contains, "MENU", 9),
+        ];
         assert_eq!(rule_for_text(&rules, "help").unwrap().id, 1);
         assert_eq!(rule_for_text(&rules, "show menu please").unwrap().id, 2);
         assert_eq!(rule_for_click(&rules, "HELP").unwrap().id, 1);
@@ -301,41 +376,105 @@ mod tests {
             trigger: Trigger::Contains,
             pattern: " 收款 ".into(),
             priority: 3,
-            reply: RuleReply::Text { text: "点这里付款".into() },
+            reply: RuleReply::Text {
+                text: "点这里付款".into(),
+            },
         };
         assert_eq!(good.validate().unwrap().pattern, "收款");
         let mut bad = good.clone();
         bad.pattern = "字".repeat(31);
         bad.priority = 5000;
-        bad.reply = RuleReply::Text { text: "稳赚不赔".into() };
+        bad.reply = RuleReply::Text {
+            text: "稳赚不赔".into(),
+        };
         let errors = bad.validate().unwrap_err();
         let codes: Vec<_> = errors.iter().map(|e| e.code.as_str()).collect();
         assert_eq!(codes, ["INVALID_TEXT", "INVALID_PRIORITY", "COMPLIANCE"]);
-        let card = NewRule { reply: RuleReply::Collection { id: "../x".into() }, ..good.clone() };
+        let card = NewRule {
+            reply: RuleReply::Collection { id: "../x".into() },
+            ..good.clone()
+        };
         assert_eq!(card.validate().unwrap_err()[0].code, "INVALID_COLLECTION");
-        let welcome = NewRule { trigger: Trigger::Subscribe, pattern: "ignored".into(), ..good };
+        let welcome = NewRule {
+            trigger: Trigger::Subscribe,
+            pattern: "ignored".into(),
+            ..good
+        };
         assert_eq!(welcome.validate().unwrap().pattern, "");
     }
 
     fn message(kind: MessageKind) -> InboundMessage {
-        InboundMessage { to_user_name: "gh".into(), from_user_name: "o1".into(), create_time: 77, kind }
+        InboundMessage {
+            to_user_name: "gh".into(),
+            from_user_name: "o1".into(),
+            create_time: 77,
+            kind,
+        }
     }
 
     #[test]
     fn each_push_gets_a_plan() {
         let cases = [
-            (MessageKind::Text { content: "hi".into(), msg_id: Some(1) }, PushPlan::Keyword { text: "hi".into() }),
-            (MessageKind::Subscribe { scene: None, ticket: None }, PushPlan::Welcome),
             (
-                MessageKind::Subscribe { scene: Some("ch_A".into()), ticket: None },
-                PushPlan::Scan { scene: "ch_A".into(), subscribed: true },
+                MessageKind::Text {
+                    content: "hi".into(),
+                    msg_id: Some(1),
+                },
+                PushPlan::Keyword { text: "hi".into() },
             ),
-            (MessageKind::Scan { scene: "ch_A".into(), ticket: None }, PushPlan::Scan { scene: "ch_A".into(), subscribed: false }),
-            (MessageKind::Scan { scene: String::new(), ticket: None }, PushPlan::Ignore),
-            (MessageKind::Click { key: "k".into() }, PushPlan::Click { key: "k".into() }),
-            (MessageKind::View { url: "u".into(), menu_id: None }, PushPlan::View { url: "u".into() }),
+            (
+                MessageKind::Subscribe {
+                    scene: None,
+                    ticket: None,
+                },
+                PushPlan::Welcome,
+            ),
+            (
+                MessageKind::Subscribe {
+                    scene: Some("ch_A".into()),
+                    ticket: None,
+                },
+                PushPlan::Scan {
+                    scene: "ch_A".into(),
+                    subscribed: true,
+                },
+            ),
+            (
+                MessageKind::Scan {
+                    scene: "ch_A".into(),
+                    ticket: None,
+                },
+                PushPlan::Scan {
+                    scene: "ch_A".into(),
+                    subscribed: false,
+                },
+            ),
+            (
+                MessageKind::Scan {
+                    scene: String::new(),
+                    ticket: None,
+                },
+                PushPlan::Ignore,
+            ),
+            (
+                MessageKind::Click { key: "k".into() },
+                PushPlan::Click { key: "k".into() },
+            ),
+            (
+                MessageKind::View {
+                    url: "u".into(),
+                    menu_id: None,
+                },
+                PushPlan::View { url: "u".into() },
+            ),
             (MessageKind::Unsubscribe, PushPlan::Forget),
-            (MessageKind::Unknown { msg_type: "image".into(), event: None }, PushPlan::Ignore),
+            (
+                MessageKind::Unknown {
+                    msg_type: "image".into(),
+                    event: None,
+                },
+                PushPlan::Ignore,
+            ),
         ];
         for (kind, expected) in cases {
             assert_eq!(plan(&message(kind)), expected);
@@ -343,13 +482,35 @@ mod tests {
     }
 
     #[test]
+    fn only_pushes_signed_about_now_are_fresh() {
+        assert!(is_fresh_push("1000", 1000 + PUSH_TIMESTAMP_WINDOW_SECS));
+        assert!(is_fresh_push(" 1600 ", 1000));
+        assert!(!is_fresh_push("1000", 1001 + PUSH_TIMESTAMP_WINDOW_SECS));
+        assert!(!is_fresh_push("1701", 1000 + 100));
+        assert!(!is_fresh_push("", 1000));
+        assert!(!is_fresh_push("1e3", 1000));
+    }
+
+    #[test]
     fn retries_share_a_dedup_key_and_different_events_do_not() {
-        let text = message(MessageKind::Text { content: "a".into(), msg_id: Some(42) });
+        let text = message(MessageKind::Text {
+            content: "a".into(),
+            msg_id: Some(42),
+        });
         assert_eq!(dedup_key(&text).unwrap(), "msg:42");
-        let scan = message(MessageKind::Scan { scene: "x".into(), ticket: None });
+        let scan = message(MessageKind::Scan {
+            scene: "x".into(),
+            ticket: None,
+        });
         let click = message(MessageKind::Click { key: "x".into() });
         assert_eq!(dedup_key(&scan).unwrap(), "evt:o1:77:SCAN");
         assert_ne!(dedup_key(&scan), dedup_key(&click));
-        assert_eq!(dedup_key(&message(MessageKind::Unknown { msg_type: "image".into(), event: None })), None);
+        assert_eq!(
+            dedup_key(&message(MessageKind::Unknown {
+                msg_type: "image".into(),
+                event: None
+            })),
+            None
+        );
     }
 }

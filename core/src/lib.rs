@@ -7,24 +7,30 @@
 #![deny(clippy::float_arithmetic)]
 
 pub mod channel;
+pub mod checkout;
 pub mod collection;
 pub mod csv;
 pub mod deadline;
 pub mod jssdk;
 pub mod keywords;
+pub mod limits;
 pub mod lint;
 pub mod menu;
 pub mod money;
 pub mod mp;
 pub mod oa_api;
 pub mod oauth;
+pub mod order;
 pub mod page;
 pub mod paycode;
+pub mod paytime;
 pub mod personal_data;
 pub mod product;
 pub mod publish;
 pub mod qr;
+pub mod refund;
 pub mod session;
+pub mod share;
 pub mod split;
 pub mod text;
 pub mod urlenc;

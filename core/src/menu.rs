@@ -24,7 +24,8 @@ impl MenuKey {
     /// Checks the format.
     pub fn parse(s: &str) -> Option<MenuKey> {
         let ok = (1..=32).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         ok.then(|| MenuKey(s.to_string()))
     }
 
@@ -78,7 +79,9 @@ pub struct AppTarget {
 }
 
 fn is_tag(s: &str) -> bool {
-    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Checks a channel id: a public id (6–32 letters and digits).
@@ -110,7 +113,11 @@ impl AppTarget {
             }
             _ => return Err(TargetError::NotAllowed),
         };
-        Ok(AppTarget { page, channel: None, from: None })
+        Ok(AppTarget {
+            page,
+            channel: None,
+            from: None,
+        })
     }
 
     /// Parses `path?query` (what an OAuth `state` carries). Unknown parameters are refused.
@@ -383,7 +390,10 @@ mod tests {
     fn known_query_parameters_survive_and_others_are_refused_or_dropped() {
         let t = AppTarget::parse("/c/AbCd2345efGH?channel=Ch2345abcdEF&from=menu").unwrap();
         assert_eq!(t.channel(), Some("Ch2345abcdEF"));
-        assert_eq!(t.to_string(), "/c/AbCd2345efGH?channel=Ch2345abcdEF&from=menu");
+        assert_eq!(
+            t.to_string(),
+            "/c/AbCd2345efGH?channel=Ch2345abcdEF&from=menu"
+        );
         assert_eq!(
             AppTarget::parse("/c/AbCd2345efGH?next=//evil.cn"),
             Err(TargetError::NotAllowed)
@@ -405,7 +415,10 @@ mod tests {
     fn dashboard_and_publishing_need_a_payee_session() {
         assert_eq!(AppTarget::parse("/dash").unwrap().role(), Role::Payee);
         assert_eq!(AppTarget::parse("/new").unwrap().role(), Role::Payee);
-        assert_eq!(AppTarget::parse("/c/AbCd2345efGH").unwrap().role(), Role::Payer);
+        assert_eq!(
+            AppTarget::parse("/c/AbCd2345efGH").unwrap().role(),
+            Role::Payer
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ impl ApiFailure {
     }
 
     fn malformed(why: impl std::fmt::Display) -> ApiFailure {
-        ApiFailure { errcode: 0, errmsg: format!("unexpected answer: {why}") }
+        ApiFailure {
+            errcode: 0,
+            errmsg: format!("unexpected answer: {why}"),
+        }
     }
 }
 
@@ -38,7 +41,10 @@ struct Envelope {
 pub fn read<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, ApiFailure> {
     let envelope: Envelope = serde_json::from_str(body).map_err(ApiFailure::malformed)?;
     if let Some(errcode) = envelope.errcode.filter(|&c| c != 0) {
-        return Err(ApiFailure { errcode, errmsg: envelope.errmsg.unwrap_or_default() });
+        return Err(ApiFailure {
+            errcode,
+            errmsg: envelope.errmsg.unwrap_or_default(),
+        });
     }
     serde_json::from_str(body).map_err(ApiFailure::malformed)
 }
@@ -48,7 +54,10 @@ pub fn read_ok(body: &str) -> Result<(), ApiFailure> {
     let envelope: Envelope = serde_json::from_str(body).map_err(ApiFailure::malformed)?;
     match envelope.errcode {
         Some(0) => Ok(()),
-        Some(errcode) => Err(ApiFailure { errcode, errmsg: envelope.errmsg.unwrap_or_default() }),
+        Some(errcode) => Err(ApiFailure {
+            errcode,
+            errmsg: envelope.errmsg.unwrap_or_default(),
+        }),
         None => Err(ApiFailure::malformed("no errcode")),
     }
 }
@@ -156,15 +165,29 @@ mod tests {
     fn answers_with_errcode_are_failures() {
         let token: AccessToken = read(r#"{"access_token":"T","expires_in":7200}"#).unwrap();
         assert_eq!(token.access_token, "T");
-        let ticket: JsapiTicket = read(r#"{"errcode":0,"errmsg":"ok","ticket":"K","expires_in":7200}"#).unwrap();
+        let ticket: JsapiTicket =
+            read(r#"{"errcode":0,"errmsg":"ok","ticket":"K","expires_in":7200}"#).unwrap();
         assert_eq!(ticket.ticket, "K");
-        let err = read::<JsapiTicket>(r#"{"errcode":40001,"errmsg":"invalid credential"}"#).unwrap_err();
+        let err =
+            read::<JsapiTicket>(r#"{"errcode":40001,"errmsg":"invalid credential"}"#).unwrap_err();
         assert!(err.is_invalid_token());
-        assert!(!read::<AccessToken>(r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#).unwrap_err().is_invalid_token());
+        assert!(
+            !read::<AccessToken>(r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#)
+                .unwrap_err()
+                .is_invalid_token()
+        );
         assert_eq!(read::<AccessToken>("nope").unwrap_err().errcode, 0);
-        assert_eq!(read::<AccessToken>(r#"{"errcode":0}"#).unwrap_err().errcode, 0);
+        assert_eq!(
+            read::<AccessToken>(r#"{"errcode":0}"#).unwrap_err().errcode,
+            0
+        );
         assert!(read_ok(r#"{"errcode":0,"errmsg":"ok"}"#).is_ok());
-        assert_eq!(read_ok(r#"{"errcode":42001,"errmsg":"expired"}"#).unwrap_err().errcode, 42001);
+        assert_eq!(
+            read_ok(r#"{"errcode":42001,"errmsg":"expired"}"#)
+                .unwrap_err()
+                .errcode,
+            42001
+        );
         assert!(read_ok("{}").is_err());
     }
 
@@ -177,24 +200,44 @@ mod tests {
         let p = qrcode_request("ch_1", None);
         assert_eq!(p["action_name"], "QR_LIMIT_STR_SCENE");
         assert!(p.get("expire_seconds").is_none());
-        let qr: QrCode = read(r#"{"ticket":"gQ","expire_seconds":60,"url":"http://weixin.qq.com/q/x"}"#).unwrap();
+        let qr: QrCode =
+            read(r#"{"ticket":"gQ","expire_seconds":60,"url":"http://weixin.qq.com/q/x"}"#)
+                .unwrap();
         assert_eq!(qr.expire_seconds, Some(60));
     }
 
     #[test]
     fn the_cache_uses_refreshes_or_waits() {
         let now = 1_000_000_000;
-        let fresh = CacheEntry { expires_at_ms: now + 7_000_000, lease_until_ms: 0 };
+        let fresh = CacheEntry {
+            expires_at_ms: now + 7_000_000,
+            lease_until_ms: 0,
+        };
         assert_eq!(fresh.decide(now), CacheDecision::Use);
-        let empty = CacheEntry { expires_at_ms: 0, lease_until_ms: 0 };
+        let empty = CacheEntry {
+            expires_at_ms: 0,
+            lease_until_ms: 0,
+        };
         assert_eq!(empty.decide(now), CacheDecision::Refresh);
-        let empty_leased = CacheEntry { expires_at_ms: 0, lease_until_ms: now + 5000 };
+        let empty_leased = CacheEntry {
+            expires_at_ms: 0,
+            lease_until_ms: now + 5000,
+        };
         assert_eq!(empty_leased.decide(now), CacheDecision::Wait);
-        let aging = CacheEntry { expires_at_ms: now + 60_000, lease_until_ms: 0 };
+        let aging = CacheEntry {
+            expires_at_ms: now + 60_000,
+            lease_until_ms: 0,
+        };
         assert_eq!(aging.decide(now), CacheDecision::Refresh);
-        let aging_leased = CacheEntry { expires_at_ms: now + 60_000, lease_until_ms: now + 5000 };
+        let aging_leased = CacheEntry {
+            expires_at_ms: now + 60_000,
+            lease_until_ms: now + 5000,
+        };
         assert_eq!(aging_leased.decide(now), CacheDecision::Use);
-        let stale_lease = CacheEntry { expires_at_ms: 0, lease_until_ms: now - 1 };
+        let stale_lease = CacheEntry {
+            expires_at_ms: 0,
+            lease_until_ms: now - 1,
+        };
         assert_eq!(stale_lease.decide(now), CacheDecision::Refresh);
         assert_eq!(expiry_ms(now, 7200), now + 7_200_000);
         assert_eq!(expiry_ms(now, -5), now);

@@ -66,7 +66,13 @@ pub enum StateError {
 impl OauthState {
     /// A fresh state for `target`, valid [`STATE_TTL_SECS`] from `now`.
     pub fn new(target: AppTarget, now: i64) -> OauthState {
-        OauthState { role: target.role(), target, retried: false, visit: false, expires_at: now + STATE_TTL_SECS }
+        OauthState {
+            role: target.role(),
+            target,
+            retried: false,
+            visit: false,
+            expires_at: now + STATE_TTL_SECS,
+        }
     }
 
     /// Signs and encodes the state.
@@ -115,7 +121,11 @@ impl OauthState {
         }
         let target = std::str::from_utf8(&body[6..]).map_err(|_| StateError::Malformed)?;
         let target = AppTarget::parse(target)?;
-        let role = if flags & FLAG_PAYEE != 0 { Role::Payee } else { Role::Payer };
+        let role = if flags & FLAG_PAYEE != 0 {
+            Role::Payee
+        } else {
+            Role::Payer
+        };
         Ok(OauthState {
             target,
             role,
@@ -220,12 +230,23 @@ struct ExchangeBody {
 pub fn read_exchange(body: &str) -> Exchange {
     let parsed: ExchangeBody = match serde_json::from_str(body) {
         Ok(b) => b,
-        Err(e) => return Exchange::Failed { errcode: 0, errmsg: format!("not JSON: {e}") },
+        Err(e) => {
+            return Exchange::Failed {
+                errcode: 0,
+                errmsg: format!("not JSON: {e}"),
+            }
+        }
     };
     match (parsed.errcode.unwrap_or(0), parsed.openid) {
         (0, Some(openid)) => match Openid::parse(&openid) {
-            Some(openid) => Exchange::Openid { openid, snapshot: parsed.is_snapshotuser == Some(1) },
-            None => Exchange::Failed { errcode: 0, errmsg: "malformed openid".into() },
+            Some(openid) => Exchange::Openid {
+                openid,
+                snapshot: parsed.is_snapshotuser == Some(1),
+            },
+            None => Exchange::Failed {
+                errcode: 0,
+                errmsg: "malformed openid".into(),
+            },
         },
         (errcode @ (40163 | 40029), _) => Exchange::CodeRefused { errcode },
         (errcode, _) => Exchange::Failed {
@@ -239,7 +260,9 @@ pub fn read_exchange(body: &str) -> Exchange {
 /// separators (it is put into a URL).
 pub fn is_plausible_code(code: &str) -> bool {
     (1..=128).contains(&code.len())
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -252,7 +275,12 @@ mod tests {
 
     #[test]
     fn base62_round_trips() {
-        for bytes in [vec![1u8], vec![1, 0, 0, 255], vec![1; 95], vec![1, 255, 254, 0, 7]] {
+        for bytes in [
+            vec![1u8],
+            vec![1, 0, 0, 255],
+            vec![1; 95],
+            vec![1, 255, 254, 0, 7],
+        ] {
             let text = base62_encode(&bytes);
             assert!(text.bytes().all(|b| b.is_ascii_alphanumeric()));
             assert_eq!(base62_decode(&text).unwrap(), bytes);
@@ -271,13 +299,21 @@ mod tests {
         assert_eq!(opened, state);
         assert_eq!(opened.role, Role::Payer);
         let dash = OauthState::new(AppTarget::parse("/dash").unwrap(), 1);
-        assert_eq!(OauthState::open(&key(), &dash.sign(&key()).unwrap(), 1).unwrap().role, Role::Payee);
+        assert_eq!(
+            OauthState::open(&key(), &dash.sign(&key()).unwrap(), 1)
+                .unwrap()
+                .role,
+            Role::Payee
+        );
     }
 
     #[test]
     fn the_longest_allowed_target_still_fits() {
-        let target = AppTarget::parse(&format!("/c/{}?channel={}", "a".repeat(32), "b".repeat(25))).unwrap();
-        let text = OauthState::new(target, u32::MAX as i64 - 1000).sign(&key()).unwrap();
+        let target =
+            AppTarget::parse(&format!("/c/{}?channel={}", "a".repeat(32), "b".repeat(25))).unwrap();
+        let text = OauthState::new(target, u32::MAX as i64 - 1000)
+            .sign(&key())
+            .unwrap();
         assert!(text.len() <= MAX_STATE_LEN, "{}", text.len());
     }
 
@@ -285,24 +321,47 @@ mod tests {
     fn tampered_expired_or_foreign_states_are_refused() {
         let state = OauthState::new(AppTarget::parse("/c/AbCd2345efGH").unwrap(), 1000);
         let text = state.sign(&key()).unwrap();
-        assert_eq!(OauthState::open(&key(), &text, 1000 + STATE_TTL_SECS), Err(StateError::Expired));
+        assert_eq!(
+            OauthState::open(&key(), &text, 1000 + STATE_TTL_SECS),
+            Err(StateError::Expired)
+        );
         let other = SessionKey::new("ffffffffffffffffffffffffffffffff").unwrap();
-        assert_eq!(OauthState::open(&other, &text, 1000), Err(StateError::BadSignature));
+        assert_eq!(
+            OauthState::open(&other, &text, 1000),
+            Err(StateError::BadSignature)
+        );
         // Flip one character anywhere: never accepted.
         for i in 0..text.len() {
             let mut bytes = text.clone().into_bytes();
             bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
             let tampered = String::from_utf8(bytes).unwrap();
-            assert!(OauthState::open(&key(), &tampered, 1000).is_err(), "position {i}");
+            assert!(
+                OauthState::open(&key(), &tampered, 1000).is_err(),
+                "position {i}"
+            );
         }
-        assert_eq!(OauthState::open(&key(), "", 1000), Err(StateError::Malformed));
-        assert_eq!(OauthState::open(&key(), "a-b", 1000), Err(StateError::Malformed));
-        assert_eq!(OauthState::open(&key(), &"z".repeat(129), 1000), Err(StateError::Malformed));
+        assert_eq!(
+            OauthState::open(&key(), "", 1000),
+            Err(StateError::Malformed)
+        );
+        assert_eq!(
+            OauthState::open(&key(), "a-b", 1000),
+            Err(StateError::Malformed)
+        );
+        assert_eq!(
+            OauthState::open(&key(), &"z".repeat(129), 1000),
+            Err(StateError::Malformed)
+        );
     }
 
     #[test]
     fn the_authorize_url_encodes_the_redirect_and_ends_with_wechat_redirect() {
-        let url = authorize_url("http://127.0.0.1:8788/", "wx1", "http://127.0.0.1:8787/oauth/callback", "S1");
+        let url = authorize_url(
+            "http://127.0.0.1:8788/",
+            "wx1",
+            "http://127.0.0.1:8787/oauth/callback",
+            "S1",
+        );
         assert_eq!(
             url,
             "http://127.0.0.1:8788/connect/oauth2/authorize?appid=wx1&redirect_uri=http%3A%2F%2F127.0.0.1%3A8787%2Foauth%2Fcallback&response_type=code&scope=snsapi_base&state=S1#wechat_redirect"
@@ -312,27 +371,51 @@ mod tests {
     #[test]
     fn exchange_answers_are_classified() {
         assert_eq!(
-            read_exchange(r#"{"access_token":"t","expires_in":7200,"openid":"oU1","scope":"snsapi_base"}"#),
-            Exchange::Openid { openid: Openid::parse("oU1").unwrap(), snapshot: false }
+            read_exchange(
+                r#"{"access_token":"t","expires_in":7200,"openid":"oU1","scope":"snsapi_base"}"#
+            ),
+            Exchange::Openid {
+                openid: Openid::parse("oU1").unwrap(),
+                snapshot: false
+            }
         );
         assert_eq!(
             read_exchange(r#"{"openid":"oU1","is_snapshotuser":1}"#),
-            Exchange::Openid { openid: Openid::parse("oU1").unwrap(), snapshot: true }
+            Exchange::Openid {
+                openid: Openid::parse("oU1").unwrap(),
+                snapshot: true
+            }
         );
         assert_eq!(
             read_exchange(r#"{"errcode":40163,"errmsg":"code been used"}"#),
             Exchange::CodeRefused { errcode: 40163 }
         );
-        assert_eq!(read_exchange(r#"{"errcode":40029,"errmsg":"invalid code"}"#), Exchange::CodeRefused { errcode: 40029 });
-        assert!(matches!(read_exchange(r#"{"errcode":40125,"errmsg":"invalid appsecret"}"#), Exchange::Failed { errcode: 40125, .. }));
-        assert!(matches!(read_exchange("<html>"), Exchange::Failed { errcode: 0, .. }));
-        assert!(matches!(read_exchange(r#"{"openid":"o/../x"}"#), Exchange::Failed { .. }));
+        assert_eq!(
+            read_exchange(r#"{"errcode":40029,"errmsg":"invalid code"}"#),
+            Exchange::CodeRefused { errcode: 40029 }
+        );
+        assert!(matches!(
+            read_exchange(r#"{"errcode":40125,"errmsg":"invalid appsecret"}"#),
+            Exchange::Failed { errcode: 40125, .. }
+        ));
+        assert!(matches!(
+            read_exchange("<html>"),
+            Exchange::Failed { errcode: 0, .. }
+        ));
+        assert!(matches!(
+            read_exchange(r#"{"openid":"o/../x"}"#),
+            Exchange::Failed { .. }
+        ));
     }
 
     #[test]
     fn wechat_is_recognised_by_its_user_agent() {
-        assert!(is_wechat_browser("Mozilla/5.0 (iPhone) MicroMessenger/8.0.50 NetType/WIFI"));
-        assert!(!is_wechat_browser("Mozilla/5.0 (X11; Linux x86_64) Chrome/130"));
+        assert!(is_wechat_browser(
+            "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50 NetType/WIFI"
+        ));
+        assert!(!is_wechat_browser(
+            "Mozilla/5.0 (X11; Linux x86_64) Chrome/130"
+        ));
         assert!(is_plausible_code("061abc-_Z"));
         assert!(!is_plausible_code("a&b"));
         assert!(!is_plausible_code(""));

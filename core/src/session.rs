@@ -59,7 +59,8 @@ impl Openid {
     /// Checks the format; `None` when it cannot be an openid.
     pub fn parse(s: &str) -> Option<Openid> {
         let ok = (1..=MAX_OPENID_LEN).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         ok.then(|| Openid(s.to_string()))
     }
 
@@ -154,14 +155,24 @@ pub enum SessionError {
 
 /// Signs a session for `openid` as `role`, valid `role.ttl_secs()` from `now`.
 pub fn issue(key: &SessionKey, role: Role, openid: &Openid, now: i64) -> String {
-    let payload = format!("v1.{}.{}.{}", role.tag(), now + role.ttl_secs(), openid.as_str());
+    let payload = format!(
+        "v1.{}.{}.{}",
+        role.tag(),
+        now + role.ttl_secs(),
+        openid.as_str()
+    );
     let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(key.mac(DOMAIN, payload.as_bytes()));
     format!("{payload}.{mac}")
 }
 
 /// Verifies a cookie value for `role` at `now`.
-pub fn verify(key: &SessionKey, role: Role, value: &str, now: i64) -> Result<Session, SessionError> {
+pub fn verify(
+    key: &SessionKey,
+    role: Role,
+    value: &str,
+    now: i64,
+) -> Result<Session, SessionError> {
     let (payload, mac) = value.rsplit_once('.').ok_or(SessionError::Malformed)?;
     let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(mac)
@@ -191,14 +202,21 @@ pub fn verify(key: &SessionKey, role: Role, value: &str, now: i64) -> Result<Ses
     if now >= expires_at {
         return Err(SessionError::Expired);
     }
-    Ok(Session { openid, role, expires_at })
+    Ok(Session {
+        openid,
+        role,
+        expires_at,
+    })
 }
 
 /// True for hosts where cookies cannot be `Secure` because the site is plain HTTP on loopback.
 pub fn is_local_host(host: &str) -> bool {
     let host = host.trim().to_ascii_lowercase();
     let bare = if host.starts_with('[') {
-        host.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+        host.split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
     } else {
         host.split(':').next().unwrap_or_default().to_string()
     };
@@ -221,7 +239,10 @@ pub fn set_cookie(role: Role, value: &str, secure: bool) -> String {
 
 /// The `Set-Cookie` value that ends a session.
 pub fn clear_cookie(role: Role, secure: bool) -> String {
-    let mut cookie = format!("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax", role.cookie_name());
+    let mut cookie = format!(
+        "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
+        role.cookie_name()
+    );
     if secure {
         cookie.push_str("; Secure");
     }
@@ -263,21 +284,36 @@ mod tests {
     #[test]
     fn a_payer_session_never_passes_as_a_payee_session() {
         let value = issue(&key(), Role::Payer, &openid(), 1000);
-        assert_eq!(verify(&key(), Role::Payee, &value, 1000), Err(SessionError::WrongRole));
+        assert_eq!(
+            verify(&key(), Role::Payee, &value, 1000),
+            Err(SessionError::WrongRole)
+        );
         // Rewriting the role tag breaks the signature.
         let forged = value.replacen("v1.p.", "v1.e.", 1);
-        assert_eq!(verify(&key(), Role::Payee, &forged, 1000), Err(SessionError::BadSignature));
+        assert_eq!(
+            verify(&key(), Role::Payee, &forged, 1000),
+            Err(SessionError::BadSignature)
+        );
     }
 
     #[test]
     fn tampering_or_another_secret_is_refused() {
         let value = issue(&key(), Role::Payee, &openid(), 1000);
         let other = SessionKey::new("ffffffffffffffffffffffffffffffff").unwrap();
-        assert_eq!(verify(&other, Role::Payee, &value, 1000), Err(SessionError::BadSignature));
+        assert_eq!(
+            verify(&other, Role::Payee, &value, 1000),
+            Err(SessionError::BadSignature)
+        );
         let longer = value.replacen(".oAbC", ".oAbD", 1);
-        assert_eq!(verify(&key(), Role::Payee, &longer, 1000), Err(SessionError::BadSignature));
+        assert_eq!(
+            verify(&key(), Role::Payee, &longer, 1000),
+            Err(SessionError::BadSignature)
+        );
         let later = value.replacen(&format!(".{}.", 1000 + PAYEE_TTL_SECS), ".99999999999.", 1);
-        assert_eq!(verify(&key(), Role::Payee, &later, 1000), Err(SessionError::BadSignature));
+        assert_eq!(
+            verify(&key(), Role::Payee, &later, 1000),
+            Err(SessionError::BadSignature)
+        );
         for junk in ["", "a", "a.b", "v1.e.1.o.!!!", &value[..value.len() - 2]] {
             assert!(verify(&key(), Role::Payee, junk, 1000).is_err(), "{junk}");
         }

@@ -716,6 +716,34 @@ pub fn announcement_lint(text: &str) -> Vec<lint::Hit> {
     lint::check(text)
 }
 
+/// How long a participant is left alone after a reminder: 12 hours.
+pub const REMIND_EVERY_SECS: i64 = 12 * 3600;
+
+/// The body of a template-message reminder (`/cgi-bin/message/template/send`). The operator's
+/// template (`WECHAT_REMINDER_TEMPLATE_ID`) has the keywords `thing1` (what: the title, cut to
+/// WeChat's 20 characters), `amount2` (what they owe) and `time3` (the deadline, Beijing time).
+pub fn reminder_message(
+    openid: &str,
+    template_id: &str,
+    url: &str,
+    title: &str,
+    due: Fen,
+    deadline: Option<Deadline>,
+) -> serde_json::Value {
+    let thing: String = title.chars().take(20).collect();
+    let time = deadline.map_or_else(|| "尽快".to_owned(), |d| d.to_cst_string());
+    serde_json::json!({
+        "touser": openid,
+        "template_id": template_id,
+        "url": url,
+        "data": {
+            "thing1": { "value": thing },
+            "amount2": { "value": due.to_string() },
+            "time3": { "value": time },
+        },
+    })
+}
+
 /// A short description of how a split splits: `¥300.00 由 10 人均摊`.
 pub fn mode_summary(mode: &SplitMode) -> String {
     match mode {
@@ -1023,6 +1051,30 @@ mod tests {
         assert_eq!(p.collected, Fen::new(500));
         assert_eq!(p.target, Fen::new(5000));
         assert_eq!(p.permille(), 100);
+    }
+
+    #[test]
+    fn a_reminder_names_the_amount_and_the_deadline_within_wechat_limits() {
+        let deadline = Deadline::parse_cst("2026-12-01T18:00").unwrap();
+        let m = reminder_message(
+            "o1",
+            "tpl",
+            "https://x.cn/c/a",
+            &"长".repeat(30),
+            Fen::new(3334),
+            Some(deadline),
+        );
+        assert_eq!(m["touser"], "o1");
+        assert_eq!(
+            m["data"]["thing1"]["value"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count(),
+            20
+        );
+        assert_eq!(m["data"]["amount2"]["value"], "¥33.34");
+        assert_eq!(m["data"]["time3"]["value"], "2026-12-01 18:00");
     }
 
     #[test]

@@ -149,10 +149,7 @@ mod tests {
             http_host("https://Pay.Example.cn:8443/c/1?x#y").as_deref(),
             Some("pay.example.cn")
         );
-        assert_eq!(
-            http_host("http://[::1]:8787/").as_deref(),
-            Some("[::1]")
-        );
+        assert_eq!(http_host("http://[::1]:8787/").as_deref(), Some("[::1]"));
         assert_eq!(http_host("https://evil.cn@good.cn/"), None);
         assert_eq!(http_host("javascript:alert(1)"), None);
         assert_eq!(http_host("//evil.cn/x"), None);

@@ -54,6 +54,11 @@ pub fn parse_dotenv(text: &str) -> Vec<(String, String)> {
 impl Sim {
     /// Generates keys and starts the simulator; waits for `/sim/health`.
     pub async fn start() -> Result<Sim> {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Sim::start`] with extra `shoukuan sim` arguments (e.g. `--time-scale 0.1`).
+    pub async fn start_with(extra_args: &[&str]) -> Result<Sim> {
         let bin = shoukuan_bin();
         if !bin.exists() {
             bail!(
@@ -82,7 +87,10 @@ impl Sim {
             dir.path().join("sim.json").into_os_string(),
             "--addr".into(),
             format!("127.0.0.1:{port}").into(),
-        ];
+        ]
+        .into_iter()
+        .chain(extra_args.iter().map(Into::into))
+        .collect();
         let child = spawn_guarded(&bin, &args, &[], &log)?;
         let mut sim = Sim {
             base: format!("http://127.0.0.1:{port}"),

@@ -117,6 +117,8 @@ impl Worker {
             "--port",
             &self.port.to_string(),
             "--show-interactive-dev-session=false",
+            // `/__scheduled` runs the cron handler on demand (payments re-query / close).
+            "--test-scheduled",
             "--inspector-port",
             &free_port().to_string(),
             "--persist-to",
@@ -176,6 +178,22 @@ impl Worker {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+
+    /// Runs the scheduled (cron) handler once, as the minute trigger would
+    /// (`wrangler dev --test-scheduled`).
+    pub async fn run_cron(&self) -> Result<()> {
+        // `/__scheduled` is in `run_worker_first`: otherwise the assets' SPA fallback answers.
+        let resp = reqwest::Client::new()
+            .get(self.url("/__scheduled?cron=*+*+*+*+*"))
+            .send()
+            .await?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if !status.is_success() || !text.contains("Ran scheduled event") {
+            bail!("/__scheduled answered {status}: {text}");
+        }
+        Ok(())
     }
 
     /// An absolute URL on this worker.

@@ -6,6 +6,7 @@ use shoukuan_core::collection::{
     is_valid_id, AmountRule, CollectionView, Created, Kind, NewCollection, Status, ValidCollection,
 };
 use shoukuan_core::money::Fen;
+use shoukuan_core::publish::{Extra, PublishBody};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Request, Response};
 
@@ -83,21 +84,27 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let publish = PublishConfig::from_env(env);
     // `payees` mode: an approved payee session, who then owns the collection.
     let owner = crate::session::publisher(&req, env, publish.access).await?;
-    let draft: NewCollection = http::read_json(&mut req).await?;
+    // Every kind: the request fields at the top level, `kind` and its `split` / `product` part.
+    let draft: PublishBody = http::read_json(&mut req).await?;
     if let (None, Some(expected)) = (&owner, publish.invite_code) {
-        let given = draft.invite_code.as_deref().unwrap_or("").trim();
+        let given = draft.collection.invite_code.as_deref().unwrap_or("").trim();
         if !secrets::secret_eq(given, expected.expose()) {
             return Err(ApiError::Forbidden);
         }
     }
-    let valid: ValidCollection = draft.validate().map_err(ApiError::Invalid)?;
+    let now = now_secs();
+    let checked = draft.validate(now).map_err(ApiError::Invalid)?;
+    if let Extra::Product(product) = &checked.extra {
+        crate::products::check_images(env, product).await?;
+    }
+    let valid: &ValidCollection = &checked.collection;
     let id = secrets::new_public_id()?;
     let token = secrets::new_token()?;
-    let now = now_secs();
-    db(env)?
+    let db = db(env)?;
+    let insert = db
         .prepare(
             "INSERT INTO collections (id, kind, status, payee_name, title, amount_fen, note, pay_code, \
-             manage_token_hash, created_at, updated_at, owner_openid) VALUES (?1, 'request', 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+             manage_token_hash, created_at, updated_at, owner_openid) VALUES (?1, ?10, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
         )
         .bind(&[
             id.as_str().into(),
@@ -109,9 +116,18 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             secrets::token_hash(&token).into(),
             JsValue::from_f64(now as f64),
             owner.as_ref().map_or(JsValue::NULL, |o| o.as_str().into()),
-        ])?
-        .run()
-        .await?;
+            checked.kind().as_str().into(),
+        ])?;
+    // One batch (a transaction): a split or product never exists half-stored.
+    let mut statements = vec![insert];
+    match &checked.extra {
+        Extra::Request => {}
+        Extra::Split(spec) => statements.push(crate::splits::insert_statement(&db, &id, spec)?),
+        Extra::Product(product) => {
+            statements.push(crate::products::insert_statement(&db, &id, product)?)
+        }
+    }
+    db.batch(statements).await?;
     let created = Created {
         path: format!("/c/{id}"),
         manage_path: format!("/manage/{id}#t={token}"),
@@ -148,6 +164,11 @@ pub async fn get(id: &str, env: &Env) -> Result<Response, ApiError> {
     http::json(200, &view)
 }
 
+/// Checks the `Authorization: Bearer <manage token>` header for collection `id` (401/404).
+pub async fn authorize_manage(id: &str, req: &Request, env: &Env) -> Result<(), ApiError> {
+    load_managed(id, req, env).await.map(|_| ())
+}
+
 /// Loads a collection and checks the `Authorization: Bearer <manage token>` header.
 async fn load_managed(id: &str, req: &Request, env: &Env) -> Result<Row, ApiError> {
     let header = req
@@ -174,7 +195,20 @@ pub async fn update(id: &str, mut req: Request, env: &Env) -> Result<Response, A
     let mut draft: NewCollection = http::read_json(&mut req).await?;
     // The receive code is fixed at publish time: a manage link must not redirect the money.
     draft.pay_code = row.pay_code.clone();
+    // A split's amounts live in its own settings (`splits`), not in `amount_fen`.
+    if row.kind == Kind::Split.as_str() {
+        draft.amount = None;
+    }
     let valid = draft.validate().map_err(ApiError::Invalid)?;
+    if row.kind == Kind::Product.as_str() && valid.amount == AmountRule::PayerEntered {
+        return Err(ApiError::Invalid(vec![
+            shoukuan_core::collection::FieldError {
+                field: "amount".into(),
+                code: "INVALID_AMOUNT".into(),
+                message: "价格页需要填写价格".into(),
+            },
+        ]));
+    }
     db(env)?
         .prepare(
             "UPDATE collections SET payee_name = ?2, title = ?3, amount_fen = ?4, note = ?5, updated_at = ?6 \

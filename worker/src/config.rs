@@ -79,12 +79,17 @@ impl PublishConfig {
             Some("invite") => PublishAccess::Invite,
             Some("payees") => PublishAccess::Payees,
             Some(other) => {
-                worker::console_error!("PUBLISH_ACCESS={other:?} is not payees|invite; using payees");
+                worker::console_error!(
+                    "PUBLISH_ACCESS={other:?} is not payees|invite; using payees"
+                );
                 PublishAccess::Payees
             }
             None if setting(env, "WECHAT_APPID").is_some() => PublishAccess::Payees,
             None => PublishAccess::Invite,
         };
-        PublishConfig { invite_code: (!value.is_empty()).then_some(SecretString(value)), access }
+        PublishConfig {
+            invite_code: (!value.is_empty()).then_some(SecretString(value)),
+            access,
+        }
     }
 }

@@ -45,6 +45,9 @@ pub enum ApiError {
     NotParticipant,
     /// 413 `IMAGE_TOO_LARGE`: an uploaded image is over the limit.
     ImageTooLarge,
+    /// Payments: the given status, code and Chinese message (e.g. 403 `DAILY_LIMIT` with the
+    /// amount still receivable, 409 `OVER_REFUND`, 401 `PAYER_SIGN_IN_REQUIRED`).
+    Pay(u16, &'static str, String),
 }
 
 impl From<worker::Error> for ApiError {
@@ -86,6 +89,7 @@ impl ApiError {
             ApiError::Unavailable(code, message) => (503, body(code, message)),
             ApiError::NotParticipant => (401, body("NOT_PARTICIPANT", "只有报名本人可以修改这条接龙")),
             ApiError::ImageTooLarge => (413, body("IMAGE_TOO_LARGE", "图片过大，请换一张或重新选择")),
+            ApiError::Pay(status, code, message) => (status, body(code, &message)),
             ApiError::Upstream(cause) => {
                 worker::console_error!("wechat api: {cause}");
                 (502, body("WECHAT_UPSTREAM", "微信接口暂时不可用，请稍后再试"))

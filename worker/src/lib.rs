@@ -5,14 +5,20 @@ mod collections;
 mod config;
 mod error;
 mod http;
+mod kind_pages;
 mod oa;
 mod pages;
+mod pay;
+mod personal_data;
+mod products;
+mod reminders;
 mod routes;
 mod secrets;
 mod session;
+mod splits;
 mod wechat;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 use crate::error::ApiError;
 use crate::routes::Route;
@@ -31,6 +37,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     http::with_security_headers(response)
 }
 
+/// The minute cron (`[triggers] crons` in wrangler.toml): payments re-query and close.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    pay::scheduled(&env).await;
+}
+
 async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Response, ApiError> {
     match route {
         Route::Health => http::json(200, &serde_json::json!({ "ok": true })),
@@ -39,7 +51,10 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::GetCollection(id) => collections::get(&id, env).await,
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
-        Route::PayerPage(id) => pages::payer_page(&id, env).await,
+        Route::PayerPage(id) => pages::payer_page(&id, &req, env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,
+        Route::Split(route) => splits::handle(route, req, env).await,
+        Route::Product(route) => products::handle(route, req, env).await,
+        Route::Pay(route) => pay::handle(route, req, env).await,
     }
 }

@@ -3,8 +3,9 @@
 //! QR is visible as soon as the HTML arrives. The page carries no WebAssembly at all: it is
 //! complete as HTML, a few kilobytes on a phone's network.
 
+use shoukuan_core::collection::Kind;
 use shoukuan_core::page;
-use worker::Env;
+use worker::{Env, Request};
 
 use crate::collections;
 use crate::error::ApiError;
@@ -13,12 +14,33 @@ use crate::http;
 const APP_MOUNT: &str = r#"<div id="app"></div>"#;
 
 /// `GET /c/:id`
-pub async fn payer_page(id: &str, env: &Env) -> Result<worker::Response, ApiError> {
+pub async fn payer_page(id: &str, req: &Request, env: &Env) -> Result<worker::Response, ApiError> {
+    let found = collections::find_view(id, env).await?;
+    // Splits and products are interactive (sign-up, live list, countdown, poster): they are
+    // served with the app bundle (`kind_pages`).
+    if let Some(view) = found.as_ref().filter(|v| v.kind != Kind::Request) {
+        if let Some(kind_page) = crate::kind_pages::render(view, req, env).await? {
+            let html = fill(&app_shell(env).await?, &kind_page.title, &kind_page.body).replacen(
+                "</head>",
+                &format!("{}</head>", kind_page.head),
+                1,
+            );
+            return http::html(200, html);
+        }
+    }
     // Payers get the card without the app's WebAssembly (see `page::without_app_bundle`).
     let shell = page::without_app_bundle(&app_shell(env).await?);
-    match collections::find_view(id, env).await? {
+    match found {
         Some(view) => {
-            let body = format!(r#"<div id="app">{}</div>"#, page::payer_card(&view));
+            // The share card (JS-SDK) is a few lines of plain script, only acting inside WeChat.
+            let share = crate::oa::share_script(&view, req, env);
+            // A merchant collection gets a pay button and a small inline script instead of a
+            // receive code (still no WebAssembly): see `core::checkout`.
+            let card = match crate::pay::merchant_card(&view, env).await? {
+                Some(card) => card,
+                None => page::payer_card(&view),
+            };
+            let body = format!(r#"<div id="app">{card}</div>{share}"#);
             let title = format!("<title>{} - 收款</title>", page::escape(&view.title));
             http::html(200, fill(&shell, &title, &body))
         }

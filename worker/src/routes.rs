@@ -22,6 +22,12 @@ pub enum Route {
     PayerPage(String),
     /// The Official Account front door and the payee dashboard API ([`OaRoute`]).
     Oa(OaRoute),
+    /// Group splits (接龙) ([`SplitRoute`]).
+    Split(SplitRoute),
+    /// Price pages and their images ([`ProductRoute`]).
+    Product(ProductRoute),
+    /// Merchant payments: orders, WeChat Pay callbacks, refunds, dashboard ([`PayRoute`]).
+    Pay(PayRoute),
 }
 
 impl Route {
@@ -30,6 +36,15 @@ impl Route {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if let Some(oa) = OaRoute::parse(method, &segments) {
             return Some(Route::Oa(oa));
+        }
+        if let Some(split) = SplitRoute::parse(method, &segments) {
+            return Some(Route::Split(split));
+        }
+        if let Some(product) = ProductRoute::parse(method, &segments) {
+            return Some(Route::Product(product));
+        }
+        if let Some(pay) = PayRoute::parse(method, &segments) {
+            return Some(Route::Pay(pay));
         }
         let route = match (method, segments.as_slice()) {
             (Method::Get | Method::Head, ["health"]) => Route::Health,
@@ -134,6 +149,148 @@ impl OaRoute {
             (Method::Post, ["api", "operator", "payees", openid, "revoke"]) => {
                 OaRoute::RevokePayee(openid.to_string())
             }
+            _ => return None,
+        };
+        Some(route)
+    }
+}
+
+/// Routes of group splits. `:pid` is a participant id; participant routes need the
+/// participant token, payee routes the manage token (`Authorization: Bearer …`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitRoute {
+    /// `GET /api/splits/:id`: the public page data (masked names), ETag/304 for polling.
+    Get(String),
+    /// `GET /api/splits/:id/admin` (manage token): names and phones in full.
+    Admin(String),
+    /// `POST /api/splits/:id/join`
+    Join(String),
+    /// `GET /api/splits/:id/participants/:pid` (participant token)
+    Mine(String, String),
+    /// `PUT /api/splits/:id/participants/:pid` (participant token)
+    Edit(String, String),
+    /// `DELETE /api/splits/:id/participants/:pid` (participant token)
+    Withdraw(String, String),
+    /// `POST /api/splits/:id/participants/:pid/claim` (participant token): 我已付款.
+    Claim(String, String),
+    /// `POST /api/splits/:id/participants/:pid/confirm` (manage token)
+    Confirm(String, String),
+    /// `POST /api/splits/:id/participants/:pid/reject` (manage token)
+    Reject(String, String),
+    /// `GET /api/splits/:id/export.csv` (manage token)
+    ExportCsv(String),
+    /// `GET /api/splits/:id/export.json` (manage token)
+    ExportJson(String),
+    /// `POST /api/splits/:id/remind` (manage token): template messages to unpaid participants.
+    Remind(String),
+}
+
+impl SplitRoute {
+    /// Matches the paths this family owns.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<SplitRoute> {
+        let s = |v: &&str| v.to_string();
+        let route = match (method, segments) {
+            (Method::Get, ["api", "splits", id]) => SplitRoute::Get(s(id)),
+            (Method::Get, ["api", "splits", id, "admin"]) => SplitRoute::Admin(s(id)),
+            (Method::Post, ["api", "splits", id, "join"]) => SplitRoute::Join(s(id)),
+            (Method::Get, ["api", "splits", id, "participants", pid]) => {
+                SplitRoute::Mine(s(id), s(pid))
+            }
+            (Method::Put, ["api", "splits", id, "participants", pid]) => {
+                SplitRoute::Edit(s(id), s(pid))
+            }
+            (Method::Delete, ["api", "splits", id, "participants", pid]) => {
+                SplitRoute::Withdraw(s(id), s(pid))
+            }
+            (Method::Post, ["api", "splits", id, "participants", pid, "claim"]) => {
+                SplitRoute::Claim(s(id), s(pid))
+            }
+            (Method::Post, ["api", "splits", id, "participants", pid, "confirm"]) => {
+                SplitRoute::Confirm(s(id), s(pid))
+            }
+            (Method::Post, ["api", "splits", id, "participants", pid, "reject"]) => {
+                SplitRoute::Reject(s(id), s(pid))
+            }
+            (Method::Get, ["api", "splits", id, "export.csv"]) => SplitRoute::ExportCsv(s(id)),
+            (Method::Get, ["api", "splits", id, "export.json"]) => SplitRoute::ExportJson(s(id)),
+            (Method::Post, ["api", "splits", id, "remind"]) => SplitRoute::Remind(s(id)),
+            _ => return None,
+        };
+        Some(route)
+    }
+}
+
+/// Routes of price pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductRoute {
+    /// `GET /api/products/:id`
+    Get(String),
+    /// `POST /api/images`: upload one image (body = the image).
+    Upload,
+    /// `GET /i/:key`: an uploaded image.
+    Image(String),
+}
+
+impl ProductRoute {
+    /// Matches the paths this family owns.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<ProductRoute> {
+        let route = match (method, segments) {
+            (Method::Get, ["api", "products", id]) => ProductRoute::Get(id.to_string()),
+            (Method::Post, ["api", "images"]) => ProductRoute::Upload,
+            (Method::Get | Method::Head, ["i", key]) => ProductRoute::Image(key.to_string()),
+            _ => return None,
+        };
+        Some(route)
+    }
+}
+
+/// Routes of merchant payments (WeChat Pay API v3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayRoute {
+    /// `POST /api/orders`: a payer starts paying a merchant collection.
+    CreateOrder,
+    /// `GET /api/orders/:id[?refresh=1]`: the order page's status and receipt.
+    GetOrder(String),
+    /// `POST /wechatpay/notify/transaction`: WeChat Pay's payment callback.
+    NotifyTransaction,
+    /// `POST /wechatpay/notify/refund`: WeChat Pay's refund callback.
+    NotifyRefund,
+    /// `GET /api/dash/payments`: the payee's payments dashboard.
+    Dashboard,
+    /// `POST /api/dash/merchant-collections`: publish a collection paid through WeChat Pay.
+    CreateMerchantCollection,
+    /// `POST /api/dash/orders/:id/refunds`: the payee refunds (part of) an order.
+    CreateRefund(String),
+    /// `POST /api/dash/flags/:id/resolve`
+    ResolveFlag(String),
+    /// `POST /api/operator/payees/:openid/identity`: mark a payee identity-verified.
+    SetIdentity(String),
+    /// `POST /api/test/pay/faults` (`PAY_TEST_HOOKS=1` only)
+    TestFaults,
+    /// `POST /api/test/pay/age` (`PAY_TEST_HOOKS=1` only)
+    TestAge,
+    /// `POST /api/test/pay/bench` (`PAY_TEST_HOOKS=1` only)
+    TestBench,
+}
+
+impl PayRoute {
+    /// Matches the paths this family owns.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<PayRoute> {
+        let route = match (method, segments) {
+            (Method::Post, ["api", "orders"]) => PayRoute::CreateOrder,
+            (Method::Get, ["api", "orders", id]) => PayRoute::GetOrder(id.to_string()),
+            (Method::Post, ["wechatpay", "notify", "transaction"]) => PayRoute::NotifyTransaction,
+            (Method::Post, ["wechatpay", "notify", "refund"]) => PayRoute::NotifyRefund,
+            (Method::Get, ["api", "dash", "payments"]) => PayRoute::Dashboard,
+            (Method::Post, ["api", "dash", "merchant-collections"]) => PayRoute::CreateMerchantCollection,
+            (Method::Post, ["api", "dash", "orders", id, "refunds"]) => PayRoute::CreateRefund(id.to_string()),
+            (Method::Post, ["api", "dash", "flags", id, "resolve"]) => PayRoute::ResolveFlag(id.to_string()),
+            (Method::Post, ["api", "operator", "payees", openid, "identity"]) => {
+                PayRoute::SetIdentity(openid.to_string())
+            }
+            (Method::Post, ["api", "test", "pay", "faults"]) => PayRoute::TestFaults,
+            (Method::Post, ["api", "test", "pay", "age"]) => PayRoute::TestAge,
+            (Method::Post, ["api", "test", "pay", "bench"]) => PayRoute::TestBench,
             _ => return None,
         };
         Some(route)

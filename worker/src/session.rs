@@ -46,7 +46,9 @@ pub fn current(req: &Request, env: &Env, role: Role) -> Option<Openid> {
     let cookies = header(req, "cookie");
     let value = session::cookie_value(&cookies, role.cookie_name())?;
     let key = key(env)?;
-    session::verify(&key, role, value, now_secs()).ok().map(|s| s.openid)
+    session::verify(&key, role, value, now_secs())
+        .ok()
+        .map(|s| s.openid)
 }
 
 /// The payer's openid from the payer session (set by `/m/:key` → OAuth), for JSAPI payments.
@@ -67,13 +69,21 @@ pub fn public_origin(req: &Request, env: &Env) -> Result<String, ApiError> {
 
 /// Whether cookies must be `Secure`: everywhere but loopback hosts (plain-HTTP local runs).
 pub fn secure_cookies(req: &Request) -> bool {
-    let host = req.url().ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let host = req
+        .url()
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
     !session::is_local_host(&host)
 }
 
 /// `Set-Cookie` for a fresh session.
 pub fn set_cookie(req: &Request, key: &SessionKey, role: Role, openid: &Openid) -> String {
-    session::set_cookie(role, &session::issue(key, role, openid, now_secs()), secure_cookies(req))
+    session::set_cookie(
+        role,
+        &session::issue(key, role, openid, now_secs()),
+        secure_cookies(req),
+    )
 }
 
 /// A payee account's approval.
@@ -157,7 +167,9 @@ pub fn is_operator(req: &Request, env: &Env) -> bool {
         return false;
     };
     if expected.expose().len() < 16 {
-        worker::console_error!("OPERATOR_SECRET is shorter than 16 characters: operator API disabled");
+        worker::console_error!(
+            "OPERATOR_SECRET is shorter than 16 characters: operator API disabled"
+        );
         return false;
     }
     let auth = header(req, "authorization");
@@ -212,7 +224,11 @@ pub async fn require_manager(req: &Request, env: &Env) -> Result<Manager, ApiErr
 
 /// Who publishes a collection: in `payees` mode the approved payee (401/403 otherwise), who
 /// then owns it; in `invite` mode nobody in particular (the caller checks the invite code).
-pub async fn publisher(req: &Request, env: &Env, access: PublishAccess) -> Result<Option<Openid>, ApiError> {
+pub async fn publisher(
+    req: &Request,
+    env: &Env,
+    access: PublishAccess,
+) -> Result<Option<Openid>, ApiError> {
     match access {
         PublishAccess::Payees => require_approved_payee(req, env).await.map(Some),
         PublishAccess::Invite => Ok(None),

@@ -1,8 +1,19 @@
 //! One module per page.
 
+#[cfg(feature = "payee")]
+pub mod dash;
+#[cfg(feature = "payee")]
+pub mod dash_api;
 pub mod home;
 #[cfg(feature = "payee")]
 pub mod manage;
 #[cfg(feature = "payee")]
 pub mod new;
+pub mod order;
 pub mod pay;
+pub mod product;
+#[cfg(feature = "payee")]
+pub mod publish_kinds;
+pub mod split;
+#[cfg(feature = "payee")]
+pub mod payments;

@@ -7,6 +7,10 @@ use shoukuan_core::collection::Created;
 use wasm_bindgen::JsCast;
 
 use crate::components::{AmountField, ErrorText, FormError, FormState, NameAndTitle, NoteField};
+use crate::pages::product::{ProductDraft, ProductFields};
+use crate::pages::publish_kinds::{self, AdminLink, KindPicker};
+use crate::pages::split::{SplitDraft, SplitFields};
+use shoukuan_core::collection::Kind;
 use crate::form::{self, Draft};
 use crate::{api, decode};
 
@@ -25,6 +29,10 @@ pub fn New() -> impl IntoView {
     crate::set_title("发起收款");
     let form = FormState::new(Draft::default());
     let created = RwSignal::new(None::<Created>);
+    // 收款 / 群接龙 / 价格页, and the fields only some kinds have.
+    let kind = RwSignal::new(Kind::Request);
+    let split = SplitDraft::new();
+    let product = ProductDraft::new();
     spawn_local(async move {
         // Without an answer the field stays hidden; the server still refuses a missing code
         // with 403 and the field then appears with the message.
@@ -33,13 +41,19 @@ pub fn New() -> impl IntoView {
         }
     });
     move || match created.get() {
-        Some(created) => view! { <Published created=created /> }.into_any(),
-        None => view! { <PublishForm form=form created=created /> }.into_any(),
+        Some(created) => view! { <Published created=created kind=kind.get_untracked() /> }.into_any(),
+        None => view! { <PublishForm form=form created=created kind=kind split=split product=product /> }.into_any(),
     }
 }
 
 #[component]
-fn PublishForm(form: FormState, created: RwSignal<Option<Created>>) -> impl IntoView {
+fn PublishForm(
+    form: FormState,
+    created: RwSignal<Option<Created>>,
+    kind: RwSignal<Kind>,
+    split: SplitDraft,
+    product: ProductDraft,
+) -> impl IntoView {
     let busy = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -47,7 +61,7 @@ fn PublishForm(form: FormState, created: RwSignal<Option<Created>>) -> impl Into
             return;
         }
         form.submitted.set(true);
-        match form.draft().check(form.invite_required.get_untracked()) {
+        match publish_kinds::body(kind.get_untracked(), &form, &split, &product).ok_or(()) {
             Err(_) => {
                 form.form_error.set(Some("请先修改标红的内容".to_owned()));
                 scroll_to_first_error();
@@ -56,7 +70,7 @@ fn PublishForm(form: FormState, created: RwSignal<Option<Created>>) -> impl Into
                 busy.set(true);
                 form.form_error.set(None);
                 spawn_local(async move {
-                    match api::create(&body).await {
+                    match publish_kinds::publish(&body).await {
                         Ok(c) => {
                             created.set(Some(c));
                             if let Some(w) = web_sys::window() {
@@ -70,6 +84,7 @@ fn PublishForm(form: FormState, created: RwSignal<Option<Created>>) -> impl Into
                                 form.invite_required.set(true);
                             }
                             form.refused(&e);
+                            publish_kinds::refused(&e, &split, &product);
                             scroll_to_first_error();
                         }
                     }
@@ -82,10 +97,19 @@ fn PublishForm(form: FormState, created: RwSignal<Option<Created>>) -> impl Into
         <main class="page">
             <form class="card form" on:submit=submit novalidate=true>
                 <h1 class="title">"发起收款"</h1>
+                <KindPicker kind=kind />
                 <NameAndTitle form=form />
                 <PayCodeUpload form=form />
-                <AmountField form=form />
+                <Show when=move || kind.get() != Kind::Split>
+                    <AmountField form=form />
+                </Show>
                 <NoteField form=form />
+                <Show when=move || kind.get() == Kind::Split>
+                    <SplitFields draft=split />
+                </Show>
+                <Show when=move || kind.get() == Kind::Product>
+                    <ProductFields draft=product invite_code=form.invite_code />
+                </Show>
                 <Show when=move || form.invite_required.get()>
                     <div class="field">
                         <label for="invite_code">"邀请码"</label>
@@ -201,7 +225,7 @@ fn PayCodeUpload(form: FormState) -> impl IntoView {
 
 /// After publishing: the share link, a copy button, and the private manage link.
 #[component]
-fn Published(created: Created) -> impl IntoView {
+fn Published(created: Created, kind: Kind) -> impl IntoView {
     crate::set_title("收款已发布");
     let origin = web_sys::window()
         .and_then(|w| w.location().origin().ok())
@@ -243,6 +267,9 @@ fn Published(created: Created) -> impl IntoView {
                     <p>"用它修改或关闭这个收款。链接只显示这一次，丢失后无法找回。"</p>
                     <a id="manage_link" href=manage>{manage_text}</a>
                 </div>
+                {(kind == Kind::Split).then(|| view! {
+                    <AdminLink id=created.id.clone() token=created.manage_token.clone() />
+                })}
                 <a class="link" href="/new">"再发起一个收款"</a>
             </article>
         </main>

@@ -2,7 +2,10 @@
 
 mod api;
 mod oa;
+mod payments;
+mod product;
 mod publish;
+mod split;
 
 use serde_json::{json, Value};
 use shoukuan_tests::worker::Worker;

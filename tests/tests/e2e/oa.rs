@@ -363,6 +363,33 @@ async fn a_menu_jump_in_wechat_authorizes_once_and_a_second_visit_needs_no_oauth
         .await
         .unwrap();
     assert_eq!(first, json!(0));
+    // Inside WeChat the payer page asks for a JS-SDK signature of its URL without the fragment,
+    // and carries the collection's share card.
+    let signed_page = shoukuan_core::urlenc::encode_component(landed);
+    let mut asked = json!(false);
+    for _ in 0..50 {
+        asked = browser
+            .eval(&format!(
+                "return performance.getEntriesByType('resource').some(e => e.name.endsWith('/api/jssdk/config?url={signed_page}') && (e.responseStatus === undefined || e.responseStatus === 200))"
+            ))
+            .await
+            .unwrap();
+        if asked == json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        asked,
+        json!(true),
+        "the page did not ask for its JS-SDK signature"
+    );
+    let card: Value = browser
+        .eval("return JSON.parse(document.getElementById('sk-share').textContent)")
+        .await
+        .unwrap();
+    assert_eq!(card["title"], "周五聚餐 AA");
+    assert_eq!(card["link"], oa.worker.url(&format!("/c/{id}")));
     d.goto(oa.worker.url(&format!("/m/{key}"))).await.unwrap();
     browser.wait_for(".payer-card, #app").await.unwrap();
     assert_eq!(
@@ -754,7 +781,8 @@ async fn the_message_server_verifies_then_replies_by_keyword_in_plain_and_safe_m
         (resp.status().as_u16(), resp.text().await.unwrap()),
         (200, "5837397520".to_string())
     );
-    let resp = verify(format!("{}0", &sig[..39])).await.unwrap();
+    let flipped = if sig.ends_with('0') { '1' } else { '0' };
+    let resp = verify(format!("{}{flipped}", &sig[..39])).await.unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(
         oa.sim.post("/sim/mp/verify", &json!({})).await.unwrap()["echoed"],
@@ -852,9 +880,10 @@ async fn forged_oversized_and_repeated_pushes_are_handled_safely() {
     );
 
     // A forged URL signature: refused before anything is read or stored.
+    let ts = now().to_string();
     let url = |sig: &str| {
         format!(
-            "{}?signature={sig}&timestamp=1&nonce=2",
+            "{}?signature={sig}&timestamp={ts}&nonce=2",
             oa.worker.url("/wechat/mp")
         )
     };
@@ -877,8 +906,8 @@ async fn forged_oversized_and_repeated_pushes_are_handled_safely() {
     let encrypt = mp::encrypt(&oa.aes_key(), &oa.appid(), xml.as_bytes(), &[1; 16]);
     let forged = format!(
         "{}&encrypt_type=aes&msg_signature={}",
-        url(&mp::url_signature(&token, "1", "2")),
-        mp::msg_signature(&token, "1", "2", "other")
+        url(&mp::url_signature(&token, &ts, "2")),
+        mp::msg_signature(&token, &ts, "2", "other")
     );
     let body = format!("<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>");
     let resp = reqwest::Client::new()
@@ -888,10 +917,28 @@ async fn forged_oversized_and_repeated_pushes_are_handled_safely() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
+    assert_eq!(resp.text().await.unwrap(), "invalid msg_signature");
+    // A rightly signed URL from an hour ago (plain mode signs no body): refused.
+    let old = (now() - 3600).to_string();
+    let stale = format!(
+        "{}?signature={}&timestamp={old}&nonce=2",
+        oa.worker.url("/wechat/mp"),
+        mp::url_signature(&token, &old, "2")
+    );
+    let resp = reqwest::Client::new()
+        .post(stale)
+        .body(xml.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (resp.status().as_u16(), resp.text().await.unwrap()),
+        (403, "stale timestamp".to_string())
+    );
     // Over 64 KiB.
     let big = format!("<xml>{}</xml>", "a".repeat(70 * 1024));
     let resp = reqwest::Client::new()
-        .post(url(&mp::url_signature(&token, "1", "2")))
+        .post(url(&mp::url_signature(&token, &ts, "2")))
         .body(big)
         .send()
         .await
@@ -1111,6 +1158,26 @@ async fn the_menu_is_validated_stored_and_published_with_view_buttons_on_this_si
         .unwrap();
     assert_eq!(stored["menu"], menu);
     assert!(stored["published_at"].is_i64());
+
+    // `shoukuan menu set` + `publish` (the operator's path): a bad file is refused before any
+    // request, a good one is stored and published.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"button": "nope"}"#).unwrap();
+    let (ok, _, err) = shoukuan(oa, OPERATOR, &["menu", "set", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("is not a menu"), "{err}");
+    let good = dir.path().join("menu.json");
+    let by_cli = json!({ "button": [{ "name": "付款", "type": "view", "route": key }] });
+    std::fs::write(&good, by_cli.to_string()).unwrap();
+    let (ok, _, err) = shoukuan(oa, OPERATOR, &["menu", "set", good.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = shoukuan(oa, OPERATOR, &["menu", "publish"]);
+    assert!(ok, "{err}");
+    let published: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        published["menu"]["button"][0]["url"],
+        oa.worker.url(&format!("/m/{key}"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1144,6 +1211,23 @@ async fn twenty_concurrent_jssdk_requests_cause_one_token_fetch_and_an_invalid_t
             config["jsApiList"],
             json!(["updateAppMessageShareData", "updateTimelineShareData"])
         );
+    }
+    // Each signature is WeChat's: sha1 over the cached ticket, its nonce and timestamp, and the
+    // page URL without the fragment.
+    let ticket = worker
+        .query("SELECT value FROM wechat_credentials WHERE name = 'jsapi_ticket'")
+        .unwrap()[0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for config in &configs {
+        let expected = shoukuan_core::jssdk::signature(
+            &ticket,
+            config["nonceStr"].as_str().unwrap(),
+            config["timestamp"].as_i64().unwrap(),
+            &page,
+        );
+        assert_eq!(config["signature"], expected.as_str());
     }
     let stats = sim.stats().await.unwrap();
     assert_eq!(stats["token_requests"], 1, "{stats}");
@@ -1186,34 +1270,64 @@ async fn futures_join<T: Send + 'static>(
 fn shoukuan(oa: &Oa, secret: &str, args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(shoukuan_tests::sim::shoukuan_bin())
         .args(args)
-        .args(["--url", &oa.worker.base, "--dev-vars", "/nonexistent/.dev.vars"])
+        .args([
+            "--url",
+            &oa.worker.base,
+            "--dev-vars",
+            "/nonexistent/.dev.vars",
+        ])
         .env("OPERATOR_SECRET", secret)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_operator_approves_payees_and_manages_routes_with_shoukuan() {
     let oa = oa().await;
     let openid = oa.sim.create_payer(true).await.unwrap();
-    let payee = oa.wechat_open("/oauth/start?next=/dash", &openid, "sk_payee").await.cookie.unwrap();
+    let payee = oa
+        .wechat_open("/oauth/start?next=/dash", &openid, "sk_payee")
+        .await
+        .cookie
+        .unwrap();
 
-    let (ok, _, err) = shoukuan(oa, "not-the-operator-secret", &["payees", "approve", &openid]);
+    let (ok, _, err) = shoukuan(
+        oa,
+        "not-the-operator-secret",
+        &["payees", "approve", &openid],
+    );
     assert!(!ok);
     assert!(err.contains("OPERATOR_ONLY"), "{err}");
     let (ok, out, err) = shoukuan(oa, OPERATOR, &["payees", "approve", &openid]);
     assert!(ok, "{err}");
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["status"], "approved");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["status"],
+        "approved"
+    );
     let (ok, out, _) = shoukuan(oa, OPERATOR, &["payees", "list"]);
     assert!(ok);
     let list: Value = serde_json::from_str(&out).unwrap();
-    assert!(list["payees"].as_array().unwrap().iter().any(|p| p["openid"] == openid.as_str() && p["status"] == "approved"));
-    let resp = oa.as_payee(&payee, reqwest::Method::GET, "/api/dash/collections", None).await;
+    assert!(list["payees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["openid"] == openid.as_str() && p["status"] == "approved"));
+    let resp = oa
+        .as_payee(&payee, reqwest::Method::GET, "/api/dash/collections", None)
+        .await;
     assert_eq!(resp.status(), 200, "approval through shoukuan takes effect");
 
     let key = unique("op");
-    let (ok, _, err) = shoukuan(oa, OPERATOR, &["menu", "add-route", &key, "https://evil.example/"]);
+    let (ok, _, err) = shoukuan(
+        oa,
+        OPERATOR,
+        &["menu", "add-route", &key, "https://evil.example/"],
+    );
     assert!(!ok && err.contains("INVALID_TARGET"), "{err}");
     let (ok, _, err) = shoukuan(oa, OPERATOR, &["menu", "add-route", &key, "/dash"]);
     assert!(ok, "{err}");
@@ -1223,4 +1337,115 @@ async fn the_operator_approves_payees_and_manages_routes_with_shoukuan() {
     assert!(ok, "{err}");
     let (ok, _, err) = shoukuan(oa, OPERATOR, &["payees", "revoke", &openid]);
     assert!(ok, "{err}");
+}
+
+/// Waits until the text of the first element matching `css` contains `needle`.
+async fn wait_css_text(browser: &Browser, css: &str, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..150 {
+        if let Ok(el) = browser.wait_for(css).await {
+            last = el.text().await.unwrap_or_default();
+            if last.contains(needle) {
+                return last;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css}: expected text containing {needle:?}, got {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payee_signs_in_to_the_dashboard_in_wechat_and_manages_keywords_and_channels() {
+    let oa = oa().await;
+    let browser = Browser::wechat().await.unwrap();
+    let d = &browser.driver;
+    d.goto(oa.worker.url("/dash")).await.unwrap();
+    browser
+        .wait_for("#sign_in")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Through the simulator's (silent) authorization and back: signed in, waiting for approval.
+    let openid = browser
+        .wait_for("#openid")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        shoukuan_core::session::Openid::parse(&openid).is_some(),
+        "{openid}"
+    );
+    assert!(d.current_url().await.unwrap().path().starts_with("/dash"));
+    let resp = oa
+        .operator(
+            reqwest::Method::POST,
+            &format!("/api/operator/payees/{openid}/approve"),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    d.refresh().await.unwrap();
+
+    let word = unique("dash");
+    browser
+        .wait_for("#kw_pattern")
+        .await
+        .unwrap()
+        .send_keys(&word)
+        .await
+        .unwrap();
+    browser
+        .wait_for("#kw_reply")
+        .await
+        .unwrap()
+        .send_keys("这是后台添加的回复")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#kw_add")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css_text(&browser, "#keywords .list", &word).await;
+    // The rule answers at once.
+    let (_, reply) = oa.push(&text_xml(&openid, &word, msg_id()), false).await;
+    assert!(reply.contains("这是后台添加的回复"), "{reply}");
+
+    browser
+        .wait_for("#ch_name")
+        .await
+        .unwrap()
+        .send_keys("传单")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#ch_add")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css_text(&browser, "#channels .list", "传单").await;
+    let funnel = wait_css_text(&browser, "#channels .funnel", "扫码 0").await;
+    assert!(funnel.contains("访问 0"), "{funnel}");
+    // The QR image loads (served with the payee's session).
+    let mut width = json!(0);
+    for _ in 0..50 {
+        width = browser.eval("const i = document.querySelector('#channels img.qr'); return i && i.complete ? i.naturalWidth : 0").await.unwrap();
+        if width.as_i64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(width.as_i64().unwrap_or(0) >= 300, "QR image width {width}");
+    let cookies = d.get_all_cookies().await.unwrap();
+    assert!(cookies
+        .iter()
+        .any(|c| c.name == "sk_payee" && c.http_only == Some(true)));
+    browser.quit().await.unwrap();
 }

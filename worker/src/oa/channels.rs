@@ -81,7 +81,12 @@ pub async fn card(env: &Env, origin: &str, channel: &Channel) -> Result<Reply, A
 }
 
 /// Records a scan of `channel_id` by `openid` and makes it the openid's current channel.
-pub async fn record_scan(env: &Env, channel_id: &str, openid: &Openid, subscribed: bool) -> Result<(), ApiError> {
+pub async fn record_scan(
+    env: &Env,
+    channel_id: &str,
+    openid: &Openid,
+    subscribed: bool,
+) -> Result<(), ApiError> {
     let db = env.d1("DB")?;
     let now = JsValue::from_f64(now_secs() as f64);
     db.batch(vec![
@@ -119,11 +124,12 @@ pub async fn record_order_created(
 ) -> Result<(), ApiError> {
     let db = env.d1("DB")?;
     let last = match openid {
-        Some(openid) => db
-            .prepare("SELECT channel_id, scanned_at FROM openid_channels WHERE openid = ?1")
-            .bind(&[openid.as_str().into()])?
-            .first::<LastScan>(None)
-            .await?,
+        Some(openid) => {
+            db.prepare("SELECT channel_id, scanned_at FROM openid_channels WHERE openid = ?1")
+                .bind(&[openid.as_str().into()])?
+                .first::<LastScan>(None)
+                .await?
+        }
         None => None,
     };
     let explicit = match explicit_channel {
@@ -131,7 +137,11 @@ pub async fn record_order_created(
         None => None,
     };
     let now = now_secs();
-    let Some(channel_id) = attribute(explicit.as_deref(), last.as_ref().map(|l| (l.channel_id.as_str(), l.scanned_at)), now) else {
+    let Some(channel_id) = attribute(
+        explicit.as_deref(),
+        last.as_ref().map(|l| (l.channel_id.as_str(), l.scanned_at)),
+        now,
+    ) else {
         return Ok(());
     };
     db.prepare(
@@ -266,10 +276,14 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     }
     let client = OaClient::new(env)?;
     let id = secrets::new_public_id()?;
-    let qr = client.create_qrcode(&scene_for(&id), valid.expire_seconds).await?;
+    let qr = client
+        .create_qrcode(&scene_for(&id), valid.expire_seconds)
+        .await?;
     let now = now_secs();
     let expires_at = match valid.kind {
-        ChannelKind::Temporary => Some(now + qr.expire_seconds.or(valid.expire_seconds).unwrap_or(0)),
+        ChannelKind::Temporary => {
+            Some(now + qr.expire_seconds.or(valid.expire_seconds).unwrap_or(0))
+        }
         ChannelKind::Permanent => None,
     };
     let num = |n: i64| JsValue::from_f64(n as f64);
@@ -291,7 +305,9 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         ])?
         .run()
         .await?;
-    let channel = find(env, &id).await?.ok_or_else(|| ApiError::Internal("channel vanished".into()))?;
+    let channel = find(env, &id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("channel vanished".into()))?;
     http::json(201, &channel.view(Funnel::default()))
 }
 
@@ -302,9 +318,11 @@ pub async fn qr_png(id: &str, req: &Request, env: &Env) -> Result<Response, ApiE
         Some(channel) if manager.may_change(channel.owner_openid.as_deref()) => channel,
         _ => return Err(ApiError::Missing("渠道")),
     };
-    let png = shoukuan_core::qr::png(&channel.qr_url, QR_PX).map_err(|e| ApiError::Internal(format!("qr: {e}")))?;
+    let png = shoukuan_core::qr::png(&channel.qr_url, QR_PX)
+        .map_err(|e| ApiError::Internal(format!("qr: {e}")))?;
     let mut resp = Response::from_bytes(png)?;
     resp.headers_mut().set("content-type", "image/png")?;
-    resp.headers_mut().set("cache-control", "private, max-age=300")?;
+    resp.headers_mut()
+        .set("cache-control", "private, max-age=300")?;
     Ok(resp)
 }

@@ -19,7 +19,11 @@ use crate::wechat::OaClient;
 const MAX_ROWS: i64 = 200;
 
 fn invalid(field: &str, code: &str, message: impl Into<String>) -> ApiError {
-    ApiError::Invalid(vec![FieldError { field: field.into(), code: code.into(), message: message.into() }])
+    ApiError::Invalid(vec![FieldError {
+        field: field.into(),
+        code: code.into(),
+        message: message.into(),
+    }])
 }
 
 fn num(n: i64) -> JsValue {
@@ -27,7 +31,11 @@ fn num(n: i64) -> JsValue {
 }
 
 async fn count(env: &Env, table: &str) -> Result<i64, ApiError> {
-    let row = env.d1("DB")?.prepare(format!("SELECT COUNT(*) AS n FROM {table}")).first::<Count>(None).await?;
+    let row = env
+        .d1("DB")?
+        .prepare(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .first::<Count>(None)
+        .await?;
     Ok(row.map_or(0, |r| r.n))
 }
 
@@ -74,9 +82,14 @@ pub async fn create_route(mut req: Request, env: &Env) -> Result<Response, ApiEr
     let manager = require_manager(&req, env).await?;
     let draft: NewRoute = http::read_json(&mut req).await?;
     let Some(key) = MenuKey::parse(draft.key.trim()) else {
-        return Err(invalid("key", "INVALID_KEY", "入口标识只能是 1–32 个字母、数字、- 或 _"));
+        return Err(invalid(
+            "key",
+            "INVALID_KEY",
+            "入口标识只能是 1–32 个字母、数字、- 或 _",
+        ));
     };
-    let target = AppTarget::parse_path(draft.target.trim()).map_err(|e| invalid("target", "INVALID_TARGET", e.to_string()))?;
+    let target = AppTarget::parse_path(draft.target.trim())
+        .map_err(|e| invalid("target", "INVALID_TARGET", e.to_string()))?;
     if let Some(id) = target.collection_id() {
         if !may_use_collection(env, &manager, id).await? {
             return Err(invalid("target", "INVALID_TARGET", "只能指向自己的收款"));
@@ -120,7 +133,10 @@ pub async fn delete_route(key: &str, req: &Request, env: &Env) -> Result<Respons
         Some(row) if manager.may_change(row.owner_openid.as_deref()) => {}
         _ => return Err(ApiError::Missing("入口")),
     }
-    db.prepare("DELETE FROM menu_routes WHERE key = ?1").bind(&[key.as_str().into()])?.run().await?;
+    db.prepare("DELETE FROM menu_routes WHERE key = ?1")
+        .bind(&[key.as_str().into()])?
+        .run()
+        .await?;
     http::json(200, &serde_json::json!({ "deleted": key.as_str() }))
 }
 
@@ -201,7 +217,13 @@ pub async fn create_keyword(mut req: Request, env: &Env) -> Result<Response, Api
         .await?
         .ok_or_else(|| ApiError::Internal("insert returned no id".into()))?;
     super::mp::forget_cached_rules();
-    http::json(201, &KeywordRule { id: created.id, ..rule })
+    http::json(
+        201,
+        &KeywordRule {
+            id: created.id,
+            ..rule
+        },
+    )
 }
 
 /// `DELETE /api/dash/keywords/:id` (own rules; the operator any).
@@ -209,12 +231,19 @@ pub async fn delete_keyword(id: &str, req: &Request, env: &Env) -> Result<Respon
     let manager = require_manager(req, env).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::Missing("关键词规则"))?;
     let db = env.d1("DB")?;
-    let row = db.prepare("SELECT owner_openid FROM keyword_rules WHERE id = ?1").bind(&[num(id)])?.first::<Owner>(None).await?;
+    let row = db
+        .prepare("SELECT owner_openid FROM keyword_rules WHERE id = ?1")
+        .bind(&[num(id)])?
+        .first::<Owner>(None)
+        .await?;
     match row {
         Some(row) if manager.may_change(row.owner_openid.as_deref()) => {}
         _ => return Err(ApiError::Missing("关键词规则")),
     }
-    db.prepare("DELETE FROM keyword_rules WHERE id = ?1").bind(&[num(id)])?.run().await?;
+    db.prepare("DELETE FROM keyword_rules WHERE id = ?1")
+        .bind(&[num(id)])?
+        .run()
+        .await?;
     super::mp::forget_cached_rules();
     http::json(200, &serde_json::json!({ "deleted": id }))
 }
@@ -235,7 +264,8 @@ async fn stored_menu(env: &Env) -> Result<Option<(MenuDef, MenuRow)>, ApiError> 
     match row {
         None => Ok(None),
         Some(row) => {
-            let def = serde_json::from_str(&row.definition).map_err(|e| ApiError::Internal(format!("stored menu: {e}")))?;
+            let def = serde_json::from_str(&row.definition)
+                .map_err(|e| ApiError::Internal(format!("stored menu: {e}")))?;
             Ok(Some((def, row)))
         }
     }
@@ -246,7 +276,12 @@ async fn known_routes(env: &Env) -> Result<Vec<String>, ApiError> {
     struct Key {
         key: String,
     }
-    let rows = env.d1("DB")?.prepare("SELECT key FROM menu_routes").all().await?.results::<Key>()?;
+    let rows = env
+        .d1("DB")?
+        .prepare("SELECT key FROM menu_routes")
+        .all()
+        .await?
+        .results::<Key>()?;
     Ok(rows.into_iter().map(|r| r.key).collect())
 }
 
@@ -260,7 +295,9 @@ async fn validate_menu(env: &Env, def: &MenuDef) -> Result<(), ApiError> {
 pub async fn get_menu(req: &Request, env: &Env) -> Result<Response, ApiError> {
     require_manager(req, env).await?;
     let body = match stored_menu(env).await? {
-        Some((def, row)) => serde_json::json!({ "menu": def, "updated_at": row.updated_at, "published_at": row.published_at }),
+        Some((def, row)) => {
+            serde_json::json!({ "menu": def, "updated_at": row.updated_at, "published_at": row.published_at })
+        }
         None => serde_json::json!({ "menu": null, "updated_at": null, "published_at": null }),
     };
     http::json(200, &body)
@@ -295,12 +332,19 @@ pub async fn publish_menu(req: &Request, env: &Env) -> Result<Response, ApiError
     let wechat = def.to_wechat_json(&public_origin(req, env)?);
     let client = OaClient::new(env)?;
     if let Err(refused) = client.create_menu(&wechat).await? {
-        return Err(invalid("button", "MENU_REFUSED", format!("微信拒绝了这个菜单：{} {}", refused.errcode, refused.errmsg)));
+        return Err(invalid(
+            "button",
+            "MENU_REFUSED",
+            format!("微信拒绝了这个菜单：{} {}", refused.errcode, refused.errmsg),
+        ));
     }
     env.d1("DB")?
         .prepare("UPDATE oa_menu SET published_at = ?1 WHERE id = 1")
         .bind(&[num(now_secs())])?
         .run()
         .await?;
-    http::json(200, &serde_json::json!({ "published": true, "menu": wechat }))
+    http::json(
+        200,
+        &serde_json::json!({ "published": true, "menu": wechat }),
+    )
 }

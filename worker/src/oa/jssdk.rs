@@ -38,7 +38,13 @@ pub async fn config(req: &Request, env: &Env) -> Result<Response, ApiError> {
         return Err(bad_url());
     }
     let ticket = token::get(env, &client, Credential::JsapiTicket).await?;
-    let config = WxConfig::new(&client.config.appid, &ticket, &random_alnum(16)?, now_secs(), url);
+    let config = WxConfig::new(
+        &client.config.appid,
+        &ticket,
+        &random_alnum(16)?,
+        now_secs(),
+        url,
+    );
     let mut body = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["jsApiList"] = serde_json::json!(JS_API_LIST);
     http::json(200, &body)

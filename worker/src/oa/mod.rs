@@ -11,7 +11,9 @@ mod oauth;
 mod payees;
 
 use serde::Deserialize;
-use shoukuan_core::page::escape;
+use shoukuan_core::collection::CollectionView;
+use shoukuan_core::page::{amount_text, escape};
+use shoukuan_core::share::{share_script as script, ShareCard};
 use worker::{Env, Request, Response};
 
 use crate::error::ApiError;
@@ -104,4 +106,26 @@ async fn may_use_collection(
         .first::<Owner>(None)
         .await?;
     Ok(row.is_some_and(|r| manager.may_change(r.owner_openid.as_deref())))
+}
+
+/// The WeChat share card script for a payer page (empty without an Official Account, whose
+/// JS-SDK signature it needs).
+pub fn share_script(view: &CollectionView, req: &Request, env: &Env) -> String {
+    if crate::wechat::OaConfig::from_env(env).is_none() {
+        return String::new();
+    }
+    let Ok(origin) = crate::session::public_origin(req, env) else {
+        return String::new();
+    };
+    let mut desc = format!("{} · {}", view.payee_name, amount_text(view.amount));
+    if !view.note.is_empty() {
+        desc.push_str(" · ");
+        desc.push_str(&view.note);
+    }
+    script(&ShareCard {
+        title: view.title.clone(),
+        desc,
+        link: format!("{origin}/c/{}", view.id),
+        img_url: String::new(),
+    })
 }

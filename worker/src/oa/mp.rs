@@ -13,7 +13,9 @@ use shoukuan_core::channel::channel_from_scene;
 use shoukuan_core::collection::{AmountRule, Status};
 use shoukuan_core::keywords::{self, KeywordRule, PushPlan, RuleReply, Trigger, DEFAULT_WELCOME};
 use shoukuan_core::money::Fen;
-use shoukuan_core::mp::{self, Article, InboundMessage, SafeModeError, SafeModeParams, MAX_XML_BYTES};
+use shoukuan_core::mp::{
+    self, Article, InboundMessage, SafeModeError, SafeModeParams, MAX_XML_BYTES,
+};
 use shoukuan_core::session::Openid;
 use shoukuan_core::urlenc::parse_query;
 use worker::wasm_bindgen::JsValue;
@@ -26,10 +28,13 @@ use crate::wechat::{random_alnum, OaConfig};
 
 /// Most rules read per push (the dashboard keeps far fewer).
 const MAX_RULES: usize = 200;
+/// How long handled pushes are remembered (far beyond WeChat's retries).
+const KEEP_PUSHES_SECS: i64 = 3 * 86_400;
 
 fn text(status: u16, body: &str) -> Result<Response, ApiError> {
     let mut resp = Response::ok(body)?.with_status(status);
-    resp.headers_mut().set("content-type", "text/plain; charset=utf-8")?;
+    resp.headers_mut()
+        .set("content-type", "text/plain; charset=utf-8")?;
     Ok(resp)
 }
 
@@ -44,11 +49,16 @@ struct Params {
 
 impl Params {
     fn read(req: &Request) -> Result<Params, ApiError> {
-        Ok(Params { pairs: parse_query(req.url()?.query().unwrap_or_default()) })
+        Ok(Params {
+            pairs: parse_query(req.url()?.query().unwrap_or_default()),
+        })
     }
 
     fn get(&self, name: &str) -> &str {
-        self.pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
     }
 }
 
@@ -59,7 +69,12 @@ pub fn verify(req: &Request, env: &Env) -> Result<Response, ApiError> {
     };
     let p = Params::read(req)?;
     let echostr = p.get("echostr");
-    let signed = mp::verify_url_signature(config.token.expose(), p.get("timestamp"), p.get("nonce"), p.get("signature"));
+    let signed = mp::verify_url_signature(
+        config.token.expose(),
+        p.get("timestamp"),
+        p.get("nonce"),
+        p.get("signature"),
+    );
     if !signed || echostr.is_empty() || echostr.len() > 128 {
         return text(403, "invalid signature");
     }
@@ -71,7 +86,12 @@ pub async fn push(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let Some(config) = OaConfig::from_env(env) else {
         return text(503, "official account not configured");
     };
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_XML_BYTES as u64) {
         return text(413, "body too large");
     }
@@ -81,6 +101,9 @@ pub async fn push(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     // WeChat signs every push's URL, in safe mode too: nothing is read before this passes.
     if !mp::verify_url_signature(token, timestamp, nonce, p.get("signature")) {
         return text(403, "invalid signature");
+    }
+    if !keywords::is_fresh_push(timestamp, now_secs()) {
+        return text(403, "stale timestamp");
     }
     let body = req.bytes().await?;
     if body.len() > MAX_XML_BYTES {
@@ -95,7 +118,11 @@ pub async fn push(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             worker::console_error!("safe-mode push but WECHAT_AES_KEY is not set or invalid");
             return text(500, "safe mode not configured");
         };
-        let params = SafeModeParams { timestamp, nonce, msg_signature: p.get("msg_signature") };
+        let params = SafeModeParams {
+            timestamp,
+            nonce,
+            msg_signature: p.get("msg_signature"),
+        };
         match mp::open_safe_mode(token, aes_key, &config.appid, params, &body) {
             Ok(message) => message,
             Err(SafeModeError::BadMsgSignature) => return text(403, "invalid msg_signature"),
@@ -125,14 +152,24 @@ fn answer(config: &OaConfig, safe: bool, reply: Option<String>) -> Result<Respon
     let body = match (safe, &config.aes_key) {
         (true, Some(aes_key)) => {
             let mut random = [0u8; mp::RANDOM_LEN];
-            getrandom::getrandom(&mut random).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+            getrandom::getrandom(&mut random)
+                .map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
             let nonce = random_alnum(10)?;
-            mp::encrypted_reply(config.token.expose(), aes_key, &config.appid, &xml, &now_secs().to_string(), &nonce, &random)
+            mp::encrypted_reply(
+                config.token.expose(),
+                aes_key,
+                &config.appid,
+                &xml,
+                &now_secs().to_string(),
+                &nonce,
+                &random,
+            )
         }
         _ => xml,
     };
     let mut resp = Response::ok(body)?;
-    resp.headers_mut().set("content-type", "application/xml; charset=utf-8")?;
+    resp.headers_mut()
+        .set("content-type", "application/xml; charset=utf-8")?;
     Ok(resp)
 }
 
@@ -148,7 +185,11 @@ struct Stored {
 }
 
 /// Acts on a verified push once; returns the plain reply XML, if any.
-async fn act(req: &Request, env: &Env, message: &InboundMessage) -> Result<Option<String>, ApiError> {
+async fn act(
+    req: &Request,
+    env: &Env,
+    message: &InboundMessage,
+) -> Result<Option<String>, ApiError> {
     let Some(dedup_key) = keywords::dedup_key(message) else {
         return Ok(None);
     };
@@ -159,9 +200,13 @@ async fn act(req: &Request, env: &Env, message: &InboundMessage) -> Result<Optio
     let origin = session::public_origin(req, env)?;
     let reply = |content: Reply| match content {
         Reply::Text(t) => Some(message.reply_text(now_secs(), &t)),
-        Reply::News(article) => {
-            mp::news_reply(&message.from_user_name, &message.to_user_name, now_secs(), &[article]).ok()
-        }
+        Reply::News(article) => mp::news_reply(
+            &message.from_user_name,
+            &message.to_user_name,
+            now_secs(),
+            &[article],
+        )
+        .ok(),
         Reply::None => None,
     };
     // Reads: decide the reply before claiming, so the claim can store it.
@@ -169,12 +214,22 @@ async fn act(req: &Request, env: &Env, message: &InboundMessage) -> Result<Optio
         PushPlan::Keyword { text } => {
             let rules = load_rules(env).await?;
             let rule = keywords::rule_for_text(&rules, text);
-            ("text", rule.map(|r| r.id.to_string()), rule_reply(env, &origin, rule).await?, None)
+            (
+                "text",
+                rule.map(|r| r.id.to_string()),
+                rule_reply(env, &origin, rule).await?,
+                None,
+            )
         }
         PushPlan::Click { key } => {
             let rules = load_rules(env).await?;
             let rule = keywords::rule_for_click(&rules, key);
-            ("click", Some(truncate(key, 128)), rule_reply(env, &origin, rule).await?, None)
+            (
+                "click",
+                Some(truncate(key, 128)),
+                rule_reply(env, &origin, rule).await?,
+                None,
+            )
         }
         PushPlan::Welcome => ("subscribe", None, welcome(env, &origin).await?, None),
         PushPlan::Scan { scene, subscribed } => {
@@ -191,7 +246,12 @@ async fn act(req: &Request, env: &Env, message: &InboundMessage) -> Result<Optio
                 (content, _) => content,
             };
             let kind = if *subscribed { "subscribe" } else { "scan" };
-            (kind, Some(truncate(scene, 64)), content, channel.map(|c| (c.id, *subscribed)))
+            (
+                kind,
+                Some(truncate(scene, 64)),
+                content,
+                channel.map(|c| (c.id, *subscribed)),
+            )
         }
         PushPlan::View { url } => ("view", Some(truncate(url, 256)), Reply::None, None),
         PushPlan::Forget => ("unsubscribe", None, Reply::None, None),
@@ -231,7 +291,25 @@ async fn act(req: &Request, env: &Env, message: &InboundMessage) -> Result<Optio
     if plan == PushPlan::Forget {
         forget(env, &openid, &dedup_key).await?;
     }
+    prune_now_and_then(env).await?;
     Ok(reply_xml)
+}
+
+/// Dedupe rows matter only within WeChat's retry window (three tries, 5 s apart); about one
+/// push in 64 deletes those older than [`KEEP_PUSHES_SECS`], so the table stays small without
+/// a scheduled job.
+async fn prune_now_and_then(env: &Env) -> Result<(), ApiError> {
+    let mut byte = [0u8; 1];
+    getrandom::getrandom(&mut byte).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+    if byte[0] >= 4 {
+        return Ok(());
+    }
+    env.d1("DB")?
+        .prepare("DELETE FROM mp_pushes WHERE created_at < ?1")
+        .bind(&[JsValue::from_f64((now_secs() - KEEP_PUSHES_SECS) as f64)])?
+        .run()
+        .await?;
+    Ok(())
 }
 
 /// What to answer with, before it is put in XML.
@@ -261,11 +339,21 @@ struct RuleRow {
 impl RuleRow {
     fn into_rule(self) -> Option<KeywordRule> {
         let reply = match self.reply_type.as_str() {
-            "text" => RuleReply::Text { text: self.reply_value },
-            "collection" => RuleReply::Collection { id: self.reply_value },
+            "text" => RuleReply::Text {
+                text: self.reply_value,
+            },
+            "collection" => RuleReply::Collection {
+                id: self.reply_value,
+            },
             _ => return None,
         };
-        Some(KeywordRule { id: self.id, trigger: Trigger::parse(&self.trigger)?, pattern: self.pattern, priority: self.priority, reply })
+        Some(KeywordRule {
+            id: self.id,
+            trigger: Trigger::parse(&self.trigger)?,
+            pattern: self.pattern,
+            priority: self.priority,
+            reply,
+        })
     }
 }
 
@@ -287,7 +375,11 @@ pub fn forget_cached_rules() {
 pub async fn load_rules(env: &Env) -> Result<Rc<Vec<KeywordRule>>, ApiError> {
     let now = now_ms();
     let cached = RULES.with(|cached| {
-        cached.borrow().as_ref().filter(|(at, _)| now - at < RULES_TTL_MS).map(|(_, rules)| rules.clone())
+        cached
+            .borrow()
+            .as_ref()
+            .filter(|(at, _)| now - at < RULES_TTL_MS)
+            .map(|(_, rules)| rules.clone())
     });
     if let Some(rules) = cached {
         return Ok(rules);
@@ -299,16 +391,26 @@ pub async fn load_rules(env: &Env) -> Result<Rc<Vec<KeywordRule>>, ApiError> {
         .all()
         .await?
         .results::<RuleRow>()?;
-    let rules = Rc::new(rows.into_iter().filter_map(RuleRow::into_rule).collect::<Vec<_>>());
+    let rules = Rc::new(
+        rows.into_iter()
+            .filter_map(RuleRow::into_rule)
+            .collect::<Vec<_>>(),
+    );
     RULES.with(|cached| *cached.borrow_mut() = Some((now, rules.clone())));
     Ok(rules)
 }
 
-async fn rule_reply(env: &Env, origin: &str, rule: Option<&KeywordRule>) -> Result<Reply, ApiError> {
+async fn rule_reply(
+    env: &Env,
+    origin: &str,
+    rule: Option<&KeywordRule>,
+) -> Result<Reply, ApiError> {
     match rule.map(|r| &r.reply) {
         None => Ok(Reply::None),
         Some(RuleReply::Text { text }) => Ok(Reply::Text(text.clone())),
-        Some(RuleReply::Collection { id }) => collection_card(env, origin, id, &format!("/c/{id}")).await,
+        Some(RuleReply::Collection { id }) => {
+            collection_card(env, origin, id, &format!("/c/{id}")).await
+        }
     }
 }
 
@@ -331,10 +433,17 @@ struct CardRow {
 
 /// A news card for collection `id` that opens `path` on this site; nothing when the
 /// collection is gone or closed.
-pub async fn collection_card(env: &Env, origin: &str, id: &str, path: &str) -> Result<Reply, ApiError> {
+pub async fn collection_card(
+    env: &Env,
+    origin: &str,
+    id: &str,
+    path: &str,
+) -> Result<Reply, ApiError> {
     let row = env
         .d1("DB")?
-        .prepare("SELECT title, payee_name, amount_fen, note, status FROM collections WHERE id = ?1")
+        .prepare(
+            "SELECT title, payee_name, amount_fen, note, status FROM collections WHERE id = ?1",
+        )
         .bind(&[id.into()])?
         .first::<CardRow>(None)
         .await?;
@@ -345,12 +454,21 @@ pub async fn collection_card(env: &Env, origin: &str, id: &str, path: &str) -> R
         Some(fen) => AmountRule::Fixed { fen: Fen::new(fen) },
         None => AmountRule::PayerEntered,
     };
-    let mut description = format!("{} · {}", row.payee_name, shoukuan_core::page::amount_text(amount));
+    let mut description = format!(
+        "{} · {}",
+        row.payee_name,
+        shoukuan_core::page::amount_text(amount)
+    );
     if !row.note.is_empty() {
         description.push_str(" · ");
         description.push_str(&row.note);
     }
-    Ok(Reply::News(Article { title: row.title, description, pic_url: String::new(), url: format!("{origin}{path}") }))
+    Ok(Reply::News(Article {
+        title: row.title,
+        description,
+        pic_url: String::new(),
+        url: format!("{origin}{path}"),
+    }))
 }
 
 /// Unsubscribe: WeChat requires the user's data to be deleted — their channel link and the
@@ -359,12 +477,21 @@ async fn forget(env: &Env, openid: &Openid, keep_key: &str) -> Result<(), ApiErr
     let db = env.d1("DB")?;
     let id: JsValue = openid.as_str().into();
     let statements = vec![
-        db.prepare("DELETE FROM openid_channels WHERE openid = ?1").bind(std::slice::from_ref(&id))?,
-        db.prepare("UPDATE channel_scans SET openid = NULL WHERE openid = ?1").bind(std::slice::from_ref(&id))?,
-        db.prepare("UPDATE visits SET openid = NULL WHERE openid = ?1").bind(std::slice::from_ref(&id))?,
+        db.prepare("DELETE FROM openid_channels WHERE openid = ?1")
+            .bind(std::slice::from_ref(&id))?,
+        db.prepare("UPDATE channel_scans SET openid = NULL WHERE openid = ?1")
+            .bind(std::slice::from_ref(&id))?,
+        db.prepare("UPDATE visits SET openid = NULL WHERE openid = ?1")
+            .bind(std::slice::from_ref(&id))?,
         // Older pushes are past WeChat's retry window; their keys name the openid.
-        db.prepare("DELETE FROM mp_pushes WHERE openid = ?1 AND dedup_key <> ?2 AND created_at < ?3")
-            .bind(&[id, keep_key.into(), JsValue::from_f64((now_secs() - 60) as f64)])?,
+        db.prepare(
+            "DELETE FROM mp_pushes WHERE openid = ?1 AND dedup_key <> ?2 AND created_at < ?3",
+        )
+        .bind(&[
+            id,
+            keep_key.into(),
+            JsValue::from_f64((now_secs() - 60) as f64),
+        ])?,
     ];
     db.batch(statements).await?;
     Ok(())

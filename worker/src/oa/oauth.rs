@@ -9,7 +9,10 @@
 use serde::Deserialize;
 use shoukuan_core::channel;
 use shoukuan_core::menu::{AppTarget, MenuKey};
-use shoukuan_core::oauth::{authorize_url, is_plausible_code, is_wechat_browser, read_exchange, Exchange, OauthState, StateError};
+use shoukuan_core::oauth::{
+    authorize_url, is_plausible_code, is_wechat_browser, read_exchange, Exchange, OauthState,
+    StateError,
+};
 use shoukuan_core::session::{Openid, Role, SessionKey};
 use shoukuan_core::urlenc::query_value;
 use worker::wasm_bindgen::JsValue;
@@ -41,7 +44,12 @@ pub async fn menu_jump(key: &str, req: &Request, env: &Env) -> Result<Response, 
     };
     let target = match AppTarget::parse_path(&row.target) {
         Ok(target) => target.with_query_from(&query(req)?),
-        Err(e) => return Err(ApiError::Internal(format!("menu route {} has a bad target: {e}", key.as_str()))),
+        Err(e) => {
+            return Err(ApiError::Internal(format!(
+                "menu route {} has a bad target: {e}",
+                key.as_str()
+            )))
+        }
     };
     go(req, env, target, true).await
 }
@@ -51,13 +59,22 @@ pub async fn start(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let next = query_value(&query(req)?, "next").unwrap_or_else(|| "/dash".into());
     match AppTarget::parse(&next) {
         Ok(target) => go(req, env, target, false).await,
-        Err(_) => page(400, "目标页面无效", "这个链接要打开的页面不在允许的范围内。"),
+        Err(_) => page(
+            400,
+            "目标页面无效",
+            "这个链接要打开的页面不在允许的范围内。",
+        ),
     }
 }
 
 /// To `target` directly when a session for its role exists (or outside WeChat, or without an
 /// Official Account), else through OAuth.
-async fn go(req: &Request, env: &Env, target: AppTarget, visit: bool) -> Result<Response, ApiError> {
+async fn go(
+    req: &Request,
+    env: &Env,
+    target: AppTarget,
+    visit: bool,
+) -> Result<Response, ApiError> {
     let in_wechat = is_wechat_browser(&session::user_agent(req));
     let role = target.role();
     let oauth = match (in_wechat, OaConfig::from_env(env), session::key(env)) {
@@ -82,10 +99,23 @@ async fn go(req: &Request, env: &Env, target: AppTarget, visit: bool) -> Result<
     authorize(req, env, &config, &key, &state)
 }
 
-fn authorize(req: &Request, env: &Env, config: &OaConfig, key: &SessionKey, state: &OauthState) -> Result<Response, ApiError> {
-    let signed = state.sign(key).map_err(|e| ApiError::Internal(format!("oauth state: {e}")))?;
+fn authorize(
+    req: &Request,
+    env: &Env,
+    config: &OaConfig,
+    key: &SessionKey,
+    state: &OauthState,
+) -> Result<Response, ApiError> {
+    let signed = state
+        .sign(key)
+        .map_err(|e| ApiError::Internal(format!("oauth state: {e}")))?;
     let callback = format!("{}/oauth/callback", session::public_origin(req, env)?);
-    redirect(&authorize_url(&config.open_base, &config.appid, &callback, &signed))
+    redirect(&authorize_url(
+        &config.open_base,
+        &config.appid,
+        &callback,
+        &signed,
+    ))
 }
 
 /// `GET /oauth/callback?code=…&state=…`
@@ -94,17 +124,33 @@ pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
         return page(503, "暂不支持微信登录", "本站未配置公众号。");
     };
     let query = query(req)?;
-    let state = match OauthState::open(&key, &query_value(&query, "state").unwrap_or_default(), now_secs()) {
+    let state = match OauthState::open(
+        &key,
+        &query_value(&query, "state").unwrap_or_default(),
+        now_secs(),
+    ) {
         Ok(state) => state,
-        Err(StateError::Expired) => return page(400, "授权已过期", "请返回公众号，从菜单重新打开。"),
-        Err(_) => return page(400, "链接无效", "授权参数无效或已被改动，请从公众号菜单重新打开。"),
+        Err(StateError::Expired) => {
+            return page(400, "授权已过期", "请返回公众号，从菜单重新打开。")
+        }
+        Err(_) => {
+            return page(
+                400,
+                "链接无效",
+                "授权参数无效或已被改动，请从公众号菜单重新打开。",
+            )
+        }
     };
     let code = query_value(&query, "code").unwrap_or_default();
     if code.is_empty() {
         return page(403, "需要授权", "需要微信授权才能继续，请返回重新打开。");
     }
     if !is_plausible_code(&code) {
-        return page(400, "链接无效", "授权码格式不正确，请从公众号菜单重新打开。");
+        return page(
+            400,
+            "链接无效",
+            "授权码格式不正确，请从公众号菜单重新打开。",
+        );
     }
     let client = OaClient::new(env)?;
     let answer = match client.exchange_code(&code).await {
@@ -115,7 +161,10 @@ pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
         }
     };
     match read_exchange(&answer) {
-        Exchange::Openid { openid, snapshot: false } => land(req, env, &key, &state, openid).await,
+        Exchange::Openid {
+            openid,
+            snapshot: false,
+        } => land(req, env, &key, &state, openid).await,
         // A snapshot-page (快照页) user's openid is virtual: continue as a guest, no session.
         Exchange::Openid { snapshot: true, .. } => redirect(&state.target.to_string()),
         Exchange::CodeRefused { errcode } => {
@@ -129,7 +178,11 @@ pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
             }
             if state.retried {
                 worker::console_log!("oauth code refused twice (errcode {errcode})");
-                return page(400, "授权失败", "微信授权码已失效，请从公众号菜单重新打开。");
+                return page(
+                    400,
+                    "授权失败",
+                    "微信授权码已失效，请从公众号菜单重新打开。",
+                );
             }
             let mut again = OauthState::new(state.target.clone(), now_secs());
             again.retried = true;
@@ -144,7 +197,13 @@ pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
 }
 
 /// Sets the session for the state's role and goes to the target.
-async fn land(req: &Request, env: &Env, key: &SessionKey, state: &OauthState, openid: Openid) -> Result<Response, ApiError> {
+async fn land(
+    req: &Request,
+    env: &Env,
+    key: &SessionKey,
+    state: &OauthState,
+    openid: Openid,
+) -> Result<Response, ApiError> {
     if state.role == Role::Payee {
         session::register_payee(env, &openid).await?;
     }
@@ -152,7 +211,10 @@ async fn land(req: &Request, env: &Env, key: &SessionKey, state: &OauthState, op
         record_visit(env, &state.target, Some(&openid), true).await?;
     }
     let mut resp = redirect(&state.target.to_string())?;
-    resp.headers_mut().append("set-cookie", &session::set_cookie(req, key, state.role, &openid))?;
+    resp.headers_mut().append(
+        "set-cookie",
+        &session::set_cookie(req, key, state.role, &openid),
+    )?;
     Ok(resp)
 }
 
@@ -165,7 +227,12 @@ struct Attribution {
 
 /// Records a menu-jump visit, attributed to a channel (explicit `channel` parameter of an
 /// existing channel, else the openid's last scan within the window).
-async fn record_visit(env: &Env, target: &AppTarget, openid: Option<&Openid>, in_wechat: bool) -> Result<(), ApiError> {
+async fn record_visit(
+    env: &Env,
+    target: &AppTarget,
+    openid: Option<&Openid>,
+    in_wechat: bool,
+) -> Result<(), ApiError> {
     let db = env.d1("DB")?;
     let openid_value: JsValue = openid.map_or(JsValue::NULL, |o| o.as_str().into());
     let explicit: JsValue = target.channel().map_or(JsValue::NULL, Into::into);

@@ -10,13 +10,18 @@ use worker::{Env, Request, Response};
 
 use crate::config::PublishConfig;
 use crate::error::ApiError;
-use crate::session::{self, now_secs, payee_status, require_approved_payee, require_operator, require_payee_session, PayeeStatus};
+use crate::session::{
+    self, now_secs, payee_status, require_approved_payee, require_operator, require_payee_session,
+    PayeeStatus,
+};
 use crate::{http, secrets};
 
 /// `GET /api/dash/me`: `{openid, status, publish_access}`; 401 without a payee session.
 pub async fn me(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let openid = require_payee_session(req, env)?;
-    let status = payee_status(env, &openid).await?.unwrap_or(PayeeStatus::Pending);
+    let status = payee_status(env, &openid)
+        .await?
+        .unwrap_or(PayeeStatus::Pending);
     http::json(
         200,
         &serde_json::json!({
@@ -30,7 +35,10 @@ pub async fn me(req: &Request, env: &Env) -> Result<Response, ApiError> {
 /// `POST /api/dash/logout`: ends the payee session.
 pub fn logout(req: &Request) -> Result<Response, ApiError> {
     let mut resp = http::json(200, &serde_json::json!({ "signed_out": true }))?;
-    resp.headers_mut().append("set-cookie", &clear_cookie(Role::Payee, session::secure_cookies(req)))?;
+    resp.headers_mut().append(
+        "set-cookie",
+        &clear_cookie(Role::Payee, session::secure_cookies(req)),
+    )?;
     Ok(resp)
 }
 
@@ -87,17 +95,25 @@ pub async fn claim(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .await?
         .ok_or(ApiError::NotFound)?;
     let token = body.manage_token.trim();
-    if token.is_empty() || !secrets::secret_eq(&secrets::token_hash(token), &row.manage_token_hash) {
+    if token.is_empty() || !secrets::secret_eq(&secrets::token_hash(token), &row.manage_token_hash)
+    {
         return Err(ApiError::Unauthorized);
     }
-    if row.owner_openid.as_deref().is_some_and(|owner| owner != openid.as_str()) {
+    if row
+        .owner_openid
+        .as_deref()
+        .is_some_and(|owner| owner != openid.as_str())
+    {
         return Err(ApiError::Conflict("CLAIMED", "这个收款已属于另一个收款方"));
     }
     db.prepare("UPDATE collections SET owner_openid = ?2 WHERE id = ?1 AND (owner_openid IS NULL OR owner_openid = ?2)")
         .bind(&[body.id.as_str().into(), openid.as_str().into()])?
         .run()
         .await?;
-    http::json(200, &serde_json::json!({ "id": body.id, "owner_openid": openid.as_str() }))
+    http::json(
+        200,
+        &serde_json::json!({ "id": body.id, "owner_openid": openid.as_str() }),
+    )
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -124,7 +140,12 @@ pub async fn list(req: &Request, env: &Env) -> Result<Response, ApiError> {
 }
 
 /// `POST /api/operator/payees/:openid/approve|revoke`: the openid need not have signed in yet.
-pub async fn set_status(openid: &str, approve: bool, req: &Request, env: &Env) -> Result<Response, ApiError> {
+pub async fn set_status(
+    openid: &str,
+    approve: bool,
+    req: &Request,
+    env: &Env,
+) -> Result<Response, ApiError> {
     require_operator(req, env)?;
     let openid = Openid::parse(openid).ok_or_else(|| {
         ApiError::Invalid(vec![shoukuan_core::collection::FieldError {
@@ -133,7 +154,11 @@ pub async fn set_status(openid: &str, approve: bool, req: &Request, env: &Env) -
             message: "openid 只能由字母、数字、- 和 _ 组成".into(),
         }])
     })?;
-    let status = if approve { PayeeStatus::Approved } else { PayeeStatus::Revoked };
+    let status = if approve {
+        PayeeStatus::Approved
+    } else {
+        PayeeStatus::Revoked
+    };
     let now = JsValue::from_f64(now_secs() as f64);
     let row = env
         .d1("DB")?

@@ -44,15 +44,23 @@ impl OaConfig {
         let appid = setting(env, "WECHAT_APPID")?;
         let secret = secret_setting(env, "WECHAT_APPSECRET")?;
         let token = secret_setting(env, "WECHAT_TOKEN")?;
-        let aes_key = secret_setting(env, "WECHAT_AES_KEY").and_then(|k| match EncodingAesKey::parse(k.expose()) {
-            Ok(key) => Some(key),
-            Err(e) => {
-                worker::console_error!("WECHAT_AES_KEY: {e}; safe-mode pushes will be refused");
-                None
-            }
-        });
+        let aes_key =
+            secret_setting(env, "WECHAT_AES_KEY").and_then(|k| {
+                match EncodingAesKey::parse(k.expose()) {
+                    Ok(key) => Some(key),
+                    Err(e) => {
+                        worker::console_error!(
+                            "WECHAT_AES_KEY: {e}; safe-mode pushes will be refused"
+                        );
+                        None
+                    }
+                }
+            });
         let base = |name: &str, default: &str| {
-            setting(env, name).unwrap_or_else(|| default.to_string()).trim_end_matches('/').to_string()
+            setting(env, name)
+                .unwrap_or_else(|| default.to_string())
+                .trim_end_matches('/')
+                .to_string()
         };
         Some(OaConfig {
             appid,
@@ -71,7 +79,9 @@ impl OaConfig {
 }
 
 /// Runs `fut` for at most [`TIMEOUT`]; `None` when time is up.
-async fn with_timeout<T>(fut: impl Future<Output = worker::Result<T>>) -> Result<Option<T>, ApiError> {
+async fn with_timeout<T>(
+    fut: impl Future<Output = worker::Result<T>>,
+) -> Result<Option<T>, ApiError> {
     let mut fut = pin!(fut);
     let mut delay = pin!(Delay::from(TIMEOUT));
     let outcome = std::future::poll_fn(|cx| {
@@ -84,11 +94,17 @@ async fn with_timeout<T>(fut: impl Future<Output = worker::Result<T>>) -> Result
         Poll::Pending
     })
     .await;
-    outcome.transpose().map_err(|e| ApiError::Upstream(e.to_string()))
+    outcome
+        .transpose()
+        .map_err(|e| ApiError::Upstream(e.to_string()))
 }
 
 /// One HTTP exchange with WeChat; the answer's body as text (WeChat answers errors with 200).
-async fn send(method: Method, url: &str, json_body: Option<&serde_json::Value>) -> Result<String, ApiError> {
+async fn send(
+    method: Method,
+    url: &str,
+    json_body: Option<&serde_json::Value>,
+) -> Result<String, ApiError> {
     let mut init = RequestInit::new();
     init.with_method(method);
     if let Some(body) = json_body {
@@ -96,13 +112,23 @@ async fn send(method: Method, url: &str, json_body: Option<&serde_json::Value>) 
         headers.set("content-type", "application/json")?;
         init.with_headers(headers);
         // serde_json writes UTF-8 as is: WeChat shows \u escapes of Chinese menu names literally.
-        init.with_body(Some(serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?.into()));
+        init.with_body(Some(
+            serde_json::to_string(body)
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .into(),
+        ));
     }
     let request = Request::new_with_init(url, &init)?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
-    let timed_out = || ApiError::Upstream(format!("no answer from {} in {} s", redact(url), TIMEOUT.as_secs()));
+    let timed_out = || {
+        ApiError::Upstream(format!(
+            "no answer from {} in {} s",
+            redact(url),
+            TIMEOUT.as_secs()
+        ))
+    };
     let Some(mut response) = with_timeout(fetch.send_with_signal(&signal)).await? else {
         controller.abort();
         return Err(timed_out());
@@ -113,7 +139,10 @@ async fn send(method: Method, url: &str, json_body: Option<&serde_json::Value>) 
         return Err(timed_out());
     };
     if !(200..300).contains(&status) {
-        return Err(ApiError::Upstream(format!("HTTP {status} from {}", redact(url))));
+        return Err(ApiError::Upstream(format!(
+            "HTTP {status} from {}",
+            redact(url)
+        )));
     }
     Ok(text)
 }
@@ -133,7 +162,10 @@ pub struct OaClient<'a> {
 impl<'a> OaClient<'a> {
     /// A client, or 503 when the Official Account is not configured.
     pub fn new(env: &'a Env) -> Result<OaClient<'a>, ApiError> {
-        Ok(OaClient { config: OaConfig::require(env)?, env })
+        Ok(OaClient {
+            config: OaConfig::require(env)?,
+            env,
+        })
     }
 
     /// `POST /cgi-bin/stable_token`: a global access_token (`force` only after WeChat refused the
@@ -158,7 +190,12 @@ impl<'a> OaClient<'a> {
             ("code", code),
             ("grant_type", "authorization_code"),
         ]);
-        send(Method::Get, &format!("{}/sns/oauth2/access_token?{query}", self.config.api_base), None).await
+        send(
+            Method::Get,
+            &format!("{}/sns/oauth2/access_token?{query}", self.config.api_base),
+            None,
+        )
+        .await
     }
 
     /// Calls `path` (`/cgi-bin/…`, with `query` pairs) with the cached access_token; on an
@@ -179,7 +216,10 @@ impl<'a> OaClient<'a> {
             let text = send(method.clone(), &url, body).await?;
             match oa_api::read::<serde_json::Value>(&text) {
                 Err(failure) if failure.is_invalid_token() && !retried => {
-                    worker::console_log!("{path}: errcode {}; refreshing the access_token once", failure.errcode);
+                    worker::console_log!(
+                        "{path}: errcode {}; refreshing the access_token once",
+                        failure.errcode
+                    );
                     token::invalidate(self.env, token::Credential::AccessToken, &token).await?;
                     retried = true;
                 }
@@ -190,21 +230,39 @@ impl<'a> OaClient<'a> {
 
     /// `GET /cgi-bin/ticket/getticket?type=jsapi`.
     pub async fn fetch_jsapi_ticket(&self) -> Result<oa_api::JsapiTicket, ApiError> {
-        let text = self.call(Method::Get, "/cgi-bin/ticket/getticket", &[("type", "jsapi")], None).await?;
+        let text = self
+            .call(
+                Method::Get,
+                "/cgi-bin/ticket/getticket",
+                &[("type", "jsapi")],
+                None,
+            )
+            .await?;
         oa_api::read(&text).map_err(|e| upstream("getticket", e))
     }
 
     /// `POST /cgi-bin/qrcode/create` for a string scene.
-    pub async fn create_qrcode(&self, scene: &str, expire_seconds: Option<i64>) -> Result<oa_api::QrCode, ApiError> {
+    pub async fn create_qrcode(
+        &self,
+        scene: &str,
+        expire_seconds: Option<i64>,
+    ) -> Result<oa_api::QrCode, ApiError> {
         let body = oa_api::qrcode_request(scene, expire_seconds);
-        let text = self.call(Method::Post, "/cgi-bin/qrcode/create", &[], Some(&body)).await?;
+        let text = self
+            .call(Method::Post, "/cgi-bin/qrcode/create", &[], Some(&body))
+            .await?;
         oa_api::read(&text).map_err(|e| upstream("qrcode/create", e))
     }
 
     /// `POST /cgi-bin/menu/create`. The inner error is WeChat refusing the menu (shown to the
     /// person who published it); the outer one a failed call.
-    pub async fn create_menu(&self, menu: &serde_json::Value) -> Result<Result<(), ApiFailure>, ApiError> {
-        let text = self.call(Method::Post, "/cgi-bin/menu/create", &[], Some(menu)).await?;
+    pub async fn create_menu(
+        &self,
+        menu: &serde_json::Value,
+    ) -> Result<Result<(), ApiFailure>, ApiError> {
+        let text = self
+            .call(Method::Post, "/cgi-bin/menu/create", &[], Some(menu))
+            .await?;
         Ok(oa_api::read_ok(&text))
     }
 }
@@ -219,7 +277,8 @@ pub fn random_alnum(n: usize) -> Result<String, ApiError> {
     let mut out = String::with_capacity(n);
     while out.len() < n {
         let mut buf = [0u8; 32];
-        getrandom::getrandom(&mut buf).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+        getrandom::getrandom(&mut buf)
+            .map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
         // 248 = 4 × 62: rejection keeps every character equally likely.
         for b in buf.into_iter().filter(|&b| b < 248) {
             if out.len() < n {

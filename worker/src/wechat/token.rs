@@ -58,7 +58,9 @@ fn num(n: i64) -> JsValue {
 
 async fn read(db: &D1Database, credential: Credential) -> Result<Option<Row>, ApiError> {
     Ok(db
-        .prepare("SELECT value, expires_at_ms, lease_until_ms FROM wechat_credentials WHERE name = ?1")
+        .prepare(
+            "SELECT value, expires_at_ms, lease_until_ms FROM wechat_credentials WHERE name = ?1",
+        )
         .bind(&[credential.name().into()])?
         .first::<Row>(None)
         .await?)
@@ -66,18 +68,26 @@ async fn read(db: &D1Database, credential: Credential) -> Result<Option<Row>, Ap
 
 /// Takes the lease if nobody holds it and the value still needs a refresh; returns whether
 /// the next fetch must force a new value (WeChat refused the cached one).
-async fn try_lease(db: &D1Database, credential: Credential, owner: &str, now: i64) -> Result<Option<bool>, ApiError> {
+async fn try_lease(
+    db: &D1Database,
+    credential: Credential,
+    owner: &str,
+    now: i64,
+) -> Result<Option<bool>, ApiError> {
     let result = db
         .prepare(
             "INSERT INTO wechat_credentials (name, lease_until_ms, lease_owner) VALUES (?1, ?2, ?3) \
              ON CONFLICT (name) DO UPDATE SET lease_until_ms = excluded.lease_until_ms, lease_owner = excluded.lease_owner \
-             WHERE ?4 = ?4 AND ?5 = ?5 \
+             WHERE wechat_credentials.lease_until_ms <= ?4 AND wechat_credentials.expires_at_ms - ?5 <= ?4 \
              RETURNING invalidated",
         )
         .bind(&[credential.name().into(), num(now + LEASE_MS), owner.into(), num(now), num(REFRESH_MARGIN_MS)])?
         .all()
         .await?;
-    Ok(result.results::<Lease>()?.first().map(|lease| lease.invalidated != 0))
+    Ok(result
+        .results::<Lease>()?
+        .first()
+        .map(|lease| lease.invalidated != 0))
 }
 
 /// Fetches a fresh value under the lease, stores it and releases the lease.
@@ -89,9 +99,14 @@ async fn refresh(
     force: bool,
 ) -> Result<String, ApiError> {
     let fetched = match credential {
-        Credential::AccessToken => client.fetch_access_token(force).await.map(|t| (t.access_token, t.expires_in)),
+        Credential::AccessToken => client
+            .fetch_access_token(force)
+            .await
+            .map(|t| (t.access_token, t.expires_in)),
         // Boxed: fetching the ticket reads the access_token through this same cache.
-        Credential::JsapiTicket => Box::pin(client.fetch_jsapi_ticket()).await.map(|t| (t.ticket, t.expires_in)),
+        Credential::JsapiTicket => Box::pin(client.fetch_jsapi_ticket())
+            .await
+            .map(|t| (t.ticket, t.expires_in)),
     };
     match fetched {
         Ok((value, expires_in)) => {
@@ -122,17 +137,31 @@ async fn refresh(
 }
 
 /// The current value of `credential`, refreshed by at most one request at a time.
-pub async fn get(env: &Env, client: &OaClient<'_>, credential: Credential) -> Result<String, ApiError> {
+pub async fn get(
+    env: &Env,
+    client: &OaClient<'_>,
+    credential: Credential,
+) -> Result<String, ApiError> {
     let db = env.d1("DB")?;
     let owner = random_alnum(16)?;
     let started = now_ms();
     loop {
         let now = now_ms();
         let row = read(&db, credential).await?;
-        let entry = row.as_ref().map_or(CacheEntry { expires_at_ms: 0, lease_until_ms: 0 }, |r| CacheEntry {
-            expires_at_ms: if r.value.is_some() { r.expires_at_ms } else { 0 },
-            lease_until_ms: r.lease_until_ms,
-        });
+        let entry = row.as_ref().map_or(
+            CacheEntry {
+                expires_at_ms: 0,
+                lease_until_ms: 0,
+            },
+            |r| CacheEntry {
+                expires_at_ms: if r.value.is_some() {
+                    r.expires_at_ms
+                } else {
+                    0
+                },
+                lease_until_ms: r.lease_until_ms,
+            },
+        );
         match entry.decide(now) {
             CacheDecision::Use => {
                 if let Some(value) = row.and_then(|r| r.value) {
@@ -140,7 +169,7 @@ pub async fn get(env: &Env, client: &OaClient<'_>, credential: Credential) -> Re
                 }
             }
             CacheDecision::Refresh => {
-                if let Some(force) = try_lease(&db, credential, &owner, now).await?.or(Some(false)) {
+                if let Some(force) = try_lease(&db, credential, &owner, now).await? {
                     return refresh(&db, client, credential, &owner, force).await;
                 }
                 // Another request took the lease between the read and the upsert: wait for it.
@@ -148,7 +177,10 @@ pub async fn get(env: &Env, client: &OaClient<'_>, credential: Credential) -> Re
             CacheDecision::Wait => {}
         }
         if now - started > WAIT_MS {
-            return Err(ApiError::Upstream(format!("{} refresh by another request did not finish", credential.name())));
+            return Err(ApiError::Upstream(format!(
+                "{} refresh by another request did not finish",
+                credential.name()
+            )));
         }
         Delay::from(POLL).await;
     }

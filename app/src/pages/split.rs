@@ -1,0 +1,1123 @@
+//! `/c/:id` for a split (接龙): the live progress and list, sign-up, edit, withdraw, the
+//! payee's 收款码 with 我已付款; and `/admin/:id#t=<manage token>`, the payee's view: who has
+//! not paid, confirming payments, the group announcement, reminders, exports.
+//!
+//! The page polls `GET /api/splits/:id` with `If-None-Match`; unchanged answers are `304`s
+//! and the interval backs off from 3 s to 30 s, and drops back to 3 s when something changes
+//! or the person acts ([`next_delay`]).
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::{Deserialize, Serialize};
+use shoukuan_core::collection::FieldError;
+use shoukuan_core::deadline::Countdown;
+use shoukuan_core::page::QR_CSS_PX;
+use shoukuan_core::split::{
+    mode_summary, progress_text, Joined, ParticipantStatus, ParticipantView, PayMode, Pick,
+    SignUp, SplitMode, SplitView,
+};
+use wasm_bindgen::JsCast;
+
+use crate::api;
+
+/// Fastest polling interval.
+pub const POLL_MIN_MS: u32 = 3_000;
+/// Slowest polling interval.
+pub const POLL_MAX_MS: u32 = 30_000;
+
+/// The next polling interval: back to the fastest after a change, else 1.5× up to the slowest.
+pub fn next_delay(current_ms: u32, changed: bool) -> u32 {
+    if changed {
+        POLL_MIN_MS
+    } else {
+        (current_ms.saturating_mul(3) / 2).clamp(POLL_MIN_MS, POLL_MAX_MS)
+    }
+}
+
+/// What this browser keeps about its own sign-up (in `localStorage`, per split).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Participant id.
+    pub pid: String,
+    /// Participant token (edit, withdraw, 我已付款).
+    pub token: String,
+}
+
+/// The `localStorage` key of a split's ticket.
+pub fn ticket_key(id: &str) -> String {
+    format!("sk-split:{id}")
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn load_ticket(id: &str) -> Option<Ticket> {
+    let text = storage()?.get_item(&ticket_key(id)).ok().flatten()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn save_ticket(id: &str, ticket: Option<&Ticket>) {
+    if let Some(s) = storage() {
+        let key = ticket_key(id);
+        let _ = match ticket.and_then(|t| serde_json::to_string(t).ok()) {
+            Some(json) => s.set_item(&key, &json),
+            None => s.remove_item(&key),
+        };
+    }
+}
+
+/// The split the worker rendered into the page (`#sk-split`).
+pub fn embedded() -> Option<SplitView> {
+    let text = web_sys::window()?
+        .document()?
+        .get_element_by_id("sk-split")?
+        .text_content()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Seconds to add to the browser's clock to get the server's.
+fn clock_offset(server_now: i64) -> i64 {
+    server_now - (js_sys::Date::now() / 1000.0) as i64
+}
+
+fn now_secs(offset: i64) -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64 + offset
+}
+
+// --- API -------------------------------------------------------------------------------
+
+async fn raw(
+    request: Result<gloo_net::http::Request, gloo_net::Error>,
+) -> Result<(u16, String, Option<String>), api::Error> {
+    let request = request.map_err(|e| api::Error::Fetch(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| api::Error::Fetch(e.to_string()))?;
+    let etag = response.headers().get("etag");
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| api::Error::Fetch(e.to_string()))?;
+    Ok((status, text, etag))
+}
+
+async fn call<T: serde::de::DeserializeOwned>(
+    request: Result<gloo_net::http::Request, gloo_net::Error>,
+) -> Result<T, api::Error> {
+    let (status, text, _) = raw(request).await?;
+    api::interpret(status, &text)
+}
+
+fn bearer(builder: gloo_net::http::RequestBuilder, token: &str) -> gloo_net::http::RequestBuilder {
+    builder.header("Authorization", &format!("Bearer {token}"))
+}
+
+/// A poll's outcome.
+enum Polled {
+    Unchanged,
+    Changed(Box<SplitView>),
+}
+
+async fn poll(id: &str, etag: &str) -> Result<Polled, api::Error> {
+    use gloo_net::http::Request;
+    let mut builder = Request::get(&format!("/api/splits/{id}"));
+    if !etag.is_empty() {
+        builder = builder.header("If-None-Match", etag);
+    }
+    let (status, text, _) = raw(builder.build()).await?;
+    if status == 304 {
+        return Ok(Polled::Unchanged);
+    }
+    api::interpret(status, &text).map(|v| Polled::Changed(Box::new(v)))
+}
+
+fn etag_of(view: &SplitView) -> String {
+    format!("\"{}\"", view.version)
+}
+
+fn participant_path(id: &str, pid: &str, action: &str) -> String {
+    if action.is_empty() {
+        format!("/api/splits/{id}/participants/{pid}")
+    } else {
+        format!("/api/splits/{id}/participants/{pid}/{action}")
+    }
+}
+
+// --- Live data shared by the payer and payee pages ---------------------------------------
+
+/// A split's page data that refreshes itself.
+#[derive(Clone, Copy)]
+struct Live {
+    id: StoredValue<String>,
+    view: RwSignal<SplitView>,
+    delay: StoredValue<u32>,
+    offset: StoredValue<i64>,
+    /// Payee view: the manage token (polls `/admin` instead).
+    admin_token: StoredValue<Option<String>>,
+}
+
+impl Live {
+    fn new(id: String, view: SplitView, admin_token: Option<String>) -> Live {
+        let live = Live {
+            id: StoredValue::new(id),
+            offset: StoredValue::new(clock_offset(view.now)),
+            view: RwSignal::new(view),
+            delay: StoredValue::new(POLL_MIN_MS),
+            admin_token: StoredValue::new(admin_token),
+        };
+        live.schedule();
+        live
+    }
+
+    fn schedule(self) {
+        let Some(delay) = self.delay.try_get_value() else {
+            return;
+        };
+        set_timeout(
+            move || {
+                spawn_local(async move {
+                    let changed = self.refresh().await;
+                    self.delay.update_value(|d| *d = next_delay(*d, changed));
+                    self.schedule();
+                });
+            },
+            Duration::from_millis(u64::from(delay)),
+        );
+    }
+
+    /// Fetches now; `true` when something changed.
+    async fn refresh(self) -> bool {
+        let Some(id) = self.id.try_get_value() else {
+            return false;
+        };
+        let outcome = match self.admin_token.get_value() {
+            Some(token) => {
+                let builder = bearer(
+                    gloo_net::http::Request::get(&format!("/api/splits/{id}/admin")),
+                    &token,
+                );
+                call::<SplitView>(builder.build()).await.map(|v| {
+                    if self.view.with_untracked(|old| old.version == v.version) {
+                        Polled::Unchanged
+                    } else {
+                        Polled::Changed(Box::new(v))
+                    }
+                })
+            }
+            None => {
+                let etag = self.view.with_untracked(etag_of);
+                poll(&id, &etag).await
+            }
+        };
+        match outcome {
+            Ok(Polled::Changed(v)) => {
+                self.offset.set_value(clock_offset(v.now));
+                self.view.set(*v);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// After the person did something: show it at once and poll fast again.
+    fn kick(self) {
+        self.delay.set_value(POLL_MIN_MS);
+        spawn_local(async move {
+            self.refresh().await;
+        });
+    }
+
+    fn now(self) -> i64 {
+        now_secs(self.offset.get_value())
+    }
+}
+
+fn status_text(status: ParticipantStatus) -> &'static str {
+    status.label()
+}
+
+#[component]
+fn Header(live: Live) -> impl IntoView {
+    let view = live.view;
+    let tick = RwSignal::new(0u32);
+    let _ = set_interval_with_handle(
+        move || tick.update(|t| *t = t.wrapping_add(1)),
+        Duration::from_secs(1),
+    );
+    let deadline_line = move || {
+        tick.track();
+        view.with(|v| {
+            v.spec.deadline.map(|d| {
+                let left = Countdown::until(d, live.now())
+                    .map(|c| format!("（还剩 {}）", c.text()))
+                    .unwrap_or_else(|| "（已截止）".to_owned());
+                format!("截止时间：{} 北京时间{left}", d.to_cst_string())
+            })
+        })
+    };
+    view! {
+        <p class="payee-sub">{move || view.with(|v| format!("{} 发起的接龙", v.collection.payee_name))}</p>
+        <h1 class="title">{move || view.with(|v| v.collection.title.clone())}</h1>
+        <p class="mode">{move || view.with(|v| mode_summary(&v.spec.mode))}</p>
+        {move || view.with(|v| (!v.collection.note.is_empty()).then(|| view! { <p class="note">{v.collection.note.clone()}</p> }))}
+        <p id="deadline" class="deadline">{deadline_line}</p>
+        <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="1000"
+            aria-valuenow=move || view.with(|v| v.progress.permille().to_string())>
+            <div class="progress-bar" style=move || view.with(|v| format!("width:{}%", v.progress.permille() / 10))></div>
+        </div>
+        <p id="progress_text" class="progress-text">{move || view.with(|v| progress_text(&v.progress))}</p>
+    }
+}
+
+fn picks_label(mode: &SplitMode, picks: &[Pick]) -> String {
+    match mode {
+        SplitMode::Itemized { items } => picks
+            .iter()
+            .filter_map(|p| items.get(p.item).map(|i| format!("{}×{}", i.name, p.qty)))
+            .collect::<Vec<_>>()
+            .join("、"),
+        _ => String::new(),
+    }
+}
+
+/// The payer page of a split.
+#[component]
+pub fn SplitPay(id: String, initial: SplitView) -> impl IntoView {
+    crate::set_title(&initial.collection.title);
+    let live = Live::new(id.clone(), initial, None);
+    let ticket = RwSignal::new(load_ticket(&id));
+    let mine_full = RwSignal::new(None::<ParticipantView>);
+    load_mine(live, ticket, mine_full);
+    let mine = Memo::new(move |_| {
+        let t = ticket.get()?;
+        live.view
+            .with(|v| v.participants.iter().find(|p| p.id == t.pid).cloned())
+    });
+    let list = move || {
+        let my_pid = ticket.with(|t| t.as_ref().map(|t| t.pid.clone()));
+        live.view.with(|v| {
+            v.participants
+                .iter()
+                .map(|p| {
+                    let is_me = my_pid.as_deref() == Some(p.id.as_str());
+                    let picks = picks_label(&v.spec.mode, &p.picks);
+                    view! {
+                        <li class=format!("participant status-{}", p.status.as_str()) class:me=is_me data-pid=p.id.clone()>
+                            <span class="seq">{format!("{}.", p.seq)}</span>
+                            <span class="pname">{p.name.clone()}{is_me.then_some("（我）")}</span>
+                            <span class="picks">{picks}</span>
+                            <span class="due">{p.due.to_string()}</span>
+                            <span class="pstatus">{status_text(p.status)}</span>
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    view! {
+        <main class="page">
+            <article class="card split-card">
+                <Header live=live />
+                {move || match mine.get() {
+                    Some(me) => view! { <MyEntry live=live me=me ticket=ticket mine_full=mine_full /> }.into_any(),
+                    None => view! { <JoinForm live=live ticket=ticket mine_full=mine_full /> }.into_any(),
+                }}
+                <h2 class="section">"接龙名单"</h2>
+                <ol id="participants" class="participants">{list}</ol>
+                <p class="hint">"名单中的姓名和手机号已隐去部分，只有收款人能看到完整信息。"</p>
+                <div inner_html=shoukuan_core::page::BRAND_MARK></div>
+            </article>
+        </main>
+    }
+}
+
+#[component]
+fn PickFields(mode: SplitMode, picks: RwSignal<Vec<u32>>) -> impl IntoView {
+    let SplitMode::Itemized { items } = mode else {
+        return ().into_any();
+    };
+    if picks.with_untracked(Vec::len) != items.len() {
+        picks.set(vec![0; items.len()]);
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let qty_input = item.quantity;
+            view! {
+                <div class="pick-row">
+                    <span class="pick-name">{item.name.clone()}" "{item.price.to_string()}</span>
+                    {if qty_input {
+                        view! {
+                            <input class="pick-qty" type="number" min="0" max="99" inputmode="numeric"
+                                id=format!("pick_{i}")
+                                prop:value=move || picks.with(|p| p.get(i).copied().unwrap_or(0).to_string())
+                                on:input=move |ev| {
+                                    let n = event_target_value(&ev).trim().parse::<u32>().unwrap_or(0);
+                                    picks.update(|p| if let Some(x) = p.get_mut(i) { *x = n });
+                                } />
+                        }.into_any()
+                    } else {
+                        view! {
+                            <input class="pick-check" type="checkbox" id=format!("pick_{i}")
+                                prop:checked=move || picks.with(|p| p.get(i).copied().unwrap_or(0) > 0)
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    picks.update(|p| if let Some(x) = p.get_mut(i) { *x = u32::from(on) });
+                                } />
+                        }.into_any()
+                    }}
+                </div>
+            }
+        })
+        .collect_view()
+        .into_any()
+}
+
+fn to_picks(qty: &[u32]) -> Vec<Pick> {
+    qty.iter()
+        .enumerate()
+        .filter(|(_, q)| **q > 0)
+        .map(|(item, qty)| Pick { item, qty: *qty })
+        .collect()
+}
+
+fn field_message(errors: &[FieldError], field: &str) -> Option<String> {
+    crate::form::message_for(errors, field)
+}
+
+/// Loads one's own entry (full name and phone, for the edit form); forgets a ticket whose
+/// entry is gone.
+fn load_mine(
+    live: Live,
+    ticket: RwSignal<Option<Ticket>>,
+    mine_full: RwSignal<Option<ParticipantView>>,
+) {
+    let Some(t) = ticket.get_untracked() else {
+        return;
+    };
+    spawn_local(async move {
+        let id = live.id.get_value();
+        let builder = bearer(
+            gloo_net::http::Request::get(&participant_path(&id, &t.pid, "")),
+            &t.token,
+        );
+        match call::<ParticipantView>(builder.build()).await {
+            Ok(p) => mine_full.set(Some(p)),
+            Err(e) if e.is_not_found() || e.is_unauthorized() => {
+                // Withdrawn elsewhere, or the token is gone: forget it.
+                save_ticket(&id, None);
+                ticket.set(None);
+            }
+            Err(_) => {}
+        }
+    });
+}
+
+/// Sign-up form (接龙).
+#[component]
+fn JoinForm(
+    live: Live,
+    ticket: RwSignal<Option<Ticket>>,
+    mine_full: RwSignal<Option<ParticipantView>>,
+) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let phone = RwSignal::new(String::new());
+    let picks = RwSignal::new(Vec::<u32>::new());
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let message = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let mode = StoredValue::new(live.view.with_untracked(|v| v.spec.mode.clone()));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let body = SignUp {
+            name: name.get_untracked(),
+            phone: phone.get_untracked(),
+            picks: to_picks(&picks.get_untracked()),
+        };
+        if let Err(e) = mode.with_value(|m| body.validate(m)) {
+            errors.set(e);
+            return;
+        }
+        errors.set(Vec::new());
+        message.set(None);
+        busy.set(true);
+        let id = live.id.get_value();
+        spawn_local(async move {
+            let request = gloo_net::http::Request::post(&format!("/api/splits/{id}/join")).json(&body);
+            match call::<Joined>(request).await {
+                Ok(joined) => {
+                    let t = Ticket {
+                        pid: joined.participant.id.clone(),
+                        token: joined.token,
+                    };
+                    save_ticket(&id, Some(&t));
+                    ticket.set(Some(t));
+                    // One's own name in full at once (the list shows the masked one).
+                    mine_full.set(Some(ParticipantView {
+                        name: body.name.trim().to_owned(),
+                        ..joined.participant.clone()
+                    }));
+                    // Show the new entry at once, before the next poll.
+                    live.view.update(|v| {
+                        if !v.participants.iter().any(|p| p.id == joined.participant.id) {
+                            v.participants.push(joined.participant);
+                        }
+                    });
+                    load_mine(live, ticket, mine_full);
+                    live.kick();
+                }
+                Err(api::Error::Api { body, .. }) if !body.fields.is_empty() => errors.set(body.fields),
+                Err(e) => message.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    let accepting = move || live.view.with(|v| v.accepting);
+    move || if !accepting() {
+        view! {
+            <p id="join_closed" class="closed">{move || live.view.with(|v| if v.editable { "接龙人数已满" } else { "接龙已截止" })}</p>
+        }.into_any()
+    } else { view! {
+            <form class="join form" on:submit=submit novalidate=true>
+                <h2 class="section">"我要接龙"</h2>
+                <div class="field">
+                    <label for="join_name">"姓名"</label>
+                    <input id="join_name" type="text" autocomplete="name" placeholder="群里大家认识的名字"
+                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                    {move || errors.with(|e| field_message(e, "name")).map(|m| view! { <p class="field-error" data-field="name">{m}</p> })}
+                </div>
+                <div class="field">
+                    <label for="join_phone">"手机号"<span class="optional">"（选填，仅收款人可见）"</span></label>
+                    <input id="join_phone" type="tel" inputmode="tel" autocomplete="tel" placeholder="13812341234"
+                        prop:value=move || phone.get() on:input=move |ev| phone.set(event_target_value(&ev)) />
+                    {move || errors.with(|e| field_message(e, "phone")).map(|m| view! { <p class="field-error" data-field="phone">{m}</p> })}
+                </div>
+                <PickFields mode=mode.get_value() picks=picks />
+                {move || errors.with(|e| field_message(e, "picks")).map(|m| view! { <p class="field-error" data-field="picks">{m}</p> })}
+                <button id="join" class="button" type="submit" prop:disabled=move || busy.get()>
+                    {move || if busy.get() { "提交中…" } else { "接龙" }}
+                </button>
+                {move || message.get().map(|m| view! { <p id="join_error" class="form-error" role="alert">{m}</p> })}
+            </form>
+    }.into_any() }
+}
+
+/// One's own entry: amount, 收款码, 我已付款, edit and withdraw.
+#[component]
+fn MyEntry(
+    live: Live,
+    me: ParticipantView,
+    ticket: RwSignal<Option<Ticket>>,
+    mine_full: RwSignal<Option<ParticipantView>>,
+) -> impl IntoView {
+    let message = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let editing = RwSignal::new(false);
+    let act = move |method: &'static str, action: &'static str| {
+        let Some(t) = ticket.get_untracked() else {
+            return;
+        };
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        message.set(None);
+        let id = live.id.get_value();
+        spawn_local(async move {
+            let path = participant_path(&id, &t.pid, action);
+            let builder = match method {
+                "DELETE" => gloo_net::http::Request::delete(&path),
+                _ => gloo_net::http::Request::post(&path),
+            };
+            let result = call::<serde_json::Value>(bearer(builder, &t.token).build()).await;
+            match (action, result) {
+                ("", Ok(_)) => {
+                    save_ticket(&id, None);
+                    ticket.set(None);
+                    mine_full.set(None);
+                }
+                (_, Ok(_)) => {}
+                (_, Err(e)) => message.set(Some(e.message())),
+            }
+            busy.set(false);
+            live.kick();
+        });
+    };
+    let withdraw = move |_| {
+        let ok = web_sys::window()
+            .and_then(|w| w.confirm_with_message("确定退出这次接龙吗？").ok())
+            .unwrap_or(false);
+        if ok {
+            act("DELETE", "");
+        }
+    };
+    let (pay_code, personal) = live.view.with_untracked(|v| {
+        (
+            v.collection.pay_code.clone(),
+            v.spec.pay_mode == PayMode::Personal,
+        )
+    });
+    let qr = shoukuan_core::qr::png_data_url(&pay_code, QR_CSS_PX * 2).ok();
+    let editable = move || live.view.with(|v| v.editable);
+    let status = me.status;
+    let due = me.due;
+    view! {
+        <section id="my_entry" class="my-entry">
+            <h2 class="section">{format!("我是第 {} 位", me.seq)}</h2>
+            <p class="my-line">
+                <span id="my_name">{move || mine_full.with(|m| m.as_ref().map(|m| m.name.clone()))}</span>
+                " · 应付 "<strong id="my_due">{due.to_string()}</strong>
+            </p>
+            <p id="my_status" class=format!("my-status status-{}", status.as_str())>
+                {match status {
+                    ParticipantStatus::Joined => "未付款",
+                    ParticipantStatus::Claimed => "已告知收款人，等待确认收款",
+                    ParticipantStatus::Paid => "收款人已确认收款",
+                }}
+            </p>
+            {(status != ParticipantStatus::Paid && personal).then(|| view! {
+                <figure class="qr">
+                    {qr.clone().map(|src| view! {
+                        <img class="qr-img" src=src alt="收款人的微信收款码" width=QR_CSS_PX.to_string() height=QR_CSS_PX.to_string() />
+                    })}
+                    <figcaption class="qr-hint">{format!("长按识别二维码，付款 {due}")}</figcaption>
+                </figure>
+                <p class="hint">"这是收款人的个人收款码，没有到账通知：付款后请点「我已付款」，收款人确认后才算完成。"</p>
+            })}
+            {(status == ParticipantStatus::Joined && personal).then(|| view! {
+                <button id="claim" class="button" type="button" prop:disabled=move || busy.get()
+                    on:click=move |_| act("POST", "claim")>"我已付款"</button>
+            })}
+            <Show when=move || editable() && status != ParticipantStatus::Paid>
+                <div class="row-actions">
+                    <button id="edit" class="button small" type="button" on:click=move |_| editing.update(|e| *e = !*e)>"修改"</button>
+                    <button id="withdraw" class="button small danger" type="button" prop:disabled=move || busy.get() on:click=withdraw>"退出接龙"</button>
+                </div>
+            </Show>
+            <Show when=move || editing.get()>
+                <EditForm live=live ticket=ticket mine_full=mine_full editing=editing />
+            </Show>
+            {move || message.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn EditForm(
+    live: Live,
+    ticket: RwSignal<Option<Ticket>>,
+    mine_full: RwSignal<Option<ParticipantView>>,
+    editing: RwSignal<bool>,
+) -> impl IntoView {
+    let current = mine_full.get_untracked();
+    let name = RwSignal::new(current.as_ref().map(|m| m.name.clone()).unwrap_or_default());
+    let phone = RwSignal::new(
+        current
+            .as_ref()
+            .and_then(|m| m.phone.clone())
+            .unwrap_or_default(),
+    );
+    let mode = live.view.with_untracked(|v| v.spec.mode.clone());
+    let picks = RwSignal::new({
+        let n = match &mode {
+            SplitMode::Itemized { items } => items.len(),
+            _ => 0,
+        };
+        let mut q = vec![0u32; n];
+        for p in current.as_ref().map(|m| m.picks.clone()).unwrap_or_default() {
+            if let Some(x) = q.get_mut(p.item) {
+                *x = p.qty;
+            }
+        }
+        q
+    });
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let mode_for_submit = mode.clone();
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(t) = ticket.get_untracked() else {
+            return;
+        };
+        let body = SignUp {
+            name: name.get_untracked(),
+            phone: phone.get_untracked(),
+            picks: to_picks(&picks.get_untracked()),
+        };
+        if let Err(e) = body.validate(&mode_for_submit) {
+            errors.set(e);
+            return;
+        }
+        let id = live.id.get_value();
+        spawn_local(async move {
+            let request = bearer(
+                gloo_net::http::Request::put(&participant_path(&id, &t.pid, "")),
+                &t.token,
+            )
+            .json(&body);
+            match call::<ParticipantView>(request).await {
+                Ok(p) => {
+                    mine_full.set(Some(p));
+                    editing.set(false);
+                    live.kick();
+                }
+                Err(api::Error::Api { body, .. }) if !body.fields.is_empty() => errors.set(body.fields),
+                Err(e) => errors.set(vec![FieldError {
+                    field: "name".into(),
+                    code: "ERROR".into(),
+                    message: e.message(),
+                }]),
+            }
+        });
+    };
+    view! {
+        <form class="form edit-entry" on:submit=save novalidate=true>
+            <div class="field">
+                <label for="edit_name">"姓名"</label>
+                <input id="edit_name" type="text" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                {move || errors.with(|e| field_message(e, "name")).map(|m| view! { <p class="field-error">{m}</p> })}
+            </div>
+            <div class="field">
+                <label for="edit_phone">"手机号（选填）"</label>
+                <input id="edit_phone" type="tel" prop:value=move || phone.get() on:input=move |ev| phone.set(event_target_value(&ev)) />
+                {move || errors.with(|e| field_message(e, "phone")).map(|m| view! { <p class="field-error">{m}</p> })}
+            </div>
+            <PickFields mode=mode.clone() picks=picks />
+            {move || errors.with(|e| field_message(e, "picks")).map(|m| view! { <p class="field-error">{m}</p> })}
+            <button id="save_entry" class="button" type="submit">"保存"</button>
+        </form>
+    }
+}
+
+// --- The payee's view --------------------------------------------------------------------
+
+#[cfg(feature = "payee")]
+pub use payee::{SplitAdmin, SplitDraft, SplitFields};
+
+#[cfg(feature = "payee")]
+mod payee {
+    use super::*;
+    use shoukuan_core::split::{announcement, announcement_lint, NewItem, NewSplit, PaidBy};
+
+    /// The split fields of the publish form, as typed.
+    #[derive(Clone, Copy)]
+    pub struct SplitDraft {
+        pub mode: RwSignal<&'static str>,
+        pub total: RwSignal<String>,
+        pub people: RwSignal<String>,
+        pub per_person: RwSignal<String>,
+        pub cap: RwSignal<String>,
+        pub deadline: RwSignal<String>,
+        /// Item lines: (name, price, quantity allowed).
+        pub items: RwSignal<Vec<(String, String, bool)>>,
+        /// Errors to show, by `split.*` field.
+        pub errors: RwSignal<Vec<FieldError>>,
+    }
+
+    impl SplitDraft {
+        pub fn new() -> SplitDraft {
+            SplitDraft {
+                mode: RwSignal::new("equal"),
+                total: RwSignal::new(String::new()),
+                people: RwSignal::new(String::new()),
+                per_person: RwSignal::new(String::new()),
+                cap: RwSignal::new(String::new()),
+                deadline: RwSignal::new(String::new()),
+                items: RwSignal::new(vec![(String::new(), String::new(), false)]),
+                errors: RwSignal::new(Vec::new()),
+            }
+        }
+
+        /// The `split` part of the publish body.
+        pub fn to_new(self) -> NewSplit {
+            let mode = self.mode.get_untracked();
+            NewSplit {
+                mode: mode.to_owned(),
+                total: Some(self.total.get_untracked()),
+                people: Some(self.people.get_untracked()),
+                per_person: Some(self.per_person.get_untracked()),
+                items: if mode == "itemized" {
+                    self.items
+                        .get_untracked()
+                        .into_iter()
+                        .map(|(name, price, quantity)| NewItem {
+                            name,
+                            price,
+                            quantity,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                cap: Some(self.cap.get_untracked()),
+                deadline: Some(self.deadline.get_untracked()),
+                pay_mode: None,
+            }
+        }
+    }
+
+    impl Default for SplitDraft {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// The split fields of the publish form.
+    #[component]
+    pub fn SplitFields(draft: SplitDraft) -> impl IntoView {
+        let err = move |field: &'static str| {
+            move || {
+                draft
+                    .errors
+                    .with(|e| field_message(e, field))
+                    .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
+            }
+        };
+        let input = move |id: &'static str, label: &'static str, placeholder: &'static str, mode: &'static str, value: RwSignal<String>, field: &'static str| {
+            view! {
+                <div class="field" class:hidden=move || !mode.split('|').any(|m| m == draft.mode.get())>
+                    <label for=id>{label}</label>
+                    <input id=id type="text" inputmode="decimal" autocomplete="off" placeholder=placeholder
+                        prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+                    {err(field)}
+                </div>
+            }
+        };
+        let radio = move |value: &'static str, label: &'static str| {
+            view! {
+                <input type="radio" name="split_mode" id=format!("split_mode_{value}")
+                    prop:checked=move || draft.mode.get() == value on:change=move |_| draft.mode.set(value) />
+                <label for=format!("split_mode_{value}")>{label}</label>
+            }
+        };
+        let items = move || {
+            draft
+                .items
+                .get()
+                .into_iter()
+                .enumerate()
+                .map(|(i, (name, price, quantity))| {
+                    let set = move |f: &dyn Fn(&mut (String, String, bool))| {
+                        draft.items.update(|v| {
+                            if let Some(line) = v.get_mut(i) {
+                                f(line)
+                            }
+                        })
+                    };
+                    view! {
+                        <div class="item-row">
+                            <input type="text" class="item-name" id=format!("item_name_{i}") placeholder="项目，如 门票" prop:value=name
+                                on:change=move |ev| { let v = event_target_value(&ev); set(&|l| l.0 = v.clone()) } />
+                            <input type="text" class="item-price" id=format!("item_price_{i}") inputmode="decimal" placeholder="单价" prop:value=price
+                                on:change=move |ev| { let v = event_target_value(&ev); set(&|l| l.1 = v.clone()) } />
+                            <label class="item-qty"><input type="checkbox" prop:checked=quantity
+                                on:change=move |ev| { let v = event_target_checked(&ev); set(&|l| l.2 = v) } />"可选数量"</label>
+                            <button type="button" class="thumb-remove" aria-label="删除"
+                                on:click=move |_| draft.items.update(|v| { if v.len() > 1 && i < v.len() { v.remove(i); } })>"×"</button>
+                            {err_line(draft, format!("split.items.{i}.name"))}
+                            {err_line(draft, format!("split.items.{i}.price"))}
+                        </div>
+                    }
+                })
+                .collect_view()
+        };
+        view! {
+            <fieldset class="field">
+                <legend>"分摊方式"</legend>
+                <div class="segmented">
+                    {radio("equal", "均摊")}
+                    {radio("fixed", "每人固定")}
+                    {radio("itemized", "按项目")}
+                </div>
+                {err("split.mode")}
+            </fieldset>
+            {input("split_total", "总金额（元）", "如 300", "equal", draft.total, "split.total")}
+            {input("split_people", "分摊人数", "如 10", "equal", draft.people, "split.people")}
+            {input("split_per_person", "每人金额（元）", "如 30", "fixed", draft.per_person, "split.per_person")}
+            <div class="field" class:hidden=move || draft.mode.get() != "itemized">
+                <span class="label">"项目"</span>
+                {items}
+                <button id="add_item" type="button" class="button small"
+                    on:click=move |_| draft.items.update(|v| if v.len() < shoukuan_core::split::MAX_ITEMS { v.push((String::new(), String::new(), false)) })>
+                    "添加项目"
+                </button>
+                {err("split.items")}
+            </div>
+            {input("split_cap", "人数上限（选填）", "不填则不限", "fixed|itemized", draft.cap, "split.cap")}
+            <div class="field">
+                <label for="split_deadline">"截止时间（北京时间，选填）"</label>
+                <input id="split_deadline" type="datetime-local"
+                    prop:value=move || draft.deadline.get() on:input=move |ev| draft.deadline.set(event_target_value(&ev)) />
+                {err("split.deadline")}
+            </div>
+        }
+    }
+
+    fn err_line(draft: SplitDraft, field: String) -> impl IntoView {
+        move || {
+            draft
+                .errors
+                .with(|e| field_message(e, &field))
+                .map(|m| view! { <p class="field-error">{m}</p> })
+        }
+    }
+
+    async fn admin_view(id: &str, token: &str) -> Result<SplitView, api::Error> {
+        call(bearer(gloo_net::http::Request::get(&format!("/api/splits/{id}/admin")), token).build())
+            .await
+    }
+
+    /// Downloads `text` as a file (a Blob URL behind a temporary `<a download>`).
+    fn download(text: &str, filename: &str, mime: &str) {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type(mime);
+        let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+            return;
+        };
+        let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+            return;
+        };
+        if let Ok(a) = document
+            .create_element("a")
+            .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().map_err(Into::into))
+        {
+            a.set_href(&url);
+            a.set_download(filename);
+            if let Some(body) = document.body() {
+                let _ = body.append_child(&a);
+                a.click();
+                a.remove();
+            }
+        }
+        let _ = web_sys::Url::revoke_object_url(&url);
+    }
+
+    /// `/admin/:id#t=<manage token>`: the payee's view of a split.
+    #[component]
+    pub fn SplitAdmin(id: String) -> impl IntoView {
+        crate::set_title("接龙管理");
+        let hash = web_sys::window()
+            .and_then(|w| w.location().hash().ok())
+            .unwrap_or_default();
+        let Some(token) = crate::route::manage_token(&hash) else {
+            return view! {
+                <main class="page"><article class="card error-card">
+                    <h1 class="title">"缺少管理密钥"</h1>
+                    <p class="hint">"请使用发布时保存的完整管理链接（含 #t= 之后的部分）。"</p>
+                </article></main>
+            }
+            .into_any();
+        };
+        let state = RwSignal::new(None::<Result<SplitView, String>>);
+        {
+            let id = id.clone();
+            let token = token.clone();
+            spawn_local(async move {
+                state.set(Some(admin_view(&id, &token).await.map_err(|e| e.message())));
+            });
+        }
+        view! {
+            <main class="page">
+                {move || match state.get() {
+                    None => view! { <article class="card loading-card"><p class="hint">"加载中…"</p></article> }.into_any(),
+                    Some(Err(message)) => view! {
+                        <article class="card error-card"><h1 class="title">"加载失败"</h1><p id="admin_error" class="hint">{message}</p></article>
+                    }.into_any(),
+                    Some(Ok(view)) => view! { <AdminBody id=id.clone() token=token.clone() view=view /> }.into_any(),
+                }}
+            </main>
+        }
+        .into_any()
+    }
+
+    #[component]
+    fn AdminBody(id: String, token: String, view: SplitView) -> impl IntoView {
+        let live = Live::new(id.clone(), view, Some(token.clone()));
+        let token = StoredValue::new(token);
+        let message = RwSignal::new(None::<String>);
+        let origin = web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default();
+        let url = crate::form::absolute_url(&origin, &format!("/c/{id}"));
+        let text = RwSignal::new(live.view.with_untracked(|v| {
+            announcement(&v.collection.title, v.spec.deadline, &url, live.now())
+        }));
+        let hits = Memo::new(move |_| text.with(|t| announcement_lint(t)));
+        let act = move |pid: String, action: &'static str| {
+            let id = live.id.get_value();
+            let token = token.get_value();
+            spawn_local(async move {
+                let builder = bearer(
+                    gloo_net::http::Request::post(&participant_path(&id, &pid, action)),
+                    &token,
+                );
+                if let Err(e) = call::<ParticipantView>(builder.build()).await {
+                    message.set(Some(e.message()));
+                }
+                live.kick();
+            });
+        };
+        let export = move |which: &'static str| {
+            let id = live.id.get_value();
+            let token = token.get_value();
+            spawn_local(async move {
+                let builder = bearer(
+                    gloo_net::http::Request::get(&format!("/api/splits/{id}/export.{which}")),
+                    &token,
+                );
+                match raw(builder.build()).await {
+                    Ok((200, body, _)) => {
+                        let title = live.view.with_untracked(|v| v.collection.title.clone());
+                        let mime = if which == "csv" { "text/csv;charset=utf-8" } else { "application/json" };
+                        download(&body, &format!("{title}.{which}"), mime);
+                        message.set(Some(format!("已导出 {}", which.to_uppercase())));
+                    }
+                    Ok((status, body, _)) => {
+                        let e = api::interpret::<serde_json::Value>(status, &body).err();
+                        message.set(Some(e.map_or_else(|| "导出失败".to_owned(), |e| e.message())));
+                    }
+                    Err(e) => message.set(Some(e.message())),
+                }
+            });
+        };
+        let remind = move |_| {
+            let id = live.id.get_value();
+            let token = token.get_value();
+            spawn_local(async move {
+                let builder = bearer(
+                    gloo_net::http::Request::post(&format!("/api/splits/{id}/remind")),
+                    &token,
+                );
+                match call::<serde_json::Value>(builder.build()).await {
+                    Ok(v) => message.set(Some(format!(
+                        "已发送提醒 {} 条{}",
+                        v["sent"],
+                        if v["failed"].as_u64().unwrap_or(0) > 0 {
+                            format!("，失败 {} 条", v["failed"])
+                        } else {
+                            String::new()
+                        }
+                    ))),
+                    Err(e) => message.set(Some(e.message())),
+                }
+            });
+        };
+        let copy = move |_| {
+            let t = text.get_untracked();
+            spawn_local(async move {
+                let ok = match web_sys::window() {
+                    Some(w) => wasm_bindgen_futures::JsFuture::from(w.navigator().clipboard().write_text(&t))
+                        .await
+                        .is_ok(),
+                    None => false,
+                };
+                message.set(Some(if ok { "已复制群公告，去群里粘贴吧".to_owned() } else { "请长按文本框复制".to_owned() }));
+            });
+        };
+        let rows = move |unpaid_only: bool| {
+            live.view.with(|v| {
+                v.participants
+                    .iter()
+                    .filter(|p| !unpaid_only || p.status != ParticipantStatus::Paid)
+                    .map(|p| {
+                        let pid = p.id.clone();
+                        let pid2 = p.id.clone();
+                        let can_confirm = p.status != ParticipantStatus::Paid;
+                        let claimed = p.status == ParticipantStatus::Claimed;
+                        let by = match p.paid_by {
+                            Some(PaidBy::PayeeConfirmed) => "（已确认）",
+                            Some(PaidBy::VerifiedPayment) => "（微信支付）",
+                            None => "",
+                        };
+                        view! {
+                            <li class=format!("participant status-{}", p.status.as_str()) data-pid=p.id.clone()>
+                                <span class="seq">{format!("{}.", p.seq)}</span>
+                                <span class="pname">{p.name.clone()}</span>
+                                <span class="phone">{p.phone.clone().unwrap_or_default()}</span>
+                                <span class="due">{p.due.to_string()}</span>
+                                <span class="pstatus">{p.status.label()}{by}{p.oa_connected.then_some(" · 可提醒")}</span>
+                                {(unpaid_only && can_confirm).then(|| view! {
+                                    <button class="button small confirm" type="button" data-pid=pid.clone()
+                                        on:click=move |_| act(pid.clone(), "confirm")>"确认收款"</button>
+                                })}
+                                {(unpaid_only && claimed).then(|| view! {
+                                    <button class="button small danger reject" type="button"
+                                        on:click=move |_| act(pid2.clone(), "reject")>"未收到"</button>
+                                })}
+                            </li>
+                        }
+                    })
+                    .collect_view()
+            })
+        };
+        let manage_href = format!("/manage/{id}#t={}", token.get_value());
+        view! {
+            <article class="card split-card admin">
+                <Header live=live />
+                <h2 class="section">"未付款"</h2>
+                <ol id="unpaid" class="participants">{move || rows(true)}</ol>
+                <Show when=move || live.view.with(|v| v.participants.iter().all(|p| p.status == ParticipantStatus::Paid))>
+                    <p id="all_paid" class="status ok">{move || live.view.with(|v| if v.participants.is_empty() { "还没有人接龙" } else { "全部已付款" })}</p>
+                </Show>
+                <p class="hint">"个人收款码没有到账通知：在微信收款记录里核对后，点「确认收款」。只有你能确认。"</p>
+                <h2 class="section">"群公告"</h2>
+                <textarea id="announcement" class="announcement" rows="4"
+                    prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                <p id="announcement_lint" class="field-error">
+                    {move || hits.with(|h| h.iter().map(|h| h.message()).collect::<Vec<_>>().join("；"))}
+                </p>
+                <div class="row-actions">
+                    <button id="copy_announcement" class="button small" type="button" prop:disabled=move || hits.with(|h| !h.is_empty()) on:click=copy>"复制群公告"</button>
+                    <button id="remind" class="button small" type="button" on:click=remind>"公众号提醒未付款"</button>
+                </div>
+                <h2 class="section">"全部名单"</h2>
+                <ol id="all_participants" class="participants">{move || rows(false)}</ol>
+                <div class="row-actions">
+                    <button id="export_csv" class="button small" type="button" on:click=move |_| export("csv")>"导出 CSV"</button>
+                    <button id="export_json" class="button small" type="button" on:click=move |_| export("json")>"导出 JSON"</button>
+                </div>
+                <p id="admin_message" class="status ok" aria-live="polite">{move || message.get()}</p>
+                <a class="link" href=manage_href>"修改标题或关闭接龙"</a>
+            </article>
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polling_backs_off_to_thirty_seconds_and_snaps_back_on_change() {
+        let mut d = POLL_MIN_MS;
+        let mut seen = vec![d];
+        for _ in 0..10 {
+            d = next_delay(d, false);
+            seen.push(d);
+        }
+        assert_eq!(&seen[..4], &[3000, 4500, 6750, 10125]);
+        assert_eq!(*seen.last().unwrap(), POLL_MAX_MS);
+        assert_eq!(next_delay(POLL_MAX_MS, true), POLL_MIN_MS);
+    }
+
+    #[test]
+    fn picks_keep_only_chosen_lines() {
+        assert_eq!(
+            to_picks(&[0, 2, 1]),
+            vec![Pick { item: 1, qty: 2 }, Pick { item: 2, qty: 1 }]
+        );
+        assert_eq!(ticket_key("abc123"), "sk-split:abc123");
+    }
+}

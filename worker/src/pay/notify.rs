@@ -1,0 +1,248 @@
+//! The callbacks `POST /wechatpay/notify/transaction` and `/wechatpay/notify/refund`.
+//!
+//! Order of work, and why: the raw body bytes are verified first (key by `Wechatpay-Serial`:
+//! certificates and public key at once); only then is the JSON parsed and the resource
+//! decrypted; then the notification id is looked up (a repeat of something already applied is
+//! answered at once); then the change goes through the same transition as every query.
+//!
+//! Answers: 204 when applied, and for a duplicate of something applied; otherwise 4xx/5xx with
+//! `{"code":"FAIL","message":…}` so WeChat Pay retries (unverifiable, unknown order, not
+//! storable) or keeps the evidence (a verified notification that disagrees with the order is
+//! recorded and flagged, never applied). The raw body, the plaintext resource and keys are
+//! never logged: only ids, outcomes and verification errors.
+
+use serde::Deserialize;
+use shoukuan_core::refund::{check_notice, RefundState};
+use shoukuan_core::wechatpay::{Notification, OpenedNotification, SignedHeaders, Verified, RESOURCE_TYPE_ENCRYPTED};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Request, Response};
+
+use super::apply::{self, Outcome, Source};
+use super::certs::{self, VerifyFailure};
+use super::config::PayConfig;
+use super::refunds::{self, RefundApplied};
+use crate::error::ApiError;
+use crate::http::MAX_BODY;
+use crate::session::now_secs;
+
+/// Which endpoint was called (both accept either event family: the event type decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/wechatpay/notify/transaction`
+    Transaction,
+    /// `/wechatpay/notify/refund`
+    Refund,
+}
+
+/// A refusal: the status and WeChat Pay's `{"code":"FAIL","message"}` body.
+struct Fail {
+    status: u16,
+    message: String,
+}
+
+impl Fail {
+    fn new(status: u16, message: impl Into<String>) -> Fail {
+        Fail { status, message: message.into() }
+    }
+}
+
+impl From<ApiError> for Fail {
+    fn from(e: ApiError) -> Self {
+        worker::console_error!("callback could not be stored: {e:?}");
+        Fail::new(500, "暂时无法处理，请重试")
+    }
+}
+
+/// Handles one callback.
+pub async fn handle(endpoint: Endpoint, mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    match receive(endpoint, &mut req, env).await {
+        Ok(()) => Ok(Response::empty()?.with_status(204)),
+        Err(fail) => {
+            let body = serde_json::json!({ "code": "FAIL", "message": fail.message });
+            Ok(Response::from_json(&body)?.with_status(fail.status))
+        }
+    }
+}
+
+async fn receive(endpoint: Endpoint, req: &mut Request, env: &Env) -> Result<(), Fail> {
+    let config = PayConfig::get(env).ok_or_else(|| Fail::new(503, "merchant not configured"))?;
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Fail::new(413, "body too large"));
+    }
+    let body = req.bytes().await.map_err(|_| Fail::new(400, "body unreadable"))?;
+    if body.len() > MAX_BODY {
+        return Err(Fail::new(413, "body too large"));
+    }
+    let pairs: Vec<(String, String)> = req.headers().entries().collect();
+    let headers = SignedHeaders::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| {
+        worker::console_log!("callback rejected: {e}");
+        Fail::new(401, "signature headers missing")
+    })?;
+    let verified = match certs::verify(env, &config, &headers, &body).await {
+        Ok(verified) => verified,
+        Err(VerifyFailure::Rejected(e)) => {
+            worker::console_log!("callback rejected (serial {}): {e}", headers.serial);
+            return Err(Fail::new(401, "signature verification failed"));
+        }
+        Err(VerifyFailure::Unavailable(cause)) => {
+            worker::console_error!("callback not verifiable now: {cause}");
+            return Err(Fail::new(503, "verification keys unavailable, retry later"));
+        }
+    };
+    // Verified: from here on the body is WeChat Pay's.
+    let notification = Notification::parse(&body).map_err(|e| {
+        worker::console_error!("verified callback is not a notification envelope: {e}");
+        Fail::new(400, "malformed notification")
+    })?;
+    if notification.resource_type != RESOURCE_TYPE_ENCRYPTED && !notification.resource_type.is_empty() {
+        worker::console_error!("notification {} has resource_type {:?}", notification.id, notification.resource_type);
+    }
+    let plaintext = notification.decrypt(&config.apiv3_key).map_err(|e| {
+        worker::console_error!("notification {} cannot be decrypted: {e} (APIv3 key likely wrong)", notification.id);
+        Fail::new(400, "resource cannot be decrypted")
+    })?;
+    let opened = OpenedNotification { verified, notification, plaintext };
+    if let Some(previous) = recorded_outcome(env, &opened.notification.id).await? {
+        return match previous.as_str() {
+            "applied" | "duplicate" => Ok(()),
+            other => Err(Fail::new(400, format!("notification already handled: {other}"))),
+        };
+    }
+    let event = opened.notification.event_type.clone();
+    if event.starts_with("REFUND.") {
+        if endpoint == Endpoint::Transaction {
+            worker::console_log!("refund notification {} arrived at the transaction endpoint", opened.notification.id);
+        }
+        on_refund(env, &config, &opened).await
+    } else if event.starts_with("TRANSACTION.") {
+        on_transaction(env, &config, &opened).await
+    } else {
+        worker::console_error!("notification {} has unknown event_type {event}", opened.notification.id);
+        Err(Fail::new(400, "unknown event_type"))
+    }
+}
+
+#[derive(Deserialize)]
+struct OutcomeRow {
+    outcome: String,
+}
+
+async fn recorded_outcome(env: &Env, notification_id: &str) -> Result<Option<String>, ApiError> {
+    Ok(env
+        .d1("DB")?
+        .prepare("SELECT outcome FROM pay_notifications WHERE id = ?1")
+        .bind(&[notification_id.into()])?
+        .first::<OutcomeRow>(None)
+        .await?
+        .map(|r| r.outcome))
+}
+
+async fn record(env: &Env, opened: &OpenedNotification, verified: &Verified, out_trade_no: Option<&str>, out_refund_no: Option<&str>, outcome: &str) -> Result<(), ApiError> {
+    env.d1("DB")?
+        .prepare(
+            "INSERT INTO pay_notifications (id, event_type, out_trade_no, out_refund_no, outcome, key_serial, received_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&[
+            opened.notification.id.as_str().into(),
+            opened.notification.event_type.as_str().into(),
+            out_trade_no.map_or(JsValue::NULL, Into::into),
+            out_refund_no.map_or(JsValue::NULL, Into::into),
+            outcome.into(),
+            verified.serial.as_str().into(),
+            JsValue::from_f64(now_secs() as f64),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// The test switch (`PAY_TEST_HOOKS=1` only): answer 500 as if the worker were down.
+async fn injected_fault(env: &Env, config: &PayConfig, out_trade_no: &str) -> Result<bool, ApiError> {
+    if !config.test_hooks {
+        return Ok(false);
+    }
+    Ok(env
+        .d1("DB")?
+        .prepare("UPDATE pay_test_faults SET remaining = remaining - 1 WHERE out_trade_no = ?1 AND remaining > 0 RETURNING remaining")
+        .bind(&[out_trade_no.into()])?
+        .first::<serde_json::Value>(None)
+        .await?
+        .is_some())
+}
+
+async fn on_transaction(env: &Env, config: &PayConfig, opened: &OpenedNotification) -> Result<(), Fail> {
+    let id = &opened.notification.id;
+    let tx = opened.transaction().map_err(|e| {
+        worker::console_error!("notification {id}: {e}");
+        Fail::new(400, "malformed transaction")
+    })?;
+    if injected_fault(env, config, &tx.out_trade_no).await? {
+        return Err(Fail::new(500, "test switch: simulated outage"));
+    }
+    let (outcome, _) = apply::apply_transaction(env, config, &tx, Source::Callback, id).await?;
+    let no = Some(tx.out_trade_no.as_str());
+    let answer = match &outcome {
+        Outcome::Applied(_) => Ok("applied"),
+        Outcome::Duplicate => Ok("duplicate"),
+        Outcome::Flagged(problems) => {
+            let kinds: Vec<&str> = problems.iter().map(|p| p.kind()).collect();
+            worker::console_log!("notification {id} for {}: mismatch {kinds:?}; flagged, not applied", tx.out_trade_no);
+            Err(("flagged", Fail::new(400, format!("does not match the order: {}", kinds.join(", ")))))
+        }
+        Outcome::NotYet | Outcome::Refused(_) => {
+            worker::console_log!("notification {id} for {}: {outcome:?}; not applied", tx.out_trade_no);
+            Err(("refused", Fail::new(400, "trade_state cannot be applied to this order")))
+        }
+        Outcome::UnknownOrder => {
+            worker::console_error!("notification {id} for unknown order {}", tx.out_trade_no);
+            // Not recorded: a retry is checked again from scratch.
+            return Err(Fail::new(404, "unknown out_trade_no"));
+        }
+    };
+    let label = match &answer {
+        Ok(label) => label,
+        Err((label, _)) => label,
+    };
+    record(env, opened, &opened.verified, no, None, label).await?;
+    answer.map(|_| ()).map_err(|(_, fail)| fail)
+}
+
+async fn on_refund(env: &Env, config: &PayConfig, opened: &OpenedNotification) -> Result<(), Fail> {
+    let id = &opened.notification.id;
+    let notice = opened.refund().map_err(|e| {
+        worker::console_error!("notification {id}: {e}");
+        Fail::new(400, "malformed refund")
+    })?;
+    let Some(stored) = refunds::refund_by_no(env, &notice.out_refund_no).await? else {
+        worker::console_error!("refund notification {id} for unknown refund {}", notice.out_refund_no);
+        return Err(Fail::new(404, "unknown out_refund_no"));
+    };
+    let order = apply::order_by_id(env, &stored.order_id).await?;
+    let problems = match &order {
+        Some(order) => check_notice(&stored.facts(order), &notice, &config.mchid),
+        None => vec!["退款对应的订单不存在".to_string()],
+    };
+    let nos = (Some(notice.out_trade_no.as_str()), Some(notice.out_refund_no.as_str()));
+    if !problems.is_empty() {
+        for (i, problem) in problems.iter().enumerate() {
+            apply::flag(env, &format!("{id}:{i}"), order.as_ref(), None, "refund_mismatch", problem).await?;
+        }
+        record(env, opened, &opened.verified, nos.0, nos.1, "flagged").await?;
+        return Err(Fail::new(400, "does not match the refund"));
+    }
+    let Some(reported) = RefundState::from_wechat(notice.refund_status) else {
+        record(env, opened, &opened.verified, nos.0, nos.1, "refused").await?;
+        return Err(Fail::new(400, "unknown refund_status"));
+    };
+    match refunds::apply_refund(env, &stored, reported, Some(&notice.refund_id), &format!("notify:{id}")).await? {
+        RefundApplied::Applied => record(env, opened, &opened.verified, nos.0, nos.1, "applied").await?,
+        RefundApplied::Unchanged => record(env, opened, &opened.verified, nos.0, nos.1, "duplicate").await?,
+        RefundApplied::Refused => {
+            record(env, opened, &opened.verified, nos.0, nos.1, "refused").await?;
+            return Err(Fail::new(400, "refund_status cannot be applied to this refund"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,326 @@
+//! `POST /api/orders` (a payer starts paying a merchant collection) and `GET /api/orders/:id`
+//! (the order page's live status and receipt).
+//!
+//! Creating an order reserves its amount against the payee's daily limit in the same SQL
+//! statement that inserts it, then prepays at WeChat Pay: JSAPI inside WeChat (the payer's
+//! openid comes from the payer session), Native elsewhere. A failed prepay closes the order
+//! again, which releases the reservation.
+
+use serde::Deserialize;
+use shoukuan_core::checkout::PAYER_SIGN_IN_REQUIRED;
+use shoukuan_core::collection::{is_valid_id, AmountRule, Status};
+use shoukuan_core::limits::{self, counted_states_sql};
+use shoukuan_core::money::Fen;
+use shoukuan_core::oauth::is_wechat_browser;
+use shoukuan_core::order::{
+    new_out_trade_no, order_amount, time_expire, CreatedOrder, NewOrder, OrderState, OrderView, PayMethod,
+};
+use shoukuan_core::paytime::ShanghaiDay;
+use shoukuan_core::wechatpay::{
+    package, paysign_message, Attach, Description, JsapiPayParams, JsapiPrepayRequest, PrepayAmount, PrepayPayer,
+};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Request, Response};
+
+use super::apply::{self, compare_and_swap, OrderRow, Source};
+use super::client::{self, Prepaid};
+use super::config::PayConfig;
+use super::crypto;
+use crate::error::ApiError;
+use crate::http;
+use crate::session::{self, now_secs};
+
+/// What the payments code needs of a collection.
+#[derive(Debug, Deserialize)]
+pub struct CollectionRow {
+    /// Public id.
+    pub id: String,
+    /// `open` / `closed`.
+    pub status: String,
+    /// `personal` / `merchant`.
+    pub pay_mode: String,
+    /// Fixed amount, or NULL (payer enters it).
+    pub amount_fen: Option<i64>,
+    /// The payee account.
+    pub owner_openid: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Payee display name.
+    pub payee_name: String,
+}
+
+/// The collection `id` (any mode), if it exists.
+pub async fn collection(env: &Env, id: &str) -> Result<Option<CollectionRow>, ApiError> {
+    if !is_valid_id(id) {
+        return Ok(None);
+    }
+    Ok(env
+        .d1("DB")?
+        .prepare("SELECT id, status, pay_mode, amount_fen, owner_openid, title, payee_name FROM collections WHERE id = ?1")
+        .bind(&[id.into()])?
+        .first::<CollectionRow>(None)
+        .await?)
+}
+
+fn num(n: i64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
+
+fn random<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+    Ok(buf)
+}
+
+/// Confirmed and reserved receipts of `payee` on `day`, and whether the payee is verified.
+pub async fn day_totals(env: &Env, payee: &str, day: ShanghaiDay) -> Result<(Fen, Fen, bool), ApiError> {
+    let db = env.d1("DB")?;
+    #[derive(Deserialize)]
+    struct Totals {
+        confirmed: i64,
+        reserved: i64,
+        verified: i64,
+    }
+    let row = db
+        .prepare(
+            "SELECT \
+             COALESCE((SELECT SUM(amount_fen) FROM orders WHERE payee_openid = ?1 AND limit_day = ?2 AND state IN ('paid', 'refunding', 'refunded')), 0) AS confirmed, \
+             COALESCE((SELECT SUM(amount_fen) FROM orders WHERE payee_openid = ?1 AND limit_day = ?2 AND state = 'pending'), 0) AS reserved, \
+             COALESCE((SELECT verified FROM payee_verifications WHERE openid = ?1), 0) AS verified",
+        )
+        .bind(&[payee.into(), num(day.number())])?
+        .first::<Totals>(None)
+        .await?
+        .ok_or_else(|| ApiError::Internal("totals query returned nothing".into()))?;
+    Ok((Fen::new(row.confirmed), Fen::new(row.reserved), row.verified == 1))
+}
+
+/// `POST /api/orders`: `NewOrder` → 201 `CreatedOrder`.
+pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let config = PayConfig::require(env)?;
+    let draft: NewOrder = http::read_json(&mut req).await?;
+    let found = collection(env, &draft.collection_id).await?.ok_or(ApiError::NotFound)?;
+    if found.pay_mode != "merchant" {
+        return Err(ApiError::Pay(409, "NOT_MERCHANT", "这个收款使用个人收款码，请长按二维码付款".into()));
+    }
+    if found.status != Status::Open.as_str() {
+        return Err(ApiError::Pay(409, "CLOSED", "该收款已关闭，不能再付款".into()));
+    }
+    let payee = found
+        .owner_openid
+        .clone()
+        .ok_or_else(|| ApiError::Internal(format!("merchant collection {} has no payee", found.id)))?;
+    let rule = match found.amount_fen {
+        Some(fen) => AmountRule::Fixed { fen: Fen::new(fen) },
+        None => AmountRule::PayerEntered,
+    };
+    let amount = order_amount(rule, draft.amount.as_deref())
+        .map_err(|e| ApiError::Pay(400, "INVALID_AMOUNT", e.to_string()))?;
+    let in_wechat = is_wechat_browser(&session::user_agent(&req));
+    let payer = session::payer_openid(&req, env);
+    let method = if in_wechat { PayMethod::Jsapi } else { PayMethod::Native };
+    if method == PayMethod::Jsapi && payer.is_none() {
+        return Err(ApiError::Pay(401, PAYER_SIGN_IN_REQUIRED, "请先在微信中授权，再付款".into()));
+    }
+
+    let now = now_secs();
+    let id = crate::secrets::new_public_id()?;
+    let out_trade_no = new_out_trade_no(now, &random::<16>()?).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (expires_at, expire_text) = time_expire(now, config.order_ttl_secs);
+    let day = ShanghaiDay::of(now);
+    // The reservation: inserted only if the day's counted amount plus this one stays within
+    // the limit (or the payee is verified) — one statement, so concurrent orders serialise.
+    let inserted = env
+        .d1("DB")?
+        .prepare(format!(
+            "INSERT INTO orders (id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, payer_openid, \
+             state, limit_day, expires_at, changed_by, created_at, updated_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10 \
+             WHERE EXISTS (SELECT 1 FROM payee_verifications WHERE openid = ?4 AND verified = 1) \
+             OR (SELECT COALESCE(SUM(amount_fen), 0) FROM orders WHERE payee_openid = ?4 AND limit_day = ?8 \
+                 AND state IN ({})) + ?5 <= ?11 \
+             RETURNING id",
+            counted_states_sql()
+        ))
+        .bind(&[
+            id.as_str().into(),
+            out_trade_no.as_str().into(),
+            found.id.as_str().into(),
+            payee.as_str().into(),
+            num(amount.get()),
+            method.trade_type().into(),
+            payer.as_ref().map_or(JsValue::NULL, |p| p.as_str().into()),
+            num(day.number()),
+            num(expires_at),
+            num(now),
+            num(limits::DAILY_LIMIT.get()),
+        ])?
+        .first::<serde_json::Value>(None)
+        .await?;
+    if inserted.is_none() {
+        let (confirmed, reserved, verified) = day_totals(env, &payee, day).await?;
+        let counted = confirmed.checked_add(reserved).unwrap_or(limits::DAILY_LIMIT);
+        let message = match limits::admit(counted, amount, verified) {
+            Err(e) => e.to_string(),
+            Ok(()) => "收款方今日收款已达上限，请稍后再试".to_string(),
+        };
+        return Err(ApiError::Pay(403, "DAILY_LIMIT", message));
+    }
+
+    let description = Description::parse(&shorten(&format!("{}-{}", found.payee_name, found.title), 127))
+        .or_else(|_| Description::parse("收款"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let request = JsapiPrepayRequest {
+        appid: config.appid.clone(),
+        mchid: config.mchid.clone(),
+        description,
+        out_trade_no: out_trade_no.clone(),
+        time_expire: Some(expire_text.clone()),
+        attach: Attach::parse(&id).ok(),
+        notify_url: format!("{}/wechatpay/notify/transaction", session::public_origin(&req, env)?),
+        amount: PrepayAmount { total: amount.get(), currency: "CNY".into() },
+        payer: PrepayPayer { openid: payer.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default() },
+        settle_info: None,
+    };
+    let prepaid = match client::prepay(env, &config, method, &request).await {
+        Ok(prepaid) => prepaid,
+        Err(e) => {
+            // Nobody can pay an order whose prepay_id / code_url was never handed out: closing
+            // it here releases the reservation.
+            compare_and_swap(env, &id, OrderState::Pending, OrderState::Closed, "prepay", None).await?;
+            return Err(match e {
+                client::CallError::Refused { code, message, .. } => {
+                    worker::console_error!("prepay of {out_trade_no} refused: {code} {message}");
+                    ApiError::Pay(502, "PREPAY_REFUSED", format!("微信支付下单失败：{message}"))
+                }
+                other => other.into(),
+            });
+        }
+    };
+    let (prepay_id, code_url) = match &prepaid {
+        Prepaid::Jsapi(prepay_id) => (Some(prepay_id.as_str()), None),
+        Prepaid::Native(code_url) => (None, Some(code_url.as_str())),
+    };
+    env.d1("DB")?
+        .prepare("UPDATE orders SET prepay_id = ?2, code_url = ?3 WHERE id = ?1")
+        .bind(&[
+            id.as_str().into(),
+            prepay_id.map_or(JsValue::NULL, Into::into),
+            code_url.map_or(JsValue::NULL, Into::into),
+        ])?
+        .run()
+        .await?;
+    let pay_params = match &prepaid {
+        Prepaid::Jsapi(prepay_id) => Some(pay_params(&config, prepay_id).await?),
+        Prepaid::Native(_) => None,
+    };
+    if let Err(e) =
+        crate::oa::channels::record_order_created(env, out_trade_no.as_str(), payer.as_ref(), None, amount.get()).await
+    {
+        worker::console_error!("channel attribution of {out_trade_no}: {e:?}");
+    }
+    http::json(
+        201,
+        &CreatedOrder {
+            order_path: format!("/o/{id}"),
+            id,
+            out_trade_no: out_trade_no.as_str().to_string(),
+            amount_fen: amount.get(),
+            method,
+            pay_params,
+            code_url: code_url.map(str::to_string),
+            time_expire: expire_text,
+        },
+    )
+}
+
+/// The `getBrandWCPayRequest` object for `prepay_id`, signed with the merchant key.
+async fn pay_params(config: &PayConfig, prepay_id: &str) -> Result<JsapiPayParams, ApiError> {
+    let time_stamp = now_secs().to_string();
+    let nonce_str = crate::wechat::random_alnum(32)?;
+    let package = package(prepay_id);
+    let message = paysign_message(&config.appid, &time_stamp, &nonce_str, &package);
+    let pay_sign = crypto::sign_base64(config, message.as_bytes())
+        .await
+        .map_err(|e| ApiError::Internal(format!("paySign: {e}")))?;
+    Ok(JsapiPayParams {
+        app_id: config.appid.clone(),
+        time_stamp,
+        nonce_str,
+        package,
+        sign_type: "RSA".into(),
+        pay_sign,
+    })
+}
+
+fn shorten(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+/// How often the order page may make the worker ask WeChat Pay about one order.
+const QUERY_EVERY_SECS: i64 = 10;
+
+/// `GET /api/orders/:id[?refresh=1]`. With `refresh=1` (the order page while it waits) a
+/// pending order older than a few seconds is also queried at WeChat Pay, at most every
+/// [`QUERY_EVERY_SECS`]: a lost callback then costs the payer seconds, not minutes.
+pub async fn get(id: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
+    if !is_valid_id(id) {
+        return Err(ApiError::Missing("订单"));
+    }
+    let mut order = apply::order_by_id(env, id).await?.ok_or(ApiError::Missing("订单"))?;
+    let refresh = req.url()?.query_pairs().any(|(k, v)| k == "refresh" && v == "1");
+    if refresh && order.state()? == OrderState::Pending && now_secs() - order.created_at >= 3 {
+        if let Some(config) = PayConfig::get(env) {
+            if claim_query(env, &order.id).await? {
+                match client::query_order(env, &config, &order.out_trade_no).await {
+                    Ok(Some(tx)) => {
+                        apply::apply_transaction(env, &config, &tx, Source::Query, &format!("query:{}", order.out_trade_no)).await?;
+                    }
+                    Ok(None) => {}
+                    // The page keeps showing what is stored; the cron will ask again.
+                    Err(e) => worker::console_error!("query of {}: {e}", order.out_trade_no),
+                }
+                order = apply::order_by_id(env, id).await?.ok_or(ApiError::Missing("订单"))?;
+            }
+        }
+    }
+    http::json(200, &view(env, &order).await?)
+}
+
+/// Takes the right to query this order now (at most one query per order per interval,
+/// whatever number of pages poll).
+pub async fn claim_query(env: &Env, order_id: &str) -> Result<bool, ApiError> {
+    let now = now_secs();
+    Ok(env
+        .d1("DB")?
+        .prepare(
+            "UPDATE orders SET last_query_at = ?2 WHERE id = ?1 AND (last_query_at IS NULL OR last_query_at <= ?3) RETURNING id",
+        )
+        .bind(&[order_id.into(), num(now), num(now - QUERY_EVERY_SECS)])?
+        .first::<serde_json::Value>(None)
+        .await?
+        .is_some())
+}
+
+/// The order as the order page shows it.
+pub async fn view(env: &Env, order: &OrderRow) -> Result<OrderView, ApiError> {
+    let found = collection(env, &order.collection_id).await?;
+    let state = order.state()?;
+    let method = PayMethod::parse(&order.trade_type).unwrap_or(PayMethod::Native);
+    Ok(OrderView {
+        id: order.id.clone(),
+        out_trade_no: order.out_trade_no.clone(),
+        collection_id: order.collection_id.clone(),
+        title: found.as_ref().map(|c| c.title.clone()).unwrap_or_default(),
+        payee_name: found.as_ref().map(|c| c.payee_name.clone()).unwrap_or_default(),
+        amount_fen: order.amount_fen,
+        state,
+        method,
+        code_url: order.code_url.clone().filter(|_| state == OrderState::Pending && method == PayMethod::Native),
+        created_at: order.created_at,
+        expires_at: order.expires_at,
+        paid_at: order.paid_at.filter(|_| state.is_paid()),
+        transaction_id: order.transaction_id.clone().filter(|_| state.is_paid()),
+        refunded_fen: order.refunded_fen,
+    })
+}
