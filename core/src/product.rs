@@ -571,11 +571,12 @@ pub fn product_card(view: &ProductView) -> String {
         (Offer::Active, Ok(src)) => format!(
             concat!(
                 r#"<figure class="qr"><img class="qr-img" src="{src}" alt="{payee}的微信收款码" width="{px}" height="{px}">"#,
-                r#"<figcaption class="qr-hint">长按识别二维码付款</figcaption></figure>"#
+                r#"<figcaption class="qr-hint">长按识别二维码{pay}</figcaption></figure>"#
             ),
             src = src,
             payee = escape(&c.payee_name),
-            px = QR_CSS_PX
+            px = QR_CSS_PX,
+            pay = view.price().map_or("付款".to_owned(), |p| format!("，付款 {p}")),
         ),
         (Offer::Active, Err(_)) => r#"<p class="closed">收款码无法显示，请联系商家</p>"#.to_owned(),
         (Offer::Ended, _) => r#"<p class="closed offer-ended">活动已结束，感谢关注</p>"#.to_owned(),

@@ -2,7 +2,7 @@
 -- is acted on, not answered from the dedupe table), matching a keyword rule.
 --   wrk -t2 -c8 -d20s --latency -s tests/wrk/mp_push.lua "http://127.0.0.1:PORT/wechat/mp?signature=S&timestamp=T&nonce=N"
 -- The URL signature covers only token, timestamp and nonce, so one pre-signed URL serves every
--- body. Set KEYWORD to the rule's keyword (default 帮助).
+-- body; sign it with the current time (the worker refuses timestamps over 10 minutes off). Set KEYWORD to the rule's keyword (default 帮助).
 local threads = {}
 local counter = 0
 local keyword = os.getenv("KEYWORD") or "帮助"

@@ -197,7 +197,7 @@ pub fn ProductPay(id: String, initial: ProductView) -> impl IntoView {
                             {qr.clone().map(|src| view! {
                                 <img class="qr-img" src=src alt="商家的微信收款码" width=QR_CSS_PX.to_string() height=QR_CSS_PX.to_string() />
                             })}
-                            <figcaption class="qr-hint">"长按识别二维码付款"</figcaption>
+                            <figcaption class="qr-hint">{price.map_or_else(|| "长按识别二维码付款".to_owned(), |p| format!("长按识别二维码，付款 {p}"))}</figcaption>
                         </figure>
                     }.into_any(),
                     Offer::Ended => view! { <p id="offer_ended" class="closed offer-ended">"活动已结束，感谢关注"</p> }.into_any(),

@@ -289,6 +289,19 @@ fn picks_label(mode: &SplitMode, picks: &[Pick]) -> String {
 #[component]
 pub fn SplitPay(id: String, initial: SplitView) -> impl IntoView {
     crate::set_title(&initial.collection.title);
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    crate::pages::product::share_hook(crate::pages::product::ShareData {
+        title: initial.collection.title.clone(),
+        desc: format!(
+            "{} · {}",
+            mode_summary(&initial.spec.mode),
+            progress_text(&initial.progress)
+        ),
+        link: format!("{origin}/c/{id}"),
+        img_url: String::new(),
+    });
     let live = Live::new(id.clone(), initial, None);
     let ticket = RwSignal::new(load_ticket(&id));
     let mine_full = RwSignal::new(None::<ParticipantView>);

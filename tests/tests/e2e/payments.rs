@@ -917,3 +917,64 @@ async fn on_a_desktop_the_native_qr_is_shown_and_paying_it_turns_the_page_paid()
     assert!(receipt.contains("¥8.88"), "{receipt}");
     browser.quit().await.unwrap();
 }
+
+/// The RSA measurement behind `WECHATPAY_RSA`'s default (see the README): CPU time inside
+/// workerd of one verified callback's work (verify + parse + decrypt) and of one merchant
+/// signature, with the pure-Rust `rsa` crate and with WebCrypto. workerd freezes its clocks
+/// while code runs, so the worker cannot time itself: `/api/test/pay/bench` repeats the work
+/// `n` times in one request, and the wall time of `n = 200` minus that of `n = 0`, divided by
+/// 200, is the time per operation (the machine is otherwise idle during the loop).
+///
+/// `cargo test -p shoukuan-tests --test e2e rsa_cpu -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
+async fn rsa_cpu_time_per_verified_callback() {
+    let p = pay().await;
+    let (signer, serial) = p.wechat_key();
+    let order = json!({ "out_trade_no": "SK20261127000000BENCH000000000", "amount_fen": 100 });
+    let callback = p.callback(&order, |_| {}, &signer, &serial, now());
+    let bench = |rsa: &'static str, op: &'static str, n: u32| {
+        let body = json!({
+            "n": n, "rsa": rsa, "op": op,
+            "headers": callback.headers.to_pairs(),
+            "body_b64": base64::engine::general_purpose::STANDARD.encode(&callback.body),
+        });
+        async move {
+            let started = Instant::now();
+            let resp = reqwest::Client::new()
+                .post(p.worker().url("/api/test/pay/bench"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let elapsed = started.elapsed();
+            let status = resp.status();
+            let text = resp.text().await.unwrap();
+            let answer: Value = serde_json::from_str(&text).unwrap_or_else(|_| {
+                let log = p.worker().log();
+                panic!("{status}: {text}\n{}", &log[log.len().saturating_sub(3000)..])
+            });
+            assert_eq!(answer["ok"], n, "{answer}");
+            elapsed.as_secs_f64() * 1000.0
+        }
+    };
+    const N: u32 = 200;
+    for op in ["verify", "sign"] {
+        for rsa in ["webcrypto", "rust"] {
+            bench(rsa, op, 10).await; // warm up: compile, import keys
+            let mut per_op = Vec::new();
+            for _ in 0..9 {
+                let base = bench(rsa, op, 0).await;
+                let loaded = bench(rsa, op, N).await;
+                per_op.push((loaded - base) / f64::from(N));
+            }
+            per_op.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            println!(
+                "{op:>6} {rsa:>9}: median {:.3} ms per operation (min {:.3}, max {:.3}; 9 runs of {N})",
+                per_op[per_op.len() / 2],
+                per_op[0],
+                per_op[per_op.len() - 1]
+            );
+        }
+    }
+}

@@ -153,7 +153,7 @@ async fn a_product_is_published_from_the_phone_with_a_resized_image_share_meta_a
     // The payer page in WeChat.
     browser.driver.goto(&share_url).await.unwrap();
     let page = wait_text(&browser, ".product-card", "¥29.00", 20).await;
-    for needle in ["¥39.00", "#酸奶", "#下午茶", "小满酸奶", "查看地图", "长按识别二维码付款"] {
+    for needle in ["¥39.00", "#酸奶", "#下午茶", "小满酸奶", "查看地图", "长按识别二维码，付款 ¥29.00"] {
         assert!(page.contains(needle), "page lacks {needle}: {page}");
     }
     let facts: Value = browser

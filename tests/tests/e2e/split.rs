@@ -816,3 +816,181 @@ async fn in_the_browser_a_payer_says_paid_and_only_the_payees_confirmation_marks
     payer.quit().await.unwrap();
     payee.quit().await.unwrap();
 }
+
+/// The OA simulator and a worker talking to it, for reminders.
+mod reminders {
+    use super::*;
+    use shoukuan_tests::browser::WECHAT_IOS_UA;
+    use shoukuan_tests::sim::Sim;
+
+    const OPERATOR: &str = "e2e-operator-secret-split-reminders";
+    const TEMPLATE: &str = "tpl-split-reminder";
+
+    fn no_redirects() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    fn location(resp: &reqwest::Response) -> String {
+        resp.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Opens `/m/<key>` inside "WeChat" as simulated user `openid`, follows the OAuth hops and
+    /// returns the payer session cookie (`sk_payer=…`).
+    async fn payer_session(worker: &Worker, sim: &Sim, key: &str, openid: &str) -> String {
+        let client = no_redirects();
+        let resp = client
+            .get(worker.url(&format!("/m/{key}")))
+            .header("user-agent", WECHAT_IOS_UA)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302);
+        let authorize = location(&resp);
+        assert!(authorize.starts_with(&sim.url("/connect/oauth2/authorize?")), "{authorize}");
+        let authorize = authorize.split('#').next().unwrap().to_string();
+        let resp = client
+            .get(format!("{authorize}&sim_openid={openid}"))
+            .send()
+            .await
+            .unwrap();
+        let callback = location(&resp);
+        let resp = client
+            .get(&callback)
+            .header("user-agent", WECHAT_IOS_UA)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302, "{callback}");
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|h| h.split(';').next().filter(|p| p.starts_with("sk_payer=")))
+            .expect("payer session cookie")
+            .to_string()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn reminders_reach_unpaid_oa_participants_once_per_twelve_hours_and_never_the_paid() {
+        let sim = Sim::start().await.unwrap();
+        let worker = sim
+            .start_worker(&[
+                ("OPERATOR_SECRET", OPERATOR),
+                ("PUBLISH_ACCESS", "invite"),
+                ("WECHAT_REMINDER_TEMPLATE_ID", TEMPLATE),
+            ])
+            .await
+            .unwrap();
+        let split = publish_split(
+            &worker,
+            json!({ "mode": "fixed", "per_person": "66", "deadline": beijing_in(7200) }),
+        )
+        .await;
+        // A menu jump to the split: the way payers arrive with an OA session.
+        let key = format!("rem{}", &split.id[..6]).to_lowercase();
+        let resp = reqwest::Client::new()
+            .post(worker.url("/api/dash/routes"))
+            .bearer_auth(OPERATOR)
+            .json(&json!({ "key": key, "target": format!("/c/{}", split.id) }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+
+        let join_as = |cookie: Option<String>, name: &'static str| {
+            let worker = &worker;
+            let id = split.id.clone();
+            async move {
+                let mut req = reqwest::Client::new()
+                    .post(worker.url(&format!("/api/splits/{id}/join")))
+                    .json(&json!({ "name": name }));
+                if let Some(cookie) = cookie {
+                    req = req.header("cookie", cookie);
+                }
+                let resp = req.send().await.unwrap();
+                assert_eq!(resp.status(), 201);
+                resp.json::<Value>().await.unwrap()
+            }
+        };
+        let unpaid_openid = sim.create_payer(true).await.unwrap();
+        let paid_openid = sim.create_payer(true).await.unwrap();
+        let unpaid = join_as(
+            Some(payer_session(&worker, &sim, &key, &unpaid_openid).await),
+            "提醒甲",
+        )
+        .await;
+        let paid = join_as(
+            Some(payer_session(&worker, &sim, &key, &paid_openid).await),
+            "提醒乙",
+        )
+        .await;
+        join_as(None, "提醒丙").await;
+        send(
+            reqwest::Method::POST,
+            &worker,
+            &format!(
+                "/api/splits/{}/participants/{}/confirm",
+                split.id,
+                paid["participant"]["id"].as_str().unwrap()
+            ),
+            &split.token,
+            None,
+        )
+        .await;
+        // Openids are sealed at rest like the other personal data.
+        let rows = worker
+            .query(&format!(
+                "SELECT openid_sealed FROM participants WHERE collection_id = '{}'",
+                split.id
+            ))
+            .unwrap();
+        let dump = serde_json::to_string(&rows).unwrap();
+        assert!(!dump.contains(&unpaid_openid) && dump.contains("v1."), "{dump}");
+
+        let remind = format!("/api/splits/{}/remind", split.id);
+        let (status, _) = send(reqwest::Method::POST, &worker, &remind, "guess", None).await;
+        assert_eq!(status, 401);
+        let (status, sent) = send(reqwest::Method::POST, &worker, &remind, &split.token, None).await;
+        assert_eq!(status, 200, "{sent}");
+        assert_eq!(sent, json!({ "sent": 1, "failed": 0 }));
+        // Within 12 hours nobody is reminded twice.
+        let (_, again) = send(reqwest::Method::POST, &worker, &remind, &split.token, None).await;
+        assert_eq!(again, json!({ "sent": 0, "failed": 0 }));
+
+        let templates = sim.get("/sim/mp/templates").await.unwrap();
+        let templates = templates.as_array().unwrap();
+        assert_eq!(templates.len(), 1, "{templates:?}");
+        let message = &templates[0]["message"];
+        assert_eq!(message["touser"], unpaid_openid.as_str());
+        assert_eq!(message["template_id"], TEMPLATE);
+        assert_eq!(message["data"]["thing1"]["value"], "周五聚餐 AA");
+        assert_eq!(message["data"]["amount2"]["value"], "¥66.00");
+        assert!(message["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/c/{}", split.id)));
+        assert_eq!(unpaid["participant"]["seq"], 1);
+        let (_, admin) = send(
+            reqwest::Method::GET,
+            &worker,
+            &format!("/api/splits/{}/admin", split.id),
+            &split.token,
+            None,
+        )
+        .await;
+        let reachable: Vec<bool> = admin["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["oa_connected"].as_bool().unwrap_or(false))
+            .collect();
+        assert_eq!(reachable, vec![true, true, false]);
+    }
+}
