@@ -14,7 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::collection::{AmountRule, CollectionView, FieldError, NewCollection, Status, ValidCollection};
+use crate::collection::{
+    AmountRule, CollectionView, FieldError, NewCollection, Status, ValidCollection,
+};
 use crate::page::{amount_text, escape, BRAND_MARK};
 
 /// The API error code that asks the page to sign the payer in first.
@@ -179,19 +181,34 @@ mod tests {
             note: String::new(),
         };
         let valid = good.validate().unwrap();
-        assert_eq!(valid.amount, AmountRule::Fixed { fen: Fen::new(8800) });
+        assert_eq!(
+            valid.amount,
+            AmountRule::Fixed {
+                fen: Fen::new(8800)
+            }
+        );
         let bad = NewMerchantCollection {
             title: "稳赚理财".into(),
             amount: Some("0".into()),
             ..good
         };
-        let fields: Vec<String> = bad.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = bad
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, vec!["amount".to_string(), "title".to_string()]);
     }
 
     #[test]
     fn a_fixed_amount_card_has_a_pay_button_and_no_receive_code() {
-        let html = merchant_card(&view(AmountRule::Fixed { fen: Fen::new(1234) }, Status::Open));
+        let html = merchant_card(&view(
+            AmountRule::Fixed {
+                fen: Fen::new(1234),
+            },
+            Status::Open,
+        ));
         assert!(html.contains(r#"id="sk-pay""#), "{html}");
         assert!(html.contains("¥12.34"));
         assert!(!html.contains(r#"id="sk-amount""#));

@@ -6,7 +6,8 @@
 //! orders cannot slip past the limit between creation and payment: the worker inserts an order
 //! only if `counted + amount ≤ limit` holds inside the same SQL statement (D1 serialises
 //! writes), with the numbers and the rule from here. Closed orders release their reservation;
-//! refunds do not (receipts were received — the conservative reading).
+//! refunds do not (receipts were received — the conservative reading). An order counts toward
+//! the Shanghai day it was created on, even when it is paid after midnight.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +42,9 @@ pub fn counted_states_sql() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
     /// The day's receipts (with this order) would exceed the limit.
-    #[error("收款方今日收款已接近 ¥50,000 上限（还可收 {remaining}），需完成身份验证后才能继续收款")]
+    #[error(
+        "收款方今日收款已接近 ¥50,000 上限（还可收 {remaining}），需完成身份验证后才能继续收款"
+    )]
     Exceeded {
         /// What can still be received today.
         remaining: Fen,
@@ -113,7 +116,10 @@ mod tests {
 
     #[test]
     fn an_order_that_reaches_the_limit_exactly_fits_one_fen_more_does_not() {
-        assert_eq!(admit(Fen::new(4_000_000), Fen::new(1_000_000), false), Ok(()));
+        assert_eq!(
+            admit(Fen::new(4_000_000), Fen::new(1_000_000), false),
+            Ok(())
+        );
         assert_eq!(
             admit(Fen::new(4_000_000), Fen::new(1_000_001), false),
             Err(LimitError::Exceeded {
@@ -145,7 +151,10 @@ mod tests {
     fn the_refusal_says_what_to_do() {
         let err = admit(Fen::new(4_990_000), Fen::new(20_000), false).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("身份验证") && text.contains("¥100.00"), "{text}");
+        assert!(
+            text.contains("身份验证") && text.contains("¥100.00"),
+            "{text}"
+        );
     }
 
     #[test]

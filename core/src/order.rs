@@ -63,7 +63,9 @@ impl OrderState {
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<OrderState> {
-        OrderState::ALL.into_iter().find(|state| state.as_str() == s)
+        OrderState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
     }
 
     /// True once money has arrived (refunds do not undo that the payer paid).
@@ -424,7 +426,11 @@ pub fn decide(order: &OrderFacts, tx: &Transaction, ids: &MerchantIds) -> Decisi
         Some(Payment {
             transaction_id,
             paid_at: tx.success_time.as_deref().and_then(paytime::parse_rfc3339),
-            payer_openid: tx.payer.as_ref().map(|p| p.openid.clone()).filter(|o| !o.is_empty()),
+            payer_openid: tx
+                .payer
+                .as_ref()
+                .map(|p| p.openid.clone())
+                .filter(|o| !o.is_empty()),
         })
     } else {
         None
@@ -583,7 +589,11 @@ mod tests {
 
     #[test]
     fn a_pending_order_becomes_paid_by_a_matching_success() {
-        let decision = decide(&order(OrderState::Pending), &tx(TradeState::Success), &ids());
+        let decision = decide(
+            &order(OrderState::Pending),
+            &tx(TradeState::Success),
+            &ids(),
+        );
         let Decision::Apply {
             to: OrderState::Paid,
             payment: Some(payment),
@@ -593,13 +603,20 @@ mod tests {
             panic!("{decision:?}")
         };
         assert_eq!(payment.transaction_id, "4200000001202611271234567890");
-        assert_eq!(payment.paid_at, paytime::parse_rfc3339("2026-11-27T17:35:00+08:00"));
+        assert_eq!(
+            payment.paid_at,
+            paytime::parse_rfc3339("2026-11-27T17:35:00+08:00")
+        );
         assert_eq!(payment.payer_openid.as_deref(), Some("oPayer1"));
     }
 
     #[test]
     fn a_second_success_for_a_paid_order_is_a_duplicate() {
-        for state in [OrderState::Paid, OrderState::Refunding, OrderState::Refunded] {
+        for state in [
+            OrderState::Paid,
+            OrderState::Refunding,
+            OrderState::Refunded,
+        ] {
             let mut stored = order(state);
             stored.transaction_id = Some("4200000001202611271234567890".into());
             assert_eq!(
@@ -664,10 +681,17 @@ mod tests {
 
     #[test]
     fn unpaid_answers_change_nothing_and_closed_closes() {
-        for state in [TradeState::NotPay, TradeState::UserPaying, TradeState::PayError] {
+        for state in [
+            TradeState::NotPay,
+            TradeState::UserPaying,
+            TradeState::PayError,
+        ] {
             let mut t = tx(state);
             t.amount.currency = String::new();
-            assert_eq!(decide(&order(OrderState::Pending), &t, &ids()), Decision::NotYet);
+            assert_eq!(
+                decide(&order(OrderState::Pending), &t, &ids()),
+                Decision::NotYet
+            );
         }
         assert!(matches!(
             decide(&order(OrderState::Pending), &tx(TradeState::Closed), &ids()),
@@ -699,10 +723,17 @@ mod tests {
 
     #[test]
     fn order_numbers_are_30_characters_sortable_by_china_time() {
-        let no = new_out_trade_no(1_795_772_045, &[0u8, 1, 31, 32, 255, 7, 8, 9, 10, 11, 12, 13, 14, 15, 99]).unwrap();
+        let no = new_out_trade_no(
+            1_795_772_045,
+            &[0u8, 1, 31, 32, 255, 7, 8, 9, 10, 11, 12, 13, 14, 15, 99],
+        )
+        .unwrap();
         assert_eq!(no.as_str(), "SK2026112717340501Z0Z789ABCDEF");
         assert_eq!(no.as_str().len(), 30);
-        assert!(new_out_trade_no(0, &[]).is_ok(), "even without randomness it is well-formed");
+        assert!(
+            new_out_trade_no(0, &[]).is_ok(),
+            "even without randomness it is well-formed"
+        );
     }
 
     #[test]
@@ -719,8 +750,14 @@ mod tests {
     fn the_amount_comes_from_the_rule_or_the_payer() {
         let fixed = AmountRule::Fixed { fen: Fen::new(500) };
         assert_eq!(order_amount(fixed, Some("0.01")), Ok(Fen::new(500)));
-        assert_eq!(order_amount(AmountRule::PayerEntered, Some("12.3")), Ok(Fen::new(1230)));
-        assert_eq!(order_amount(AmountRule::PayerEntered, None), Err(AmountError::Empty));
+        assert_eq!(
+            order_amount(AmountRule::PayerEntered, Some("12.3")),
+            Ok(Fen::new(1230))
+        );
+        assert_eq!(
+            order_amount(AmountRule::PayerEntered, None),
+            Err(AmountError::Empty)
+        );
         assert!(order_amount(AmountRule::PayerEntered, Some("50000.01")).is_err());
     }
 

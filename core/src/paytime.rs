@@ -109,7 +109,12 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     }
     let (main, zone) = text.split_at(19);
     let b = main.as_bytes();
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let year = digits(&main[0..4])?;
@@ -175,7 +180,10 @@ mod tests {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00.123Z"), Some(0));
         assert_eq!(parse_rfc3339("1969-12-31T19:00:00-05:00"), Some(0));
-        assert_eq!(parse_rfc3339("2018-06-08T10:34:56+08:00"), Some(1_528_425_296));
+        assert_eq!(
+            parse_rfc3339("2018-06-08T10:34:56+08:00"),
+            Some(1_528_425_296)
+        );
         for bad in [
             "",
             "2026-13-01T00:00:00+08:00",
@@ -197,12 +205,21 @@ mod tests {
         assert_eq!(ShanghaiDay::of(before + 1).to_date_string(), "2026-11-28");
         let day = ShanghaiDay::of(before);
         assert_eq!(day.end(), before + 1);
-        assert_eq!(day.start(), parse_rfc3339("2026-11-27T00:00:00+08:00").unwrap());
+        assert_eq!(
+            day.start(),
+            parse_rfc3339("2026-11-27T00:00:00+08:00").unwrap()
+        );
         // UTC midnight is 08:00 in Shanghai: still the same Shanghai day.
         let utc_midnight = parse_rfc3339("2026-11-28T00:00:00Z").unwrap();
         assert_eq!(ShanghaiDay::of(utc_midnight).to_date_string(), "2026-11-28");
-        assert_eq!(ShanghaiDay::of(utc_midnight - 1).to_date_string(), "2026-11-28");
-        assert_eq!(ShanghaiDay::of(utc_midnight - 8 * 3600 - 1).to_date_string(), "2026-11-27");
+        assert_eq!(
+            ShanghaiDay::of(utc_midnight - 1).to_date_string(),
+            "2026-11-28"
+        );
+        assert_eq!(
+            ShanghaiDay::of(utc_midnight - 8 * 3600 - 1).to_date_string(),
+            "2026-11-27"
+        );
     }
 
     proptest! {

@@ -576,7 +576,9 @@ pub fn product_card(view: &ProductView) -> String {
             src = src,
             payee = escape(&c.payee_name),
             px = QR_CSS_PX,
-            pay = view.price().map_or("付款".to_owned(), |p| format!("，付款 {p}")),
+            pay = view
+                .price()
+                .map_or("付款".to_owned(), |p| format!("，付款 {p}")),
         ),
         (Offer::Active, Err(_)) => r#"<p class="closed">收款码无法显示，请联系商家</p>"#.to_owned(),
         (Offer::Ended, _) => r#"<p class="closed offer-ended">活动已结束，感谢关注</p>"#.to_owned(),

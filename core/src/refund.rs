@@ -45,7 +45,9 @@ impl RefundState {
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<RefundState> {
-        RefundState::ALL.into_iter().find(|state| state.as_str() == s)
+        RefundState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
     }
 
     /// WeChat Pay's `refund_status` / `status` as a state (`None` for an unknown value).
@@ -88,15 +90,17 @@ pub enum RefundTransition {
 }
 
 /// The refund state machine: `processing → success | closed | abnormal`, and an abnormal
-/// refund resolved by hand later (`abnormal → success | closed`). Success and closed are final.
+/// refund resolved by hand later (`abnormal → success | closed`). Success and closed are final;
+/// a late `processing` report changes nothing.
 pub fn refund_transition(from: RefundState, reported: RefundState) -> RefundTransition {
     use RefundState::*;
     match (from, reported) {
         (a, b) if a == b => RefundTransition::Unchanged,
         (Processing, _) => RefundTransition::To(reported),
         (Abnormal, Success | Closed) => RefundTransition::To(reported),
-        // WeChat may report PROCESSING again for a refund it already called abnormal.
-        (Abnormal, Processing) => RefundTransition::Unchanged,
+        // A PROCESSING report is older news (the refund API's answer arriving after the
+        // callback, a query racing it): nothing to undo.
+        (Abnormal | Success | Closed, Processing) => RefundTransition::Unchanged,
         (Success | Closed, _) => RefundTransition::Refused,
         (Abnormal, Abnormal) => RefundTransition::Unchanged,
     }
@@ -252,7 +256,10 @@ pub fn check_notice(stored: &RefundFacts, notice: &RefundNotice, mchid: &str) ->
         problems.push(format!("订单号不一致（通知中为 {}）", notice.out_trade_no));
     }
     if notice.out_refund_no != stored.out_refund_no {
-        problems.push(format!("退款单号不一致（通知中为 {}）", notice.out_refund_no));
+        problems.push(format!(
+            "退款单号不一致（通知中为 {}）",
+            notice.out_refund_no
+        ));
     }
     if notice.amount.refund != stored.amount.get() {
         problems.push(format!(
@@ -307,8 +314,14 @@ mod tests {
     #[test]
     fn a_full_refund_is_the_default_and_an_over_refund_is_refused() {
         let paid = Fen::new(1000);
-        assert_eq!(refund_amount(OrderState::Paid, paid, Fen::ZERO, None), Ok(paid));
-        assert_eq!(refund_amount(OrderState::Paid, paid, Fen::ZERO, Some(" ")), Ok(paid));
+        assert_eq!(
+            refund_amount(OrderState::Paid, paid, Fen::ZERO, None),
+            Ok(paid)
+        );
+        assert_eq!(
+            refund_amount(OrderState::Paid, paid, Fen::ZERO, Some(" ")),
+            Ok(paid)
+        );
         assert_eq!(
             refund_amount(OrderState::Paid, paid, Fen::new(400), Some("6.00")),
             Ok(Fen::new(600))
@@ -345,12 +358,35 @@ mod tests {
     #[test]
     fn refund_states_move_forward_only() {
         use RefundState::*;
-        assert_eq!(refund_transition(Processing, Success), RefundTransition::To(Success));
-        assert_eq!(refund_transition(Processing, Abnormal), RefundTransition::To(Abnormal));
-        assert_eq!(refund_transition(Abnormal, Success), RefundTransition::To(Success));
-        assert_eq!(refund_transition(Success, Success), RefundTransition::Unchanged);
-        assert_eq!(refund_transition(Success, Closed), RefundTransition::Refused);
-        assert_eq!(refund_transition(Closed, Processing), RefundTransition::Refused);
+        assert_eq!(
+            refund_transition(Processing, Success),
+            RefundTransition::To(Success)
+        );
+        assert_eq!(
+            refund_transition(Processing, Abnormal),
+            RefundTransition::To(Abnormal)
+        );
+        assert_eq!(
+            refund_transition(Abnormal, Success),
+            RefundTransition::To(Success)
+        );
+        assert_eq!(
+            refund_transition(Success, Success),
+            RefundTransition::Unchanged
+        );
+        assert_eq!(
+            refund_transition(Success, Closed),
+            RefundTransition::Refused
+        );
+        assert_eq!(
+            refund_transition(Closed, Success),
+            RefundTransition::Refused
+        );
+        assert_eq!(
+            refund_transition(Success, Processing),
+            RefundTransition::Unchanged,
+            "a late PROCESSING report undoes nothing"
+        );
     }
 
     #[test]
@@ -359,7 +395,10 @@ mod tests {
         use RefundState::*;
         assert_eq!(order_state_after(total, &[]), (OrderState::Paid, Fen::ZERO));
         assert_eq!(
-            order_state_after(total, &[(Success, Fen::new(300)), (Processing, Fen::new(700))]),
+            order_state_after(
+                total,
+                &[(Success, Fen::new(300)), (Processing, Fen::new(700))]
+            ),
             (OrderState::Refunding, Fen::new(300))
         );
         assert_eq!(

@@ -282,9 +282,15 @@ impl PayRoute {
             (Method::Post, ["wechatpay", "notify", "transaction"]) => PayRoute::NotifyTransaction,
             (Method::Post, ["wechatpay", "notify", "refund"]) => PayRoute::NotifyRefund,
             (Method::Get, ["api", "dash", "payments"]) => PayRoute::Dashboard,
-            (Method::Post, ["api", "dash", "merchant-collections"]) => PayRoute::CreateMerchantCollection,
-            (Method::Post, ["api", "dash", "orders", id, "refunds"]) => PayRoute::CreateRefund(id.to_string()),
-            (Method::Post, ["api", "dash", "flags", id, "resolve"]) => PayRoute::ResolveFlag(id.to_string()),
+            (Method::Post, ["api", "dash", "merchant-collections"]) => {
+                PayRoute::CreateMerchantCollection
+            }
+            (Method::Post, ["api", "dash", "orders", id, "refunds"]) => {
+                PayRoute::CreateRefund(id.to_string())
+            }
+            (Method::Post, ["api", "dash", "flags", id, "resolve"]) => {
+                PayRoute::ResolveFlag(id.to_string())
+            }
             (Method::Post, ["api", "operator", "payees", openid, "identity"]) => {
                 PayRoute::SetIdentity(openid.to_string())
             }

@@ -9,6 +9,13 @@
 //! dense and the cap holds without a lock (measured against a Durable Object per split: see
 //! the note on issue 7). A withdrawal closes its gap in one batch, which D1 runs as a
 //! transaction.
+//!
+//! Measured locally (wrangler dev, 2 cores; 200 simultaneous sign-ups to a cap of 150, median of
+//! 7 rounds): D1 single statement 445 ms wall / 438 ms p95; a Durable Object per split with
+//! its own SQLite 461 / 454 ms; a Durable Object handing out numbers in front of D1 491 /
+//! 481 ms — all dense and capped. The Durable Object buys nothing here and would add a binding,
+//! a second home for the list (exports, the payee's view, reminders read D1) or, in front of D1,
+//! a gap whenever a numbered write fails.
 
 use serde::Deserialize;
 use shoukuan_core::collection::{is_valid_id, CollectionView, Status};
@@ -574,8 +581,16 @@ async fn withdraw(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respo
     let row = load_own(id, pid, req, env).await?;
     let split = load_split(id, env).await?;
     split.require_editable(now_secs())?;
-    if row.status()? == ParticipantStatus::Paid {
-        return Err(already_paid());
+    match row.status()? {
+        ParticipantStatus::Joined => {}
+        ParticipantStatus::Paid => return Err(already_paid()),
+        // They told the payee they paid: vanishing from the list would hide that money.
+        ParticipantStatus::Claimed => {
+            return Err(ApiError::Conflict(
+                "ALREADY_CLAIMED",
+                "你已告知收款人付款，如需退出请联系收款人",
+            ))
+        }
     }
     let db = db(env)?;
     // One transaction. Later entries go to -(seq - 1) first, then back to positive, so the
@@ -583,10 +598,10 @@ async fn withdraw(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respo
     let statements = vec![
         db.prepare(
             "UPDATE participants SET seq = -(seq - 1) WHERE collection_id = ?1 AND \
-             seq > (SELECT seq FROM participants WHERE id = ?2 AND collection_id = ?1 AND status <> 'paid')",
+             seq > (SELECT seq FROM participants WHERE id = ?2 AND collection_id = ?1 AND status = 'joined')",
         )
         .bind(&[id.into(), pid.into()])?,
-        db.prepare("DELETE FROM participants WHERE id = ?2 AND collection_id = ?1 AND status <> 'paid'")
+        db.prepare("DELETE FROM participants WHERE id = ?2 AND collection_id = ?1 AND status = 'joined'")
             .bind(&[id.into(), pid.into()])?,
         db.prepare("UPDATE participants SET seq = -seq WHERE collection_id = ?1 AND seq < 0")
             .bind(&[id.into()])?,

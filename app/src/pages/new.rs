@@ -3,15 +3,14 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shoukuan_core::collection::Created;
+use shoukuan_core::collection::{Created, Kind};
 use wasm_bindgen::JsCast;
 
 use crate::components::{AmountField, ErrorText, FormError, FormState, NameAndTitle, NoteField};
+use crate::form::{self, Draft};
 use crate::pages::product::{ProductDraft, ProductFields};
 use crate::pages::publish_kinds::{self, AdminLink, KindPicker};
 use crate::pages::split::{SplitDraft, SplitFields};
-use shoukuan_core::collection::Kind;
-use crate::form::{self, Draft};
 use crate::{api, decode};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +40,14 @@ pub fn New() -> impl IntoView {
         }
     });
     move || match created.get() {
-        Some(created) => view! { <Published created=created kind=kind.get_untracked() /> }.into_any(),
-        None => view! { <PublishForm form=form created=created kind=kind split=split product=product /> }.into_any(),
+        Some(created) => {
+            let kind = kind.get_untracked();
+            view! { <Published created=created kind=kind /> }.into_any()
+        }
+        None => view! {
+            <PublishForm form=form created=created kind=kind split=split product=product />
+        }
+        .into_any(),
     }
 }
 

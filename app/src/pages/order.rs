@@ -36,7 +36,8 @@ pub fn Order(id: String) -> impl IntoView {
     crate::set_title("订单");
     let state = RwSignal::new(State::Loading);
     poll(id, state, 0);
-    let body = move || match state.get() {
+    let body = move || {
+        match state.get() {
         State::Loading => view! {
             <article class="card loading-card" aria-busy="true"><p class="hint">"加载中…"</p></article>
         }
@@ -57,6 +58,7 @@ pub fn Order(id: String) -> impl IntoView {
         }
         .into_any(),
         State::Ready(order) => order_card(order).into_any(),
+    }
     };
     view! { <main class="page">{body}</main> }
 }
@@ -93,7 +95,10 @@ fn poll(id: String, state: RwSignal<State>, n: u32) {
         }
         if n < MAX_POLLS {
             let delay = poll_delay_ms(n, jitter());
-            set_timeout(move || poll(id, state, n + 1), Duration::from_millis(u64::from(delay)));
+            set_timeout(
+                move || poll(id, state, n + 1),
+                Duration::from_millis(u64::from(delay)),
+            );
         }
     });
 }

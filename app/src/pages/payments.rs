@@ -194,7 +194,10 @@ fn NewMerchantCollection(reload: impl Fn() + Copy + Send + Sync + 'static) -> im
 
 #[component]
 fn CollectionList(collections: Vec<CollectionTotals>) -> impl IntoView {
-    let merchant: Vec<CollectionTotals> = collections.into_iter().filter(|c| c.pay_mode == "merchant").collect();
+    let merchant: Vec<CollectionTotals> = collections
+        .into_iter()
+        .filter(|c| c.pay_mode == "merchant")
+        .collect();
     (!merchant.is_empty()).then(|| {
         view! {
             <h3 class="subtitle">"收款汇总"</h3>
@@ -219,7 +222,11 @@ fn CollectionList(collections: Vec<CollectionTotals>) -> impl IntoView {
 }
 
 #[component]
-fn Orders(orders: Vec<OrderLine>, refunds: Vec<RefundView>, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Orders(
+    orders: Vec<OrderLine>,
+    refunds: Vec<RefundView>,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     (!orders.is_empty()).then(|| {
         view! {
             <h3 class="subtitle">"最近订单"</h3>
@@ -234,13 +241,18 @@ fn Orders(orders: Vec<OrderLine>, refunds: Vec<RefundView>, reload: impl Fn() + 
 }
 
 #[component]
-fn OrderItem(order: OrderLine, refunds: Vec<RefundView>, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn OrderItem(
+    order: OrderLine,
+    refunds: Vec<RefundView>,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let open = RwSignal::new(false);
     let amount = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
     let result = RwSignal::new(None::<Result<String, String>>);
     let id = order.id.clone();
-    let refundable = matches!(order.state, OrderState::Paid | OrderState::Refunding) && order.refunded_fen < order.amount_fen;
+    let refundable = matches!(order.state, OrderState::Paid | OrderState::Refunding)
+        && order.refunded_fen < order.amount_fen;
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let id = id.clone();

@@ -229,7 +229,12 @@ async fn load_image(src: &str) -> Result<web_sys::HtmlImageElement, JsValue> {
 
 /// Splits `text` into lines no wider than `max` pixels, at most `lines` of them (the last one
 /// ends with `…` when cut).
-fn wrap(ctx: &web_sys::CanvasRenderingContext2d, text: &str, max: f64, lines: usize) -> Vec<String> {
+fn wrap(
+    ctx: &web_sys::CanvasRenderingContext2d,
+    text: &str,
+    max: f64,
+    lines: usize,
+) -> Vec<String> {
     let width = |s: &str| ctx.measure_text(s).map(|m| m.width()).unwrap_or(0.0);
     let mut out: Vec<String> = Vec::new();
     let mut line = String::new();
@@ -273,15 +278,16 @@ pub async fn render_poster(view: &ProductView, page_url: &str) -> Result<String,
     let height = cover_h + 40.0 + 120.0 + 100.0 + 60.0 + qr_px + 60.0;
     canvas.set_width(POSTER_WIDTH);
     canvas.set_height(height as u32);
-    let ctx: web_sys::CanvasRenderingContext2d = canvas
-        .get_context("2d")?
-        .ok_or(JsValue::NULL)?
-        .dyn_into()?;
+    let ctx: web_sys::CanvasRenderingContext2d =
+        canvas.get_context("2d")?.ok_or(JsValue::NULL)?.dyn_into()?;
     ctx.set_fill_style_str("#ffffff");
     ctx.fill_rect(0.0, 0.0, w, height);
     if let Some(img) = cover {
         // Cover-crop the image into a square.
-        let (iw, ih) = (f64::from(img.natural_width()), f64::from(img.natural_height()));
+        let (iw, ih) = (
+            f64::from(img.natural_width()),
+            f64::from(img.natural_height()),
+        );
         let side = iw.min(ih);
         ctx.draw_image_with_html_image_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
             &img,
@@ -475,10 +481,20 @@ mod payee {
         // JPEG has no transparency: paint white under it.
         ctx.set_fill_style_str("#ffffff");
         ctx.fill_rect(0.0, 0.0, f64::from(w), f64::from(h));
-        ctx.draw_image_with_html_image_element_and_dw_and_dh(&img, 0.0, 0.0, f64::from(w), f64::from(h))
-            .map_err(|_| not_image())?;
+        ctx.draw_image_with_html_image_element_and_dw_and_dh(
+            &img,
+            0.0,
+            0.0,
+            f64::from(w),
+            f64::from(h),
+        )
+        .map_err(|_| not_image())?;
         let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-            let _ = canvas.to_blob_with_type_and_encoder_options(&resolve, "image/jpeg", &JsValue::from_f64(0.85));
+            let _ = canvas.to_blob_with_type_and_encoder_options(
+                &resolve,
+                "image/jpeg",
+                &JsValue::from_f64(0.85),
+            );
         });
         let blob: web_sys::Blob = JsFuture::from(promise)
             .await
@@ -486,7 +502,8 @@ mod payee {
             .and_then(|b| b.dyn_into().ok())
             .ok_or_else(not_image)?;
         let preview = web_sys::Url::create_object_url_with_blob(&blob).unwrap_or_default();
-        let mut builder = gloo_net::http::Request::post("/api/images").header("Content-Type", "image/jpeg");
+        let mut builder =
+            gloo_net::http::Request::post("/api/images").header("Content-Type", "image/jpeg");
         if !invite_code.trim().is_empty() {
             builder = builder.header("X-Invite-Code", invite_code.trim());
         }
@@ -526,7 +543,10 @@ mod payee {
                 return;
             };
             let room = MAX_IMAGES.saturating_sub(draft.images.with_untracked(Vec::len));
-            let chosen: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).take(room).collect();
+            let chosen: Vec<web_sys::File> = (0..files.length())
+                .filter_map(|i| files.get(i))
+                .take(room)
+                .collect();
             input.set_value("");
             draft.upload_error.set(None);
             for file in chosen {
@@ -541,7 +561,11 @@ mod payee {
                 });
             }
         };
-        let text_field = move |id: &'static str, label: &'static str, placeholder: &'static str, value: RwSignal<String>, field: &'static str| {
+        let text_field = move |id: &'static str,
+                               label: &'static str,
+                               placeholder: &'static str,
+                               value: RwSignal<String>,
+                               field: &'static str| {
             view! {
                 <div class="field">
                     <label for=id>{label}</label>

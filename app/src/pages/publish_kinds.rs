@@ -79,7 +79,8 @@ pub fn body(
             let errors = new.validate(price, now).err().unwrap_or_default();
             ok &= errors.is_empty() && product.uploading.get_untracked() == 0;
             if errors.iter().any(|e| e.field == "amount") {
-                form.form_error.set(Some("价格页需要填写固定价格".to_owned()));
+                form.form_error
+                    .set(Some("价格页需要填写固定价格".to_owned()));
             }
             product.errors.set(kind_fields(&errors, "product."));
             (None, Some(new))

@@ -15,8 +15,8 @@ use shoukuan_core::collection::FieldError;
 use shoukuan_core::deadline::Countdown;
 use shoukuan_core::page::QR_CSS_PX;
 use shoukuan_core::split::{
-    mode_summary, progress_text, Joined, ParticipantStatus, ParticipantView, PayMode, Pick,
-    SignUp, SplitMode, SplitView,
+    mode_summary, progress_text, Joined, ParticipantStatus, ParticipantView, PayMode, Pick, SignUp,
+    SplitMode, SplitView,
 };
 use wasm_bindgen::JsCast;
 
@@ -465,7 +465,8 @@ fn JoinForm(
         busy.set(true);
         let id = live.id.get_value();
         spawn_local(async move {
-            let request = gloo_net::http::Request::post(&format!("/api/splits/{id}/join")).json(&body);
+            let request =
+                gloo_net::http::Request::post(&format!("/api/splits/{id}/join")).json(&body);
             match call::<Joined>(request).await {
                 Ok(joined) => {
                     let t = Ticket {
@@ -488,18 +489,22 @@ fn JoinForm(
                     load_mine(live, ticket, mine_full);
                     live.kick();
                 }
-                Err(api::Error::Api { body, .. }) if !body.fields.is_empty() => errors.set(body.fields),
+                Err(api::Error::Api { body, .. }) if !body.fields.is_empty() => {
+                    errors.set(body.fields)
+                }
                 Err(e) => message.set(Some(e.message())),
             }
             busy.set(false);
         });
     };
     let accepting = move || live.view.with(|v| v.accepting);
-    move || if !accepting() {
-        view! {
+    move || {
+        if !accepting() {
+            view! {
             <p id="join_closed" class="closed">{move || live.view.with(|v| if v.editable { "接龙人数已满" } else { "接龙已截止" })}</p>
         }.into_any()
-    } else { view! {
+        } else {
+            view! {
             <form class="join form" on:submit=submit novalidate=true>
                 <h2 class="section">"我要接龙"</h2>
                 <div class="field">
@@ -521,7 +526,9 @@ fn JoinForm(
                 </button>
                 {move || message.get().map(|m| view! { <p id="join_error" class="form-error" role="alert">{m}</p> })}
             </form>
-    }.into_any() }
+    }.into_any()
+        }
+    }
 }
 
 /// One's own entry: amount, 收款码, 我已付款, edit and withdraw.
@@ -613,7 +620,9 @@ fn MyEntry(
             <Show when=move || editable() && status != ParticipantStatus::Paid>
                 <div class="row-actions">
                     <button id="edit" class="button small" type="button" on:click=move |_| editing.update(|e| *e = !*e)>"修改"</button>
-                    <button id="withdraw" class="button small danger" type="button" prop:disabled=move || busy.get() on:click=withdraw>"退出接龙"</button>
+                    {(status == ParticipantStatus::Joined).then(|| view! {
+                        <button id="withdraw" class="button small danger" type="button" prop:disabled=move || busy.get() on:click=withdraw>"退出接龙"</button>
+                    })}
                 </div>
             </Show>
             <Show when=move || editing.get()>
@@ -646,7 +655,11 @@ fn EditForm(
             _ => 0,
         };
         let mut q = vec![0u32; n];
-        for p in current.as_ref().map(|m| m.picks.clone()).unwrap_or_default() {
+        for p in current
+            .as_ref()
+            .map(|m| m.picks.clone())
+            .unwrap_or_default()
+        {
             if let Some(x) = q.get_mut(p.item) {
                 *x = p.qty;
             }
@@ -682,7 +695,9 @@ fn EditForm(
                     editing.set(false);
                     live.kick();
                 }
-                Err(api::Error::Api { body, .. }) if !body.fields.is_empty() => errors.set(body.fields),
+                Err(api::Error::Api { body, .. }) if !body.fields.is_empty() => {
+                    errors.set(body.fields)
+                }
                 Err(e) => errors.set(vec![FieldError {
                     field: "name".into(),
                     code: "ERROR".into(),
@@ -794,7 +809,12 @@ mod payee {
                     .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
             }
         };
-        let input = move |id: &'static str, label: &'static str, placeholder: &'static str, mode: &'static str, value: RwSignal<String>, field: &'static str| {
+        let input = move |id: &'static str,
+                          label: &'static str,
+                          placeholder: &'static str,
+                          mode: &'static str,
+                          value: RwSignal<String>,
+                          field: &'static str| {
             view! {
                 <div class="field" class:hidden=move || !mode.split('|').any(|m| m == draft.mode.get())>
                     <label for=id>{label}</label>
@@ -884,8 +904,14 @@ mod payee {
     }
 
     async fn admin_view(id: &str, token: &str) -> Result<SplitView, api::Error> {
-        call(bearer(gloo_net::http::Request::get(&format!("/api/splits/{id}/admin")), token).build())
-            .await
+        call(
+            bearer(
+                gloo_net::http::Request::get(&format!("/api/splits/{id}/admin")),
+                token,
+            )
+            .build(),
+        )
+        .await
     }
 
     /// Downloads `text` as a file (a Blob URL behind a temporary `<a download>`).
@@ -902,10 +928,10 @@ mod payee {
         let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
             return;
         };
-        if let Ok(a) = document
-            .create_element("a")
-            .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().map_err(Into::into))
-        {
+        if let Ok(a) = document.create_element("a").and_then(|a| {
+            a.dyn_into::<web_sys::HtmlAnchorElement>()
+                .map_err(Into::into)
+        }) {
             a.set_href(&url);
             a.set_download(filename);
             if let Some(body) = document.body() {
@@ -993,13 +1019,19 @@ mod payee {
                 match raw(builder.build()).await {
                     Ok((200, body, _)) => {
                         let title = live.view.with_untracked(|v| v.collection.title.clone());
-                        let mime = if which == "csv" { "text/csv;charset=utf-8" } else { "application/json" };
+                        let mime = if which == "csv" {
+                            "text/csv;charset=utf-8"
+                        } else {
+                            "application/json"
+                        };
                         download(&body, &format!("{title}.{which}"), mime);
                         message.set(Some(format!("已导出 {}", which.to_uppercase())));
                     }
                     Ok((status, body, _)) => {
                         let e = api::interpret::<serde_json::Value>(status, &body).err();
-                        message.set(Some(e.map_or_else(|| "导出失败".to_owned(), |e| e.message())));
+                        message.set(Some(
+                            e.map_or_else(|| "导出失败".to_owned(), |e| e.message()),
+                        ));
                     }
                     Err(e) => message.set(Some(e.message())),
                 }
@@ -1031,12 +1063,18 @@ mod payee {
             let t = text.get_untracked();
             spawn_local(async move {
                 let ok = match web_sys::window() {
-                    Some(w) => wasm_bindgen_futures::JsFuture::from(w.navigator().clipboard().write_text(&t))
-                        .await
-                        .is_ok(),
+                    Some(w) => wasm_bindgen_futures::JsFuture::from(
+                        w.navigator().clipboard().write_text(&t),
+                    )
+                    .await
+                    .is_ok(),
                     None => false,
                 };
-                message.set(Some(if ok { "已复制群公告，去群里粘贴吧".to_owned() } else { "请长按文本框复制".to_owned() }));
+                message.set(Some(if ok {
+                    "已复制群公告，去群里粘贴吧".to_owned()
+                } else {
+                    "请长按文本框复制".to_owned()
+                }));
             });
         };
         let rows = move |unpaid_only: bool| {

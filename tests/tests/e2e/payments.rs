@@ -12,8 +12,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use shoukuan_core::wechatpay::devkeys::SimConfig;
 use shoukuan_core::wechatpay::{
-    paysign_message, sign_for_test, EncryptedResource, Notification, PrivateKey, PublicKey, SignedHeaders,
-    RESOURCE_TYPE_ENCRYPTED,
+    paysign_message, sign_for_test, EncryptedResource, Notification, PrivateKey, PublicKey,
+    SignedHeaders, RESOURCE_TYPE_ENCRYPTED,
 };
 use shoukuan_tests::browser::{Browser, WECHAT_IOS_UA};
 use shoukuan_tests::sim::Sim;
@@ -43,10 +43,16 @@ fn worker_vars() -> Vec<(&'static str, &'static str)> {
 
 async fn pay() -> &'static Pay {
     PAY.get_or_init(|| async {
-        let sim = Sim::start_with(&["--time-scale", "0.1"]).await.expect("shoukuan sim starts");
-        let worker = sim.start_worker(&worker_vars()).await.expect("wrangler dev starts");
+        let sim = Sim::start_with(&["--time-scale", "0.1"])
+            .await
+            .expect("shoukuan sim starts");
+        let worker = sim
+            .start_worker(&worker_vars())
+            .await
+            .expect("wrangler dev starts");
         let keys: SimConfig =
-            serde_json::from_str(&std::fs::read_to_string(sim.dir().join("sim.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(sim.dir().join("sim.json")).unwrap())
+                .unwrap();
         Pay { sim, worker, keys }
     })
     .await
@@ -112,7 +118,11 @@ impl Pay {
         assert_eq!(resp.status(), 302);
         let authorize = location(&resp);
         let (authorize, _) = authorize.split_once('#').unwrap();
-        let resp = client.get(format!("{authorize}&sim_openid={openid}")).send().await.unwrap();
+        let resp = client
+            .get(format!("{authorize}&sim_openid={openid}"))
+            .send()
+            .await
+            .unwrap();
         let callback = location(&resp);
         let resp = client
             .get(&callback)
@@ -120,13 +130,23 @@ impl Pay {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 302, "{}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            302,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
         let cookie = resp
             .headers()
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(|h| h.split(';').next().filter(|p| p.starts_with("sk_payee=")).map(str::to_string))
+            .find_map(|h| {
+                h.split(';')
+                    .next()
+                    .filter(|p| p.starts_with("sk_payee="))
+                    .map(str::to_string)
+            })
             .expect("payee session cookie");
         let resp = reqwest::Client::new()
             .post(worker.url(&format!("/api/operator/payees/{openid}/approve")))
@@ -142,7 +162,14 @@ impl Pay {
         self.payee_on(&self.worker).await
     }
 
-    async fn as_payee_on(&self, worker: &Worker, payee: &Payee, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    async fn as_payee_on(
+        &self,
+        worker: &Worker,
+        payee: &Payee,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = reqwest::Client::new()
             .request(method, worker.url(path))
             .header("cookie", &payee.cookie);
@@ -154,8 +181,15 @@ impl Pay {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn as_payee(&self, payee: &Payee, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.as_payee_on(&self.worker, payee, method, path, body).await
+    async fn as_payee(
+        &self,
+        payee: &Payee,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.as_payee_on(&self.worker, payee, method, path, body)
+            .await
     }
 
     /// A merchant collection of `payee` (`amount` in yuan, `None`: the payer enters it).
@@ -178,7 +212,12 @@ impl Pay {
     }
 
     /// `POST /api/orders` from a desktop browser (Native).
-    async fn try_order_on(&self, worker: &Worker, collection: &str, amount: Option<&str>) -> (u16, Value) {
+    async fn try_order_on(
+        &self,
+        worker: &Worker,
+        collection: &str,
+        amount: Option<&str>,
+    ) -> (u16, Value) {
         let resp = reqwest::Client::new()
             .post(worker.url("/api/orders"))
             .json(&json!({ "collection_id": collection, "amount": amount }))
@@ -213,7 +252,12 @@ impl Pay {
     }
 
     async fn order_view_on(&self, worker: &Worker, id: &str) -> Value {
-        reqwest::get(worker.url(&format!("/api/orders/{id}"))).await.unwrap().json().await.unwrap()
+        reqwest::get(worker.url(&format!("/api/orders/{id}")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Waits until the order is in `state` (without asking WeChat Pay: no `refresh`).
@@ -226,7 +270,11 @@ impl Pay {
             }
             if Instant::now() >= deadline {
                 let log = worker.log();
-                let tail: String = log.lines().filter(|l| !l.contains("GET /api/orders/")).collect::<Vec<_>>().join("\n");
+                let tail: String = log
+                    .lines()
+                    .filter(|l| !l.contains("GET /api/orders/"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 let tail = &tail[tail.len().saturating_sub(6000)..];
                 panic!("order {id} not {state} after {secs} s: {view}\nworker log:\n{tail}");
             }
@@ -261,14 +309,24 @@ impl Pay {
             if list.len() >= expected && list.iter().all(|d| d["done"] == true) {
                 return list;
             }
-            assert!(Instant::now() < deadline, "deliveries of {out_trade_no} not done: {all}");
+            assert!(
+                Instant::now() < deadline,
+                "deliveries of {out_trade_no} not done: {all}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     /// A `TRANSACTION.SUCCESS` for an order as WeChat Pay would send it, with `edit` applied to
     /// the transaction, signed by `signer` under `serial` at `timestamp`.
-    fn callback(&self, order: &Value, edit: impl FnOnce(&mut Value), signer: &PrivateKey, serial: &str, timestamp: i64) -> Callback {
+    fn callback(
+        &self,
+        order: &Value,
+        edit: impl FnOnce(&mut Value),
+        signer: &PrivateKey,
+        serial: &str,
+        timestamp: i64,
+    ) -> Callback {
         let mut tx = json!({
             "appid": self.keys.appid,
             "mchid": self.keys.mchid,
@@ -284,7 +342,14 @@ impl Pay {
         });
         edit(&mut tx);
         let key = self.keys.apiv3_key().unwrap();
-        let resource = EncryptedResource::seal(&key, "transaction", "n0nce0123456", "transaction", &tx.to_string()).unwrap();
+        let resource = EncryptedResource::seal(
+            &key,
+            "transaction",
+            "n0nce0123456",
+            "transaction",
+            &tx.to_string(),
+        )
+        .unwrap();
         let notification = Notification {
             id: unique("EV-e2e-"),
             create_time: "2026-11-27T10:00:01+08:00".into(),
@@ -300,7 +365,10 @@ impl Pay {
 
     /// The WeChat Pay public key's signer and id (what the worker trusts).
     fn wechat_key(&self) -> (PrivateKey, String) {
-        (self.keys.public_key_signer().unwrap(), self.keys.public_key_id.clone())
+        (
+            self.keys.public_key_signer().unwrap(),
+            self.keys.public_key_id.clone(),
+        )
     }
 
     async fn post_callback(&self, callback: &Callback) -> (u16, Value) {
@@ -316,7 +384,9 @@ impl Pay {
     }
 
     async fn dashboard(&self, payee: &Payee) -> Value {
-        let (status, body) = self.as_payee(payee, reqwest::Method::GET, "/api/dash/payments", None).await;
+        let (status, body) = self
+            .as_payee(payee, reqwest::Method::GET, "/api/dash/payments", None)
+            .await;
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -337,8 +407,14 @@ async fn a_native_order_is_paid_once_and_a_duplicate_is_answered_204() {
     let payee = p.payee().await;
     let collection = p.collection(&payee, Some("10.00")).await;
     let order = p.order(&collection, Some("0.01")).await;
-    assert_eq!(order["amount_fen"], 1000, "a fixed amount ignores what the page sends");
-    assert!(order["code_url"].as_str().unwrap().starts_with("weixin://wxpay/bizpayurl"));
+    assert_eq!(
+        order["amount_fen"], 1000,
+        "a fixed amount ignores what the page sends"
+    );
+    assert!(order["code_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("weixin://wxpay/bizpayurl"));
     let time_expire = order["time_expire"].as_str().unwrap();
     assert!(time_expire.ends_with("+08:00"), "{time_expire}");
     let id = order["id"].as_str().unwrap();
@@ -352,17 +428,29 @@ async fn a_native_order_is_paid_once_and_a_duplicate_is_answered_204() {
     for delivery in &deliveries {
         assert_eq!(statuses(delivery), vec![Some(204)], "{delivery}");
     }
-    assert_eq!(deliveries[0]["notification_id"], deliveries[1]["notification_id"]);
+    assert_eq!(
+        deliveries[0]["notification_id"],
+        deliveries[1]["notification_id"]
+    );
     assert_eq!(p.transitions(p.worker(), id, "paid"), 1);
     let recorded = p
         .worker()
         .query(&format!("SELECT outcome, key_serial FROM pay_notifications WHERE out_trade_no = '{out_trade_no}'"))
         .unwrap();
-    assert_eq!(recorded.len(), 1, "one notification, recorded once: {recorded:?}");
+    assert_eq!(
+        recorded.len(),
+        1,
+        "one notification, recorded once: {recorded:?}"
+    );
     assert_eq!(recorded[0]["outcome"], "applied");
     // The payee sees it.
     let dash = p.dashboard(&payee).await;
-    let line = dash["collections"].as_array().unwrap().iter().find(|c| c["id"] == collection.as_str()).unwrap();
+    let line = dash["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == collection.as_str())
+        .unwrap();
     assert_eq!(line["paid_fen"], 1000);
     assert_eq!(line["paid_count"], 1);
 }
@@ -374,25 +462,39 @@ async fn fifty_concurrent_duplicates_make_one_transition_and_fifty_success_answe
     let collection = p.collection(&payee, None).await;
     let order = p.order(&collection, Some("66.60")).await;
     assert_eq!(order["amount_fen"], 6660);
-    let (id, out_trade_no) = (order["id"].as_str().unwrap(), order["out_trade_no"].as_str().unwrap());
+    let (id, out_trade_no) = (
+        order["id"].as_str().unwrap(),
+        order["out_trade_no"].as_str().unwrap(),
+    );
     p.sim_pay(out_trade_no, "concurrent", 50).await;
     let deliveries = p.deliveries_done(out_trade_no, 50, 60).await;
     assert_eq!(deliveries.len(), 50);
     for delivery in &deliveries {
         assert_eq!(delivery["delivered"], true, "{delivery}");
-        assert_eq!(statuses(delivery)[0], Some(204), "the first (and only) attempt succeeded: {delivery}");
+        assert_eq!(
+            statuses(delivery)[0],
+            Some(204),
+            "the first (and only) attempt succeeded: {delivery}"
+        );
     }
     p.wait_state(id, "paid", 5).await;
-    assert_eq!(p.transitions(p.worker(), id, "paid"), 1, "exactly one transition");
     assert_eq!(
-        p.worker().count(&format!("order_events WHERE order_id = '{id}'")).unwrap(),
+        p.transitions(p.worker(), id, "paid"),
+        1,
+        "exactly one transition"
+    );
+    assert_eq!(
+        p.worker()
+            .count(&format!("order_events WHERE order_id = '{id}'"))
+            .unwrap(),
         1,
         "and nothing else changed"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_without_transition() {
+async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_without_transition()
+{
     let p = pay().await;
     let payee = p.payee().await;
     let collection = p.collection(&payee, Some("20.00")).await;
@@ -421,26 +523,64 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
     let stale = p.callback(&order, |_| {}, &signer, &serial, now() - 600);
     assert_eq!(p.post_callback(&stale).await.0, 401);
     // An unknown key id.
-    let unknown = p.callback(&order, |_| {}, &signer, "PUB_KEY_ID_0000000000000000000000000000", now());
+    let unknown = p.callback(
+        &order,
+        |_| {},
+        &signer,
+        "PUB_KEY_ID_0000000000000000000000000000",
+        now(),
+    );
     assert_eq!(p.post_callback(&unknown).await.0, 401);
     assert_eq!(p.order_view_on(p.worker(), id).await["state"], "pending");
 
     // Verified but disagreeing with the order: recorded and flagged, never applied.
-    let wrong_amount = p.callback(&order, |tx| tx["amount"]["total"] = json!(1), &signer, &serial, now());
+    let wrong_amount = p.callback(
+        &order,
+        |tx| tx["amount"]["total"] = json!(1),
+        &signer,
+        &serial,
+        now(),
+    );
     let (status, body) = p.post_callback(&wrong_amount).await;
     assert_eq!((status, &body["code"]), (400, &json!("FAIL")), "{body}");
-    let wrong_appid = p.callback(&order, |tx| tx["appid"] = json!("wx0000000000000bad"), &signer, &serial, now());
+    let wrong_appid = p.callback(
+        &order,
+        |tx| tx["appid"] = json!("wx0000000000000bad"),
+        &signer,
+        &serial,
+        now(),
+    );
     assert_eq!(p.post_callback(&wrong_appid).await.0, 400);
-    let wrong_mchid = p.callback(&order, |tx| tx["mchid"] = json!("1900000999"), &signer, &serial, now());
+    let wrong_mchid = p.callback(
+        &order,
+        |tx| tx["mchid"] = json!("1900000999"),
+        &signer,
+        &serial,
+        now(),
+    );
     assert_eq!(p.post_callback(&wrong_mchid).await.0, 400);
     // The same wrong-amount notification again: same answer, flagged once.
     assert_eq!(p.post_callback(&wrong_amount).await.0, 400);
     assert_eq!(p.order_view_on(p.worker(), id).await["state"], "pending");
     assert_eq!(p.transitions(p.worker(), id, "paid"), 0);
-    let flags = p.dashboard(&payee).await["flags"].as_array().cloned().unwrap();
-    let kinds: Vec<&str> = flags.iter().filter(|f| f["order_id"] == id).map(|f| f["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "mismatch_amount").count(), 1, "{flags:?}");
-    assert!(kinds.contains(&"mismatch_appid") && kinds.contains(&"mismatch_mchid"), "{flags:?}");
+    let flags = p.dashboard(&payee).await["flags"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    let kinds: Vec<&str> = flags
+        .iter()
+        .filter(|f| f["order_id"] == id)
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "mismatch_amount").count(),
+        1,
+        "{flags:?}"
+    );
+    assert!(
+        kinds.contains(&"mismatch_appid") && kinds.contains(&"mismatch_mchid"),
+        "{flags:?}"
+    );
     let recorded = p
         .worker()
         .query(&format!(
@@ -454,20 +594,28 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
     // Finally the genuine notification: applied once.
     let genuine = p.callback(&order, |_| {}, &signer, &serial, now());
     assert_eq!(p.post_callback(&genuine).await.0, 204);
-    assert_eq!(p.post_callback(&genuine).await.0, 204, "a duplicate of something applied");
+    assert_eq!(
+        p.post_callback(&genuine).await.0,
+        204,
+        "a duplicate of something applied"
+    );
     p.wait_state(id, "paid", 5).await;
     assert_eq!(p.transitions(p.worker(), id, "paid"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_simulators_probe_stale_and_wrong_amount_deliveries_are_refused_and_the_query_settles_it() {
+async fn the_simulators_probe_stale_and_wrong_amount_deliveries_are_refused_and_the_query_settles_it(
+) {
     let p = pay().await;
     let payee = p.payee().await;
     let collection = p.collection(&payee, Some("3.00")).await;
 
     // SIGNTEST first, then the real notification: the probe is refused, the real one applied.
     let order = p.order(&collection, None).await;
-    let (id, no) = (order["id"].as_str().unwrap(), order["out_trade_no"].as_str().unwrap());
+    let (id, no) = (
+        order["id"].as_str().unwrap(),
+        order["out_trade_no"].as_str().unwrap(),
+    );
     p.sim_pay(no, "signtest", 1).await;
     p.wait_state(id, "paid", 20).await;
     let delivery = &p.deliveries_done(no, 1, 30).await[0];
@@ -481,21 +629,35 @@ async fn the_simulators_probe_stale_and_wrong_amount_deliveries_are_refused_and_
     // then finds the order paid at WeChat Pay and applies that.
     for (variant, expected) in [("stale", 401), ("wrong_amount", 400)] {
         let order = p.order(&collection, None).await;
-        let (id, no) = (order["id"].as_str().unwrap(), order["out_trade_no"].as_str().unwrap());
+        let (id, no) = (
+            order["id"].as_str().unwrap(),
+            order["out_trade_no"].as_str().unwrap(),
+        );
         p.sim_pay(no, variant, 1).await;
         let delivery = &p.deliveries_done(no, 1, 30).await[0];
-        assert_eq!(statuses(delivery), vec![Some(expected)], "{variant}: {delivery}");
+        assert_eq!(
+            statuses(delivery),
+            vec![Some(expected)],
+            "{variant}: {delivery}"
+        );
         let events = p
             .worker()
-            .query(&format!("SELECT changed_by FROM order_events WHERE order_id = '{id}' AND to_state = 'paid'"))
+            .query(&format!(
+                "SELECT changed_by FROM order_events WHERE order_id = '{id}' AND to_state = 'paid'"
+            ))
             .unwrap();
-        assert!(events.iter().all(|e| e["changed_by"] != "callback"), "{variant}: {events:?}");
+        assert!(
+            events.iter().all(|e| e["changed_by"] != "callback"),
+            "{variant}: {events:?}"
+        );
         p.worker().run_cron().await.unwrap();
         let view = p.wait_state(id, "paid", 20).await;
         assert!(view["transaction_id"].as_str().is_some());
         let events = p
             .worker()
-            .query(&format!("SELECT changed_by FROM order_events WHERE order_id = '{id}' AND to_state = 'paid'"))
+            .query(&format!(
+                "SELECT changed_by FROM order_events WHERE order_id = '{id}' AND to_state = 'paid'"
+            ))
             .unwrap();
         assert_eq!(events.len(), 1, "{variant}: {events:?}");
         assert_ne!(events[0]["changed_by"], "callback", "{variant}");
@@ -511,28 +673,44 @@ async fn lost_callbacks_are_confirmed_by_a_retry_or_by_the_cron_query() {
         let url = p.worker().url("/api/test/pay/faults");
         let body = json!({ "out_trade_no": no, "count": count });
         async move {
-            let resp = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+            let resp = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(resp.status(), 200);
         }
     };
 
     // The first three attempts get a 500; WeChat's fourth (after 15 s + 15 s + 30 s, ×0.1) lands.
     let order = p.order(&collection, None).await;
-    let (id, no) = (order["id"].as_str().unwrap(), order["out_trade_no"].as_str().unwrap());
+    let (id, no) = (
+        order["id"].as_str().unwrap(),
+        order["out_trade_no"].as_str().unwrap(),
+    );
     fault(no, 3).await;
     p.sim_pay(no, "normal", 1).await;
     p.wait_state(id, "paid", 30).await;
     let delivery = &p.deliveries_done(no, 1, 30).await[0];
-    assert_eq!(statuses(delivery), vec![Some(500), Some(500), Some(500), Some(204)]);
+    assert_eq!(
+        statuses(delivery),
+        vec![Some(500), Some(500), Some(500), Some(204)]
+    );
     let events = p
         .worker()
-        .query(&format!("SELECT changed_by FROM order_events WHERE order_id = '{id}' AND to_state = 'paid'"))
+        .query(&format!(
+            "SELECT changed_by FROM order_events WHERE order_id = '{id}' AND to_state = 'paid'"
+        ))
         .unwrap();
     assert_eq!(events.len(), 1);
 
     // Every attempt fails: the cron's query confirms the order.
     let order = p.order(&collection, None).await;
-    let (id, no) = (order["id"].as_str().unwrap(), order["out_trade_no"].as_str().unwrap());
+    let (id, no) = (
+        order["id"].as_str().unwrap(),
+        order["out_trade_no"].as_str().unwrap(),
+    );
     fault(no, 1000).await;
     p.sim_pay(no, "normal", 1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -541,7 +719,9 @@ async fn lost_callbacks_are_confirmed_by_a_retry_or_by_the_cron_query() {
     p.wait_state(id, "paid", 20).await;
     let events = p
         .worker()
-        .query(&format!("SELECT changed_by FROM order_events WHERE order_id = '{id}' AND to_state = 'paid'"))
+        .query(&format!(
+            "SELECT changed_by FROM order_events WHERE order_id = '{id}' AND to_state = 'paid'"
+        ))
         .unwrap();
     assert_eq!(events.len(), 1);
     assert_ne!(events[0]["changed_by"], "callback");
@@ -553,7 +733,10 @@ async fn an_expired_unpaid_order_is_closed_through_the_close_api() {
     let payee = p.payee().await;
     let collection = p.collection(&payee, Some("5.00")).await;
     let order = p.order(&collection, None).await;
-    let (id, no) = (order["id"].as_str().unwrap(), order["out_trade_no"].as_str().unwrap());
+    let (id, no) = (
+        order["id"].as_str().unwrap(),
+        order["out_trade_no"].as_str().unwrap(),
+    );
     let resp = reqwest::Client::new()
         .post(p.worker().url("/api/test/pay/age"))
         .json(&json!({ "order_id": id, "seconds": 3600 }))
@@ -564,7 +747,12 @@ async fn an_expired_unpaid_order_is_closed_through_the_close_api() {
     p.worker().run_cron().await.unwrap();
     p.wait_state(id, "closed", 20).await;
     let sim_orders = p.sim.get("/sim/orders").await.unwrap();
-    let at_sim = sim_orders.as_array().unwrap().iter().find(|o| o["out_trade_no"] == no).unwrap();
+    let at_sim = sim_orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["out_trade_no"] == no)
+        .unwrap();
     assert_eq!(at_sim["state"], "CLOSED", "closed at WeChat Pay too");
     // The closed order no longer counts toward the day's limit.
     let dash = p.dashboard(&payee).await;
@@ -577,12 +765,18 @@ async fn refunds_full_and_partial_and_an_over_refund_is_refused() {
     let payee = p.payee().await;
     let collection = p.collection(&payee, Some("10.00")).await;
     let order = p.order(&collection, None).await;
-    let (id, no) = (order["id"].as_str().unwrap(), order["out_trade_no"].as_str().unwrap());
+    let (id, no) = (
+        order["id"].as_str().unwrap(),
+        order["out_trade_no"].as_str().unwrap(),
+    );
     p.sim_pay(no, "normal", 1).await;
     p.wait_state(id, "paid", 20).await;
     let path = format!("/api/dash/orders/{id}/refunds");
     let (payee_ref, path_ref) = (&payee, &path);
-    let refund = |body: Value| async move { p.as_payee(payee_ref, reqwest::Method::POST, path_ref, Some(body)).await };
+    let refund = |body: Value| async move {
+        p.as_payee(payee_ref, reqwest::Method::POST, path_ref, Some(body))
+            .await
+    };
 
     let (status, body) = refund(json!({ "amount": "3.00", "reason": "少发了一件" })).await;
     assert_eq!(status, 201, "{body}");
@@ -594,13 +788,24 @@ async fn refunds_full_and_partial_and_an_over_refund_is_refused() {
         if view["state"] == "paid" && view["refunded_fen"] == 300 {
             break;
         }
-        assert!(Instant::now() < deadline, "partial refund not settled: {view}");
+        assert!(
+            Instant::now() < deadline,
+            "partial refund not settled: {view}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (status, body) = refund(json!({ "amount": "7.01", "reason": "超额" })).await;
-    assert_eq!((status, body["code"].as_str()), (409, Some("OVER_REFUND")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("OVER_REFUND")),
+        "{body}"
+    );
     let (status, body) = refund(json!({ "reason": "" })).await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_REASON")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_REASON")),
+        "{body}"
+    );
     // The rest (no amount: everything still refundable).
     let (status, body) = refund(json!({ "reason": "全部退款" })).await;
     assert_eq!(status, 201, "{body}");
@@ -612,7 +817,12 @@ async fn refunds_full_and_partial_and_an_over_refund_is_refused() {
     // Another payee cannot refund this order.
     let stranger = p.payee().await;
     let (status, _) = p
-        .as_payee(&stranger, reqwest::Method::POST, &format!("/api/dash/orders/{id}/refunds"), Some(json!({ "reason": "x" })))
+        .as_payee(
+            &stranger,
+            reqwest::Method::POST,
+            &format!("/api/dash/orders/{id}/refunds"),
+            Some(json!({ "reason": "x" })),
+        )
         .await;
     assert_eq!(status, 404);
     // WeChat Pay refunded exactly what was paid.
@@ -627,7 +837,9 @@ async fn refunds_full_and_partial_and_an_over_refund_is_refused() {
     assert_eq!(total, 1000);
     let states = p
         .worker()
-        .query(&format!("SELECT state FROM refunds WHERE order_id = '{id}'"))
+        .query(&format!(
+            "SELECT state FROM refunds WHERE order_id = '{id}'"
+        ))
         .unwrap();
     assert!(states.iter().all(|s| s["state"] == "success"), "{states:?}");
     assert_eq!(p.transitions(p.worker(), id, "refunded"), 1);
@@ -640,10 +852,15 @@ async fn the_daily_limit_refuses_the_order_that_would_cross_it_even_ten_at_once(
     let collection = p.collection(&payee, None).await;
     // ¥40 000 received: the warning shows.
     let big = p.order(&collection, Some("40000")).await;
-    p.sim_pay(big["out_trade_no"].as_str().unwrap(), "normal", 1).await;
+    p.sim_pay(big["out_trade_no"].as_str().unwrap(), "normal", 1)
+        .await;
     p.wait_state(big["id"].as_str().unwrap(), "paid", 20).await;
     let today = &p.dashboard(&payee).await["today"];
-    assert_eq!((today["confirmed_fen"].as_i64(), today["warn"].as_bool()), (Some(4_000_000), Some(true)), "{today}");
+    assert_eq!(
+        (today["confirmed_fen"].as_i64(), today["warn"].as_bool()),
+        (Some(4_000_000), Some(true)),
+        "{today}"
+    );
     assert_eq!(today["blocked"], false);
 
     // ¥10 000 left; ten orders of ¥2 000 at the same moment: five fit, five are refused.
@@ -655,21 +872,38 @@ async fn the_daily_limit_refuses_the_order_that_would_cross_it_even_ten_at_once(
         .collect();
     let results = futures_join_all(attempts).await;
     let created = results.iter().filter(|(s, _)| *s == 201).count();
-    let refused: Vec<&Value> = results.iter().filter(|(s, _)| *s == 403).map(|(_, b)| b).collect();
+    let refused: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 403)
+        .map(|(_, b)| b)
+        .collect();
     assert_eq!((created, refused.len()), (5, 5), "{results:?}");
     for body in &refused {
         assert_eq!(body["code"], "DAILY_LIMIT");
-        assert!(body["message"].as_str().unwrap().contains("身份验证"), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("身份验证"),
+            "{body}"
+        );
     }
     let today = &p.dashboard(&payee).await["today"];
-    assert_eq!(today["confirmed_fen"].as_i64().unwrap() + today["reserved_fen"].as_i64().unwrap(), 5_000_000);
+    assert_eq!(
+        today["confirmed_fen"].as_i64().unwrap() + today["reserved_fen"].as_i64().unwrap(),
+        5_000_000
+    );
     assert_eq!(today["blocked"], true);
     let (status, body) = p.try_order_on(p.worker(), &collection, Some("0.01")).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("DAILY_LIMIT")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("DAILY_LIMIT")),
+        "{body}"
+    );
 
     // Identity verified by the operator: the limit no longer applies.
     let resp = reqwest::Client::new()
-        .post(p.worker().url(&format!("/api/operator/payees/{}/identity", payee.openid)))
+        .post(
+            p.worker()
+                .url(&format!("/api/operator/payees/{}/identity", payee.openid)),
+        )
         .bearer_auth(OPERATOR)
         .json(&json!({ "verified": true }))
         .send()
@@ -710,12 +944,18 @@ async fn public_key_and_certificate_callbacks_mix_and_a_rotated_certificate_is_p
             .unwrap()
     };
     let mode = |mode: &'static str| async move {
-        p.sim.post("/sim/config", &json!({ "sign_mode": mode })).await.unwrap();
+        p.sim
+            .post("/sim/config", &json!({ "sign_mode": mode }))
+            .await
+            .unwrap();
     };
     let collection = &collection;
     let paid_with = |variant: &'static str, count: usize| async move {
         let order = p.order(collection, None).await;
-        let (id, no) = (order["id"].as_str().unwrap().to_string(), order["out_trade_no"].as_str().unwrap().to_string());
+        let (id, no) = (
+            order["id"].as_str().unwrap().to_string(),
+            order["out_trade_no"].as_str().unwrap().to_string(),
+        );
         p.sim_pay(&no, variant, count).await;
         p.wait_state(&id, "paid", 40).await;
         let deliveries = p.deliveries_done(&no, count, 60).await;
@@ -725,9 +965,13 @@ async fn public_key_and_certificate_callbacks_mix_and_a_rotated_certificate_is_p
     let serials = |no: String| {
         let rows = p
             .worker()
-            .query(&format!("SELECT key_serial FROM pay_notifications WHERE out_trade_no = '{no}'"))
+            .query(&format!(
+                "SELECT key_serial FROM pay_notifications WHERE out_trade_no = '{no}'"
+            ))
             .unwrap();
-        rows.iter().map(|r| r["key_serial"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        rows.iter()
+            .map(|r| r["key_serial"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
     };
 
     mode("public-key").await;
@@ -735,8 +979,9 @@ async fn public_key_and_certificate_callbacks_mix_and_a_rotated_certificate_is_p
     assert_eq!(serials(no), vec![p.keys.public_key_id.clone()]);
 
     // Certificate mode: the worker has no certificate yet, downloads the list once.
-    mode("certificate").await;
+    // Read before switching: other tests' calls may be the first to meet a certificate.
     let before = refreshes();
+    mode("certificate").await;
     let (_, no, _) = paid_with("normal", 1).await;
     assert_eq!(serials(no), vec![p.keys.platform_serial.clone()]);
     assert_eq!(refreshes(), before + 1, "one download for the new serial");
@@ -744,15 +989,26 @@ async fn public_key_and_certificate_callbacks_mix_and_a_rotated_certificate_is_p
     // Migration: each copy of a 20-fold concurrent delivery picks a key at random.
     mode("migration").await;
     let (_, no, deliveries) = paid_with("concurrent", 20).await;
-    assert!(deliveries.iter().all(|d| statuses(d)[0] == Some(204)), "{deliveries:?}");
-    assert_eq!(serials(no).len(), 1, "the notification is recorded once whichever key signed it");
+    assert!(
+        deliveries.iter().all(|d| statuses(d)[0] == Some(204)),
+        "{deliveries:?}"
+    );
+    assert_eq!(
+        serials(no).len(),
+        1,
+        "the notification is recorded once whichever key signed it"
+    );
     assert_eq!(refreshes(), before + 1, "known keys need no download");
 
     // Rotation mid-run: the simulator signs with a new certificate from now on. The first
     // callback with its serial triggers one central refresh (also for 20 copies at once).
     mode("certificate").await;
     tokio::time::sleep(Duration::from_secs(11)).await; // past the minimum refresh interval
-    let rotated = p.sim.post("/sim/certificates/rotate", &json!({})).await.unwrap();
+    let rotated = p
+        .sim
+        .post("/sim/certificates/rotate", &json!({}))
+        .await
+        .unwrap();
     let new_serial = rotated
         .as_array()
         .unwrap()
@@ -764,11 +1020,24 @@ async fn public_key_and_certificate_callbacks_mix_and_a_rotated_certificate_is_p
         .to_string();
     assert_ne!(new_serial, p.keys.platform_serial);
     let (_, no, deliveries) = paid_with("concurrent", 20).await;
-    assert!(deliveries.iter().all(|d| d["delivered"] == true), "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|d| d["delivered"] == true),
+        "{deliveries:?}"
+    );
     assert_eq!(serials(no), vec![new_serial.clone()]);
-    assert_eq!(refreshes(), before + 2, "exactly one more download, not one per callback");
-    let stored = p.worker().query("SELECT serial FROM wechatpay_certificates ORDER BY effective_at").unwrap();
-    assert!(stored.iter().any(|r| r["serial"] == new_serial.as_str()), "{stored:?}");
+    assert_eq!(
+        refreshes(),
+        before + 2,
+        "exactly one more download, not one per callback"
+    );
+    let stored = p
+        .worker()
+        .query("SELECT serial FROM wechatpay_certificates ORDER BY effective_at")
+        .unwrap();
+    assert!(
+        stored.iter().any(|r| r["serial"] == new_serial.as_str()),
+        "{stored:?}"
+    );
     mode("public-key").await;
 }
 
@@ -779,7 +1048,10 @@ async fn an_order_made_before_wrangler_restarts_is_confirmed_after() {
     let payee = p.payee_on(&worker).await;
     let collection = p.collection_on(&worker, &payee, Some("2.00")).await;
     let order = p.order_on(&worker, &collection, None).await;
-    let (id, no) = (order["id"].as_str().unwrap().to_string(), order["out_trade_no"].as_str().unwrap().to_string());
+    let (id, no) = (
+        order["id"].as_str().unwrap().to_string(),
+        order["out_trade_no"].as_str().unwrap().to_string(),
+    );
     let mut worker = worker;
     worker.restart().await.unwrap();
     p.sim_pay(&no, "normal", 1).await;
@@ -789,11 +1061,18 @@ async fn an_order_made_before_wrangler_restarts_is_confirmed_after() {
 
 /// The browser flows check the page itself: no reload between pending and paid.
 async fn mark_page(browser: &Browser) {
-    browser.eval("window.__skNoReload = 42; return true").await.unwrap();
+    browser
+        .eval("window.__skNoReload = 42; return true")
+        .await
+        .unwrap();
 }
 
 async fn page_was_not_reloaded(browser: &Browser) -> bool {
-    browser.eval("return window.__skNoReload === 42").await.unwrap() == json!(true)
+    browser
+        .eval("return window.__skNoReload === 42")
+        .await
+        .unwrap()
+        == json!(true)
 }
 
 async fn wait_paid_in_page(browser: &Browser) {
@@ -819,7 +1098,12 @@ async fn inside_wechat_the_jsapi_cashier_is_invoked_and_the_order_page_turns_pai
     let collection = p.collection(&payee, Some("12.34")).await;
     let key = unique("pay");
     let (status, body) = p
-        .as_payee(&payee, reqwest::Method::POST, "/api/dash/routes", Some(json!({ "key": key, "target": format!("/c/{collection}") })))
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/dash/routes",
+            Some(json!({ "key": key, "target": format!("/c/{collection}") })),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
 
@@ -836,15 +1120,28 @@ async fn inside_wechat_the_jsapi_cashier_is_invoked_and_the_order_page_turns_pai
         )
         .await
         .unwrap();
-    browser.driver.goto(p.worker().url(&format!("/m/{key}"))).await.unwrap();
-    browser.wait_for("#sk-pay").await.unwrap().click().await.unwrap();
+    browser
+        .driver
+        .goto(p.worker().url(&format!("/m/{key}")))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#sk-pay")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let invoked = loop {
         let invoked = browser.eval("return window.__skPay || null").await.unwrap();
         if !invoked.is_null() {
             break invoked;
         }
-        assert!(Instant::now() < deadline, "getBrandWCPayRequest was not invoked");
+        assert!(
+            Instant::now() < deadline,
+            "getBrandWCPayRequest was not invoked"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(invoked["name"], "getBrandWCPayRequest");
@@ -861,24 +1158,56 @@ async fn inside_wechat_the_jsapi_cashier_is_invoked_and_the_order_page_turns_pai
     let signature = base64::engine::general_purpose::STANDARD
         .decode(params["paySign"].as_str().unwrap())
         .unwrap();
-    assert!(PublicKey::from_pem(&p.keys.merchant_public_key_pem).unwrap().verify_sha256(message.as_bytes(), &signature));
-    let prepay_id = params["package"].as_str().unwrap().strip_prefix("prepay_id=").unwrap().to_string();
-    let paid = p.sim.post("/sim/pay", &json!({ "prepay_id": prepay_id })).await.unwrap();
+    assert!(PublicKey::from_pem(&p.keys.merchant_public_key_pem)
+        .unwrap()
+        .verify_sha256(message.as_bytes(), &signature));
+    let prepay_id = params["package"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("prepay_id=")
+        .unwrap()
+        .to_string();
+    let paid = p
+        .sim
+        .post("/sim/pay", &json!({ "prepay_id": prepay_id }))
+        .await
+        .unwrap();
     // The cashier says ok: the page goes to the order page, which waits for the confirmation.
     browser
         .eval("window.__skPayCb({ err_msg: 'get_brand_wcpay_request:ok' }); return true")
         .await
         .unwrap();
     browser.wait_for("#order-state").await.unwrap();
-    assert!(browser.driver.current_url().await.unwrap().path().starts_with("/o/"));
+    assert!(browser
+        .driver
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/o/"));
     mark_page(&browser).await;
     wait_paid_in_page(&browser).await;
-    assert!(page_was_not_reloaded(&browser).await, "the page turned paid by itself");
-    let receipt = browser.wait_for("#receipt").await.unwrap().text().await.unwrap();
+    assert!(
+        page_was_not_reloaded(&browser).await,
+        "the page turned paid by itself"
+    );
+    let receipt = browser
+        .wait_for("#receipt")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(receipt.contains("¥12.34"), "{receipt}");
     assert!(receipt.contains("李四商店"), "{receipt}");
-    assert!(receipt.contains(paid["transaction_id"].as_str().unwrap()), "{receipt}");
-    assert!(receipt.contains(paid["out_trade_no"].as_str().unwrap()), "{receipt}");
+    assert!(
+        receipt.contains(paid["transaction_id"].as_str().unwrap()),
+        "{receipt}"
+    );
+    assert!(
+        receipt.contains(paid["out_trade_no"].as_str().unwrap()),
+        "{receipt}"
+    );
     browser.quit().await.unwrap();
 }
 
@@ -888,13 +1217,32 @@ async fn on_a_desktop_the_native_qr_is_shown_and_paying_it_turns_the_page_paid()
     let payee = p.payee().await;
     let collection = p.collection(&payee, Some("8.88")).await;
     let browser = Browser::desktop().await.unwrap();
-    browser.driver.goto(p.worker().url(&format!("/c/{collection}"))).await.unwrap();
-    browser.wait_for("#sk-pay").await.unwrap().click().await.unwrap();
+    browser
+        .driver
+        .goto(p.worker().url(&format!("/c/{collection}")))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#sk-pay")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser.wait_for("#order-qr").await.unwrap();
     mark_page(&browser).await;
-    let text = browser.eval("return document.body.innerText").await.unwrap();
+    let text = browser
+        .eval("return document.body.innerText")
+        .await
+        .unwrap();
     assert!(text.as_str().unwrap().contains("扫一扫"), "{text}");
-    let path = browser.driver.current_url().await.unwrap().path().to_string();
+    let path = browser
+        .driver
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .to_string();
     let id = path.strip_prefix("/o/").unwrap().to_string();
     let view = p.order_view_on(p.worker(), &id).await;
     let code_url = view["code_url"].as_str().unwrap().to_string();
@@ -910,10 +1258,17 @@ async fn on_a_desktop_the_native_qr_is_shown_and_paying_it_turns_the_page_paid()
         .find(|o| o["out_trade_no"] == view["out_trade_no"])
         .unwrap();
     assert_eq!(at_sim["code_url"], code_url.as_str());
-    p.sim_pay(view["out_trade_no"].as_str().unwrap(), "normal", 1).await;
+    p.sim_pay(view["out_trade_no"].as_str().unwrap(), "normal", 1)
+        .await;
     wait_paid_in_page(&browser).await;
     assert!(page_was_not_reloaded(&browser).await);
-    let receipt = browser.wait_for("#receipt").await.unwrap().text().await.unwrap();
+    let receipt = browser
+        .wait_for("#receipt")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(receipt.contains("¥8.88"), "{receipt}");
     browser.quit().await.unwrap();
 }
@@ -952,7 +1307,10 @@ async fn rsa_cpu_time_per_verified_callback() {
             let text = resp.text().await.unwrap();
             let answer: Value = serde_json::from_str(&text).unwrap_or_else(|_| {
                 let log = p.worker().log();
-                panic!("{status}: {text}\n{}", &log[log.len().saturating_sub(3000)..])
+                panic!(
+                    "{status}: {text}\n{}",
+                    &log[log.len().saturating_sub(3000)..]
+                )
             });
             assert_eq!(answer["ok"], n, "{answer}");
             elapsed.as_secs_f64() * 1000.0

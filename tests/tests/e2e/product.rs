@@ -17,7 +17,11 @@ use crate::unique_pay_code;
 /// A photo-like PNG of `w`×`h` (gradients, so it is not trivially small).
 fn photo_png(w: u32, h: u32) -> Vec<u8> {
     let img = RgbImage::from_fn(w, h, |x, y| {
-        Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 256) as u8])
+        Rgb([
+            (x * 255 / w) as u8,
+            (y * 255 / h) as u8,
+            ((x + y) % 256) as u8,
+        ])
     });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
@@ -104,7 +108,6 @@ async fn a_product_is_published_from_the_phone_with_a_resized_image_share_meta_a
     write_receive_code_screenshot(&code, &shoukuanma).unwrap();
     let photo = dir.path().join("photo.png");
     std::fs::write(&photo, photo_png(1600, 1200)).unwrap();
-    let images_before = worker.count("images").unwrap();
 
     let browser = Browser::wechat().await.unwrap();
     browser.driver.goto(worker.url("/new")).await.unwrap();
@@ -122,14 +125,29 @@ async fn a_product_is_published_from_the_phone_with_a_resized_image_share_meta_a
     type_into(&browser, "#shop_name", "小满酸奶").await;
     type_into(&browser, "#shop_address", "上海市黄浦区南京东路 1 号").await;
     type_into(&browser, "#product_tags", "#酸奶 下午茶").await;
-    browser.wait_for("#publish").await.unwrap().click().await.unwrap();
+    std::fs::write(
+        std::env::temp_dir().join("shoukuan-e2e-new-product.png"),
+        browser.full_screenshot().await.unwrap(),
+    )
+    .unwrap();
+    browser
+        .wait_for("#publish")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let share = browser.wait_for("#share_link").await.unwrap();
     let share_url = share.prop("value").await.unwrap().unwrap_or_default();
     assert!(share_url.starts_with(&worker.url("/c/")), "{share_url}");
-    assert_eq!(worker.count("images").unwrap(), images_before + 1);
 
     // What crawlers and share cards read: OpenGraph in the worker's HTML.
-    let html = reqwest::get(&share_url).await.unwrap().text().await.unwrap();
+    let html = reqwest::get(&share_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for needle in [
         r#"<meta property="og:title" content="手工酸奶 6 杯装">"#,
         r#"<meta property="og:description" content="每日现做，冷链配送">"#,
@@ -145,15 +163,40 @@ async fn a_product_is_published_from_the_phone_with_a_resized_image_share_meta_a
         .expect("og:image")
         .to_string();
     assert!(og_image.starts_with(&worker.url("/i/")), "{og_image}");
+    // Stored once, resized: far smaller than the 1600×1200 original.
+    let key = og_image.rsplit('/').next().unwrap();
+    let stored = worker
+        .query(&format!(
+            "SELECT content_type, bytes FROM images WHERE key = '{key}'"
+        ))
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["content_type"], "image/jpeg");
+    let original = std::fs::metadata(&photo).unwrap().len();
+    assert!(
+        stored[0]["bytes"].as_u64().unwrap() < original,
+        "{stored:?} vs {original}"
+    );
     let image = reqwest::get(&og_image).await.unwrap();
     assert_eq!(image.status(), 200);
     assert_eq!(image.headers()["content-type"], "image/jpeg");
-    assert!(image.bytes().await.unwrap().starts_with(&[0xFF, 0xD8, 0xFF]));
+    assert!(image
+        .bytes()
+        .await
+        .unwrap()
+        .starts_with(&[0xFF, 0xD8, 0xFF]));
 
     // The payer page in WeChat.
     browser.driver.goto(&share_url).await.unwrap();
     let page = wait_text(&browser, ".product-card", "¥29.00", 20).await;
-    for needle in ["¥39.00", "#酸奶", "#下午茶", "小满酸奶", "查看地图", "长按识别二维码，付款 ¥29.00"] {
+    for needle in [
+        "¥39.00",
+        "#酸奶",
+        "#下午茶",
+        "小满酸奶",
+        "查看地图",
+        "长按识别二维码，付款 ¥29.00",
+    ] {
         assert!(page.contains(needle), "page lacks {needle}: {page}");
     }
     let facts: Value = browser
@@ -175,13 +218,21 @@ async fn a_product_is_published_from_the_phone_with_a_resized_image_share_meta_a
         .starts_with("https://uri.amap.com/search?keyword="));
 
     // The poster: a 750-px PNG whose QR is this page.
-    browser.wait_for("#make_poster").await.unwrap().click().await.unwrap();
+    browser
+        .wait_for("#make_poster")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let poster = browser.wait_for("img#poster").await.unwrap();
     let src = poster.attr("src").await.unwrap().unwrap_or_default();
     let b64 = src
         .strip_prefix("data:image/png;base64,")
         .expect("the poster is a PNG data URL");
-    let png = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
     std::fs::write(std::env::temp_dir().join("shoukuan-e2e-poster.png"), &png).unwrap();
     let (w, h) = png_size(&png);
     assert_eq!(w, 750);
@@ -220,7 +271,10 @@ async fn the_countdown_ends_the_offer_at_the_deadline_without_a_reload() {
         .eval("return { qr: document.querySelectorAll('.qr-img').length, same: window.__sameDocument === true, countdown: document.querySelector('#countdown').textContent };")
         .await
         .unwrap();
-    assert_eq!(after["qr"], 0, "the QR is gone when the offer ends: {after}");
+    assert_eq!(
+        after["qr"], 0,
+        "the QR is gone when the offer ends: {after}"
+    );
     assert_eq!(after["same"], true, "ended without a reload");
     assert_eq!(after["countdown"], "活动已结束");
     browser.quit().await.unwrap();
@@ -235,7 +289,10 @@ async fn the_countdown_ends_the_offer_at_the_deadline_without_a_reload() {
     assert_eq!(view["offer"], "ended");
     let html = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert!(html.contains("活动已结束"));
-    assert!(!html.contains(r#"<img class="qr-img""#), "no QR after the deadline");
+    assert!(
+        !html.contains(r#"<img class="qr-img""#),
+        "no QR after the deadline"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -243,7 +300,10 @@ async fn uploads_and_product_copy_are_checked() {
     let worker = worker().await;
     assert_eq!(upload(worker, b"<html>".to_vec(), "text/html").await.0, 415);
     let (status, body) = upload(worker, b"not really a png".to_vec(), "image/png").await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_IMAGE")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_IMAGE"))
+    );
     let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
     big.resize(1_600_000, 0);
     assert_eq!(upload(worker, big, "image/png").await.0, 413);
@@ -263,11 +323,7 @@ async fn uploads_and_product_copy_are_checked() {
     );
 
     // An image key that was never uploaded, banned words, a bad original price.
-    let (status, body) = publish(
-        worker,
-        &product_body("abcdefghijklmnopqrstuvwx.jpg", None),
-    )
-    .await;
+    let (status, body) = publish(worker, &product_body("abcdefghijklmnopqrstuvwx.jpg", None)).await;
     assert_eq!(status, 400);
     assert_eq!(body["fields"][0]["field"], "product.images");
     let (_, image) = upload(worker, photo_png(64, 64), "image/png").await;
@@ -296,7 +352,10 @@ async fn uploads_and_product_copy_are_checked() {
     let mut no_price = product_body(key, None);
     no_price["amount"] = json!("");
     let (status, body) = publish(worker, &no_price).await;
-    assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("amount")));
+    assert_eq!(
+        (status, body["fields"][0]["field"].as_str()),
+        (400, Some("amount"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -198,11 +198,21 @@ async fn a_payer_is_marked_paid_only_when_the_payee_confirms() {
     let confirm = format!("/api/splits/{}/participants/{a_id}/confirm", split.id);
     // Someone else's token cannot say 我已付款 for A.
     let (status, body) = send(reqwest::Method::POST, worker, &claim, b_token, None).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("NOT_PARTICIPANT")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("NOT_PARTICIPANT"))
+    );
     // A says 我已付款: waiting for the payee, not paid.
     let (status, body) = send(reqwest::Method::POST, worker, &claim, a_token, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "claimed");
+    // Having told the payee, A cannot silently leave the list.
+    let own = format!("/api/splits/{}/participants/{a_id}", split.id);
+    let (status, body) = send(reqwest::Method::DELETE, worker, &own, a_token, None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("ALREADY_CLAIMED"))
+    );
     let view = public_view(worker, &split.id).await;
     assert_eq!(view["progress"]["paid"], 0);
     assert_eq!(view["progress"]["claimed"], 1);
@@ -221,7 +231,6 @@ async fn a_payer_is_marked_paid_only_when_the_payee_confirms() {
     assert_eq!(view["progress"]["collected"], 3334);
     assert_eq!(view["progress"]["target"], 10_000);
     // Paid: no more edits or withdrawal.
-    let own = format!("/api/splits/{}/participants/{a_id}", split.id);
     let (status, body) = send(reqwest::Method::DELETE, worker, &own, a_token, None).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("ALREADY_PAID")));
     let (status, _) = send(
@@ -313,7 +322,10 @@ async fn a_phone_number_never_appears_unmasked_in_public_answers_or_in_d1() {
         assert!(!text.contains("王小明"), "name in clear: {text}");
     }
     assert!(public[1].contains("138****5678") && public[1].contains("王*明"));
-    assert!(public[2].contains("王*明"), "the page lists the masked name");
+    assert!(
+        public[2].contains("王*明"),
+        "the page lists the masked name"
+    );
 
     // At rest: sealed, and the masked forms only.
     let rows = worker
@@ -405,7 +417,8 @@ async fn the_csv_export_opens_with_the_right_chinese_text_and_amounts() {
         "序号,姓名,手机号,项目,应付金额（元）,状态,确认方式,报名时间,确认付款时间"
     );
     assert!(
-        lines[1].starts_with("1,李雷,13900001111,\"门票×2、午餐, 含饮料×1\",195.50,已付款,收款人确认,"),
+        lines[1]
+            .starts_with("1,李雷,13900001111,\"门票×2、午餐, 含饮料×1\",195.50,已付款,收款人确认,"),
         "{}",
         lines[1]
     );
@@ -415,7 +428,11 @@ async fn the_csv_export_opens_with_the_right_chinese_text_and_amounts() {
         "{}",
         lines[2]
     );
-    assert!(lines[3].starts_with("合计,2 人,,,231.00,已付 1 人"), "{}", lines[3]);
+    assert!(
+        lines[3].starts_with("合计,2 人,,,231.00,已付 1 人"),
+        "{}",
+        lines[3]
+    );
 
     let (status, json_export) = send(
         reqwest::Method::GET,
@@ -499,7 +516,13 @@ async fn withdrawing_closes_the_gap_and_the_deadline_ends_sign_ups() {
     assert_eq!(body["name"], "三号改");
     assert_eq!(body["seq"], 2);
     // Bad input is refused with the field.
-    let (status, body) = join(&client, worker, &split.id, json!({ "name": " ", "phone": "12345" })).await;
+    let (status, body) = join(
+        &client,
+        worker,
+        &split.id,
+        json!({ "name": " ", "phone": "12345" }),
+    )
+    .await;
     assert_eq!(status, 400);
     let fields: Vec<&str> = body["fields"]
         .as_array()
@@ -511,7 +534,10 @@ async fn withdrawing_closes_the_gap_and_the_deadline_ends_sign_ups() {
 
     tokio::time::sleep(Duration::from_secs(7)).await;
     let (status, body) = join(&client, worker, &split.id, json!({ "name": "迟到" })).await;
-    assert_eq!((status, body["code"].as_str()), (409, Some("DEADLINE_PASSED")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("DEADLINE_PASSED"))
+    );
     let (status, _) = send(
         reqwest::Method::DELETE,
         worker,
@@ -564,7 +590,10 @@ async fn bad_splits_are_refused_and_nothing_is_stored() {
             "SELECT COUNT(*) AS n FROM collections WHERE title = '{title}'"
         ))
         .unwrap();
-    assert_eq!(stored[0]["n"], 0, "a refused split left a collection behind");
+    assert_eq!(
+        stored[0]["n"], 0,
+        "a refused split left a collection behind"
+    );
 }
 
 /// The polling endpoint answers 304 while nothing changed.
@@ -631,7 +660,13 @@ async fn sign_up_in_browser(browser: &Browser, url: &str, name: &str, phone: &st
             .await
             .unwrap();
     }
-    browser.wait_for("#join").await.unwrap().click().await.unwrap();
+    browser
+        .wait_for("#join")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser.wait_for("#my_entry").await.unwrap();
 }
 
@@ -648,7 +683,10 @@ async fn thirty_sign_ups_over_http_and_five_in_chromium_show_exact_progress_and_
     let observer = Browser::wechat().await.unwrap();
     observer.driver.goto(&url).await.unwrap();
     wait_text(&observer, "#progress_text", "已接龙 0/40 人", 20).await;
-    observer.eval("window.__sameDocument = true; return 1;").await.unwrap();
+    observer
+        .eval("window.__sameDocument = true; return 1;")
+        .await
+        .unwrap();
 
     let http = {
         let base = worker.base.clone();
@@ -712,11 +750,18 @@ async fn thirty_sign_ups_over_http_and_five_in_chromium_show_exact_progress_and_
         .unwrap();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 35);
-    let seq: Vec<String> = rows.iter().map(|r| r[0].as_str().unwrap().to_string()).collect();
+    let seq: Vec<String> = rows
+        .iter()
+        .map(|r| r[0].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(seq, (1..=35).map(|i| format!("{i}.")).collect::<Vec<_>>());
     let shown: Vec<&str> = rows.iter().map(|r| r[1].as_str().unwrap()).collect();
     for masked in ["网*甲", "网*乙", "网*丙", "网*丁", "网*戊"] {
-        assert_eq!(shown.iter().filter(|n| **n == masked).count(), 1, "{masked} in {shown:?}");
+        assert_eq!(
+            shown.iter().filter(|n| **n == masked).count(),
+            1,
+            "{masked} in {shown:?}"
+        );
     }
     assert_eq!(shown.iter().filter(|n| n.starts_with("接**")).count(), 30);
     let page = observer
@@ -727,7 +772,10 @@ async fn thirty_sign_ups_over_http_and_five_in_chromium_show_exact_progress_and_
         .text()
         .await
         .unwrap();
-    assert!(!page.contains("13912345678") && !page.contains("网页甲"), "personal data on the public page");
+    assert!(
+        !page.contains("13912345678") && !page.contains("网页甲"),
+        "personal data on the public page"
+    );
 
     let view = public_view(worker, &split.id).await;
     assert_eq!(seqs(&view), (1..=35).collect::<Vec<_>>());
@@ -738,7 +786,10 @@ async fn thirty_sign_ups_over_http_and_five_in_chromium_show_exact_progress_and_
         .iter()
         .map(|p| p["due"].as_i64().unwrap())
         .collect();
-    assert!(dues.iter().all(|d| *d == 1000), "¥400 / 40 = ¥10 each: {dues:?}");
+    assert!(
+        dues.iter().all(|d| *d == 1000),
+        "¥400 / 40 = ¥10 each: {dues:?}"
+    );
     observer.quit().await.unwrap();
     joiner.quit().await.unwrap();
 }
@@ -768,10 +819,22 @@ async fn in_the_browser_a_payer_says_paid_and_only_the_payees_confirmation_marks
     // The payee's own 收款码, re-rendered for long-press, is on the payer's screen.
     payer.wait_for("#my_entry img.qr-img").await.unwrap();
     let shot = payer.full_screenshot().await.unwrap();
-    std::fs::write(std::env::temp_dir().join("shoukuan-e2e-split-payer.png"), &shot).unwrap();
+    std::fs::write(
+        std::env::temp_dir().join("shoukuan-e2e-split-payer.png"),
+        &shot,
+    )
+    .unwrap();
     assert_eq!(shoukuan_tests::qr::decode_png(&shot).unwrap(), vec![code]);
-    assert!(wait_text(&payer, "#my_entry", "¥88.00", 5).await.contains("长按识别二维码"));
-    payer.wait_for("#claim").await.unwrap().click().await.unwrap();
+    assert!(wait_text(&payer, "#my_entry", "¥88.00", 5)
+        .await
+        .contains("长按识别二维码"));
+    payer
+        .wait_for("#claim")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text(&payer, "#my_status", "等待确认", 20).await;
     let view = public_view(worker, &id).await;
     assert_eq!(view["participants"][0]["status"], "claimed");
@@ -796,10 +859,22 @@ async fn in_the_browser_a_payer_says_paid_and_only_the_payees_confirmation_marks
         "{announcement}"
     );
     assert_eq!(
-        payee.wait_for("#announcement_lint").await.unwrap().text().await.unwrap(),
+        payee
+            .wait_for("#announcement_lint")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
         ""
     );
-    payee.wait_for("#unpaid .confirm").await.unwrap().click().await.unwrap();
+    payee
+        .wait_for("#unpaid .confirm")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text(&payee, "#all_participants", "已付款", 20).await;
     std::fs::write(
         std::env::temp_dir().join("shoukuan-e2e-split-admin.png"),
@@ -853,7 +928,10 @@ mod reminders {
             .unwrap();
         assert_eq!(resp.status(), 302);
         let authorize = location(&resp);
-        assert!(authorize.starts_with(&sim.url("/connect/oauth2/authorize?")), "{authorize}");
+        assert!(
+            authorize.starts_with(&sim.url("/connect/oauth2/authorize?")),
+            "{authorize}"
+        );
         let authorize = authorize.split('#').next().unwrap().to_string();
         let resp = client
             .get(format!("{authorize}&sim_openid={openid}"))
@@ -902,7 +980,12 @@ mod reminders {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            201,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
 
         let join_as = |cookie: Option<String>, name: &'static str| {
             let worker = &worker;
@@ -952,12 +1035,16 @@ mod reminders {
             ))
             .unwrap();
         let dump = serde_json::to_string(&rows).unwrap();
-        assert!(!dump.contains(&unpaid_openid) && dump.contains("v1."), "{dump}");
+        assert!(
+            !dump.contains(&unpaid_openid) && dump.contains("v1."),
+            "{dump}"
+        );
 
         let remind = format!("/api/splits/{}/remind", split.id);
         let (status, _) = send(reqwest::Method::POST, &worker, &remind, "guess", None).await;
         assert_eq!(status, 401);
-        let (status, sent) = send(reqwest::Method::POST, &worker, &remind, &split.token, None).await;
+        let (status, sent) =
+            send(reqwest::Method::POST, &worker, &remind, &split.token, None).await;
         assert_eq!(status, 200, "{sent}");
         assert_eq!(sent, json!({ "sent": 1, "failed": 0 }));
         // Within 12 hours nobody is reminded twice.

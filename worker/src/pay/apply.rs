@@ -91,7 +91,9 @@ pub struct OrderRow {
 impl OrderRow {
     /// The stored state.
     pub fn state(&self) -> Result<OrderState, ApiError> {
-        OrderState::parse(&self.state).ok_or_else(|| ApiError::Internal(format!("order {} has state {:?}", self.id, self.state)))
+        OrderState::parse(&self.state).ok_or_else(|| {
+            ApiError::Internal(format!("order {} has state {:?}", self.id, self.state))
+        })
     }
 
     fn facts(&self) -> Result<OrderFacts, ApiError> {
@@ -105,14 +107,20 @@ impl OrderRow {
 }
 
 /// The columns of [`OrderRow`].
-pub const ORDER_COLUMNS: &str = "id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, state, \
+pub const ORDER_COLUMNS: &str =
+    "id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, state, \
      expires_at, transaction_id, paid_at, refunded_fen, code_url, created_at";
 
 /// The order with this number.
-pub async fn order_by_out_trade_no(env: &Env, out_trade_no: &str) -> Result<Option<OrderRow>, ApiError> {
+pub async fn order_by_out_trade_no(
+    env: &Env,
+    out_trade_no: &str,
+) -> Result<Option<OrderRow>, ApiError> {
     Ok(env
         .d1("DB")?
-        .prepare(format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?1"))
+        .prepare(format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?1"
+        ))
         .bind(&[out_trade_no.into()])?
         .first::<OrderRow>(None)
         .await?)
@@ -170,8 +178,19 @@ pub async fn compare_and_swap(
 }
 
 /// Records something the payee must look at, once per `dedupe_key`.
-pub async fn flag(env: &Env, dedupe_key: &str, order: Option<&OrderRow>, payee: Option<&str>, kind: &str, message: &str) -> Result<(), ApiError> {
-    worker::console_log!("flag {kind} for order {}: {message}", order.map_or("-", |o| o.id.as_str()));
+pub async fn flag(
+    env: &Env,
+    dedupe_key: &str,
+    order: Option<&OrderRow>,
+    payee: Option<&str>,
+    kind: &str,
+    message: &str,
+) -> Result<(), ApiError> {
+    // The message may carry values from a decrypted resource: it goes to the payee, not the log.
+    worker::console_log!(
+        "flag {kind} for order {}",
+        order.map_or("-", |o| o.id.as_str())
+    );
     env.d1("DB")?
         .prepare(
             "INSERT INTO pay_flags (dedupe_key, order_id, payee_openid, kind, message, created_at) \
@@ -192,7 +211,13 @@ pub async fn flag(env: &Env, dedupe_key: &str, order: Option<&OrderRow>, payee: 
 
 /// Applies a verified transaction to its order. `dedupe` names the evidence (the notification
 /// id, or `query:<no>`) so a repeated mismatch is flagged once.
-pub async fn apply_transaction(env: &Env, config: &PayConfig, tx: &Transaction, source: Source, dedupe: &str) -> Result<(Outcome, Option<OrderRow>), ApiError> {
+pub async fn apply_transaction(
+    env: &Env,
+    config: &PayConfig,
+    tx: &Transaction,
+    source: Source,
+    dedupe: &str,
+) -> Result<(Outcome, Option<OrderRow>), ApiError> {
     let ids = config.ids();
     for _ in 0..5 {
         let Some(order) = order_by_out_trade_no(env, &tx.out_trade_no).await? else {
@@ -200,12 +225,24 @@ pub async fn apply_transaction(env: &Env, config: &PayConfig, tx: &Transaction, 
         };
         let from = order.state()?;
         match decide(&order.facts()?, tx, &ids) {
-            Decision::Apply { to, payment, paid_after_close } => {
-                if !compare_and_swap(env, &order.id, from, to, source.as_str(), payment.as_ref()).await? {
+            Decision::Apply {
+                to,
+                payment,
+                paid_after_close,
+            } => {
+                if !compare_and_swap(env, &order.id, from, to, source.as_str(), payment.as_ref())
+                    .await?
+                {
                     // Someone else changed it first: read again and decide again.
                     continue;
                 }
-                worker::console_log!("order {} {} → {} by {}", order.id, from.as_str(), to.as_str(), source.as_str());
+                worker::console_log!(
+                    "order {} {} → {} by {}",
+                    order.id,
+                    from.as_str(),
+                    to.as_str(),
+                    source.as_str()
+                );
                 if to == OrderState::Paid {
                     on_paid(env, &order, paid_after_close, dedupe).await?;
                 }
@@ -216,20 +253,41 @@ pub async fn apply_transaction(env: &Env, config: &PayConfig, tx: &Transaction, 
             Decision::Flag(problems) => {
                 for problem in &problems {
                     let key = format!("{dedupe}:{}", problem.kind());
-                    flag(env, &key, Some(&order), None, &format!("mismatch_{}", problem.kind()), &problem.message()).await?;
+                    flag(
+                        env,
+                        &key,
+                        Some(&order),
+                        None,
+                        &format!("mismatch_{}", problem.kind()),
+                        &problem.message(),
+                    )
+                    .await?;
                 }
                 return Ok((Outcome::Flagged(problems), Some(order)));
             }
             Decision::Refused(state) => {
-                worker::console_error!("order {} is {} but WeChat Pay reports {:?}; not applied", order.id, from.as_str(), state);
+                worker::console_error!(
+                    "order {} is {} but WeChat Pay reports {:?}; not applied",
+                    order.id,
+                    from.as_str(),
+                    state
+                );
                 return Ok((Outcome::Refused(state), Some(order)));
             }
         }
     }
-    Err(ApiError::Internal(format!("order {} kept changing; giving up for now", tx.out_trade_no)))
+    Err(ApiError::Internal(format!(
+        "order {} kept changing; giving up for now",
+        tx.out_trade_no
+    )))
 }
 
-async fn on_paid(env: &Env, order: &OrderRow, paid_after_close: bool, dedupe: &str) -> Result<(), ApiError> {
+async fn on_paid(
+    env: &Env,
+    order: &OrderRow,
+    paid_after_close: bool,
+    dedupe: &str,
+) -> Result<(), ApiError> {
     if paid_after_close {
         flag(
             env,
@@ -237,7 +295,11 @@ async fn on_paid(env: &Env, order: &OrderRow, paid_after_close: bool, dedupe: &s
             Some(order),
             None,
             "paid_after_close",
-            &format!("订单 {} 已在本地关闭，但微信支付确认已付款 {}：已按已支付处理", order.out_trade_no, Fen::new(order.amount_fen)),
+            &format!(
+                "订单 {} 已在本地关闭，但微信支付确认已付款 {}：已按已支付处理",
+                order.out_trade_no,
+                Fen::new(order.amount_fen)
+            ),
         )
         .await?;
     }

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use shoukuan_core::paytime;
-use shoukuan_core::wechatpay::{aead_decrypt_to_string, Certificate, KeySet, PendingVerification, SignedHeaders, Verified, VerifyError, PUBLIC_KEY_ID_PREFIX};
+use shoukuan_core::wechatpay::{
+    aead_decrypt_to_string, Certificate, KeySet, PendingVerification, SignedHeaders, Verified,
+    VerifyError, PUBLIC_KEY_ID_PREFIX,
+};
 use worker::wasm_bindgen::JsValue;
 use worker::{Delay, Env, Method};
 
@@ -61,7 +64,9 @@ struct PemRow {
 async fn load(env: &Env) -> Result<Vec<Certificate>, ApiError> {
     let rows = env
         .d1("DB")?
-        .prepare("SELECT pem FROM wechatpay_certificates WHERE expires_at > ?1 ORDER BY effective_at")
+        .prepare(
+            "SELECT pem FROM wechatpay_certificates WHERE expires_at > ?1 ORDER BY effective_at",
+        )
         .bind(&[JsValue::from_f64(now_secs() as f64)])?
         .all()
         .await?
@@ -108,31 +113,48 @@ pub fn key_set(config: &PayConfig, certs: &[Certificate]) -> KeySet {
     keys
 }
 
-async fn attempt(config: &PayConfig, keys: &KeySet, headers: &SignedHeaders, body: &[u8]) -> Result<Verified, VerifyError> {
+async fn attempt(
+    config: &PayConfig,
+    keys: &KeySet,
+    headers: &SignedHeaders,
+    body: &[u8],
+) -> Result<Verified, VerifyError> {
     let pending = PendingVerification::prepare(headers, body, keys, now_secs())?;
     crypto::finish(config.rsa, pending).await
 }
 
 /// Could `serial` name a platform certificate (upper/lower hex, as WeChat Pay sends them)?
 fn is_certificate_serial(serial: &str) -> bool {
-    !serial.starts_with(PUBLIC_KEY_ID_PREFIX) && (1..=64).contains(&serial.len()) && serial.bytes().all(|b| b.is_ascii_hexdigit())
+    !serial.starts_with(PUBLIC_KEY_ID_PREFIX)
+        && (1..=64).contains(&serial.len())
+        && serial.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Verifies a callback or answer over its raw body: the key is picked by `Wechatpay-Serial`
 /// among the public key and the platform certificates; an unknown certificate serial leads to
 /// one central refresh of the certificate list, then one more try.
-pub async fn verify(env: &Env, config: &PayConfig, headers: &SignedHeaders, body: &[u8]) -> Result<Verified, VerifyFailure> {
+pub async fn verify(
+    env: &Env,
+    config: &PayConfig,
+    headers: &SignedHeaders,
+    body: &[u8],
+) -> Result<Verified, VerifyFailure> {
     let certs = certificates(env, false).await?;
     match attempt(config, &key_set(config, &certs), headers, body).await {
         Err(VerifyError::UnknownSerial { .. }) if is_certificate_serial(&headers.serial) => {}
         other => return other.map_err(VerifyFailure::Rejected),
     }
     let mut certs = certificates(env, true).await?;
-    if !certs.iter().any(|c| c.serial().eq_ignore_ascii_case(&headers.serial)) {
+    if !certs
+        .iter()
+        .any(|c| c.serial().eq_ignore_ascii_case(&headers.serial))
+    {
         refresh(env, config).await?;
         certs = certificates(env, true).await?;
     }
-    attempt(config, &key_set(config, &certs), headers, body).await.map_err(VerifyFailure::Rejected)
+    attempt(config, &key_set(config, &certs), headers, body)
+        .await
+        .map_err(VerifyFailure::Rejected)
 }
 
 #[derive(Deserialize)]
@@ -226,15 +248,21 @@ async fn download(env: &Env, config: &PayConfig) -> Result<Vec<Certificate>, Api
         .await
         .map_err(|e| ApiError::Upstream(format!("/v3/certificates: {e}")))?;
     if answer.status != 200 {
-        return Err(ApiError::Upstream(format!("/v3/certificates: HTTP {}", answer.status)));
+        return Err(ApiError::Upstream(format!(
+            "/v3/certificates: HTTP {}",
+            answer.status
+        )));
     }
-    let listing: Listing =
-        serde_json::from_slice(&answer.body).map_err(|e| ApiError::Upstream(format!("/v3/certificates: {e}")))?;
+    let listing: Listing = serde_json::from_slice(&answer.body)
+        .map_err(|e| ApiError::Upstream(format!("/v3/certificates: {e}")))?;
     let mut downloaded = Vec::new();
     for item in &listing.data {
         let encrypted = &item.encrypt_certificate;
         if encrypted.algorithm != shoukuan_core::wechatpay::ALGORITHM {
-            return Err(ApiError::Upstream(format!("/v3/certificates: algorithm {}", encrypted.algorithm)));
+            return Err(ApiError::Upstream(format!(
+                "/v3/certificates: algorithm {}",
+                encrypted.algorithm
+            )));
         }
         let pem = aead_decrypt_to_string(
             &config.apiv3_key,
@@ -242,10 +270,16 @@ async fn download(env: &Env, config: &PayConfig) -> Result<Vec<Certificate>, Api
             encrypted.associated_data.as_bytes(),
             &encrypted.ciphertext,
         )
-        .map_err(|e| ApiError::Upstream(format!("/v3/certificates: {e} (APIv3 key likely wrong)")))?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| ApiError::Upstream(format!("/v3/certificates: {e}")))?;
+        .map_err(|e| {
+            ApiError::Upstream(format!("/v3/certificates: {e} (APIv3 key likely wrong)"))
+        })?;
+        let cert = Certificate::from_pem(&pem)
+            .map_err(|e| ApiError::Upstream(format!("/v3/certificates: {e}")))?;
         if !cert.serial().eq_ignore_ascii_case(&item.serial_no) {
-            return Err(ApiError::Upstream(format!("/v3/certificates: serial {} does not match its certificate", item.serial_no)));
+            return Err(ApiError::Upstream(format!(
+                "/v3/certificates: serial {} does not match its certificate",
+                item.serial_no
+            )));
         }
         let effective = paytime::parse_rfc3339(&item.effective_time).unwrap_or(0);
         let expires = paytime::parse_rfc3339(&item.expire_time).unwrap_or(i64::MAX / 2);

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use shoukuan_core::order::PayMethod;
-use shoukuan_core::wechatpay::{request_message, Authorization, JsapiPrepayRequest, RefundStatus, SignedHeaders, Transaction, HEADER_SERIAL};
+use shoukuan_core::wechatpay::{
+    request_message, Authorization, JsapiPrepayRequest, RefundStatus, SignedHeaders, Transaction,
+    HEADER_SERIAL,
+};
 use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::certs::{self, VerifyFailure};
@@ -47,7 +50,11 @@ impl std::fmt::Display for CallError {
         match self {
             CallError::Transport(cause) => write!(f, "no answer: {cause}"),
             CallError::Unverified(cause) => write!(f, "unverified answer: {cause}"),
-            CallError::Refused { status, code, message } => write!(f, "refused: {status} {code} {message}"),
+            CallError::Refused {
+                status,
+                code,
+                message,
+            } => write!(f, "refused: {status} {code} {message}"),
             CallError::Malformed(cause) => write!(f, "malformed answer: {cause}"),
         }
     }
@@ -77,7 +84,9 @@ impl Answer {
     }
 }
 
-async fn with_timeout<T>(fut: impl Future<Output = worker::Result<T>>) -> Result<Option<T>, CallError> {
+async fn with_timeout<T>(
+    fut: impl Future<Output = worker::Result<T>>,
+) -> Result<Option<T>, CallError> {
     let mut fut = pin!(fut);
     let mut delay = pin!(Delay::from(TIMEOUT));
     let outcome = std::future::poll_fn(|cx| {
@@ -90,16 +99,30 @@ async fn with_timeout<T>(fut: impl Future<Output = worker::Result<T>>) -> Result
         Poll::Pending
     })
     .await;
-    outcome.transpose().map_err(|e| CallError::Transport(e.to_string()))
+    outcome
+        .transpose()
+        .map_err(|e| CallError::Transport(e.to_string()))
 }
 
 /// One signed exchange, unverified (the certificate download verifies with the keys it
 /// downloads; everything else goes through [`call`]).
-pub async fn exchange(config: &PayConfig, method: Method, path_and_query: &str, body: Option<&[u8]>) -> Result<Answer, CallError> {
+pub async fn exchange(
+    config: &PayConfig,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+) -> Result<Answer, CallError> {
     let timestamp = now_secs();
-    let nonce = crate::wechat::random_alnum(32).map_err(|e| CallError::Transport(format!("{e:?}")))?;
+    let nonce =
+        crate::wechat::random_alnum(32).map_err(|e| CallError::Transport(format!("{e:?}")))?;
     let body_bytes = body.unwrap_or_default();
-    let message = request_message(method.as_ref(), path_and_query, timestamp, &nonce, body_bytes);
+    let message = request_message(
+        method.as_ref(),
+        path_and_query,
+        timestamp,
+        &nonce,
+        body_bytes,
+    );
     let signature = crypto::sign_base64(config, &message)
         .await
         .map_err(|e| CallError::Transport(format!("signing: {e}")))?;
@@ -112,9 +135,15 @@ pub async fn exchange(config: &PayConfig, method: Method, path_and_query: &str, 
     };
     let transport = |e: worker::Error| CallError::Transport(e.to_string());
     let headers = Headers::new();
-    headers.set("authorization", &authorization.header_value()).map_err(transport)?;
-    headers.set("accept", "application/json").map_err(transport)?;
-    headers.set("user-agent", "shoukuan/0.1 (workers-rs)").map_err(transport)?;
+    headers
+        .set("authorization", &authorization.header_value())
+        .map_err(transport)?;
+    headers
+        .set("accept", "application/json")
+        .map_err(transport)?;
+    headers
+        .set("user-agent", "shoukuan/0.1 (workers-rs)")
+        .map_err(transport)?;
     if let Some((id, _)) = &config.public_key {
         // Public-key mode: answers are then signed with the WeChat Pay public key.
         headers.set(HEADER_SERIAL, id).map_err(transport)?;
@@ -122,7 +151,9 @@ pub async fn exchange(config: &PayConfig, method: Method, path_and_query: &str, 
     let mut init = RequestInit::new();
     init.with_method(method);
     if let Some(body) = body {
-        headers.set("content-type", "application/json").map_err(transport)?;
+        headers
+            .set("content-type", "application/json")
+            .map_err(transport)?;
         init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
     }
     init.with_headers(headers);
@@ -130,13 +161,21 @@ pub async fn exchange(config: &PayConfig, method: Method, path_and_query: &str, 
     let request = Request::new_with_init(&url, &init).map_err(transport)?;
     let controller = AbortController::default();
     let signal = controller.signal();
-    let Some(mut response) = with_timeout(Fetch::Request(request).send_with_signal(&signal)).await? else {
+    let Some(mut response) =
+        with_timeout(Fetch::Request(request).send_with_signal(&signal)).await?
+    else {
         controller.abort();
-        return Err(CallError::Transport(format!("no answer in {} s", TIMEOUT.as_secs())));
+        return Err(CallError::Transport(format!(
+            "no answer in {} s",
+            TIMEOUT.as_secs()
+        )));
     };
     let Some(body) = with_timeout(response.bytes()).await? else {
         controller.abort();
-        return Err(CallError::Transport(format!("body not received in {} s", TIMEOUT.as_secs())));
+        return Err(CallError::Transport(format!(
+            "body not received in {} s",
+            TIMEOUT.as_secs()
+        )));
     };
     Ok(Answer {
         status: response.status_code(),
@@ -154,9 +193,17 @@ struct ErrorBody {
 }
 
 /// A signed exchange whose answer is verified; non-2xx answers become [`CallError::Refused`].
-pub async fn call(env: &Env, config: &PayConfig, method: Method, path_and_query: &str, body: Option<&[u8]>) -> Result<Answer, CallError> {
+pub async fn call(
+    env: &Env,
+    config: &PayConfig,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+) -> Result<Answer, CallError> {
     let answer = exchange(config, method, path_and_query, body).await?;
-    let headers = answer.signed_headers().map_err(|e| CallError::Unverified(e.to_string()))?;
+    let headers = answer
+        .signed_headers()
+        .map_err(|e| CallError::Unverified(e.to_string()))?;
     match certs::verify(env, config, &headers, &answer.body).await {
         Ok(_) => {}
         Err(VerifyFailure::Rejected(e)) => return Err(CallError::Unverified(e.to_string())),
@@ -165,8 +212,15 @@ pub async fn call(env: &Env, config: &PayConfig, method: Method, path_and_query:
     if (200..300).contains(&answer.status) {
         return Ok(answer);
     }
-    let error: ErrorBody = serde_json::from_slice(&answer.body).unwrap_or(ErrorBody { code: String::new(), message: String::new() });
-    Err(CallError::Refused { status: answer.status, code: error.code, message: error.message })
+    let error: ErrorBody = serde_json::from_slice(&answer.body).unwrap_or(ErrorBody {
+        code: String::new(),
+        message: String::new(),
+    });
+    Err(CallError::Refused {
+        status: answer.status,
+        code: error.code,
+        message: error.message,
+    })
 }
 
 fn json<T: for<'de> Deserialize<'de>>(answer: &Answer) -> Result<T, CallError> {
@@ -183,8 +237,14 @@ pub enum Prepaid {
 }
 
 /// `POST /v3/pay/transactions/{jsapi|native}`. `request.payer` is dropped for Native.
-pub async fn prepay(env: &Env, config: &PayConfig, method: PayMethod, request: &JsapiPrepayRequest) -> Result<Prepaid, CallError> {
-    let mut body = serde_json::to_value(request).map_err(|e| CallError::Malformed(e.to_string()))?;
+pub async fn prepay(
+    env: &Env,
+    config: &PayConfig,
+    method: PayMethod,
+    request: &JsapiPrepayRequest,
+) -> Result<Prepaid, CallError> {
+    let mut body =
+        serde_json::to_value(request).map_err(|e| CallError::Malformed(e.to_string()))?;
     let path = match method {
         PayMethod::Jsapi => "/v3/pay/transactions/jsapi",
         PayMethod::Native => {
@@ -205,14 +265,23 @@ pub async fn prepay(env: &Env, config: &PayConfig, method: PayMethod, request: &
     match (method, prepay.prepay_id, prepay.code_url) {
         (PayMethod::Jsapi, Some(id), _) if !id.is_empty() => Ok(Prepaid::Jsapi(id)),
         (PayMethod::Native, _, Some(url)) if !url.is_empty() => Ok(Prepaid::Native(url)),
-        _ => Err(CallError::Malformed("prepay answer without prepay_id / code_url".into())),
+        _ => Err(CallError::Malformed(
+            "prepay answer without prepay_id / code_url".into(),
+        )),
     }
 }
 
 /// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=…`; `None` when WeChat Pay has no such
 /// order (`ORDER_NOT_EXIST`: the prepay never reached it).
-pub async fn query_order(env: &Env, config: &PayConfig, out_trade_no: &str) -> Result<Option<Transaction>, CallError> {
-    let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}", config.mchid);
+pub async fn query_order(
+    env: &Env,
+    config: &PayConfig,
+    out_trade_no: &str,
+) -> Result<Option<Transaction>, CallError> {
+    let path = format!(
+        "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
+        config.mchid
+    );
     match call(env, config, Method::Get, &path, None).await {
         Ok(answer) => json(&answer).map(Some),
         Err(CallError::Refused { code, .. }) if code == "ORDER_NOT_EXIST" => Ok(None),
@@ -221,10 +290,17 @@ pub async fn query_order(env: &Env, config: &PayConfig, out_trade_no: &str) -> R
 }
 
 /// `POST /v3/pay/transactions/out-trade-no/{no}/close` (204).
-pub async fn close_order(env: &Env, config: &PayConfig, out_trade_no: &str) -> Result<(), CallError> {
+pub async fn close_order(
+    env: &Env,
+    config: &PayConfig,
+    out_trade_no: &str,
+) -> Result<(), CallError> {
     let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}/close");
-    let body = serde_json::to_vec(&serde_json::json!({ "mchid": config.mchid })).map_err(|e| CallError::Malformed(e.to_string()))?;
-    call(env, config, Method::Post, &path, Some(&body)).await.map(|_| ())
+    let body = serde_json::to_vec(&serde_json::json!({ "mchid": config.mchid }))
+        .map_err(|e| CallError::Malformed(e.to_string()))?;
+    call(env, config, Method::Post, &path, Some(&body))
+        .await
+        .map(|_| ())
 }
 
 /// The refund object of the refund API.
@@ -238,14 +314,29 @@ pub struct RefundAnswer {
 }
 
 /// `POST /v3/refund/domestic/refunds`.
-pub async fn create_refund(env: &Env, config: &PayConfig, body: &serde_json::Value) -> Result<RefundAnswer, CallError> {
+pub async fn create_refund(
+    env: &Env,
+    config: &PayConfig,
+    body: &serde_json::Value,
+) -> Result<RefundAnswer, CallError> {
     let bytes = serde_json::to_vec(body).map_err(|e| CallError::Malformed(e.to_string()))?;
-    let answer = call(env, config, Method::Post, "/v3/refund/domestic/refunds", Some(&bytes)).await?;
+    let answer = call(
+        env,
+        config,
+        Method::Post,
+        "/v3/refund/domestic/refunds",
+        Some(&bytes),
+    )
+    .await?;
     json(&answer)
 }
 
 /// `GET /v3/refund/domestic/refunds/{out_refund_no}`; `None` when WeChat Pay has no such refund.
-pub async fn query_refund(env: &Env, config: &PayConfig, out_refund_no: &str) -> Result<Option<RefundAnswer>, CallError> {
+pub async fn query_refund(
+    env: &Env,
+    config: &PayConfig,
+    out_refund_no: &str,
+) -> Result<Option<RefundAnswer>, CallError> {
     let path = format!("/v3/refund/domestic/refunds/{out_refund_no}");
     match call(env, config, Method::Get, &path, None).await {
         Ok(answer) => json(&answer).map(Some),

@@ -113,7 +113,11 @@ impl PayConfig {
                 Some((id, key))
             }
             (None, None) => None,
-            _ => return Err("set both WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY, or neither".into()),
+            _ => {
+                return Err(
+                    "set both WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY, or neither".into(),
+                )
+            }
         };
         let rsa = match setting(env, "WECHATPAY_RSA") {
             None => RsaBackend::WebCrypto,

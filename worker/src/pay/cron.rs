@@ -111,7 +111,13 @@ struct Claimed {
     id: String,
 }
 
-async fn check_order(env: &Env, config: &PayConfig, order: &OrderRow, gap: i64, summary: &mut Summary) -> Result<(), ApiError> {
+async fn check_order(
+    env: &Env,
+    config: &PayConfig,
+    order: &OrderRow,
+    gap: i64,
+    summary: &mut Summary,
+) -> Result<(), ApiError> {
     let now = now_secs();
     // Claim the query so overlapping runs (or the order page) do not ask twice.
     let claimed = env
@@ -127,17 +133,29 @@ async fn check_order(env: &Env, config: &PayConfig, order: &OrderRow, gap: i64, 
     let dedupe = format!("query:{}", order.out_trade_no);
     match client::query_order(env, config, &order.out_trade_no).await {
         Ok(Some(tx)) => {
-            let (outcome, _) = apply::apply_transaction(env, config, &tx, Source::Cron, &dedupe).await?;
+            let (outcome, _) =
+                apply::apply_transaction(env, config, &tx, Source::Cron, &dedupe).await?;
             match outcome {
                 Outcome::Applied(OrderState::Paid) => summary.paid += 1,
                 Outcome::Applied(OrderState::Closed) => summary.closed += 1,
-                Outcome::NotYet if now >= order.expires_at => close(env, config, order, summary).await?,
+                Outcome::NotYet if now >= order.expires_at => {
+                    close(env, config, order, summary).await?
+                }
                 _ => {}
             }
         }
         // WeChat Pay never received this order: nobody can pay it, close it here.
         Ok(None) if now >= order.expires_at => {
-            if compare_and_swap(env, &order.id, OrderState::Pending, OrderState::Closed, "cron", None).await? {
+            if compare_and_swap(
+                env,
+                &order.id,
+                OrderState::Pending,
+                OrderState::Closed,
+                "cron",
+                None,
+            )
+            .await?
+            {
                 summary.closed += 1;
             }
         }
@@ -149,17 +167,41 @@ async fn check_order(env: &Env, config: &PayConfig, order: &OrderRow, gap: i64, 
 
 /// Closes an expired, unpaid order at WeChat Pay, then here. If WeChat Pay refuses because it
 /// was paid in the meantime, the order is queried and applied as paid.
-async fn close(env: &Env, config: &PayConfig, order: &OrderRow, summary: &mut Summary) -> Result<(), ApiError> {
+async fn close(
+    env: &Env,
+    config: &PayConfig,
+    order: &OrderRow,
+    summary: &mut Summary,
+) -> Result<(), ApiError> {
     match client::close_order(env, config, &order.out_trade_no).await {
         Ok(()) => {
-            if compare_and_swap(env, &order.id, OrderState::Pending, OrderState::Closed, Source::Close.as_str(), None).await? {
+            if compare_and_swap(
+                env,
+                &order.id,
+                OrderState::Pending,
+                OrderState::Closed,
+                Source::Close.as_str(),
+                None,
+            )
+            .await?
+            {
                 summary.closed += 1;
             }
         }
         Err(CallError::Refused { code, message, .. }) => {
-            worker::console_log!("close of {} refused: {code} {message}; asking again", order.out_trade_no);
+            worker::console_log!(
+                "close of {} refused: {code} {message}; asking again",
+                order.out_trade_no
+            );
             if let Ok(Some(tx)) = client::query_order(env, config, &order.out_trade_no).await {
-                let (outcome, _) = apply::apply_transaction(env, config, &tx, Source::Cron, &format!("query:{}", order.out_trade_no)).await?;
+                let (outcome, _) = apply::apply_transaction(
+                    env,
+                    config,
+                    &tx,
+                    Source::Cron,
+                    &format!("query:{}", order.out_trade_no),
+                )
+                .await?;
                 if outcome == Outcome::Applied(OrderState::Paid) {
                     summary.paid += 1;
                 }

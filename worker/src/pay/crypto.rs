@@ -84,7 +84,11 @@ async fn import(der: &[u8], private: bool) -> Result<JsValue, CryptoError> {
 }
 
 /// `crypto.subtle.verify` of a SHA256withRSA signature under an SPKI public key.
-pub async fn webcrypto_verify(spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, CryptoError> {
+pub async fn webcrypto_verify(
+    spki_der: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<bool, CryptoError> {
     let key = import(spki_der, false).await?;
     let args = Array::of4(
         &algorithm()?.into(),
@@ -92,29 +96,49 @@ pub async fn webcrypto_verify(spki_der: &[u8], message: &[u8], signature: &[u8])
         &Uint8Array::from(signature).into(),
         &Uint8Array::from(message).into(),
     );
-    Ok(call(&subtle()?, "verify", &args).await?.as_bool().unwrap_or(false))
+    Ok(call(&subtle()?, "verify", &args)
+        .await?
+        .as_bool()
+        .unwrap_or(false))
 }
 
 /// `crypto.subtle.sign` (SHA256withRSA) under a PKCS#8 private key.
 pub async fn webcrypto_sign(pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let key = import(pkcs8_der, true).await?;
-    let args = Array::of3(&algorithm()?.into(), &key, &Uint8Array::from(message).into());
+    let args = Array::of3(
+        &algorithm()?.into(),
+        &key,
+        &Uint8Array::from(message).into(),
+    );
     let buffer = call(&subtle()?, "sign", &args).await?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 /// Finishes a verification prepared by `core` with the chosen back end.
-pub async fn finish(backend: RsaBackend, pending: PendingVerification<'_>) -> Result<Verified, VerifyError> {
+pub async fn finish(
+    backend: RsaBackend,
+    pending: PendingVerification<'_>,
+) -> Result<Verified, VerifyError> {
     match backend {
         RsaBackend::Rust => pending.verify_with(&RustRsa),
         RsaBackend::WebCrypto => {
-            let valid = match webcrypto_verify(pending.public_key().spki_der(), pending.message(), pending.signature()).await {
+            let valid = match webcrypto_verify(
+                pending.public_key().spki_der(),
+                pending.message(),
+                pending.signature(),
+            )
+            .await
+            {
                 Ok(valid) => valid,
                 Err(e) => {
                     // A runtime without WebCrypto RSA would be a deployment fault, not a bad
                     // signature: fall back to the pure-Rust check and say so.
                     worker::console_error!("WebCrypto verify failed ({e}); using the Rust RSA");
-                    RustRsa.verify_sha256_rsa(pending.public_key(), pending.message(), pending.signature())
+                    RustRsa.verify_sha256_rsa(
+                        pending.public_key(),
+                        pending.message(),
+                        pending.signature(),
+                    )
                 }
             };
             pending.finish(valid)

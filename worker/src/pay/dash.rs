@@ -238,5 +238,8 @@ pub async fn set_identity(openid: &str, mut req: Request, env: &Env) -> Result<R
         .bind(&[openid.as_str().into(), num(i64::from(body.verified)), num(now_secs())])?
         .run()
         .await?;
-    http::json(200, &serde_json::json!({ "openid": openid.as_str(), "identity_verified": body.verified }))
+    http::json(
+        200,
+        &serde_json::json!({ "openid": openid.as_str(), "identity_verified": body.verified }),
+    )
 }

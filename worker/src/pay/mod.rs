@@ -34,7 +34,9 @@ pub async fn handle(route: PayRoute, req: Request, env: &Env) -> Result<Response
     match route {
         PayRoute::CreateOrder => orders::create(req, env).await,
         PayRoute::GetOrder(id) => orders::get(&id, &req, env).await,
-        PayRoute::NotifyTransaction => notify::handle(notify::Endpoint::Transaction, req, env).await,
+        PayRoute::NotifyTransaction => {
+            notify::handle(notify::Endpoint::Transaction, req, env).await
+        }
         PayRoute::NotifyRefund => notify::handle(notify::Endpoint::Refund, req, env).await,
         PayRoute::Dashboard => dash::overview(&req, env).await,
         PayRoute::CreateMerchantCollection => dash::create_collection(req, env).await,
@@ -51,7 +53,9 @@ pub async fn handle(route: PayRoute, req: Request, env: &Env) -> Result<Response
 /// personal one (which keeps its receive-code card).
 pub async fn merchant_card(view: &CollectionView, env: &Env) -> Result<Option<String>, ApiError> {
     let row = orders::collection(env, &view.id).await?;
-    Ok(row.filter(|c| c.pay_mode == "merchant").map(|_| checkout::merchant_card(view)))
+    Ok(row
+        .filter(|c| c.pay_mode == "merchant")
+        .map(|_| checkout::merchant_card(view)))
 }
 
 /// The scheduled event's share: re-query, close, refund sync.

@@ -13,7 +13,9 @@
 
 use serde::Deserialize;
 use shoukuan_core::refund::{check_notice, RefundState};
-use shoukuan_core::wechatpay::{Notification, OpenedNotification, SignedHeaders, Verified, RESOURCE_TYPE_ENCRYPTED};
+use shoukuan_core::wechatpay::{
+    Notification, OpenedNotification, SignedHeaders, Verified, RESOURCE_TYPE_ENCRYPTED,
+};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
@@ -42,7 +44,10 @@ struct Fail {
 
 impl Fail {
     fn new(status: u16, message: impl Into<String>) -> Fail {
-        Fail { status, message: message.into() }
+        Fail {
+            status,
+            message: message.into(),
+        }
     }
 }
 
@@ -66,19 +71,28 @@ pub async fn handle(endpoint: Endpoint, mut req: Request, env: &Env) -> Result<R
 
 async fn receive(endpoint: Endpoint, req: &mut Request, env: &Env) -> Result<(), Fail> {
     let config = PayConfig::get(env).ok_or_else(|| Fail::new(503, "merchant not configured"))?;
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(Fail::new(413, "body too large"));
     }
-    let body = req.bytes().await.map_err(|_| Fail::new(400, "body unreadable"))?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| Fail::new(400, "body unreadable"))?;
     if body.len() > MAX_BODY {
         return Err(Fail::new(413, "body too large"));
     }
     let pairs: Vec<(String, String)> = req.headers().entries().collect();
-    let headers = SignedHeaders::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| {
-        worker::console_log!("callback rejected: {e}");
-        Fail::new(401, "signature headers missing")
-    })?;
+    let headers = SignedHeaders::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| {
+            worker::console_log!("callback rejected: {e}");
+            Fail::new(401, "signature headers missing")
+        })?;
     let verified = match certs::verify(env, &config, &headers, &body).await {
         Ok(verified) => verified,
         Err(VerifyFailure::Rejected(e)) => {
@@ -91,34 +105,63 @@ async fn receive(endpoint: Endpoint, req: &mut Request, env: &Env) -> Result<(),
         }
     };
     // Verified: from here on the body is WeChat Pay's.
-    let notification = Notification::parse(&body).map_err(|e| {
-        worker::console_error!("verified callback is not a notification envelope: {e}");
+    // Parser messages may quote the body: only the fact is logged.
+    let notification = Notification::parse(&body).map_err(|_| {
+        worker::console_error!("verified callback is not a notification envelope");
         Fail::new(400, "malformed notification")
     })?;
-    if notification.resource_type != RESOURCE_TYPE_ENCRYPTED && !notification.resource_type.is_empty() {
-        worker::console_error!("notification {} has resource_type {:?}", notification.id, notification.resource_type);
+    if notification.resource_type != RESOURCE_TYPE_ENCRYPTED
+        && !notification.resource_type.is_empty()
+    {
+        worker::console_error!(
+            "notification {} has resource_type {:?}",
+            notification.id,
+            notification.resource_type
+        );
     }
     let plaintext = notification.decrypt(&config.apiv3_key).map_err(|e| {
-        worker::console_error!("notification {} cannot be decrypted: {e} (APIv3 key likely wrong)", notification.id);
+        let cause = match e {
+            shoukuan_core::wechatpay::NotifyError::Decrypt(e) => {
+                format!("{e} (APIv3 key likely wrong)")
+            }
+            _ => "the resource is not JSON".to_string(),
+        };
+        worker::console_error!(
+            "notification {} cannot be decrypted: {cause}",
+            notification.id
+        );
         Fail::new(400, "resource cannot be decrypted")
     })?;
-    let opened = OpenedNotification { verified, notification, plaintext };
+    let opened = OpenedNotification {
+        verified,
+        notification,
+        plaintext,
+    };
     if let Some(previous) = recorded_outcome(env, &opened.notification.id).await? {
         return match previous.as_str() {
             "applied" | "duplicate" => Ok(()),
-            other => Err(Fail::new(400, format!("notification already handled: {other}"))),
+            other => Err(Fail::new(
+                400,
+                format!("notification already handled: {other}"),
+            )),
         };
     }
     let event = opened.notification.event_type.clone();
     if event.starts_with("REFUND.") {
         if endpoint == Endpoint::Transaction {
-            worker::console_log!("refund notification {} arrived at the transaction endpoint", opened.notification.id);
+            worker::console_log!(
+                "refund notification {} arrived at the transaction endpoint",
+                opened.notification.id
+            );
         }
         on_refund(env, &config, &opened).await
     } else if event.starts_with("TRANSACTION.") {
         on_transaction(env, &config, &opened).await
     } else {
-        worker::console_error!("notification {} has unknown event_type {event}", opened.notification.id);
+        worker::console_error!(
+            "notification {} has unknown event_type {event}",
+            opened.notification.id
+        );
         Err(Fail::new(400, "unknown event_type"))
     }
 }
@@ -138,11 +181,19 @@ async fn recorded_outcome(env: &Env, notification_id: &str) -> Result<Option<Str
         .map(|r| r.outcome))
 }
 
-async fn record(env: &Env, opened: &OpenedNotification, verified: &Verified, out_trade_no: Option<&str>, out_refund_no: Option<&str>, outcome: &str) -> Result<(), ApiError> {
+async fn record(
+    env: &Env,
+    opened: &OpenedNotification,
+    verified: &Verified,
+    out_trade_no: Option<&str>,
+    out_refund_no: Option<&str>,
+    outcome: &str,
+) -> Result<(), ApiError> {
     env.d1("DB")?
         .prepare(
             "INSERT INTO pay_notifications (id, event_type, out_trade_no, out_refund_no, outcome, key_serial, received_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome WHERE excluded.outcome = 'applied'",
         )
         .bind(&[
             opened.notification.id.as_str().into(),
@@ -159,7 +210,11 @@ async fn record(env: &Env, opened: &OpenedNotification, verified: &Verified, out
 }
 
 /// The test switch (`PAY_TEST_HOOKS=1` only): answer 500 as if the worker were down.
-async fn injected_fault(env: &Env, config: &PayConfig, out_trade_no: &str) -> Result<bool, ApiError> {
+async fn injected_fault(
+    env: &Env,
+    config: &PayConfig,
+    out_trade_no: &str,
+) -> Result<bool, ApiError> {
     if !config.test_hooks {
         return Ok(false);
     }
@@ -172,10 +227,14 @@ async fn injected_fault(env: &Env, config: &PayConfig, out_trade_no: &str) -> Re
         .is_some())
 }
 
-async fn on_transaction(env: &Env, config: &PayConfig, opened: &OpenedNotification) -> Result<(), Fail> {
+async fn on_transaction(
+    env: &Env,
+    config: &PayConfig,
+    opened: &OpenedNotification,
+) -> Result<(), Fail> {
     let id = &opened.notification.id;
-    let tx = opened.transaction().map_err(|e| {
-        worker::console_error!("notification {id}: {e}");
+    let tx = opened.transaction().map_err(|_| {
+        worker::console_error!("notification {id}: the resource is not a transaction");
         Fail::new(400, "malformed transaction")
     })?;
     if injected_fault(env, config, &tx.out_trade_no).await? {
@@ -188,12 +247,27 @@ async fn on_transaction(env: &Env, config: &PayConfig, opened: &OpenedNotificati
         Outcome::Duplicate => Ok("duplicate"),
         Outcome::Flagged(problems) => {
             let kinds: Vec<&str> = problems.iter().map(|p| p.kind()).collect();
-            worker::console_log!("notification {id} for {}: mismatch {kinds:?}; flagged, not applied", tx.out_trade_no);
-            Err(("flagged", Fail::new(400, format!("does not match the order: {}", kinds.join(", ")))))
+            worker::console_log!(
+                "notification {id} for {}: mismatch {kinds:?}; flagged, not applied",
+                tx.out_trade_no
+            );
+            Err((
+                "flagged",
+                Fail::new(
+                    400,
+                    format!("does not match the order: {}", kinds.join(", ")),
+                ),
+            ))
         }
         Outcome::NotYet | Outcome::Refused(_) => {
-            worker::console_log!("notification {id} for {}: {outcome:?}; not applied", tx.out_trade_no);
-            Err(("refused", Fail::new(400, "trade_state cannot be applied to this order")))
+            worker::console_log!(
+                "notification {id} for {}: {outcome:?}; not applied",
+                tx.out_trade_no
+            );
+            Err((
+                "refused",
+                Fail::new(400, "trade_state cannot be applied to this order"),
+            ))
         }
         Outcome::UnknownOrder => {
             worker::console_error!("notification {id} for unknown order {}", tx.out_trade_no);
@@ -211,12 +285,15 @@ async fn on_transaction(env: &Env, config: &PayConfig, opened: &OpenedNotificati
 
 async fn on_refund(env: &Env, config: &PayConfig, opened: &OpenedNotification) -> Result<(), Fail> {
     let id = &opened.notification.id;
-    let notice = opened.refund().map_err(|e| {
-        worker::console_error!("notification {id}: {e}");
+    let notice = opened.refund().map_err(|_| {
+        worker::console_error!("notification {id}: the resource is not a refund");
         Fail::new(400, "malformed refund")
     })?;
     let Some(stored) = refunds::refund_by_no(env, &notice.out_refund_no).await? else {
-        worker::console_error!("refund notification {id} for unknown refund {}", notice.out_refund_no);
+        worker::console_error!(
+            "refund notification {id} for unknown refund {}",
+            notice.out_refund_no
+        );
         return Err(Fail::new(404, "unknown out_refund_no"));
     };
     let order = apply::order_by_id(env, &stored.order_id).await?;
@@ -224,10 +301,21 @@ async fn on_refund(env: &Env, config: &PayConfig, opened: &OpenedNotification) -
         Some(order) => check_notice(&stored.facts(order), &notice, &config.mchid),
         None => vec!["退款对应的订单不存在".to_string()],
     };
-    let nos = (Some(notice.out_trade_no.as_str()), Some(notice.out_refund_no.as_str()));
+    let nos = (
+        Some(notice.out_trade_no.as_str()),
+        Some(notice.out_refund_no.as_str()),
+    );
     if !problems.is_empty() {
         for (i, problem) in problems.iter().enumerate() {
-            apply::flag(env, &format!("{id}:{i}"), order.as_ref(), None, "refund_mismatch", problem).await?;
+            apply::flag(
+                env,
+                &format!("{id}:{i}"),
+                order.as_ref(),
+                None,
+                "refund_mismatch",
+                problem,
+            )
+            .await?;
         }
         record(env, opened, &opened.verified, nos.0, nos.1, "flagged").await?;
         return Err(Fail::new(400, "does not match the refund"));
@@ -236,12 +324,27 @@ async fn on_refund(env: &Env, config: &PayConfig, opened: &OpenedNotification) -
         record(env, opened, &opened.verified, nos.0, nos.1, "refused").await?;
         return Err(Fail::new(400, "unknown refund_status"));
     };
-    match refunds::apply_refund(env, &stored, reported, Some(&notice.refund_id), &format!("notify:{id}")).await? {
-        RefundApplied::Applied => record(env, opened, &opened.verified, nos.0, nos.1, "applied").await?,
-        RefundApplied::Unchanged => record(env, opened, &opened.verified, nos.0, nos.1, "duplicate").await?,
+    match refunds::apply_refund(
+        env,
+        &stored,
+        reported,
+        Some(&notice.refund_id),
+        &format!("notify:{id}"),
+    )
+    .await?
+    {
+        RefundApplied::Applied => {
+            record(env, opened, &opened.verified, nos.0, nos.1, "applied").await?
+        }
+        RefundApplied::Unchanged => {
+            record(env, opened, &opened.verified, nos.0, nos.1, "duplicate").await?
+        }
         RefundApplied::Refused => {
             record(env, opened, &opened.verified, nos.0, nos.1, "refused").await?;
-            return Err(Fail::new(400, "refund_status cannot be applied to this refund"));
+            return Err(Fail::new(
+                400,
+                "refund_status cannot be applied to this refund",
+            ));
         }
     }
     Ok(())

@@ -13,11 +13,13 @@ use shoukuan_core::limits::{self, counted_states_sql};
 use shoukuan_core::money::Fen;
 use shoukuan_core::oauth::is_wechat_browser;
 use shoukuan_core::order::{
-    new_out_trade_no, order_amount, time_expire, CreatedOrder, NewOrder, OrderState, OrderView, PayMethod,
+    new_out_trade_no, order_amount, time_expire, CreatedOrder, NewOrder, OrderState, OrderView,
+    PayMethod,
 };
 use shoukuan_core::paytime::ShanghaiDay;
 use shoukuan_core::wechatpay::{
-    package, paysign_message, Attach, Description, JsapiPayParams, JsapiPrepayRequest, PrepayAmount, PrepayPayer,
+    package, paysign_message, Attach, Description, JsapiPayParams, JsapiPrepayRequest,
+    PrepayAmount, PrepayPayer,
 };
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
@@ -73,7 +75,11 @@ fn random<const N: usize>() -> Result<[u8; N], ApiError> {
 }
 
 /// Confirmed and reserved receipts of `payee` on `day`, and whether the payee is verified.
-pub async fn day_totals(env: &Env, payee: &str, day: ShanghaiDay) -> Result<(Fen, Fen, bool), ApiError> {
+pub async fn day_totals(
+    env: &Env,
+    payee: &str,
+    day: ShanghaiDay,
+) -> Result<(Fen, Fen, bool), ApiError> {
     let db = env.d1("DB")?;
     #[derive(Deserialize)]
     struct Totals {
@@ -92,24 +98,37 @@ pub async fn day_totals(env: &Env, payee: &str, day: ShanghaiDay) -> Result<(Fen
         .first::<Totals>(None)
         .await?
         .ok_or_else(|| ApiError::Internal("totals query returned nothing".into()))?;
-    Ok((Fen::new(row.confirmed), Fen::new(row.reserved), row.verified == 1))
+    Ok((
+        Fen::new(row.confirmed),
+        Fen::new(row.reserved),
+        row.verified == 1,
+    ))
 }
 
 /// `POST /api/orders`: `NewOrder` → 201 `CreatedOrder`.
 pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let config = PayConfig::require(env)?;
     let draft: NewOrder = http::read_json(&mut req).await?;
-    let found = collection(env, &draft.collection_id).await?.ok_or(ApiError::NotFound)?;
+    let found = collection(env, &draft.collection_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if found.pay_mode != "merchant" {
-        return Err(ApiError::Pay(409, "NOT_MERCHANT", "这个收款使用个人收款码，请长按二维码付款".into()));
+        return Err(ApiError::Pay(
+            409,
+            "NOT_MERCHANT",
+            "这个收款使用个人收款码，请长按二维码付款".into(),
+        ));
     }
     if found.status != Status::Open.as_str() {
-        return Err(ApiError::Pay(409, "CLOSED", "该收款已关闭，不能再付款".into()));
+        return Err(ApiError::Pay(
+            409,
+            "CLOSED",
+            "该收款已关闭，不能再付款".into(),
+        ));
     }
-    let payee = found
-        .owner_openid
-        .clone()
-        .ok_or_else(|| ApiError::Internal(format!("merchant collection {} has no payee", found.id)))?;
+    let payee = found.owner_openid.clone().ok_or_else(|| {
+        ApiError::Internal(format!("merchant collection {} has no payee", found.id))
+    })?;
     let rule = match found.amount_fen {
         Some(fen) => AmountRule::Fixed { fen: Fen::new(fen) },
         None => AmountRule::PayerEntered,
@@ -118,14 +137,23 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::Pay(400, "INVALID_AMOUNT", e.to_string()))?;
     let in_wechat = is_wechat_browser(&session::user_agent(&req));
     let payer = session::payer_openid(&req, env);
-    let method = if in_wechat { PayMethod::Jsapi } else { PayMethod::Native };
+    let method = if in_wechat {
+        PayMethod::Jsapi
+    } else {
+        PayMethod::Native
+    };
     if method == PayMethod::Jsapi && payer.is_none() {
-        return Err(ApiError::Pay(401, PAYER_SIGN_IN_REQUIRED, "请先在微信中授权，再付款".into()));
+        return Err(ApiError::Pay(
+            401,
+            PAYER_SIGN_IN_REQUIRED,
+            "请先在微信中授权，再付款".into(),
+        ));
     }
 
     let now = now_secs();
     let id = crate::secrets::new_public_id()?;
-    let out_trade_no = new_out_trade_no(now, &random::<16>()?).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let out_trade_no =
+        new_out_trade_no(now, &random::<16>()?).map_err(|e| ApiError::Internal(e.to_string()))?;
     let (expires_at, expire_text) = time_expire(now, config.order_ttl_secs);
     let day = ShanghaiDay::of(now);
     // The reservation: inserted only if the day's counted amount plus this one stays within
@@ -159,7 +187,9 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .await?;
     if inserted.is_none() {
         let (confirmed, reserved, verified) = day_totals(env, &payee, day).await?;
-        let counted = confirmed.checked_add(reserved).unwrap_or(limits::DAILY_LIMIT);
+        let counted = confirmed
+            .checked_add(reserved)
+            .unwrap_or(limits::DAILY_LIMIT);
         let message = match limits::admit(counted, amount, verified) {
             Err(e) => e.to_string(),
             Ok(()) => "收款方今日收款已达上限，请稍后再试".to_string(),
@@ -167,9 +197,12 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         return Err(ApiError::Pay(403, "DAILY_LIMIT", message));
     }
 
-    let description = Description::parse(&shorten(&format!("{}-{}", found.payee_name, found.title), 127))
-        .or_else(|_| Description::parse("收款"))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let description = Description::parse(&shorten(
+        &format!("{}-{}", found.payee_name, found.title),
+        127,
+    ))
+    .or_else(|_| Description::parse("收款"))
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     let request = JsapiPrepayRequest {
         appid: config.appid.clone(),
         mchid: config.mchid.clone(),
@@ -177,9 +210,20 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         out_trade_no: out_trade_no.clone(),
         time_expire: Some(expire_text.clone()),
         attach: Attach::parse(&id).ok(),
-        notify_url: format!("{}/wechatpay/notify/transaction", session::public_origin(&req, env)?),
-        amount: PrepayAmount { total: amount.get(), currency: "CNY".into() },
-        payer: PrepayPayer { openid: payer.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default() },
+        notify_url: format!(
+            "{}/wechatpay/notify/transaction",
+            session::public_origin(&req, env)?
+        ),
+        amount: PrepayAmount {
+            total: amount.get(),
+            currency: "CNY".into(),
+        },
+        payer: PrepayPayer {
+            openid: payer
+                .as_ref()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+        },
         settle_info: None,
     };
     let prepaid = match client::prepay(env, &config, method, &request).await {
@@ -187,11 +231,23 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         Err(e) => {
             // Nobody can pay an order whose prepay_id / code_url was never handed out: closing
             // it here releases the reservation.
-            compare_and_swap(env, &id, OrderState::Pending, OrderState::Closed, "prepay", None).await?;
+            compare_and_swap(
+                env,
+                &id,
+                OrderState::Pending,
+                OrderState::Closed,
+                "prepay",
+                None,
+            )
+            .await?;
             return Err(match e {
                 client::CallError::Refused { code, message, .. } => {
                     worker::console_error!("prepay of {out_trade_no} refused: {code} {message}");
-                    ApiError::Pay(502, "PREPAY_REFUSED", format!("微信支付下单失败：{message}"))
+                    ApiError::Pay(
+                        502,
+                        "PREPAY_REFUSED",
+                        format!("微信支付下单失败：{message}"),
+                    )
                 }
                 other => other.into(),
             });
@@ -214,8 +270,14 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         Prepaid::Jsapi(prepay_id) => Some(pay_params(&config, prepay_id).await?),
         Prepaid::Native(_) => None,
     };
-    if let Err(e) =
-        crate::oa::channels::record_order_created(env, out_trade_no.as_str(), payer.as_ref(), None, amount.get()).await
+    if let Err(e) = crate::oa::channels::record_order_created(
+        env,
+        out_trade_no.as_str(),
+        payer.as_ref(),
+        None,
+        amount.get(),
+    )
+    .await
     {
         worker::console_error!("channel attribution of {out_trade_no}: {e:?}");
     }
@@ -267,20 +329,34 @@ pub async fn get(id: &str, req: &Request, env: &Env) -> Result<Response, ApiErro
     if !is_valid_id(id) {
         return Err(ApiError::Missing("订单"));
     }
-    let mut order = apply::order_by_id(env, id).await?.ok_or(ApiError::Missing("订单"))?;
-    let refresh = req.url()?.query_pairs().any(|(k, v)| k == "refresh" && v == "1");
+    let mut order = apply::order_by_id(env, id)
+        .await?
+        .ok_or(ApiError::Missing("订单"))?;
+    let refresh = req
+        .url()?
+        .query_pairs()
+        .any(|(k, v)| k == "refresh" && v == "1");
     if refresh && order.state()? == OrderState::Pending && now_secs() - order.created_at >= 3 {
         if let Some(config) = PayConfig::get(env) {
             if claim_query(env, &order.id).await? {
                 match client::query_order(env, &config, &order.out_trade_no).await {
                     Ok(Some(tx)) => {
-                        apply::apply_transaction(env, &config, &tx, Source::Query, &format!("query:{}", order.out_trade_no)).await?;
+                        apply::apply_transaction(
+                            env,
+                            &config,
+                            &tx,
+                            Source::Query,
+                            &format!("query:{}", order.out_trade_no),
+                        )
+                        .await?;
                     }
                     Ok(None) => {}
                     // The page keeps showing what is stored; the cron will ask again.
                     Err(e) => worker::console_error!("query of {}: {e}", order.out_trade_no),
                 }
-                order = apply::order_by_id(env, id).await?.ok_or(ApiError::Missing("订单"))?;
+                order = apply::order_by_id(env, id)
+                    .await?
+                    .ok_or(ApiError::Missing("订单"))?;
             }
         }
     }
@@ -312,11 +388,17 @@ pub async fn view(env: &Env, order: &OrderRow) -> Result<OrderView, ApiError> {
         out_trade_no: order.out_trade_no.clone(),
         collection_id: order.collection_id.clone(),
         title: found.as_ref().map(|c| c.title.clone()).unwrap_or_default(),
-        payee_name: found.as_ref().map(|c| c.payee_name.clone()).unwrap_or_default(),
+        payee_name: found
+            .as_ref()
+            .map(|c| c.payee_name.clone())
+            .unwrap_or_default(),
         amount_fen: order.amount_fen,
         state,
         method,
-        code_url: order.code_url.clone().filter(|_| state == OrderState::Pending && method == PayMethod::Native),
+        code_url: order
+            .code_url
+            .clone()
+            .filter(|_| state == OrderState::Pending && method == PayMethod::Native),
         created_at: order.created_at,
         expires_at: order.expires_at,
         paid_at: order.paid_at.filter(|_| state.is_paid()),

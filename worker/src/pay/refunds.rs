@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use shoukuan_core::money::Fen;
 use shoukuan_core::order::{transition, Event, OrderState, OrderView, Transition};
 use shoukuan_core::refund::{
-    new_out_refund_no, order_state_after, refund_amount, refund_transition, NewRefund, Reason, RefundError, RefundFacts,
-    RefundState, RefundTransition, RefundView,
+    new_out_refund_no, order_state_after, refund_amount, refund_transition, NewRefund, Reason,
+    RefundError, RefundFacts, RefundState, RefundTransition, RefundView,
 };
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
@@ -41,7 +41,12 @@ pub struct RefundRow {
 
 impl RefundRow {
     fn state(&self) -> Result<RefundState, ApiError> {
-        RefundState::parse(&self.state).ok_or_else(|| ApiError::Internal(format!("refund {} has state {:?}", self.out_refund_no, self.state)))
+        RefundState::parse(&self.state).ok_or_else(|| {
+            ApiError::Internal(format!(
+                "refund {} has state {:?}",
+                self.out_refund_no, self.state
+            ))
+        })
     }
 
     /// What a notice is compared with.
@@ -73,7 +78,9 @@ const REFUND_COLUMNS: &str = "out_refund_no, order_id, amount_fen, reason, state
 pub async fn refund_by_no(env: &Env, out_refund_no: &str) -> Result<Option<RefundRow>, ApiError> {
     Ok(env
         .d1("DB")?
-        .prepare(format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?1"))
+        .prepare(format!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?1"
+        ))
         .bind(&[out_refund_no.into()])?
         .first::<RefundRow>(None)
         .await?)
@@ -107,7 +114,13 @@ pub enum RefundApplied {
 
 /// Applies a reported refund state (API answer, callback or cron query) with a
 /// compare-and-swap, then brings the order's state in line with its refunds.
-pub async fn apply_refund(env: &Env, stored: &RefundRow, reported: RefundState, refund_id: Option<&str>, dedupe: &str) -> Result<RefundApplied, ApiError> {
+pub async fn apply_refund(
+    env: &Env,
+    stored: &RefundRow,
+    reported: RefundState,
+    refund_id: Option<&str>,
+    dedupe: &str,
+) -> Result<RefundApplied, ApiError> {
     let mut current = stored.clone();
     for _ in 0..5 {
         let from = current.state()?;
@@ -117,7 +130,12 @@ pub async fn apply_refund(env: &Env, stored: &RefundRow, reported: RefundState, 
                 return Ok(RefundApplied::Unchanged);
             }
             RefundTransition::Refused => {
-                worker::console_error!("refund {} is {} but WeChat Pay reports {}; not applied", current.out_refund_no, from.as_str(), reported.as_str());
+                worker::console_error!(
+                    "refund {} is {} but WeChat Pay reports {}; not applied",
+                    current.out_refund_no,
+                    from.as_str(),
+                    reported.as_str()
+                );
                 return Ok(RefundApplied::Refused);
             }
             RefundTransition::To(to) => {
@@ -138,7 +156,12 @@ pub async fn apply_refund(env: &Env, stored: &RefundRow, reported: RefundState, 
                     .await?
                     .is_some();
                 if changed {
-                    worker::console_log!("refund {} {} → {}", current.out_refund_no, from.as_str(), to.as_str());
+                    worker::console_log!(
+                        "refund {} {} → {}",
+                        current.out_refund_no,
+                        from.as_str(),
+                        to.as_str()
+                    );
                     if to == RefundState::Abnormal {
                         let order = apply::order_by_id(env, &current.order_id).await?;
                         apply::flag(
@@ -147,7 +170,11 @@ pub async fn apply_refund(env: &Env, stored: &RefundRow, reported: RefundState, 
                             order.as_ref(),
                             None,
                             "refund_abnormal",
-                            &format!("退款 {}（{}）异常：请在微信支付商户平台人工处理", current.out_refund_no, Fen::new(current.amount_fen)),
+                            &format!(
+                                "退款 {}（{}）异常：请在微信支付商户平台人工处理",
+                                current.out_refund_no,
+                                Fen::new(current.amount_fen)
+                            ),
                         )
                         .await?;
                     }
@@ -156,18 +183,25 @@ pub async fn apply_refund(env: &Env, stored: &RefundRow, reported: RefundState, 
                 }
                 current = refund_by_no(env, &current.out_refund_no)
                     .await?
-                    .ok_or_else(|| ApiError::Internal(format!("refund {} vanished", stored.out_refund_no)))?;
+                    .ok_or_else(|| {
+                        ApiError::Internal(format!("refund {} vanished", stored.out_refund_no))
+                    })?;
             }
         }
     }
-    Err(ApiError::Internal(format!("refund {} kept changing", stored.out_refund_no)))
+    Err(ApiError::Internal(format!(
+        "refund {} kept changing",
+        stored.out_refund_no
+    )))
 }
 
 /// Brings an order's state and refunded total in line with its refunds, through the order
 /// state machine and a compare-and-swap on what was read.
 pub async fn settle_order(env: &Env, order_id: &str) -> Result<(), ApiError> {
     for _ in 0..5 {
-        let order = apply::order_by_id(env, order_id).await?.ok_or(ApiError::Missing("订单"))?;
+        let order = apply::order_by_id(env, order_id)
+            .await?
+            .ok_or(ApiError::Missing("订单"))?;
         let from = order.state()?;
         let refunds: Vec<(RefundState, Fen)> = refunds_of(env, order_id)
             .await?
@@ -185,7 +219,11 @@ pub async fn settle_order(env: &Env, order_id: &str) -> Result<(), ApiError> {
             Transition::Unchanged if refunded.get() == order.refunded_fen => return Ok(()),
             Transition::Unchanged => from,
             Transition::Refused => {
-                worker::console_error!("order {order_id} is {} and cannot follow its refunds to {}", from.as_str(), target.as_str());
+                worker::console_error!(
+                    "order {order_id} is {} and cannot follow its refunds to {}",
+                    from.as_str(),
+                    target.as_str()
+                );
                 return Ok(());
             }
         };
@@ -210,7 +248,9 @@ pub async fn settle_order(env: &Env, order_id: &str) -> Result<(), ApiError> {
             return Ok(());
         }
     }
-    Err(ApiError::Internal(format!("order {order_id} kept changing while settling refunds")))
+    Err(ApiError::Internal(format!(
+        "order {order_id} kept changing while settling refunds"
+    )))
 }
 
 #[derive(Serialize)]
@@ -242,7 +282,13 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         .first::<Committed>(None)
         .await?
         .map_or(0, |c| c.n);
-    let amount = refund_amount(order.state()?, Fen::new(order.amount_fen), Fen::new(committed), draft.amount.as_deref()).map_err(refund_error)?;
+    let amount = refund_amount(
+        order.state()?,
+        Fen::new(order.amount_fen),
+        Fen::new(committed),
+        draft.amount.as_deref(),
+    )
+    .map_err(refund_error)?;
     let mut random = [0u8; 14];
     getrandom::getrandom(&mut random).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
     let now = now_secs();
@@ -261,10 +307,16 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         .first::<serde_json::Value>(None)
         .await?;
     if inserted.is_none() {
-        return Err(ApiError::Pay(409, "OVER_REFUND", "退款金额超过可退金额（可能有另一笔退款刚刚提交）".into()));
+        return Err(ApiError::Pay(
+            409,
+            "OVER_REFUND",
+            "退款金额超过可退金额（可能有另一笔退款刚刚提交）".into(),
+        ));
     }
     settle_order(env, order_id).await?;
-    let stored = refund_by_no(env, &out_refund_no).await?.ok_or_else(|| ApiError::Internal("refund vanished".into()))?;
+    let stored = refund_by_no(env, &out_refund_no)
+        .await?
+        .ok_or_else(|| ApiError::Internal("refund vanished".into()))?;
     let body = serde_json::json!({
         "out_trade_no": order.out_trade_no,
         "out_refund_no": out_refund_no,
@@ -275,21 +327,49 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
     match client::create_refund(env, &config, &body).await {
         Ok(answer) => {
             if let Some(reported) = RefundState::from_wechat(answer.status) {
-                apply_refund(env, &stored, reported, Some(&answer.refund_id), &format!("api:{out_refund_no}")).await?;
+                apply_refund(
+                    env,
+                    &stored,
+                    reported,
+                    Some(&answer.refund_id),
+                    &format!("api:{out_refund_no}"),
+                )
+                .await?;
             }
         }
         Err(CallError::Refused { code, message, .. }) => {
             // Verified refusal: nothing was refunded, the amount is refundable again.
-            apply_refund(env, &stored, RefundState::Closed, None, &format!("api:{out_refund_no}")).await?;
+            apply_refund(
+                env,
+                &stored,
+                RefundState::Closed,
+                None,
+                &format!("api:{out_refund_no}"),
+            )
+            .await?;
             worker::console_error!("refund {out_refund_no} refused: {code} {message}");
-            return Err(ApiError::Pay(502, "REFUND_REFUSED", format!("微信支付拒绝了退款：{message}")));
+            return Err(ApiError::Pay(
+                502,
+                "REFUND_REFUSED",
+                format!("微信支付拒绝了退款：{message}"),
+            ));
         }
         // Unknown outcome: the refund stays processing and the cron asks WeChat Pay.
         Err(e) => worker::console_error!("refund {out_refund_no}: {e}; the cron will query it"),
     }
-    let refund = refund_by_no(env, &out_refund_no).await?.ok_or_else(|| ApiError::Internal("refund vanished".into()))?;
-    let order = apply::order_by_id(env, order_id).await?.ok_or(ApiError::Missing("订单"))?;
-    http::json(201, &Created { refund: refund.view()?, order: orders::view(env, &order).await? })
+    let refund = refund_by_no(env, &out_refund_no)
+        .await?
+        .ok_or_else(|| ApiError::Internal("refund vanished".into()))?;
+    let order = apply::order_by_id(env, order_id)
+        .await?
+        .ok_or(ApiError::Missing("订单"))?;
+    http::json(
+        201,
+        &Created {
+            refund: refund.view()?,
+            order: orders::view(env, &order).await?,
+        },
+    )
 }
 
 fn refund_error(e: RefundError) -> ApiError {
@@ -304,15 +384,34 @@ fn refund_error(e: RefundError) -> ApiError {
 
 /// Asks WeChat Pay about a refund that stays processing (cron). A refund WeChat Pay never
 /// received (its creation call got no answer) is closed after `give_up_after` seconds.
-pub async fn sync(env: &Env, config: &PayConfig, stored: &RefundRow, give_up_after: i64) -> Result<(), ApiError> {
+pub async fn sync(
+    env: &Env,
+    config: &PayConfig,
+    stored: &RefundRow,
+    give_up_after: i64,
+) -> Result<(), ApiError> {
     match client::query_refund(env, config, &stored.out_refund_no).await {
         Ok(Some(answer)) => {
             if let Some(reported) = RefundState::from_wechat(answer.status) {
-                apply_refund(env, stored, reported, Some(&answer.refund_id), &format!("query:{}", stored.out_refund_no)).await?;
+                apply_refund(
+                    env,
+                    stored,
+                    reported,
+                    Some(&answer.refund_id),
+                    &format!("query:{}", stored.out_refund_no),
+                )
+                .await?;
             }
         }
         Ok(None) if now_secs() - stored.created_at > give_up_after => {
-            apply_refund(env, stored, RefundState::Closed, None, &format!("query:{}", stored.out_refund_no)).await?;
+            apply_refund(
+                env,
+                stored,
+                RefundState::Closed,
+                None,
+                &format!("query:{}", stored.out_refund_no),
+            )
+            .await?;
         }
         Ok(None) => {}
         Err(e) => worker::console_error!("refund query {}: {e}", stored.out_refund_no),

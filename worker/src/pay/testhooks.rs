@@ -25,7 +25,9 @@ use crate::http;
 use crate::session::now_secs;
 
 fn enabled(env: &Env) -> Result<std::rc::Rc<PayConfig>, ApiError> {
-    PayConfig::get(env).filter(|c| c.test_hooks).ok_or(ApiError::NotFound)
+    PayConfig::get(env)
+        .filter(|c| c.test_hooks)
+        .ok_or(ApiError::NotFound)
 }
 
 #[derive(Deserialize)]
@@ -43,10 +45,16 @@ pub async fn faults(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             "INSERT INTO pay_test_faults (out_trade_no, remaining) VALUES (?1, ?2) \
              ON CONFLICT (out_trade_no) DO UPDATE SET remaining = excluded.remaining",
         )
-        .bind(&[body.out_trade_no.as_str().into(), JsValue::from_f64(body.count as f64)])?
+        .bind(&[
+            body.out_trade_no.as_str().into(),
+            JsValue::from_f64(body.count as f64),
+        ])?
         .run()
         .await?;
-    http::json(200, &serde_json::json!({ "out_trade_no": body.out_trade_no, "remaining": body.count }))
+    http::json(
+        200,
+        &serde_json::json!({ "out_trade_no": body.out_trade_no, "remaining": body.count }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -65,7 +73,10 @@ pub async fn age(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .bind(&[body.order_id.as_str().into(), shift])?
         .run()
         .await?;
-    http::json(200, &serde_json::json!({ "order_id": body.order_id, "aged_by": body.seconds }))
+    http::json(
+        200,
+        &serde_json::json!({ "order_id": body.order_id, "aged_by": body.seconds }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -83,21 +94,25 @@ struct Bench {
 pub async fn bench(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let config = enabled(env)?;
     let bench: Bench = http::read_json(&mut req).await?;
-    let backend = RsaBackend::parse(&bench.rsa).ok_or_else(|| ApiError::BadJson("rsa: webcrypto|rust".into()))?;
+    let backend = RsaBackend::parse(&bench.rsa)
+        .ok_or_else(|| ApiError::BadJson("rsa: webcrypto|rust".into()))?;
     let mut ok = 0u32;
     match bench.op.as_str() {
         "verify" => {
             let body = base64::engine::general_purpose::STANDARD
                 .decode(&bench.body_b64)
                 .map_err(|e| ApiError::BadJson(e.to_string()))?;
-            let headers = SignedHeaders::from_pairs(bench.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .map_err(|e| ApiError::BadJson(e.to_string()))?;
+            let headers = SignedHeaders::from_pairs(
+                bench.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .map_err(|e| ApiError::BadJson(e.to_string()))?;
             let keys: KeySet = certs::key_set(&config, &[]);
             for _ in 0..bench.n {
                 let pending = PendingVerification::prepare(&headers, &body, &keys, now_secs())
                     .map_err(|e| ApiError::BadJson(e.to_string()))?;
                 if crypto::finish(backend, pending).await.is_ok() {
-                    let decrypted = Notification::parse(&body).and_then(|n| n.decrypt(&config.apiv3_key));
+                    let decrypted =
+                        Notification::parse(&body).and_then(|n| n.decrypt(&config.apiv3_key));
                     if decrypted.is_ok() {
                         ok += 1;
                     }
@@ -105,15 +120,24 @@ pub async fn bench(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             }
         }
         "sign" => {
-            let config = PayConfig { rsa: backend, ..(*config).clone() };
+            let config = PayConfig {
+                rsa: backend,
+                ..(*config).clone()
+            };
             for i in 0..bench.n {
                 let message = format!("GET\n/v3/certificates\n{}\nbench{i}\n\n", now_secs());
-                if crypto::sign_base64(&config, message.as_bytes()).await.is_ok() {
+                if crypto::sign_base64(&config, message.as_bytes())
+                    .await
+                    .is_ok()
+                {
                     ok += 1;
                 }
             }
         }
         other => return Err(ApiError::BadJson(format!("op {other:?}: verify|sign"))),
     }
-    http::json(200, &serde_json::json!({ "n": bench.n, "ok": ok, "rsa": backend.as_str(), "op": bench.op }))
+    http::json(
+        200,
+        &serde_json::json!({ "n": bench.n, "ok": ok, "rsa": backend.as_str(), "op": bench.op }),
+    )
 }
