@@ -28,7 +28,11 @@ pub struct Sim {
 
 /// The `shoukuan` binary of the debug build.
 pub fn shoukuan_bin() -> PathBuf {
-    repo_root().join("target/debug/shoukuan")
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|p| if p.is_relative() { repo_root().join(p) } else { p })
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("debug/shoukuan")
 }
 
 /// Reads a dotenv file as `shoukuan keys dev` writes it: `KEY=value`, values optionally in

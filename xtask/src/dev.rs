@@ -23,7 +23,7 @@ pub fn run() -> Result<()> {
     build::app(&tools)?;
     build::worker(&tools, WorkerOpt::NoWasmOpt)?;
     build::cli(&tools)?;
-    let shoukuan = root().join("target/debug/shoukuan");
+    let shoukuan = crate::target_dir().join("debug/shoukuan");
     if !root().join(".dev.vars").exists() {
         step("generating dev keys into .dev.vars and sim.json (shoukuan keys dev)");
         run_quiet(
