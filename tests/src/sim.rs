@@ -30,7 +30,13 @@ pub struct Sim {
 pub fn shoukuan_bin() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .map(|p| if p.is_relative() { repo_root().join(p) } else { p })
+        .map(|p| {
+            if p.is_relative() {
+                repo_root().join(p)
+            } else {
+                p
+            }
+        })
         .unwrap_or_else(|| repo_root().join("target"))
         .join("debug/shoukuan")
 }

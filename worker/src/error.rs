@@ -58,41 +58,82 @@ impl From<worker::Error> for ApiError {
 
 impl ApiError {
     fn status_and_body(self) -> (u16, ErrorBody) {
-        let body = |code: &str, message: &str| ErrorBody { code: code.into(), message: message.into(), fields: vec![] };
+        let body = |code: &str, message: &str| ErrorBody {
+            code: code.into(),
+            message: message.into(),
+            fields: vec![],
+        };
         match self {
-            ApiError::BadJson(detail) => {
-                (400, body("BAD_JSON", &format!("请求内容不是有效的 JSON：{detail}")))
-            }
+            ApiError::BadJson(detail) => (
+                400,
+                body("BAD_JSON", &format!("请求内容不是有效的 JSON：{detail}")),
+            ),
             ApiError::Invalid(fields) => {
-                let first = fields.first().map(|f| f.code.clone()).unwrap_or_else(|| "INVALID".into());
-                let message = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("；");
-                (400, ErrorBody { code: first, message, fields })
+                let first = fields
+                    .first()
+                    .map(|f| f.code.clone())
+                    .unwrap_or_else(|| "INVALID".into());
+                let message = fields
+                    .iter()
+                    .map(|f| f.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；");
+                (
+                    400,
+                    ErrorBody {
+                        code: first,
+                        message,
+                        fields,
+                    },
+                )
             }
-            ApiError::Unauthorized => (401, body("UNAUTHORIZED", "管理链接无效，请使用发布时获得的管理链接")),
+            ApiError::Unauthorized => (
+                401,
+                body("UNAUTHORIZED", "管理链接无效，请使用发布时获得的管理链接"),
+            ),
             ApiError::Forbidden => (403, body("FORBIDDEN", "邀请码不正确，请向管理员获取邀请码")),
             ApiError::NotFound => (404, body("NOT_FOUND", "找不到这个收款")),
             ApiError::Closed => (409, body("CLOSED", "该收款已关闭，不能再修改")),
             ApiError::TooLarge => (413, body("BODY_TOO_LARGE", "请求内容过大（上限 64 KiB）")),
-            ApiError::UnsupportedMediaType => {
-                (415, body("UNSUPPORTED_MEDIA_TYPE", "请以 application/json 提交"))
-            }
+            ApiError::UnsupportedMediaType => (
+                415,
+                body("UNSUPPORTED_MEDIA_TYPE", "请以 application/json 提交"),
+            ),
             ApiError::Internal(cause) => {
                 worker::console_error!("internal error: {cause}");
                 (500, body("INTERNAL", "服务暂时不可用，请稍后再试"))
             }
-            ApiError::SignInRequired => (401, body("SIGN_IN_REQUIRED", "请先在微信中登录收款方账号")),
-            ApiError::NotApproved => (403, body("PAYEE_NOT_APPROVED", "收款方账号尚未通过运营方审核")),
-            ApiError::OperatorOnly => (401, body("OPERATOR_ONLY", "需要运营方密钥（OPERATOR_SECRET）")),
+            ApiError::SignInRequired => {
+                (401, body("SIGN_IN_REQUIRED", "请先在微信中登录收款方账号"))
+            }
+            ApiError::NotApproved => (
+                403,
+                body("PAYEE_NOT_APPROVED", "收款方账号尚未通过运营方审核"),
+            ),
+            ApiError::OperatorOnly => (
+                401,
+                body("OPERATOR_ONLY", "需要运营方密钥（OPERATOR_SECRET）"),
+            ),
             ApiError::Missing(what) => (404, body("NOT_FOUND", &format!("找不到这个{what}"))),
             ApiError::Conflict(code, message) => (409, body(code, message)),
-            ApiError::OaNotConfigured => (503, body("OA_NOT_CONFIGURED", "未配置公众号（WECHAT_APPID 等）")),
+            ApiError::OaNotConfigured => (
+                503,
+                body("OA_NOT_CONFIGURED", "未配置公众号（WECHAT_APPID 等）"),
+            ),
             ApiError::Unavailable(code, message) => (503, body(code, message)),
-            ApiError::NotParticipant => (401, body("NOT_PARTICIPANT", "只有报名本人可以修改这条接龙")),
-            ApiError::ImageTooLarge => (413, body("IMAGE_TOO_LARGE", "图片过大，请换一张或重新选择")),
+            ApiError::NotParticipant => {
+                (401, body("NOT_PARTICIPANT", "只有报名本人可以修改这条接龙"))
+            }
+            ApiError::ImageTooLarge => {
+                (413, body("IMAGE_TOO_LARGE", "图片过大，请换一张或重新选择"))
+            }
             ApiError::Pay(status, code, message) => (status, body(code, &message)),
             ApiError::Upstream(cause) => {
                 worker::console_error!("wechat api: {cause}");
-                (502, body("WECHAT_UPSTREAM", "微信接口暂时不可用，请稍后再试"))
+                (
+                    502,
+                    body("WECHAT_UPSTREAM", "微信接口暂时不可用，请稍后再试"),
+                )
             }
         }
     }

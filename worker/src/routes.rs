@@ -52,7 +52,9 @@ impl Route {
             (Method::Post, ["api", "collections"]) => Route::CreateCollection,
             (Method::Get, ["api", "collections", id]) => Route::GetCollection(id.to_string()),
             (Method::Put, ["api", "collections", id]) => Route::UpdateCollection(id.to_string()),
-            (Method::Post, ["api", "collections", id, "close"]) => Route::CloseCollection(id.to_string()),
+            (Method::Post, ["api", "collections", id, "close"]) => {
+                Route::CloseCollection(id.to_string())
+            }
             (Method::Get | Method::Head, ["c", id]) => Route::PayerPage(id.to_string()),
             _ => return None,
         };
@@ -132,16 +134,22 @@ impl OaRoute {
             (Method::Post, ["api", "dash", "claim"]) => OaRoute::Claim,
             (Method::Get, ["api", "dash", "routes"]) => OaRoute::ListRoutes,
             (Method::Post, ["api", "dash", "routes"]) => OaRoute::CreateRoute,
-            (Method::Delete, ["api", "dash", "routes", key]) => OaRoute::DeleteRoute(key.to_string()),
+            (Method::Delete, ["api", "dash", "routes", key]) => {
+                OaRoute::DeleteRoute(key.to_string())
+            }
             (Method::Get, ["api", "dash", "keywords"]) => OaRoute::ListKeywords,
             (Method::Post, ["api", "dash", "keywords"]) => OaRoute::CreateKeyword,
-            (Method::Delete, ["api", "dash", "keywords", id]) => OaRoute::DeleteKeyword(id.to_string()),
+            (Method::Delete, ["api", "dash", "keywords", id]) => {
+                OaRoute::DeleteKeyword(id.to_string())
+            }
             (Method::Get, ["api", "dash", "menu"]) => OaRoute::GetMenu,
             (Method::Put, ["api", "dash", "menu"]) => OaRoute::PutMenu,
             (Method::Post, ["api", "dash", "menu", "publish"]) => OaRoute::PublishMenu,
             (Method::Get, ["api", "dash", "channels"]) => OaRoute::ListChannels,
             (Method::Post, ["api", "dash", "channels"]) => OaRoute::CreateChannel,
-            (Method::Get, ["api", "dash", "channels", id, "qr.png"]) => OaRoute::ChannelQr(id.to_string()),
+            (Method::Get, ["api", "dash", "channels", id, "qr.png"]) => {
+                OaRoute::ChannelQr(id.to_string())
+            }
             (Method::Get, ["api", "operator", "payees"]) => OaRoute::ListPayees,
             (Method::Post, ["api", "operator", "payees", openid, "approve"]) => {
                 OaRoute::ApprovePayee(openid.to_string())

@@ -11,9 +11,9 @@ pub mod manage;
 pub mod new;
 pub mod order;
 pub mod pay;
+#[cfg(feature = "payee")]
+pub mod payments;
 pub mod product;
 #[cfg(feature = "payee")]
 pub mod publish_kinds;
 pub mod split;
-#[cfg(feature = "payee")]
-pub mod payments;
