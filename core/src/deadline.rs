@@ -5,6 +5,7 @@
 //! arithmetic is Howard Hinnant's `days_from_civil` / `civil_from_days`, written out so the
 //! core needs no time library.
 
+use crate::paytime::{civil_from_days, days_from_civil};
 use serde::{Deserialize, Serialize};
 
 /// China Standard Time's offset from UTC, in seconds.
@@ -50,29 +51,6 @@ pub struct Civil {
     pub minute: u32,
     /// Second, 0–59.
     pub second: u32,
-}
-
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 fn days_in_month(year: i64, month: u32) -> u32 {

@@ -66,3 +66,25 @@ pub fn with_security_headers(mut resp: Response) -> worker::Result<Response> {
     }
     Ok(resp)
 }
+
+/// Runs `fut` for at most `limit`: `None` when time is up. Outbound calls to WeChat use it so
+/// a slow upstream never holds a request (or a callback answer) past WeChat's own deadlines.
+pub async fn within<T>(
+    limit: std::time::Duration,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    use std::future::Future as _;
+    use std::task::Poll;
+    let mut fut = std::pin::pin!(fut);
+    let mut delay = std::pin::pin!(worker::Delay::from(limit));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(result));
+        }
+        if delay.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}

@@ -51,3 +51,20 @@ pub async fn publish(worker: &Worker, body: &Value) -> Value {
     assert_eq!(resp.status(), 201, "publish failed");
     resp.json().await.unwrap()
 }
+
+/// An HTTP client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `Location` header of a redirect ("" when absent).
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}

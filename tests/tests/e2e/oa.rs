@@ -10,7 +10,7 @@ use shoukuan_tests::sim::Sim;
 use shoukuan_tests::worker::Worker;
 use tokio::sync::OnceCell;
 
-use crate::{good_body, unique_pay_code};
+use crate::{good_body, location, no_redirects, unique_pay_code};
 
 const OPERATOR: &str = "e2e-operator-secret-0123456789";
 
@@ -33,21 +33,6 @@ async fn oa() -> &'static Oa {
         Oa { sim, worker }
     })
     .await
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// `name=value` of the `Set-Cookie` for `name`, and the whole header.

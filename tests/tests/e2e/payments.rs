@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::{location, no_redirects};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use shoukuan_core::wechatpay::devkeys::SimConfig;
@@ -71,21 +72,6 @@ fn unique(prefix: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("{prefix}{:x}", nanos % 0xffff_ffff_ffff)
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// A signed-in, approved payee.

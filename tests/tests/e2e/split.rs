@@ -10,7 +10,7 @@ use shoukuan_tests::worker::Worker;
 use thirtyfour::prelude::*;
 use tokio::sync::OnceCell;
 
-use crate::unique_pay_code;
+use crate::{location, no_redirects, unique_pay_code};
 
 /// A development DATA_KEY (base64 of 32 bytes), as `shoukuan keys dev` makes them.
 pub const DATA_KEY: &str = "c2hvdWt1YW4tZTJlLWRhdGEta2V5LTMyLWJ5dGVzISE=";
@@ -900,21 +900,6 @@ mod reminders {
 
     const OPERATOR: &str = "e2e-operator-secret-split-reminders";
     const TEMPLATE: &str = "tpl-split-reminder";
-
-    fn no_redirects() -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-    }
-
-    fn location(resp: &reqwest::Response) -> String {
-        resp.headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    }
 
     /// Opens `/m/<key>` inside "WeChat" as simulated user `openid`, follows the OAuth hops and
     /// returns the payer session cookie (`sk_payer=…`).

@@ -4,8 +4,6 @@
 //! ever marked paid from a verified answer or callback.
 
 use std::future::Future;
-use std::pin::pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -14,7 +12,7 @@ use shoukuan_core::wechatpay::{
     request_message, Authorization, JsapiPrepayRequest, RefundStatus, SignedHeaders, Transaction,
     HEADER_SERIAL,
 };
-use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::certs::{self, VerifyFailure};
 use super::config::PayConfig;
@@ -87,19 +85,8 @@ impl Answer {
 async fn with_timeout<T>(
     fut: impl Future<Output = worker::Result<T>>,
 ) -> Result<Option<T>, CallError> {
-    let mut fut = pin!(fut);
-    let mut delay = pin!(Delay::from(TIMEOUT));
-    let outcome = std::future::poll_fn(|cx| {
-        if let Poll::Ready(result) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(result));
-        }
-        if delay.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await;
-    outcome
+    crate::http::within(TIMEOUT, fut)
+        .await
         .transpose()
         .map_err(|e| CallError::Transport(e.to_string()))
 }

@@ -7,14 +7,12 @@
 pub mod token;
 
 use std::future::Future;
-use std::pin::pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use shoukuan_core::mp::EncodingAesKey;
 use shoukuan_core::oa_api::{self, ApiFailure};
 use shoukuan_core::urlenc::build_query;
-use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Env, Fetch, Headers, Method, Request, RequestInit};
 
 use crate::config::{secret_setting, setting, SecretString};
 use crate::error::ApiError;
@@ -78,23 +76,11 @@ impl OaConfig {
     }
 }
 
-/// Runs `fut` for at most [`TIMEOUT`]; `None` when time is up.
 async fn with_timeout<T>(
     fut: impl Future<Output = worker::Result<T>>,
 ) -> Result<Option<T>, ApiError> {
-    let mut fut = pin!(fut);
-    let mut delay = pin!(Delay::from(TIMEOUT));
-    let outcome = std::future::poll_fn(|cx| {
-        if let Poll::Ready(result) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(result));
-        }
-        if delay.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await;
-    outcome
+    crate::http::within(TIMEOUT, fut)
+        .await
         .transpose()
         .map_err(|e| ApiError::Upstream(e.to_string()))
 }
