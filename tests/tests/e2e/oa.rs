@@ -1042,6 +1042,64 @@ async fn a_scan_then_a_visit_is_attributed_to_the_channel_and_counted_in_its_fun
         ))
         .unwrap();
     assert_eq!(rows, vec![json!({ "channel_id": channel_id })]);
+
+    // The scanned follower then pays a merchant collection of the same payee: the order and
+    // the payment are attributed to the channel too.
+    let merchant: Value = oa
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/dash/merchant-collections",
+            Some(json!({ "payee_name": "李四商店", "title": "课程费", "amount": "9.90", "note": "" })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cookie = landing
+        .cookie
+        .clone()
+        .expect("the menu jump gave a payer session");
+    let order: Value = reqwest::Client::new()
+        .post(oa.worker.url("/api/orders"))
+        .header("user-agent", WECHAT_IOS_UA)
+        .header("cookie", &cookie)
+        .json(&json!({ "collection_id": merchant["id"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["method"], "jsapi", "{order}");
+    oa.sim
+        .post(
+            "/sim/pay",
+            &json!({ "out_trade_no": order["out_trade_no"], "openid": openid }),
+        )
+        .await
+        .unwrap();
+    let order_url = oa
+        .worker
+        .url(&format!("/api/orders/{}", order["id"].as_str().unwrap()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let view: Value = reqwest::get(&order_url)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if view["state"] == "paid" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "order not paid: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
     // A new follower through the QR (subscribe with qrscene_), and a visit with the explicit
     // parameter from outside WeChat.
     let newcomer = oa.sim.create_payer(false).await.unwrap();
@@ -1078,6 +1136,9 @@ async fn a_scan_then_a_visit_is_attributed_to_the_channel_and_counted_in_its_fun
     assert_eq!(mine["funnel"]["scans"], 2);
     assert_eq!(mine["funnel"]["visits"], 2);
     assert_eq!(mine["funnel"]["visit_rate_permille"], 1000);
+    assert_eq!(mine["funnel"]["orders"], 1);
+    assert_eq!(mine["funnel"]["paid_orders"], 1);
+    assert_eq!(mine["funnel"]["paid_fen"], 990);
     let (_, other) = oa.approved_payee().await;
     let theirs: Value = oa
         .as_payee(&other, reqwest::Method::GET, "/api/dash/channels", None)

@@ -114,7 +114,6 @@ struct LastScan {
 
 /// For the payments code: an order was created by `openid` (optionally with an explicit
 /// channel from the page URL). Records it when it is attributed to a channel.
-#[allow(dead_code)] // called by the payments feature (orders), which lands separately
 pub async fn record_order_created(
     env: &Env,
     out_trade_no: &str,
@@ -161,7 +160,6 @@ pub async fn record_order_created(
 }
 
 /// For the payments code: the order was paid (idempotent; unknown orders are ignored).
-#[allow(dead_code)] // called by the payments feature (orders), which lands separately
 pub async fn record_order_paid(env: &Env, out_trade_no: &str) -> Result<(), ApiError> {
     env.d1("DB")?
         .prepare("UPDATE channel_orders SET status = 'paid', paid_at = ?2 WHERE out_trade_no = ?1 AND status = 'created'")

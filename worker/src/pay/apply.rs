@@ -288,6 +288,9 @@ async fn on_paid(
     paid_after_close: bool,
     dedupe: &str,
 ) -> Result<(), ApiError> {
+    if let Err(e) = crate::oa::channels::record_order_paid(env, &order.out_trade_no).await {
+        worker::console_error!("channel attribution of a paid order failed: {e:?}");
+    }
     if paid_after_close {
         flag(
             env,

@@ -196,6 +196,18 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         };
         return Err(ApiError::Pay(403, "DAILY_LIMIT", message));
     }
+    // Channel attribution (scans → visits → orders → paid) must never cost a payment.
+    if let Err(e) = crate::oa::channels::record_order_created(
+        env,
+        out_trade_no.as_str(),
+        payer.as_ref(),
+        None,
+        amount.get(),
+    )
+    .await
+    {
+        worker::console_error!("channel attribution of a new order failed: {e:?}");
+    }
 
     let description = Description::parse(&shorten(
         &format!("{}-{}", found.payee_name, found.title),
