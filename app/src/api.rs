@@ -93,7 +93,10 @@ pub struct Config {
     pub invite_required: bool,
 }
 
-async fn send<T: DeserializeOwned>(request: Result<Request, gloo_net::Error>) -> Result<T, Error> {
+/// Sends a built request and interprets the answer.
+pub(crate) async fn send<T: DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, Error> {
     let request = request.map_err(|e| Error::Fetch(e.to_string()))?;
     let response = request
         .send()

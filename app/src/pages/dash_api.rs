@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::{interpret, Error};
+use crate::api::{send as call, Error};
 
 /// `GET /api/dash/me`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -80,20 +80,6 @@ pub struct MenuRoute {
     pub key: String,
     /// Page path.
     pub target: String,
-}
-
-async fn call<T: DeserializeOwned>(request: Result<Request, gloo_net::Error>) -> Result<T, Error> {
-    let request = request.map_err(|e| Error::Fetch(e.to_string()))?;
-    let response = request
-        .send()
-        .await
-        .map_err(|e| Error::Fetch(e.to_string()))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| Error::Fetch(e.to_string()))?;
-    interpret(status, &text)
 }
 
 /// `GET path`.
