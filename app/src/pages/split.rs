@@ -18,7 +18,6 @@ use shoukuan_core::split::{
     mode_summary, progress_text, Joined, ParticipantStatus, ParticipantView, PayMode, Pick, SignUp,
     SplitMode, SplitView,
 };
-use wasm_bindgen::JsCast;
 
 use crate::api;
 
@@ -929,8 +928,7 @@ mod payee {
             return;
         };
         if let Ok(a) = document.create_element("a").and_then(|a| {
-            a.dyn_into::<web_sys::HtmlAnchorElement>()
-                .map_err(Into::into)
+            wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlAnchorElement>(a).map_err(Into::into)
         }) {
             a.set_href(&url);
             a.set_download(filename);
