@@ -457,6 +457,10 @@ pub struct NewOrder {
     /// What the payer typed, for a collection whose amount the payer enters (`"12.34"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
+    /// A merchant-mode split: the participant paying their share (with their participant
+    /// token as `Authorization: Bearer …`). The amount is then their due; `amount` is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<String>,
 }
 
 /// Answer of `POST /api/orders` (201).

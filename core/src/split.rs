@@ -260,14 +260,9 @@ impl NewSplit {
         });
         let pay_mode = match blank(&self.pay_mode) {
             None | Some("personal") => PayMode::Personal,
-            Some("merchant") => {
-                errors.push(field_error(
-                    "split.pay_mode",
-                    "UNSUPPORTED",
-                    "商户收款（微信支付）尚未开通，请使用个人收款码",
-                ));
-                PayMode::Merchant
-            }
+            // Only an approved payee may publish one, and only where WeChat Pay is configured:
+            // the worker checks both (a session is not a property of the body).
+            Some("merchant") => PayMode::Merchant,
             Some(_) => {
                 errors.push(field_error(
                     "split.pay_mode",
@@ -881,7 +876,7 @@ mod tests {
             total: Some("0.01".into()),
             people: Some("2".into()),
             deadline: Some("2020-01-01T10:00".into()),
-            pay_mode: Some("merchant".into()),
+            pay_mode: Some("cash".into()),
             ..NewSplit::default()
         }
         .validate(NOW)

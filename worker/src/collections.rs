@@ -3,10 +3,13 @@
 
 use serde::Deserialize;
 use shoukuan_core::collection::{
-    is_valid_id, AmountRule, CollectionView, Created, Kind, NewCollection, Status, ValidCollection,
+    is_valid_id, AmountRule, CollectionView, Created, FieldError, Kind, NewCollection, Status,
+    ValidCollection,
 };
 use shoukuan_core::money::Fen;
 use shoukuan_core::publish::{Extra, PublishBody};
+use shoukuan_core::session::Openid;
+use shoukuan_core::split::PayMode;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Request, Response};
 
@@ -94,6 +97,15 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     }
     let now = now_secs();
     let checked = draft.validate(now).map_err(ApiError::Invalid)?;
+    // A split paid through WeChat Pay: only where merchant collections may be published (an
+    // approved payee session, payments configured), and owned by that payee (its daily limit).
+    let merchant =
+        matches!(&checked.extra, Extra::Split(spec) if spec.pay_mode == PayMode::Merchant);
+    let owner = if merchant {
+        Some(merchant_split_owner(owner, &req, env).await?)
+    } else {
+        owner
+    };
     if let Extra::Product(product) = &checked.extra {
         crate::products::check_images(env, product).await?;
     }
@@ -104,7 +116,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let insert = db
         .prepare(
             "INSERT INTO collections (id, kind, status, payee_name, title, amount_fen, note, pay_code, \
-             manage_token_hash, created_at, updated_at, owner_openid) VALUES (?1, ?10, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+             manage_token_hash, created_at, updated_at, owner_openid, pay_mode) VALUES (?1, ?10, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?11)",
         )
         .bind(&[
             id.as_str().into(),
@@ -117,6 +129,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             JsValue::from_f64(now as f64),
             owner.as_ref().map_or(JsValue::NULL, |o| o.as_str().into()),
             checked.kind().as_str().into(),
+            if merchant { "merchant" } else { "personal" }.into(),
         ])?;
     // One batch (a transaction): a split or product never exists half-stored.
     let mut statements = vec![insert];
@@ -135,6 +148,39 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         manage_token: token,
     };
     http::json(201, &created)
+}
+
+/// The approved payee who may publish a merchant-mode split; anyone else gets a field error
+/// (never a merchant split without an accountable payee).
+async fn merchant_split_owner(
+    owner: Option<Openid>,
+    req: &Request,
+    env: &Env,
+) -> Result<Openid, ApiError> {
+    let refuse = |code: &str, message: &str| {
+        ApiError::Invalid(vec![FieldError {
+            field: "split.pay_mode".into(),
+            code: code.into(),
+            message: message.into(),
+        }])
+    };
+    if !crate::pay::configured(env) {
+        return Err(refuse(
+            "MERCHANT_UNAVAILABLE",
+            "商户收款（微信支付）尚未开通，请使用个人收款码",
+        ));
+    }
+    if let Some(owner) = owner {
+        return Ok(owner);
+    }
+    match crate::session::require_approved_payee(req, env).await {
+        Ok(payee) => Ok(payee),
+        Err(ApiError::SignInRequired | ApiError::NotApproved) => Err(refuse(
+            "MERCHANT_REQUIRES_PAYEE",
+            "微信支付接龙需由已审核的收款人在微信中登录后发布",
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 async fn load(id: &str, env: &Env) -> Result<Row, ApiError> {

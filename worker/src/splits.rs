@@ -687,10 +687,29 @@ async fn mark_paid(
     Ok(!changed.is_empty())
 }
 
-/// Seam for merchant mode: the payments feature calls this after a VERIFIED WeChat Pay
-/// notification (or active query) for an order created for participant `pid` of split `id`,
-/// with the amount WeChat confirmed. Idempotent.
-#[allow(dead_code)] // called by the payments feature (merchant mode), not yet built
+/// Merchant mode: `POST /api/orders` for participant `pid` of split `id`. Checks the
+/// participant token (`Authorization: Bearer …`, as every participant action) and answers
+/// what they owe now; 409 when they are already paid.
+pub async fn due_for_order(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Fen, ApiError> {
+    load_own(id, pid, req, env).await?;
+    let split = load_split(id, env).await?;
+    if split.spec.pay_mode != shoukuan_core::split::PayMode::Merchant {
+        return Err(ApiError::Pay(
+            409,
+            "NOT_MERCHANT",
+            "这个接龙使用个人收款码，请长按二维码付款".into(),
+        ));
+    }
+    let current = entry(id, pid, &split, env, None).await?;
+    if current.status == ParticipantStatus::Paid {
+        return Err(already_paid());
+    }
+    Ok(current.due)
+}
+
+/// Merchant mode: called after a VERIFIED WeChat Pay notification (or active query) moved an
+/// order created for participant `pid` of split `id` to paid, with the amount WeChat
+/// confirmed. Idempotent.
 pub async fn mark_paid_by_verified_payment(
     env: &Env,
     id: &str,

@@ -11,12 +11,13 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
+use shoukuan_core::checkout::PAYER_SIGN_IN_REQUIRED;
 use shoukuan_core::collection::FieldError;
 use shoukuan_core::deadline::Countdown;
 use shoukuan_core::page::QR_CSS_PX;
 use shoukuan_core::split::{
-    mode_summary, progress_text, Joined, ParticipantStatus, ParticipantView, PayMode, Pick, SignUp,
-    SplitMode, SplitView,
+    mode_summary, progress_text, Joined, PaidBy, ParticipantStatus, ParticipantView, PayMode, Pick,
+    SignUp, SplitMode, SplitView,
 };
 
 use crate::api;
@@ -530,7 +531,68 @@ fn JoinForm(
     }
 }
 
-/// One's own entry: amount, 收款码, 我已付款, edit and withdraw.
+fn go_to(path: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().set_href(path);
+    }
+}
+
+/// `WeixinJSBridge.invoke('getBrandWCPayRequest', params, …)`, waiting for
+/// `WeixinJSBridgeReady` when the bridge is not there yet; on `ok` the order page (which waits
+/// for the verified payment) takes over.
+fn invoke_wechat_pay(
+    params: &shoukuan_core::wechatpay::JsapiPayParams,
+    order_path: &str,
+) -> Result<(), String> {
+    use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+    fn fail<E>(_: E) -> String {
+        "无法调起微信支付，请在微信中打开此页面".to_owned()
+    }
+    let json = serde_json::to_string(params).map_err(|e| e.to_string())?;
+    let params = js_sys::JSON::parse(&json).map_err(fail)?;
+    let path = order_path.to_owned();
+    let invoke = Closure::once_into_js(move || {
+        let window: JsValue = web_sys::window().map(Into::into).unwrap_or(JsValue::NULL);
+        let Ok(bridge) = js_sys::Reflect::get(&window, &"WeixinJSBridge".into()) else {
+            return;
+        };
+        let Ok(f) = js_sys::Reflect::get(&bridge, &"invoke".into()) else {
+            return;
+        };
+        let Ok(f) = f.dyn_into::<js_sys::Function>() else {
+            return;
+        };
+        let done = Closure::once_into_js(move |res: JsValue| {
+            let msg = js_sys::Reflect::get(&res, &"err_msg".into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default();
+            if msg == "get_brand_wcpay_request:ok" {
+                go_to(&path);
+            }
+        });
+        let _ = f.call3(&bridge, &"getBrandWCPayRequest".into(), &params, &done);
+    });
+    let window: JsValue = web_sys::window().map(Into::into).ok_or_else(|| fail(()))?;
+    let bridge = js_sys::Reflect::get(&window, &"WeixinJSBridge".into()).unwrap_or_default();
+    let invoke = invoke.unchecked_into::<js_sys::Function>();
+    if bridge.is_object() {
+        invoke.call0(&JsValue::NULL).map_err(fail)?;
+    } else {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or_else(|| fail(()))?;
+        let add = js_sys::Reflect::get(&document, &"addEventListener".into())
+            .map_err(fail)?
+            .dyn_into::<js_sys::Function>()
+            .map_err(|_| fail(()))?;
+        add.call2(&document, &"WeixinJSBridgeReady".into(), &invoke)
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// One's own entry: amount, 收款码 or 去支付 (merchant mode), 我已付款, edit and withdraw.
 #[component]
 fn MyEntry(
     live: Live,
@@ -579,6 +641,46 @@ fn MyEntry(
             act("DELETE", "");
         }
     };
+    // Merchant mode: an order for exactly this participant's due, then WeChat Pay (JSAPI inside
+    // WeChat, otherwise the order page with its Native QR), as `core::checkout` does.
+    let pay_now = move || {
+        let Some(t) = ticket.get_untracked() else {
+            return;
+        };
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        message.set(None);
+        let id = live.id.get_value();
+        spawn_local(async move {
+            let body = shoukuan_core::order::NewOrder {
+                collection_id: id.clone(),
+                amount: None,
+                participant_id: Some(t.pid.clone()),
+            };
+            let request =
+                bearer(gloo_net::http::Request::post("/api/orders"), &t.token).json(&body);
+            match call::<shoukuan_core::order::CreatedOrder>(request).await {
+                Ok(order) => match order.pay_params {
+                    Some(params) if order.method == shoukuan_core::order::PayMethod::Jsapi => {
+                        if let Err(e) = invoke_wechat_pay(&params, &order.order_path) {
+                            message.set(Some(e));
+                        }
+                    }
+                    _ => go_to(&order.order_path),
+                },
+                Err(api::Error::Api { body, .. }) if body.code == PAYER_SIGN_IN_REQUIRED => {
+                    go_to(&format!(
+                        "/oauth/start?next={}",
+                        shoukuan_core::urlenc::encode_component(&format!("/c/{id}"))
+                    ));
+                }
+                Err(e) => message.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
     let (pay_code, personal) = live.view.with_untracked(|v| {
         (
             v.collection.pay_code.clone(),
@@ -600,6 +702,7 @@ fn MyEntry(
                 {match status {
                     ParticipantStatus::Joined => "未付款",
                     ParticipantStatus::Claimed => "已告知收款人，等待确认收款",
+                    ParticipantStatus::Paid if me.paid_by == Some(PaidBy::VerifiedPayment) => "已通过微信支付付款",
                     ParticipantStatus::Paid => "收款人已确认收款",
                 }}
             </p>
@@ -611,6 +714,11 @@ fn MyEntry(
                     <figcaption class="qr-hint">{format!("长按识别二维码，付款 {due}")}</figcaption>
                 </figure>
                 <p class="hint">"这是收款人的个人收款码，没有到账通知：付款后请点「我已付款」，收款人确认后才算完成。"</p>
+            })}
+            {(status != ParticipantStatus::Paid && !personal).then(|| view! {
+                <button id="pay" class="button" type="button" prop:disabled=move || busy.get()
+                    on:click=move |_| pay_now()>{format!("去支付 {due}")}</button>
+                <p class="hint">"通过微信支付付款，到账后自动标记为已付款。"</p>
             })}
             {(status == ParticipantStatus::Joined && personal).then(|| view! {
                 <button id="claim" class="button" type="button" prop:disabled=move || busy.get()

@@ -1322,3 +1322,147 @@ async fn rsa_cpu_time_per_verified_callback() {
         }
     }
 }
+
+/// `POST /api/orders` for participant `pid` of a split, with their token (Native).
+async fn split_order(
+    worker: &Worker,
+    split: &str,
+    pid: &str,
+    token: Option<&str>,
+    amount: Option<&str>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(worker.url("/api/orders"))
+        .json(&json!({ "collection_id": split, "participant_id": pid, "amount": amount }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let resp = request.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merchant_split_paid_through_wechat_pay_marks_exactly_that_participant() {
+    let p = pay().await;
+    let worker = p.worker();
+    let split_body = json!({
+        "kind": "split", "payee_name": "李四", "title": "周五聚餐 AA", "note": "",
+        "pay_code": crate::unique_pay_code(),
+        "split": { "mode": "equal", "total": "30.00", "people": "3", "pay_mode": "merchant" },
+    });
+    // Without an approved payee session nobody publishes a merchant split.
+    let resp = reqwest::Client::new()
+        .post(worker.url("/api/collections"))
+        .json(&split_body)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        resp.status().as_u16(),
+        201,
+        "anonymous merchant split published"
+    );
+
+    let payee = p.payee().await;
+    let (status, created) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(split_body),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let manage = created["manage_token"].as_str().unwrap().to_string();
+    let stored = worker
+        .query(&format!(
+            "SELECT pay_mode, owner_openid FROM collections WHERE id = '{id}'"
+        ))
+        .unwrap();
+    assert_eq!(stored[0]["pay_mode"], "merchant");
+    assert_eq!(stored[0]["owner_openid"], payee.openid.as_str());
+
+    let mut joined = Vec::new();
+    for name in ["王小明", "赵小红"] {
+        let resp = reqwest::Client::new()
+            .post(worker.url(&format!("/api/splits/{id}/join")))
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let body: Value = resp.json().await.unwrap();
+        joined.push((
+            body["participant"]["id"].as_str().unwrap().to_string(),
+            body["token"].as_str().unwrap().to_string(),
+        ));
+    }
+    let (a, a_token) = &joined[0];
+    let (b, b_token) = &joined[1];
+
+    // No paying "the split" itself, nobody else's share, nor a chosen amount.
+    let (status, body) = p.try_order_on(worker, &id, Some("30.00")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "PARTICIPANT_REQUIRED", "{body}");
+    let (status, body) = split_order(worker, &id, b, None, None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = split_order(worker, &id, b, Some(a_token), None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = split_order(worker, &id, b, Some(b_token), Some("0.01")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "INVALID_AMOUNT", "{body}");
+
+    let (status, order) = split_order(worker, &id, b, Some(b_token), None).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["amount_fen"], 1000, "B's due is a third of 30.00");
+    assert_eq!(order["method"], "native");
+    let order_id = order["id"].as_str().unwrap();
+    let out_trade_no = order["out_trade_no"].as_str().unwrap();
+
+    // Paid, and the callback delivered twice.
+    p.sim_pay(out_trade_no, "duplicate", 1).await;
+    p.wait_state(order_id, "paid", 20).await;
+    let deliveries = p.deliveries_done(out_trade_no, 2, 30).await;
+    for delivery in &deliveries {
+        assert_eq!(statuses(delivery), vec![Some(204)], "{delivery}");
+    }
+    assert_eq!(p.transitions(worker, order_id, "paid"), 1);
+
+    let resp = reqwest::Client::new()
+        .get(worker.url(&format!("/api/splits/{id}/admin")))
+        .bearer_auth(&manage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let view: Value = resp.json().await.unwrap();
+    let participants = view["participants"].as_array().unwrap();
+    let find = |pid: &str| participants.iter().find(|x| x["id"] == pid).unwrap();
+    assert_eq!(find(b)["status"], "paid", "{view}");
+    assert_eq!(find(b)["paid_by"], "verified_payment", "{view}");
+    assert_eq!(find(a)["status"], "joined", "{view}");
+    assert!(find(a)["paid_by"].is_null(), "{view}");
+    assert_eq!(view["progress"]["paid"], 1, "{view}");
+    assert_eq!(view["progress"]["collected"], 1000, "{view}");
+
+    // Marked once, by this order, for this amount.
+    let rows = worker
+        .query(&format!(
+            "SELECT status, paid_by, paid_fen, out_trade_no FROM participants WHERE collection_id = '{id}' ORDER BY seq"
+        ))
+        .unwrap();
+    assert_eq!(rows[0]["status"], "joined");
+    assert!(rows[0]["out_trade_no"].is_null());
+    assert_eq!(rows[1]["paid_by"], "verified_payment");
+    assert_eq!(rows[1]["paid_fen"], 1000);
+    assert_eq!(rows[1]["out_trade_no"], out_trade_no);
+
+    // Paid once: a second order for B is refused; A can still pay their own share.
+    let (status, body) = split_order(worker, &id, b, Some(b_token), None).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = split_order(worker, &id, a, Some(a_token), Some("10.00")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["amount_fen"], 1000);
+}

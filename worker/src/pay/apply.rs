@@ -86,6 +86,9 @@ pub struct OrderRow {
     pub code_url: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// A merchant-mode split's participant this order pays for.
+    #[serde(default)]
+    pub participant_id: Option<String>,
 }
 
 impl OrderRow {
@@ -109,7 +112,7 @@ impl OrderRow {
 /// The columns of [`OrderRow`].
 pub const ORDER_COLUMNS: &str =
     "id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, state, \
-     expires_at, transaction_id, paid_at, refunded_fen, code_url, created_at";
+     expires_at, transaction_id, paid_at, refunded_fen, code_url, created_at, participant_id";
 
 /// The order with this number.
 pub async fn order_by_out_trade_no(
@@ -309,6 +312,30 @@ async fn on_paid(
     // Channel attribution is a statistic: a failure there must not undo the payment.
     if let Err(e) = crate::oa::channels::record_order_paid(env, &order.out_trade_no).await {
         worker::console_error!("channel attribution of {}: {e:?}", order.out_trade_no);
+    }
+    // A merchant-mode split: this (verified, just-applied) payment marks its participant paid,
+    // with the amount the order was made and confirmed for. Idempotent; a failure is logged
+    // (the order is paid either way, and the payee sees it on the dashboard).
+    if let Some(pid) = order.participant_id.as_deref() {
+        match crate::splits::mark_paid_by_verified_payment(
+            env,
+            &order.collection_id,
+            pid,
+            Fen::new(order.amount_fen),
+            &order.out_trade_no,
+        )
+        .await
+        {
+            Ok(true) => worker::console_log!("order {} paid participant {pid}", order.id),
+            Ok(false) => worker::console_log!(
+                "order {} paid; participant {pid} was already marked paid",
+                order.id
+            ),
+            Err(e) => worker::console_error!(
+                "order {} paid but marking participant {pid} failed: {e:?}",
+                order.id
+            ),
+        }
     }
     Ok(())
 }

@@ -64,3 +64,8 @@ pub async fn scheduled(env: &Env) {
         worker::console_error!("pay cron failed: {e:?}");
     }
 }
+
+/// Whether this deployment can take WeChat Pay payments (merchant collections and splits).
+pub fn configured(env: &Env) -> bool {
+    config::PayConfig::get(env).is_some()
+}

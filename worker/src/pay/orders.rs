@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 use shoukuan_core::checkout::PAYER_SIGN_IN_REQUIRED;
-use shoukuan_core::collection::{is_valid_id, AmountRule, Status};
+use shoukuan_core::collection::{is_valid_id, AmountRule, Kind, Status};
 use shoukuan_core::limits::{self, counted_states_sql};
 use shoukuan_core::money::Fen;
 use shoukuan_core::oauth::is_wechat_browser;
@@ -49,6 +49,8 @@ pub struct CollectionRow {
     pub title: String,
     /// Payee display name.
     pub payee_name: String,
+    /// `request` / `split` / `product`.
+    pub kind: String,
 }
 
 /// The collection `id` (any mode), if it exists.
@@ -58,7 +60,7 @@ pub async fn collection(env: &Env, id: &str) -> Result<Option<CollectionRow>, Ap
     }
     Ok(env
         .d1("DB")?
-        .prepare("SELECT id, status, pay_mode, amount_fen, owner_openid, title, payee_name FROM collections WHERE id = ?1")
+        .prepare("SELECT id, status, pay_mode, amount_fen, owner_openid, title, payee_name, kind FROM collections WHERE id = ?1")
         .bind(&[id.into()])?
         .first::<CollectionRow>(None)
         .await?)
@@ -129,12 +131,55 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let payee = found.owner_openid.clone().ok_or_else(|| {
         ApiError::Internal(format!("merchant collection {} has no payee", found.id))
     })?;
-    let rule = match found.amount_fen {
-        Some(fen) => AmountRule::Fixed { fen: Fen::new(fen) },
-        None => AmountRule::PayerEntered,
+    // A split is paid one participant at a time, for exactly what they owe (core's split
+    // arithmetic): the payer cannot choose the amount, and no order pays "the split" itself.
+    let participant = match (
+        found.kind == Kind::Split.as_str(),
+        draft.participant_id.as_deref(),
+    ) {
+        (true, Some(pid)) => Some(pid.to_owned()),
+        (true, None) => {
+            return Err(ApiError::Pay(
+                400,
+                "PARTICIPANT_REQUIRED",
+                "请先报名接龙，再支付自己的份额".into(),
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(ApiError::Pay(400, "NOT_A_SPLIT", "这个收款不是接龙".into()))
+        }
+        (false, None) => None,
     };
-    let amount = order_amount(rule, draft.amount.as_deref())
-        .map_err(|e| ApiError::Pay(400, "INVALID_AMOUNT", e.to_string()))?;
+    let amount = match &participant {
+        Some(pid) => {
+            let due = crate::splits::due_for_order(&found.id, pid, &req, env).await?;
+            if let Some(asked) = draft.amount.as_deref().filter(|a| !a.trim().is_empty()) {
+                if Fen::parse_yuan(asked).ok() != Some(due) {
+                    return Err(ApiError::Pay(
+                        400,
+                        "INVALID_AMOUNT",
+                        format!("应付金额为 {}，不能自行修改", due),
+                    ));
+                }
+            }
+            if due.get() <= 0 {
+                return Err(ApiError::Pay(
+                    409,
+                    "NOTHING_DUE",
+                    "你在这个接龙中没有需要支付的金额".into(),
+                ));
+            }
+            due
+        }
+        None => {
+            let rule = match found.amount_fen {
+                Some(fen) => AmountRule::Fixed { fen: Fen::new(fen) },
+                None => AmountRule::PayerEntered,
+            };
+            order_amount(rule, draft.amount.as_deref())
+                .map_err(|e| ApiError::Pay(400, "INVALID_AMOUNT", e.to_string()))?
+        }
+    };
     let in_wechat = is_wechat_browser(&session::user_agent(&req));
     let payer = session::payer_openid(&req, env);
     let method = if in_wechat {
@@ -162,8 +207,8 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .d1("DB")?
         .prepare(format!(
             "INSERT INTO orders (id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, payer_openid, \
-             state, limit_day, expires_at, changed_by, created_at, updated_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10 \
+             state, limit_day, expires_at, changed_by, created_at, updated_at, participant_id) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10, ?12 \
              WHERE EXISTS (SELECT 1 FROM payee_verifications WHERE openid = ?4 AND verified = 1) \
              OR (SELECT COALESCE(SUM(amount_fen), 0) FROM orders WHERE payee_openid = ?4 AND limit_day = ?8 \
                  AND state IN ({})) + ?5 <= ?11 \
@@ -182,6 +227,9 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             num(expires_at),
             num(now),
             num(limits::DAILY_LIMIT.get()),
+            participant
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from_str),
         ])?
         .first::<serde_json::Value>(None)
         .await?;
