@@ -68,3 +68,64 @@ pub fn location(resp: &reqwest::Response) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// `prefix` plus a time-derived suffix, unique within a test run.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{:x}", nanos % 0xffff_ffff_ffff)
+}
+
+/// Opens `entry` inside "WeChat" as the simulator's user `openid`, follows the OAuth hops
+/// (worker → simulated consent → `/oauth/callback`) and returns the session cookie
+/// `cookie_name=…` that the callback set.
+pub async fn wechat_session(
+    worker: &Worker,
+    entry: &str,
+    openid: &str,
+    cookie_name: &str,
+) -> String {
+    use shoukuan_tests::browser::WECHAT_IOS_UA;
+    let client = no_redirects();
+    let resp = client
+        .get(worker.url(entry))
+        .header("user-agent", WECHAT_IOS_UA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302, "{entry}");
+    let authorize = location(&resp);
+    assert!(
+        authorize.contains("/connect/oauth2/authorize?"),
+        "{authorize}"
+    );
+    let authorize = authorize.split('#').next().unwrap().to_string();
+    let resp = client
+        .get(format!("{authorize}&sim_openid={openid}"))
+        .send()
+        .await
+        .unwrap();
+    let callback = location(&resp);
+    let resp = client
+        .get(&callback)
+        .header("user-agent", WECHAT_IOS_UA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        302,
+        "{callback}: {}",
+        resp.text().await.unwrap_or_default()
+    );
+    let prefix = format!("{cookie_name}=");
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| h.split(';').next().filter(|p| p.starts_with(&prefix)))
+        .unwrap_or_else(|| panic!("no {cookie_name} session cookie"))
+        .to_string()
+}

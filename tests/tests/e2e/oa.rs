@@ -10,7 +10,7 @@ use shoukuan_tests::sim::Sim;
 use shoukuan_tests::worker::Worker;
 use tokio::sync::OnceCell;
 
-use crate::{good_body, location, no_redirects, unique_pay_code};
+use crate::{good_body, location, no_redirects, unique, unique_pay_code};
 
 const OPERATOR: &str = "e2e-operator-secret-0123456789";
 
@@ -46,14 +46,6 @@ fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> 
             pair.starts_with(&format!("{name}="))
                 .then(|| (pair.to_string(), header.to_string()))
         })
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}", nanos % 0xffff_ffff_ffff)
 }
 
 /// What one pass through WeChat's authorization looked like.

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{location, no_redirects};
+use crate::{unique, wechat_session};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use shoukuan_core::wechatpay::devkeys::SimConfig;
@@ -16,7 +16,7 @@ use shoukuan_core::wechatpay::{
     paysign_message, sign_for_test, EncryptedResource, Notification, PrivateKey, PublicKey,
     SignedHeaders, RESOURCE_TYPE_ENCRYPTED,
 };
-use shoukuan_tests::browser::{Browser, WECHAT_IOS_UA};
+use shoukuan_tests::browser::Browser;
 use shoukuan_tests::sim::Sim;
 use shoukuan_tests::worker::Worker;
 use tokio::sync::OnceCell;
@@ -66,14 +66,6 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}", nanos % 0xffff_ffff_ffff)
-}
-
 /// A signed-in, approved payee.
 struct Payee {
     openid: String,
@@ -94,46 +86,7 @@ impl Pay {
     /// A new simulated WeChat user signed in to the dashboard and approved by the operator.
     async fn payee_on(&self, worker: &Worker) -> Payee {
         let openid = self.sim.create_payer(true).await.unwrap();
-        let client = no_redirects();
-        let resp = client
-            .get(worker.url("/oauth/start?next=/dash"))
-            .header("user-agent", WECHAT_IOS_UA)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 302);
-        let authorize = location(&resp);
-        let (authorize, _) = authorize.split_once('#').unwrap();
-        let resp = client
-            .get(format!("{authorize}&sim_openid={openid}"))
-            .send()
-            .await
-            .unwrap();
-        let callback = location(&resp);
-        let resp = client
-            .get(&callback)
-            .header("user-agent", WECHAT_IOS_UA)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            resp.status(),
-            302,
-            "{}",
-            resp.text().await.unwrap_or_default()
-        );
-        let cookie = resp
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|h| {
-                h.split(';')
-                    .next()
-                    .filter(|p| p.starts_with("sk_payee="))
-                    .map(str::to_string)
-            })
-            .expect("payee session cookie");
+        let cookie = wechat_session(worker, "/oauth/start?next=/dash", &openid, "sk_payee").await;
         let resp = reqwest::Client::new()
             .post(worker.url(&format!("/api/operator/payees/{openid}/approve")))
             .bearer_auth(OPERATOR)

@@ -10,7 +10,7 @@ use shoukuan_tests::worker::Worker;
 use thirtyfour::prelude::*;
 use tokio::sync::OnceCell;
 
-use crate::{location, no_redirects, unique_pay_code};
+use crate::unique_pay_code;
 
 /// A development DATA_KEY (base64 of 32 bytes), as `shoukuan keys dev` makes them.
 pub const DATA_KEY: &str = "c2hvdWt1YW4tZTJlLWRhdGEta2V5LTMyLWJ5dGVzISE=";
@@ -895,7 +895,6 @@ async fn in_the_browser_a_payer_says_paid_and_only_the_payees_confirmation_marks
 /// The OA simulator and a worker talking to it, for reminders.
 mod reminders {
     use super::*;
-    use shoukuan_tests::browser::WECHAT_IOS_UA;
     use shoukuan_tests::sim::Sim;
 
     const OPERATOR: &str = "e2e-operator-secret-split-reminders";
@@ -903,41 +902,8 @@ mod reminders {
 
     /// Opens `/m/<key>` inside "WeChat" as simulated user `openid`, follows the OAuth hops and
     /// returns the payer session cookie (`sk_payer=…`).
-    async fn payer_session(worker: &Worker, sim: &Sim, key: &str, openid: &str) -> String {
-        let client = no_redirects();
-        let resp = client
-            .get(worker.url(&format!("/m/{key}")))
-            .header("user-agent", WECHAT_IOS_UA)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 302);
-        let authorize = location(&resp);
-        assert!(
-            authorize.starts_with(&sim.url("/connect/oauth2/authorize?")),
-            "{authorize}"
-        );
-        let authorize = authorize.split('#').next().unwrap().to_string();
-        let resp = client
-            .get(format!("{authorize}&sim_openid={openid}"))
-            .send()
-            .await
-            .unwrap();
-        let callback = location(&resp);
-        let resp = client
-            .get(&callback)
-            .header("user-agent", WECHAT_IOS_UA)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 302, "{callback}");
-        resp.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|h| h.split(';').next().filter(|p| p.starts_with("sk_payer=")))
-            .expect("payer session cookie")
-            .to_string()
+    async fn payer_session(worker: &Worker, key: &str, openid: &str) -> String {
+        crate::wechat_session(worker, &format!("/m/{key}"), openid, "sk_payer").await
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -990,12 +956,12 @@ mod reminders {
         let unpaid_openid = sim.create_payer(true).await.unwrap();
         let paid_openid = sim.create_payer(true).await.unwrap();
         let unpaid = join_as(
-            Some(payer_session(&worker, &sim, &key, &unpaid_openid).await),
+            Some(payer_session(&worker, &key, &unpaid_openid).await),
             "提醒甲",
         )
         .await;
         let paid = join_as(
-            Some(payer_session(&worker, &sim, &key, &paid_openid).await),
+            Some(payer_session(&worker, &key, &paid_openid).await),
             "提醒乙",
         )
         .await;
