@@ -32,7 +32,7 @@ pub fn run() -> Result<()> {
         )?;
     }
     step("applying D1 migrations locally");
-    migrate(&tools, PERSIST)?;
+    migrate(&tools, &root().join(PERSIST))?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -67,13 +67,13 @@ pub fn run() -> Result<()> {
             "--port",
             "8787",
         ])
-        .args([
-            "--persist-to",
-            PERSIST,
-            "--env-file",
-            ".dev.vars",
-            "--show-interactive-dev-session=false",
-        ])
+        // Absolute paths: wrangler resolves relative ones against the config's folder (worker/),
+        // where no .dev.vars exists, so the worker would silently run without its settings.
+        .arg("--persist-to")
+        .arg(root().join(PERSIST))
+        .arg("--env-file")
+        .arg(root().join(".dev.vars"))
+        .arg("--show-interactive-dev-session=false")
         .spawn()
         .context("starting wrangler dev")?;
     children.push(("wrangler dev", child));
@@ -113,7 +113,7 @@ pub fn run() -> Result<()> {
 }
 
 /// Applies `worker/migrations` to the local D1 under `persist`.
-pub fn migrate(tools: &Tools, persist: &str) -> Result<()> {
+pub fn migrate(tools: &Tools, persist: &std::path::Path) -> Result<()> {
     run_quiet(
         "wrangler d1 migrations apply",
         tools
@@ -127,7 +127,8 @@ pub fn migrate(tools: &Tools, persist: &str) -> Result<()> {
                 "--config",
                 "worker/wrangler.toml",
             ])
-            .args(["--persist-to", persist]),
+            .arg("--persist-to")
+            .arg(persist),
     )
 }
 
