@@ -188,6 +188,9 @@ fn dev_vars(keys: &DevKeys) -> String {
         // The operator API (`shoukuan payees|menu` read it from this file).
         ("OPERATOR_SECRET", random_string(ALNUM, 32)),
         ("PUBLISH_INVITE_CODE", String::new()),
+        // Local runs: anyone may publish from any browser. Production (with an Official
+        // Account) defaults to `payees`: approved payees signed in through WeChat.
+        ("PUBLISH_ACCESS", "invite".to_string()),
         ("WECHATPAY_BASE_URL", SIMULATOR_URL.to_string()),
         ("WECHAT_API_BASE_URL", SIMULATOR_URL.to_string()),
         ("WECHAT_OPEN_BASE_URL", SIMULATOR_URL.to_string()),

@@ -13,7 +13,7 @@ use shoukuan_core::wechatpay::{
     PrivateKey, PublicKey, SignedHeaders,
 };
 
-const DEV_VARS_KEYS: [&str; 18] = [
+const DEV_VARS_KEYS: [&str; 19] = [
     "WECHATPAY_MCHID",
     "WECHATPAY_APPID",
     "WECHATPAY_MCH_SERIAL",
@@ -29,6 +29,7 @@ const DEV_VARS_KEYS: [&str; 18] = [
     "SESSION_SECRET",
     "OPERATOR_SECRET",
     "PUBLISH_INVITE_CODE",
+    "PUBLISH_ACCESS",
     "WECHATPAY_BASE_URL",
     "WECHAT_API_BASE_URL",
     "WECHAT_OPEN_BASE_URL",
@@ -114,6 +115,7 @@ fn dev_vars_has_exactly_the_documented_keys_and_matches_sim_json() {
         shoukuan_core::mp::EncodingAesKey::parse(&sim.official_account.encoding_aes_key).is_ok()
     );
     assert_eq!(var(&vars, "PUBLISH_INVITE_CODE"), "");
+    assert_eq!(var(&vars, "PUBLISH_ACCESS"), "invite");
     let operator = var(&vars, "OPERATOR_SECRET");
     assert!(operator.len() == 32 && operator.bytes().all(|b| b.is_ascii_alphanumeric()));
     for url in [

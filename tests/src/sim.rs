@@ -140,9 +140,12 @@ impl Sim {
     }
 
     /// The worker's vars: the generated `.dev.vars` with every WeChat base URL pointing here.
+    /// `PUBLISH_ACCESS` (open publishing for local runs) is left out, so these workers run
+    /// with the production default (`payees` with an Official Account) unless a test sets it.
     pub fn worker_vars(&self) -> Vec<(String, String)> {
         self.dev_vars
             .iter()
+            .filter(|(k, _)| k != "PUBLISH_ACCESS")
             .map(|(k, v)| match k.as_str() {
                 "WECHATPAY_BASE_URL" | "WECHAT_API_BASE_URL" | "WECHAT_OPEN_BASE_URL" => {
                     (k.clone(), self.base.clone())
