@@ -8,9 +8,10 @@
 //! 4. a generated config, `<target>/deploy/wrangler.toml`: the committed one with the real
 //!    `database_id` and absolute paths (the committed file keeps its placeholder id);
 //! 5. `wrangler d1 migrations apply DB --remote`;
-//! 6. `wrangler secret bulk .prod.vars`: the secrets file the operator keeps out of git
-//!    (`.prod.vars` is git-ignored; same `KEY=value` format as `.dev.vars`), checked first;
-//! 7. `wrangler deploy`, then the URLs to enter in the WeChat consoles.
+//! 6. `wrangler deploy --secrets-file .prod.vars`: code and secrets as one new version; the
+//!    secrets file is the operator's, kept out of git (`.prod.vars` is git-ignored; same
+//!    `KEY=value` format as `.dev.vars`) and checked first;
+//! 7. the URLs to enter in the WeChat consoles.
 //!
 //! `--dry-run` does everything that needs no account, offline: the build, the generated config
 //! (placeholder id), the secrets file check, every migration applied to a fresh local D1, and
@@ -87,16 +88,16 @@ fn dry_run_inner(tools: &Tools, build: Build) -> Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     step("wrangler deploy --dry-run (bundle and config checked, nothing uploaded)");
     let outdir = crate::target_dir().join("deploy/dry-run");
-    let out = capture(
-        "wrangler deploy --dry-run",
-        tools
-            .wrangler()
-            .args(["deploy", "--dry-run", "--config"])
-            .arg(&config)
-            .arg("--outdir")
-            .arg(&outdir),
-        false,
-    )?;
+    let mut cmd = tools.wrangler();
+    cmd.args(["deploy", "--dry-run", "--config"])
+        .arg(&config)
+        .arg("--outdir")
+        .arg(&outdir);
+    if secrets.is_some() {
+        // wrangler reads the file too (its own parser), uploading nothing.
+        cmd.arg("--secrets-file").arg(root().join(SECRETS_FILE));
+    }
+    let out = capture("wrangler deploy --dry-run", &mut cmd, false)?;
     if !out.success {
         eprintln!("{}", out.output);
         bail!("wrangler deploy --dry-run failed");
@@ -175,20 +176,20 @@ fn deploy(tools: &Tools) -> Result<()> {
             &config_arg,
         ],
     )?;
-    step(&format!("uploading the secrets of {SECRETS_FILE}"));
+    // Code and secrets in one new version: no window where the new code runs with old
+    // secrets, and no draft worker on the first deploy.
+    step(&format!("wrangler deploy --secrets-file {SECRETS_FILE}"));
     let secrets_path = root().join(SECRETS_FILE);
-    wrangler_output(
+    let out = wrangler_output(
         tools,
         &[
-            "secret",
-            "bulk",
-            &secrets_path.to_string_lossy(),
+            "deploy",
             "--config",
             &config_arg,
+            "--secrets-file",
+            &secrets_path.to_string_lossy(),
         ],
     )?;
-    step("wrangler deploy");
-    let out = wrangler_output(tools, &["deploy", "--config", &config_arg])?;
     let workers_dev = out
         .split_whitespace()
         .find(|w| w.starts_with("https://") && w.contains(".workers.dev"))
