@@ -180,7 +180,7 @@ pub fn ensure_debian_packages(packages: &[&str]) -> Result<bool> {
     if packages.is_empty() {
         return Ok(true);
     }
-    let as_root = stdout_of(&mut Command::new("id").arg("-u")).as_deref() == Some("0");
+    let as_root = stdout_of(Command::new("id").arg("-u")).as_deref() == Some("0");
     let sudo = !as_root
         && Command::new("sudo")
             .args(["-n", "true"])
