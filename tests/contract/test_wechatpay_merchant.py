@@ -76,6 +76,7 @@ class Receiver:
 
     def close(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 class MerchantFlow:
