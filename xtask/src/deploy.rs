@@ -93,11 +93,18 @@ fn dry_run_inner(tools: &Tools, build: Build) -> Result<()> {
         .arg(&config)
         .arg("--outdir")
         .arg(&outdir);
-    if secrets.is_some() {
-        // wrangler reads the file too (its own parser), uploading nothing.
-        cmd.arg("--secrets-file").arg(root().join(SECRETS_FILE));
+    let json = match secrets {
+        Some(_) => Some(SecretsJson::write(&std::fs::read_to_string(
+            root().join(SECRETS_FILE),
+        )?)?),
+        None => None,
+    };
+    if let Some(json) = &json {
+        // wrangler reads the secrets too, uploading nothing.
+        cmd.arg("--secrets-file").arg(&json.path);
     }
     let out = capture("wrangler deploy --dry-run", &mut cmd, false)?;
+    drop(json);
     if !out.success {
         eprintln!("{}", out.output);
         bail!("wrangler deploy --dry-run failed");
@@ -133,8 +140,7 @@ fn deploy(tools: &Tools) -> Result<()> {
     build::worker(tools, build::WorkerOpt::Full)?;
 
     step("checking the Cloudflare account (wrangler whoami)");
-    let whoami = wrangler_output(tools, &["whoami"])?;
-    if whoami.contains("not authenticated") {
+    if wrangler_output(tools, &["whoami", "--json"]).is_err() {
         bail!(
             "no Cloudflare account configured: run `npx wrangler login`, or set \
              CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID), then run cargo xtask deploy again"
@@ -148,7 +154,17 @@ fn deploy(tools: &Tools) -> Result<()> {
                 "creating the D1 database {}",
                 committed.database_name
             ));
-            wrangler_output(tools, &["d1", "create", &committed.database_name])?;
+            // Primary near the payers; D1 read replicas are not used.
+            wrangler_output(
+                tools,
+                &[
+                    "d1",
+                    "create",
+                    &committed.database_name,
+                    "--location",
+                    "apac",
+                ],
+            )?;
             find_database(tools, &committed.database_name)?
                 .context("the D1 database was created but `wrangler d1 list` does not show it")?
         }
@@ -178,8 +194,11 @@ fn deploy(tools: &Tools) -> Result<()> {
     )?;
     // Code and secrets in one new version: no window where the new code runs with old
     // secrets, and no draft worker on the first deploy.
-    step(&format!("wrangler deploy --secrets-file {SECRETS_FILE}"));
+    step(&format!(
+        "wrangler deploy --secrets-file <{SECRETS_FILE} as JSON>"
+    ));
     let secrets_path = root().join(SECRETS_FILE);
+    let json = SecretsJson::write(&std::fs::read_to_string(&secrets_path)?)?;
     let out = wrangler_output(
         tools,
         &[
@@ -187,9 +206,11 @@ fn deploy(tools: &Tools) -> Result<()> {
             "--config",
             &config_arg,
             "--secrets-file",
-            &secrets_path.to_string_lossy(),
+            &json.path.to_string_lossy(),
         ],
-    )?;
+    );
+    drop(json);
+    let out = out?;
     let workers_dev = out
         .split_whitespace()
         .find(|w| w.starts_with("https://") && w.contains(".workers.dev"))
@@ -478,6 +499,75 @@ fn secrets_problems(text: &str, known: &[String]) -> Vec<String> {
     problems
 }
 
+/// `.prod.vars` handed to wrangler as JSON: its dotenv reading would expand `$VAR` inside
+/// values and let the shell's environment override the file. Readable by the owner only, and
+/// removed when dropped.
+struct SecretsJson {
+    path: PathBuf,
+}
+
+impl SecretsJson {
+    fn write(dotenv: &str) -> Result<SecretsJson> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let map: serde_json::Map<String, serde_json::Value> = parse_dotenv(dotenv)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        let path = crate::target_dir().join("deploy/secrets.json");
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(serde_json::Value::Object(map).to_string().as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(SecretsJson { path })
+    }
+}
+
+impl Drop for SecretsJson {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `KEY=value` lines as `shoukuan keys dev` writes `.dev.vars`: values optionally in double
+/// quotes with `\n`, `\"` and `\\` escapes; `#` lines and blank lines skipped.
+fn parse_dotenv(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(inner) => unescape(inner),
+                None => v.to_owned(),
+            };
+            (k.trim().to_owned(), v)
+        })
+        .collect()
+}
+
+fn unescape(quoted: &str) -> String {
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some(escaped) => out.push(escaped),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// The `gzip: 123.45 KiB` of wrangler's `Total Upload:` line.
 fn upload_gzip_kib(output: &str) -> Option<f64> {
     let line = output.lines().find(|l| l.contains("Total Upload:"))?;
@@ -556,6 +646,21 @@ mod tests {
                 "{name} missing from {known:?}"
             );
         }
+    }
+
+    #[test]
+    fn secrets_reach_wrangler_unexpanded_and_unescaped() {
+        let vars = parse_dotenv(
+            "# comment\nA=plain $HOME\nB=\"-----BEGIN-----\\nAB$C\\n\\\"q\\\" \\\\\"\n\nC=\n",
+        );
+        assert_eq!(
+            vars,
+            vec![
+                ("A".to_owned(), "plain $HOME".to_owned()),
+                ("B".to_owned(), "-----BEGIN-----\nAB$C\n\"q\" \\".to_owned()),
+                ("C".to_owned(), String::new()),
+            ]
+        );
     }
 
     #[test]
