@@ -66,12 +66,12 @@ pub fn dry_run(tools: &Tools, build: Build) -> Result<()> {
 
 fn dry_run_inner(tools: &Tools, build: Build) -> Result<()> {
     let start = Instant::now();
+    let committed = Committed::read()?;
+    let secrets = check_secrets_file()?;
     if build == Build::Now {
         build::app(tools)?;
         build::worker(tools, build::WorkerOpt::Full)?;
     }
-    let committed = Committed::read()?;
-    let secrets = check_secrets_file()?;
     let config = write_config(&committed, &committed.database_id)?;
     step("applying every migration to a fresh local D1 (offline check of the SQL)");
     let scratch = crate::target_dir().join("deploy/migrations-check");
