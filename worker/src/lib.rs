@@ -1,5 +1,6 @@
-//! The Shoukuan worker: JSON API, server-rendered payer pages and (later) WeChat callbacks,
-//! over D1. Handlers are thin: every rule lives in `shoukuan-core`.
+//! The Shoukuan worker: JSON API, server-rendered payer pages, the Official Account message
+//! endpoint and OAuth, WeChat Pay callbacks and the minute cron, over D1 (and R2 for images).
+//! Handlers are thin: every rule lives in `shoukuan-core`.
 
 mod collections;
 mod config;

@@ -4,9 +4,11 @@
 //! - `cargo xtask test`  runs every check and test and ends with `N passed, M failed`.
 //! - `cargo xtask build` builds the app and the worker (release), as `test` and `bench` do.
 //! - `cargo xtask bench` measures the payer page against a vanilla-JS baseline.
+//! - `cargo xtask deploy [--dry-run]` deploys to Cloudflare (or checks all of it offline).
 
 mod bench;
 mod build;
+mod deploy;
 mod dev;
 mod proc;
 mod test;
@@ -21,8 +23,9 @@ fn main() {
         Some("test") => test::run(&args[1..]),
         Some("build") => tools::ensure_all().and_then(|t| build::all(&t)),
         Some("bench") => bench::run(),
+        Some("deploy") => deploy::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|build|bench>");
+            eprintln!("usage: cargo xtask <dev|test|build|bench|deploy [--dry-run]>");
             std::process::exit(2);
         }
     };

@@ -148,8 +148,11 @@ fn ensure_npm() -> Result<()> {
     {
         return Ok(());
     }
-    if which("npm").is_none() {
-        bail!("npm is missing: install Node.js and npm (Debian: apt-get install -y nodejs npm)");
+    if which("npm").is_none() && !ensure_debian_packages(&["nodejs", "npm"])? {
+        bail!(
+            "npm is missing: install Node.js and npm with\n    {}",
+            apt_command(&["nodejs", "npm"])
+        );
     }
     step("installing npm packages from package-lock.json (wrangler, Node 22, binaryen wasm-opt)");
     run_quiet(
@@ -162,8 +165,57 @@ fn ensure_npm() -> Result<()> {
     Ok(())
 }
 
+/// The command a person runs to install `packages` from Debian.
+pub fn apt_command(packages: &[&str]) -> String {
+    format!(
+        "apt-get update && apt-get install -y {}",
+        packages.join(" ")
+    )
+}
+
+/// Installs Debian `packages` when that can happen without a person: as root, or with
+/// passwordless sudo. Returns false (installing nothing) otherwise, so the caller can print
+/// [`apt_command`] and fail.
+pub fn ensure_debian_packages(packages: &[&str]) -> Result<bool> {
+    if packages.is_empty() {
+        return Ok(true);
+    }
+    let as_root = stdout_of(Command::new("id").arg("-u")).as_deref() == Some("0");
+    let sudo = !as_root
+        && Command::new("sudo")
+            .args(["-n", "true"])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !as_root && !sudo {
+        return Ok(false);
+    }
+    let apt = |args: &[&str]| {
+        let mut cmd = if sudo {
+            let mut cmd = Command::new("sudo");
+            cmd.args(["-n", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+            cmd
+        } else {
+            Command::new("apt-get")
+        };
+        cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        cmd
+    };
+    let list = packages.join(" ");
+    step(&format!(
+        "installing Debian packages: {list} (apt-get{}; a few minutes, once per machine)",
+        if sudo { " through sudo" } else { "" }
+    ));
+    run_quiet("apt-get update", &mut apt(&["update", "-q"]))?;
+    let mut install = apt(&["install", "-y", "-q"]);
+    install.args(packages);
+    run_quiet(&format!("apt-get install {list}"), &mut install)?;
+    Ok(true)
+}
+
 /// FNV-1a: enough to notice that package-lock.json changed.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -43,6 +43,7 @@ pub use sign::{
 pub use verify::{
     check_clock_skew, decode_signature, response_message, sign_for_test, verify_signed,
     verify_with_key, KeyKind, KeySet, PendingVerification, RsaVerifier, RustRsa, SignedHeaders,
-    Verified, VerifyError, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    MAX_CLOCK_SKEW_SECS, PUBLIC_KEY_ID_PREFIX, SIGNATURE_PROBE_PREFIX,
+    Verified, VerifyError, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_SIGNATURE_TYPE,
+    HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS, PUBLIC_KEY_ID_PREFIX, SIGNATURE_PROBE_PREFIX,
+    SIGNATURE_TYPE_RSA,
 };

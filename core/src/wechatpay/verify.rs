@@ -18,6 +18,11 @@ pub const HEADER_NONCE: &str = "Wechatpay-Nonce";
 pub const HEADER_SIGNATURE: &str = "Wechatpay-Signature";
 /// Header naming the key: a platform certificate serial or a `PUB_KEY_ID_…`.
 pub const HEADER_SERIAL: &str = "Wechatpay-Serial";
+/// Header naming the signature algorithm (WeChat Pay sends it with every signed response and
+/// callback; absent is read as RSA, as older messages omitted it).
+pub const HEADER_SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
+/// The one signature algorithm verified here: SHA256withRSA with a 2048-bit key.
+pub const SIGNATURE_TYPE_RSA: &str = "WECHATPAY2-SHA256-RSA2048";
 /// The largest accepted |now − Wechatpay-Timestamp|, in seconds.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 /// WeChat Pay's deliberately wrong "signature probe" values start with this.
@@ -31,6 +36,10 @@ pub enum VerifyError {
     /// A required `Wechatpay-*` header is absent or empty (a proxy or CDN may strip them).
     #[error("header {0} is missing (a proxy or CDN in front of the server may strip Wechatpay-* headers)")]
     MissingHeader(&'static str),
+    /// `Wechatpay-Signature-Type` names an algorithm other than RSA (e.g. the SM2 national
+    /// cryptography one a merchant can opt into): such messages cannot be verified here.
+    #[error("unsupported signature type: Wechatpay-Signature-Type is \"{0}\", only WECHATPAY2-SHA256-RSA2048 is supported (SM2-signed messages are not; switch the merchant account back to RSA)")]
+    UnsupportedSignatureType(String),
     /// `Wechatpay-Timestamp` is not a decimal number of seconds.
     #[error("Wechatpay-Timestamp \"{0}\" is not Unix seconds")]
     BadTimestamp(String),
@@ -162,7 +171,9 @@ pub struct SignedHeaders {
 
 impl SignedHeaders {
     /// Picks the four headers out of `(name, value)` pairs; names are case-insensitive, values
-    /// are trimmed. A missing or empty header is an error, never a skipped check.
+    /// are trimmed. A missing or empty header is an error, never a skipped check. A
+    /// `Wechatpay-Signature-Type` other than [`SIGNATURE_TYPE_RSA`] is refused before anything
+    /// else is looked at (absent or empty is RSA).
     pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self, VerifyError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -178,6 +189,11 @@ impl SignedHeaders {
                 .filter(|v| !v.is_empty())
                 .ok_or(VerifyError::MissingHeader(name))
         };
+        if let Ok(kind) = find(HEADER_SIGNATURE_TYPE) {
+            if kind != SIGNATURE_TYPE_RSA {
+                return Err(VerifyError::UnsupportedSignatureType(kind));
+            }
+        }
         Ok(SignedHeaders {
             timestamp: find(HEADER_TIMESTAMP)?,
             nonce: find(HEADER_NONCE)?,
@@ -414,6 +430,27 @@ mod tests {
                 VerifyError::MissingHeader(name)
             );
         }
+    }
+
+    #[test]
+    fn only_the_rsa_signature_type_is_accepted_and_others_are_named() {
+        let with_type = |kind: &'static str| {
+            let mut pairs = pairs();
+            pairs.push(("wechatpay-signature-type", kind));
+            SignedHeaders::from_pairs(pairs)
+        };
+        assert!(with_type(" WECHATPAY2-SHA256-RSA2048 ").is_ok());
+        assert!(with_type("").is_ok(), "empty reads as absent, i.e. RSA");
+        let err = with_type("WECHATPAY2-SM2-WITH-SM3").unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::UnsupportedSignatureType("WECHATPAY2-SM2-WITH-SM3".into())
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("WECHATPAY2-SM2-WITH-SM3") && message.contains("SM2"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -131,6 +131,7 @@ async fn a_payee_publishes_in_wechat_and_the_payer_page_shows_the_same_code() {
             "payer page lacks {expected}: {text}"
         );
     }
+    assert_plain_html(&browser, &share_url).await;
     let shot = browser.full_screenshot().await.unwrap();
     std::fs::write(
         std::env::temp_dir().join("shoukuan-e2e-payer-wechat.png"),
@@ -174,6 +175,60 @@ async fn an_unknown_collection_shows_a_friendly_page_in_the_browser() {
     let card = browser.wait_for(".empty-card").await.unwrap();
     wait_text(&card, "找不到这个收款").await;
     browser.quit().await.unwrap();
+}
+
+/// What the README promises for a payment request's page in WeChat: complete as HTML, so the
+/// browser loads no app script, no WebAssembly and preloads nothing — checked on the HTML as
+/// served to WeChat's user agent and on what Chromium actually fetched (performance entries).
+async fn assert_plain_html(browser: &Browser, url: &str) {
+    let served = reqwest::Client::new()
+        .get(url)
+        .header("user-agent", shoukuan_tests::browser::WECHAT_IOS_UA)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let script_tags_with_src = served
+        .split("<script")
+        .skip(1)
+        .filter(|tag| tag.split('>').next().unwrap_or_default().contains("src"))
+        .count();
+    assert_eq!(
+        script_tags_with_src, 0,
+        "served HTML has <script src>: {served}"
+    );
+    assert!(!served.contains("modulepreload"), "{served}");
+    assert!(!served.contains(".wasm"), "{served}");
+
+    let page: Value = browser
+        .eval(
+            "return {
+               scripts: [...document.querySelectorAll('script[src]')].map(s => s.src),
+               preloads: [...document.querySelectorAll('link[rel=modulepreload], link[rel=preload]')].map(l => l.href),
+               fetched: performance.getEntriesByType('resource').map(e => e.name),
+               navigation: performance.getEntriesByType('navigation').map(e => e.name),
+             };",
+        )
+        .await
+        .unwrap();
+    assert_eq!(page["scripts"], serde_json::json!([]), "{page}");
+    assert_eq!(page["preloads"], serde_json::json!([]), "{page}");
+    // The entries are real (the page's own navigation is one), and none is WebAssembly.
+    assert_eq!(page["navigation"], serde_json::json!([url]), "{page}");
+    let fetched: Vec<&str> = page["fetched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        fetched
+            .iter()
+            .all(|name| !name.contains(".wasm") && !name.ends_with(".js")),
+        "the payer page fetched app code: {fetched:?}"
+    );
 }
 
 /// Waits up to 20 s for an element's text to contain `needle`.

@@ -14,7 +14,7 @@
 use serde::Deserialize;
 use shoukuan_core::refund::{check_notice, RefundState};
 use shoukuan_core::wechatpay::{
-    Notification, OpenedNotification, SignedHeaders, Verified, RESOURCE_TYPE_ENCRYPTED,
+    Notification, OpenedNotification, SignedHeaders, Verified, VerifyError, RESOURCE_TYPE_ENCRYPTED,
 };
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
@@ -91,7 +91,10 @@ async fn receive(endpoint: Endpoint, req: &mut Request, env: &Env) -> Result<(),
     let headers = SignedHeaders::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| {
             worker::console_log!("callback rejected: {e}");
-            Fail::new(401, "signature headers missing")
+            match e {
+                VerifyError::UnsupportedSignatureType(_) => Fail::new(401, e.to_string()),
+                _ => Fail::new(401, "signature headers missing"),
+            }
         })?;
     let verified = match certs::verify(env, &config, &headers, &body).await {
         Ok(verified) => verified,
