@@ -69,7 +69,8 @@ pub fn merchant_card(view: &CollectionView, seller: Seller<'_>) -> String {
         ),
         Seller::Payee => (
             "向你发起收款".to_string(),
-            "由微信支付收款，款项直接结算到收款方自己的商户号，付款成功后自动确认到账。".to_string(),
+            "由微信支付收款，款项直接结算到收款方自己的商户号，付款成功后自动确认到账。"
+                .to_string(),
         ),
     };
     let pay = match view.status {
@@ -168,7 +169,9 @@ pub fn my_orders(lines: &[PayerOrderLine]) -> String {
             )
         })
         .collect();
-    format!(r#"<section class="card my-orders" id="sk-my-orders"><h2>我的订单</h2><ul>{items}</ul></section>"#)
+    format!(
+        r#"<section class="card my-orders" id="sk-my-orders"><h2>我的订单</h2><ul>{items}</ul></section>"#
+    )
 }
 
 /// Body of `POST /api/dash/merchant-collections`: a collection paid through WeChat Pay (the
@@ -319,7 +322,10 @@ mod tests {
             &view(AmountRule::PayerEntered, Status::Open),
             Seller::Merchant("<某某>餐饮有限公司"),
         );
-        assert!(html.contains("收款商户：&lt;某某&gt;餐饮有限公司"), "{html}");
+        assert!(
+            html.contains("收款商户：&lt;某某&gt;餐饮有限公司"),
+            "{html}"
+        );
         assert!(PAY_SCRIPT.contains("d.h5_url"));
         let platform = merchant_card(&view(AmountRule::PayerEntered, Status::Open), Seller::Payee);
         assert!(!platform.contains("收款商户"));
@@ -328,7 +334,10 @@ mod tests {
     #[test]
     fn a_browser_remembers_its_orders_newest_first() {
         let cookie = remember_order(&["aB3dE6gH9k".into()], "Zz9yY8xX7w", true);
-        assert!(cookie.starts_with("sk_orders=Zz9yY8xX7w.aB3dE6gH9k;"), "{cookie}");
+        assert!(
+            cookie.starts_with("sk_orders=Zz9yY8xX7w.aB3dE6gH9k;"),
+            "{cookie}"
+        );
         assert!(cookie.ends_with("; Secure"));
         assert_eq!(
             remembered_orders(Some("Zz9yY8xX7w.<bad>.aB3dE6gH9k")),
@@ -336,13 +345,19 @@ mod tests {
         );
         let many: Vec<String> = (0..20).map(|i| format!("aB3dE6gH{i:02}")).collect();
         let value = remember_order(&many, "Zz9yY8xX7w", false);
-        assert_eq!(value.split(';').next().unwrap().split('.').count(), REMEMBERED_ORDERS);
+        assert_eq!(
+            value.split(';').next().unwrap().split('.').count(),
+            REMEMBERED_ORDERS
+        );
         let html = my_orders(&[PayerOrderLine {
             id: "Zz9yY8xX7w".into(),
             amount_fen: 1234,
             state: "paid".into(),
         }]);
-        assert!(html.contains(r#"href="/o/Zz9yY8xX7w""#) && html.contains("已支付"), "{html}");
+        assert!(
+            html.contains(r#"href="/o/Zz9yY8xX7w""#) && html.contains("已支付"),
+            "{html}"
+        );
         assert_eq!(my_orders(&[]), "");
     }
 
@@ -354,7 +369,10 @@ mod tests {
 
     #[test]
     fn a_closed_collection_has_neither_button_nor_script() {
-        let html = merchant_card(&view(AmountRule::PayerEntered, Status::Closed), Seller::Payee);
+        let html = merchant_card(
+            &view(AmountRule::PayerEntered, Status::Closed),
+            Seller::Payee,
+        );
         assert!(html.contains("该收款已关闭"));
         assert!(!html.contains("<script") && !html.contains("sk-pay"));
     }

@@ -709,7 +709,11 @@ mod tests {
         ));
         // A direct-shaped answer for a partner order: the service provider would be the payee.
         assert!(matches!(
-            decide(&order(OrderState::Pending), &tx(TradeState::Success), &partner_ids()),
+            decide(
+                &order(OrderState::Pending),
+                &tx(TradeState::Success),
+                &partner_ids()
+            ),
             Decision::Flag(_)
         ));
     }
@@ -723,7 +727,11 @@ mod tests {
         };
         assert_eq!(problems[0].kind(), "sub_mchid");
         assert!(matches!(
-            decide(&order(OrderState::Pending), &partner_tx("1900000109"), &ids()),
+            decide(
+                &order(OrderState::Pending),
+                &partner_tx("1900000109"),
+                &ids()
+            ),
             Decision::Flag(_)
         ));
     }
@@ -732,7 +740,8 @@ mod tests {
     fn the_method_follows_the_browser() {
         let wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47";
         let phone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36";
-        let desktop = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
+        let desktop =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
         assert_eq!(PayMethod::for_user_agent(wechat), PayMethod::Jsapi);
         assert_eq!(PayMethod::for_user_agent(phone), PayMethod::H5);
         assert_eq!(PayMethod::for_user_agent(desktop), PayMethod::Native);

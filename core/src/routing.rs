@@ -52,8 +52,12 @@ impl DeploymentModel {
     /// What an operator reads about the model, in Chinese.
     pub fn label(self) -> &'static str {
         match self {
-            DeploymentModel::OwnBusiness => "自营商户（收款人为本商户员工或门店，款项进入本商户号）",
-            DeploymentModel::Platform => "服务商平台（每位收款人绑定自己的特约商户号，款项直接结算给收款人）",
+            DeploymentModel::OwnBusiness => {
+                "自营商户（收款人为本商户员工或门店，款项进入本商户号）"
+            }
+            DeploymentModel::Platform => {
+                "服务商平台（每位收款人绑定自己的特约商户号，款项直接结算给收款人）"
+            }
         }
     }
 }
@@ -386,7 +390,9 @@ mod tests {
         assert_eq!(direct().close_body()["mchid"], "1900000100");
         assert_eq!(partner().request_ids()["sub_mchid"], "1900000109");
         assert!(direct().request_ids().is_empty());
-        assert!(partner().refund_query_path("RF1").ends_with("?sub_mchid=1900000109"));
+        assert!(partner()
+            .refund_query_path("RF1")
+            .ends_with("?sub_mchid=1900000109"));
     }
 
     #[test]
@@ -395,7 +401,9 @@ mod tests {
         assert!(p
             .check_refund_ids(None, Some("1900000100"), Some("1900000109"))
             .is_empty());
-        assert!(p.check_refund_ids(Some("1900000100"), None, None).is_empty());
+        assert!(p
+            .check_refund_ids(Some("1900000100"), None, None)
+            .is_empty());
         assert_eq!(
             p.check_refund_ids(None, Some("1900000100"), Some("1900000200"))
                 .len(),

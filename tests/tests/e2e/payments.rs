@@ -147,7 +147,12 @@ impl Pay {
     }
 
     /// A merchant collection of `payee` (`amount` in yuan, `None`: the payer enters it).
-    pub(crate) async fn collection_on(&self, worker: &Worker, payee: &Payee, amount: Option<&str>) -> String {
+    pub(crate) async fn collection_on(
+        &self,
+        worker: &Worker,
+        payee: &Payee,
+        amount: Option<&str>,
+    ) -> String {
         let (status, created) = self
             .as_payee_on(
                 worker,
@@ -182,7 +187,12 @@ impl Pay {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub(crate) async fn order_on(&self, worker: &Worker, collection: &str, amount: Option<&str>) -> Value {
+    pub(crate) async fn order_on(
+        &self,
+        worker: &Worker,
+        collection: &str,
+        amount: Option<&str>,
+    ) -> Value {
         let (status, order) = self.try_order_on(worker, collection, amount).await;
         assert_eq!(status, 201, "{order}");
         assert_eq!(order["method"], "native");
@@ -215,7 +225,13 @@ impl Pay {
     }
 
     /// Waits until the order is in `state` (without asking WeChat Pay: no `refresh`).
-    pub(crate) async fn wait_state_on(&self, worker: &Worker, id: &str, state: &str, secs: u64) -> Value {
+    pub(crate) async fn wait_state_on(
+        &self,
+        worker: &Worker,
+        id: &str,
+        state: &str,
+        secs: u64,
+    ) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let view = self.order_view_on(worker, id).await;
@@ -251,7 +267,12 @@ impl Pay {
     }
 
     /// The simulator's deliveries of an order's callbacks, once all of them are done.
-    pub(crate) async fn deliveries_done(&self, out_trade_no: &str, expected: usize, secs: u64) -> Vec<Value> {
+    pub(crate) async fn deliveries_done(
+        &self,
+        out_trade_no: &str,
+        expected: usize,
+        secs: u64,
+    ) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let all = self
@@ -563,7 +584,11 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
             order["out_trade_no"].as_str().unwrap()
         ))
         .unwrap();
-    assert_eq!(recorded.len(), 4, "the odd resource_type is not recorded: {recorded:?}");
+    assert_eq!(
+        recorded.len(),
+        4,
+        "the odd resource_type is not recorded: {recorded:?}"
+    );
     assert!(recorded.iter().all(|r| r["outcome"] == "flagged"));
 
     // Finally the genuine notification: applied once.
@@ -1199,7 +1224,13 @@ async fn on_a_desktop_the_native_qr_is_shown_and_paying_it_turns_the_page_paid()
         .await
         .unwrap();
     // Own business: the page names the merchant as the seller.
-    let seller = browser.wait_for(".seller").await.unwrap().text().await.unwrap();
+    let seller = browser
+        .wait_for(".seller")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(seller, format!("收款商户：{MERCHANT_NAME}"));
     browser
         .wait_for("#sk-pay")
@@ -1479,7 +1510,10 @@ async fn own_business_approval_declares_the_payee_part_of_the_business() {
     let p = pay().await;
     let openid = p.sim.create_payer(true).await.unwrap();
     let resp = reqwest::Client::new()
-        .post(p.worker().url(&format!("/api/operator/payees/{openid}/approve")))
+        .post(
+            p.worker()
+                .url(&format!("/api/operator/payees/{openid}/approve")),
+        )
         .bearer_auth(OPERATOR)
         .send()
         .await
@@ -1503,7 +1537,10 @@ async fn own_business_approval_declares_the_payee_part_of_the_business() {
 
     // The payee's dashboard shows the model, the seller and the declaration.
     let cookie = wechat_session(p.worker(), "/oauth/start?next=/dash", &openid, "sk_payee").await;
-    let payee = Payee { openid: openid.clone(), cookie };
+    let payee = Payee {
+        openid: openid.clone(),
+        cookie,
+    };
     let money = &p.dashboard(&payee).await["money"];
     assert_eq!(money["model"], "own_business", "{money}");
     assert_eq!(money["merchant_name"], MERCHANT_NAME);
@@ -1514,7 +1551,10 @@ async fn own_business_approval_declares_the_payee_part_of_the_business() {
     // collection published while approved (checked in the statement that reserves the order).
     let collection = p.collection(&payee, Some("5.00")).await;
     let resp = reqwest::Client::new()
-        .post(p.worker().url(&format!("/api/operator/payees/{openid}/revoke")))
+        .post(
+            p.worker()
+                .url(&format!("/api/operator/payees/{openid}/revoke")),
+        )
         .bearer_auth(OPERATOR)
         .send()
         .await
@@ -1522,7 +1562,11 @@ async fn own_business_approval_declares_the_payee_part_of_the_business() {
     let answer: Value = resp.json().await.unwrap();
     assert!(answer["declared_staff_at"].is_null(), "{answer}");
     let (status, body) = p.try_order_on(p.worker(), &collection, None).await;
-    assert_eq!((status, &body["code"]), (409, &json!("PAYEE_NOT_APPROVED")), "{body}");
+    assert_eq!(
+        (status, &body["code"]),
+        (409, &json!("PAYEE_NOT_APPROVED")),
+        "{body}"
+    );
     let made = p
         .worker()
         .query(&format!(
@@ -1559,12 +1603,20 @@ async fn without_a_money_model_merchant_mode_is_refused_with_what_to_configure()
     assert_eq!(body["code"], "MODEL_NOT_CONFIGURED");
     let message = body["message"].as_str().unwrap();
     assert!(
-        message.contains("WECHATPAY_MODEL") && message.contains("own_business") && message.contains("platform"),
+        message.contains("WECHATPAY_MODEL")
+            && message.contains("own_business")
+            && message.contains("platform"),
         "{message}"
     );
     // The dashboard says the same; personal mode still publishes.
     let (status, dash) = p
-        .as_payee_on(&worker, &payee, reqwest::Method::GET, "/api/dash/payments", None)
+        .as_payee_on(
+            &worker,
+            &payee,
+            reqwest::Method::GET,
+            "/api/dash/payments",
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(dash["merchant_configured"], false);
@@ -1593,7 +1645,11 @@ async fn without_a_money_model_merchant_mode_is_refused_with_what_to_configure()
     let (status, body) = p
         .try_order_on(&worker, created["id"].as_str().unwrap(), None)
         .await;
-    assert_eq!((status, &body["code"]), (503, &json!("MODEL_NOT_CONFIGURED")), "{body}");
+    assert_eq!(
+        (status, &body["code"]),
+        (503, &json!("MODEL_NOT_CONFIGURED")),
+        "{body}"
+    );
     let orders = worker.query("SELECT COUNT(*) AS n FROM orders").unwrap();
     assert_eq!(orders[0]["n"], 0);
 }

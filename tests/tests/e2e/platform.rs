@@ -44,7 +44,10 @@ fn sub_merchants(p: &Pay) -> Vec<(String, bool)> {
 /// Binds `openid` to `sub_mchid` through the operator API.
 async fn bind(p: &Pay, openid: &str, sub_mchid: &str) -> (u16, Value) {
     let resp = reqwest::Client::new()
-        .post(p.worker().url(&format!("/api/operator/payees/{openid}/merchant")))
+        .post(
+            p.worker()
+                .url(&format!("/api/operator/payees/{openid}/merchant")),
+        )
         .bearer_auth(OPERATOR)
         .json(&json!({ "sub_mchid": sub_mchid }))
         .send()
@@ -99,7 +102,10 @@ fn stored_order(p: &Pay, id: &str) -> Value {
 /// Two bound payees (A through the CLI, B through the API) and a collection of each.
 async fn two_bound_payees(p: &Pay) -> [(Payee, String, String); 2] {
     let subs = sub_merchants(p);
-    assert!(subs.len() >= 2, "the simulator has two sub-merchants: {subs:?}");
+    assert!(
+        subs.len() >= 2,
+        "the simulator has two sub-merchants: {subs:?}"
+    );
     let a = p.payee().await;
     let b = p.payee().await;
     // Each test binds fresh payees: take the sub-merchants off whoever had them before.
@@ -132,8 +138,14 @@ async fn two_payees_on_two_sub_merchants_are_paid_and_refunded_each_on_their_own
     let [(a, ca, sa), (b, cb, sb)] = two_bound_payees(p).await;
     let oa = p.order(&ca, None).await;
     let ob = p.order(&cb, None).await;
-    let (ida, noa) = (oa["id"].as_str().unwrap(), oa["out_trade_no"].as_str().unwrap());
-    let (idb, nob) = (ob["id"].as_str().unwrap(), ob["out_trade_no"].as_str().unwrap());
+    let (ida, noa) = (
+        oa["id"].as_str().unwrap(),
+        oa["out_trade_no"].as_str().unwrap(),
+    );
+    let (idb, nob) = (
+        ob["id"].as_str().unwrap(),
+        ob["out_trade_no"].as_str().unwrap(),
+    );
 
     // Each order was made for its payee's own sub-merchant, under the service provider.
     for (id, no, sub) in [(ida, noa, &sa), (idb, nob, &sb)] {
@@ -182,7 +194,10 @@ async fn two_payees_on_two_sub_merchants_are_paid_and_refunded_each_on_their_own
         )
         .await;
     assert_eq!(status, 201, "{refund}");
-    let out_refund_no = refund["refund"]["out_refund_no"].as_str().unwrap().to_string();
+    let out_refund_no = refund["refund"]["out_refund_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let refunds = p.sim.get("/sim/refunds").await.unwrap();
     let at_sim = refunds
         .as_array()
@@ -214,11 +229,7 @@ async fn two_payees_on_two_sub_merchants_are_paid_and_refunded_each_on_their_own
 }
 
 /// A partner `TRANSACTION.SUCCESS` for `order`, as the service provider receives it.
-fn partner_callback(
-    p: &Pay,
-    order: &Value,
-    sub_mchid: &str,
-) -> crate::payments::Callback {
+fn partner_callback(p: &Pay, order: &Value, sub_mchid: &str) -> crate::payments::Callback {
     let (signer, serial) = p.wechat_key();
     let (sp_appid, sp_mchid) = (p.keys.appid.clone(), p.keys.mchid.clone());
     let sub_mchid = sub_mchid.to_string();
@@ -249,7 +260,10 @@ async fn a_callback_naming_another_sub_merchant_is_flagged_and_changes_nothing()
     // Correctly signed by WeChat Pay's key, but for B's sub-merchant: a payee swap.
     let swapped = partner_callback(p, &order, &sb);
     let (status, body) = p.post_callback(&swapped).await;
-    assert_eq!(status, 204, "recorded and flagged, answered success: {body}");
+    assert_eq!(
+        status, 204,
+        "recorded and flagged, answered success: {body}"
+    );
     assert_eq!(p.order_view_on(p.worker(), id).await["state"], "pending");
     assert_eq!(p.transitions(p.worker(), id, "paid"), 0);
     let flags = p.dashboard(&a).await["flags"].as_array().cloned().unwrap();
@@ -281,9 +295,14 @@ async fn a_callback_naming_another_sub_merchant_is_flagged_and_changes_nothing()
     assert_eq!(p.transitions(p.worker(), id, "paid"), 1);
     let payer = p
         .worker()
-        .query(&format!("SELECT payer_openid FROM orders WHERE id = '{id}'"))
+        .query(&format!(
+            "SELECT payer_openid FROM orders WHERE id = '{id}'"
+        ))
         .unwrap();
-    assert_eq!(payer[0]["payer_openid"], "oSpPayer", "payer.sp_openid is the payer");
+    assert_eq!(
+        payer[0]["payer_openid"], "oSpPayer",
+        "payer.sp_openid is the payer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -299,9 +318,16 @@ async fn a_payee_without_a_sub_merchant_cannot_publish_merchant_mode_but_persona
             Some(merchant.clone()),
         )
         .await;
-    assert_eq!((status, &body["code"]), (409, &json!("NO_SUB_MCHID")), "{body}");
+    assert_eq!(
+        (status, &body["code"]),
+        (409, &json!("NO_SUB_MCHID")),
+        "{body}"
+    );
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("特约商户号") && message.contains("个人收款码"), "{message}");
+    assert!(
+        message.contains("特约商户号") && message.contains("个人收款码"),
+        "{message}"
+    );
     let dash = p.dashboard(&payee).await;
     assert_eq!(dash["money"]["merchant_mode_available"], false, "{dash}");
     assert!(dash["money"]["sub_mchid"].is_null());
@@ -313,7 +339,12 @@ async fn a_payee_without_a_sub_merchant_cannot_publish_merchant_mode_but_persona
         "split": { "mode": "equal", "total": "30.00", "people": "3", "pay_mode": "merchant" },
     });
     let (status, body) = p
-        .as_payee(&payee, reqwest::Method::POST, "/api/collections", Some(split))
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(split),
+        )
         .await;
     assert!(
         status == 409 && body["code"] == "NO_SUB_MCHID",
@@ -334,7 +365,11 @@ async fn a_payee_without_a_sub_merchant_cannot_publish_merchant_mode_but_persona
     // A sub-merchant already bound to another payee cannot be bound to this one.
     let [(_, _, sa), _] = two_bound_payees(p).await;
     let (status, body) = bind(p, &payee.openid, &sa).await;
-    assert_eq!((status, &body["code"]), (409, &json!("SUB_MCHID_TAKEN")), "{body}");
+    assert_eq!(
+        (status, &body["code"]),
+        (409, &json!("SUB_MCHID_TAKEN")),
+        "{body}"
+    );
     let (status, body) = bind(p, &payee.openid, "12345").await;
     assert_eq!(status, 400, "{body}");
     // Nothing of this payee reached WeChat Pay.
@@ -357,7 +392,13 @@ async fn wechat_gets_jsapi_a_phone_gets_h5_and_a_desktop_gets_native() {
 
     // Inside WeChat: JSAPI with payer.sp_openid under sp_appid, paySign appId = sp_appid.
     let payer = p.sim.create_payer(false).await.unwrap();
-    let cookie = wechat_session(p.worker(), &format!("/oauth/start?next=/c/{ca}"), &payer, "sk_payer").await;
+    let cookie = wechat_session(
+        p.worker(),
+        &format!("/oauth/start?next=/c/{ca}"),
+        &payer,
+        "sk_payer",
+    )
+    .await;
     let resp = reqwest::Client::new()
         .post(p.worker().url("/api/orders"))
         .header("user-agent", WECHAT_IOS_UA)
@@ -390,8 +431,12 @@ async fn wechat_gets_jsapi_a_phone_gets_h5_and_a_desktop_gets_native() {
         if h5_of(sub) {
             assert_eq!(order["method"], "h5", "{order}");
             let h5_url = order["h5_url"].as_str().unwrap();
-            let back = shoukuan_core::urlenc::encode_component(&p.worker().url(&format!("/o/{id}")));
-            assert!(h5_url.ends_with(&format!("&redirect_url={back}")), "{h5_url}");
+            let back =
+                shoukuan_core::urlenc::encode_component(&p.worker().url(&format!("/o/{id}")));
+            assert!(
+                h5_url.ends_with(&format!("&redirect_url={back}")),
+                "{h5_url}"
+            );
             assert_eq!(stored_order(p, id)["trade_type"], "MWEB");
             let sim = at_sim(p, order["out_trade_no"].as_str().unwrap()).await;
             assert_eq!(sim["trade_type"], "MWEB", "{sim}");

@@ -250,9 +250,11 @@ pub async fn prepay(
         PayMethod::H5 => prepay.h5_url.map(Prepaid::H5),
     };
     match found {
-        Some(Prepaid::Jsapi(v) | Prepaid::Native(v) | Prepaid::H5(v)) if v.is_empty() => Err(
-            CallError::Malformed("prepay answer with an empty prepay_id / code_url / h5_url".into()),
-        ),
+        Some(Prepaid::Jsapi(v) | Prepaid::Native(v) | Prepaid::H5(v)) if v.is_empty() => {
+            Err(CallError::Malformed(
+                "prepay answer with an empty prepay_id / code_url / h5_url".into(),
+            ))
+        }
         Some(prepaid) => Ok(prepaid),
         None => Err(CallError::Malformed(
             "prepay answer without prepay_id / code_url / h5_url".into(),

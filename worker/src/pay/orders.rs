@@ -329,7 +329,9 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         // H5 is not granted to every merchant (个体工商户 / 小微 sub-merchants never get it):
         // the QR to scan with WeChat still works. WeChat Pay made no order for a refused
         // prepay, so the same order number is used.
-        worker::console_log!("H5 prepay of {out_trade_no} refused ({code} {message}); Native instead");
+        worker::console_log!(
+            "H5 prepay of {out_trade_no} refused ({code} {message}); Native instead"
+        );
         method = PayMethod::Native;
         env.d1("DB")?
             .prepare("UPDATE orders SET trade_type = ?2 WHERE id = ?1")
