@@ -29,6 +29,7 @@ pub mod product;
 pub mod publish;
 pub mod qr;
 pub mod refund;
+pub mod routing;
 pub mod session;
 pub mod share;
 pub mod split;

@@ -273,6 +273,9 @@ pub enum PayRoute {
     ResolveFlag(String),
     /// `POST /api/operator/payees/:openid/identity`: mark a payee identity-verified.
     SetIdentity(String),
+    /// `POST /api/operator/payees/:openid/merchant` `{sub_mchid}`: bind a payee to its
+    /// sub-merchant (platform model).
+    BindMerchant(String),
     /// `POST /api/test/pay/faults` (`PAY_TEST_HOOKS=1` only)
     TestFaults,
     /// `POST /api/test/pay/age` (`PAY_TEST_HOOKS=1` only)
@@ -301,6 +304,9 @@ impl PayRoute {
             }
             (Method::Post, ["api", "operator", "payees", openid, "identity"]) => {
                 PayRoute::SetIdentity(openid.to_string())
+            }
+            (Method::Post, ["api", "operator", "payees", openid, "merchant"]) => {
+                PayRoute::BindMerchant(openid.to_string())
             }
             (Method::Post, ["api", "test", "pay", "faults"]) => PayRoute::TestFaults,
             (Method::Post, ["api", "test", "pay", "age"]) => PayRoute::TestAge,

@@ -4,6 +4,7 @@ mod api;
 mod contract;
 mod oa;
 mod payments;
+mod platform;
 mod product;
 mod publish;
 mod split;

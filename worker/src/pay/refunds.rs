@@ -324,7 +324,8 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         "notify_url": format!("{}/wechatpay/notify/refund", session::public_origin(&req, env)?),
         "amount": { "refund": amount.get(), "total": order.amount_fen, "currency": "CNY" },
     });
-    match client::create_refund(env, &config, &body).await {
+    let routing = super::routing::for_order(&order, &config);
+    match client::create_refund(env, &config, &routing, &body).await {
         Ok(answer) => {
             if let Some(reported) = RefundState::from_wechat(answer.status) {
                 apply_refund(
@@ -390,7 +391,14 @@ pub async fn sync(
     stored: &RefundRow,
     give_up_after: i64,
 ) -> Result<(), ApiError> {
-    match client::query_refund(env, config, &stored.out_refund_no).await {
+    let Some(order) = apply::order_by_id(env, &stored.order_id).await? else {
+        return Err(ApiError::Internal(format!(
+            "refund {} has no order",
+            stored.out_refund_no
+        )));
+    };
+    let routing = super::routing::for_order(&order, config);
+    match client::query_refund(env, config, &routing, &stored.out_refund_no).await {
         Ok(Some(answer)) => {
             if let Some(reported) = RefundState::from_wechat(answer.status) {
                 apply_refund(
