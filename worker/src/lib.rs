@@ -1,6 +1,7 @@
 //! The Shoukuan worker: JSON API, server-rendered payer pages and (later) WeChat callbacks,
 //! over D1. Handlers are thin: every rule lives in `shoukuan-core`.
 
+mod abuse;
 mod collections;
 mod config;
 mod error;
@@ -37,10 +38,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     http::with_security_headers(response)
 }
 
-/// The minute cron (`[triggers] crons` in wrangler.toml): payments re-query and close.
+/// The minute cron (`[triggers] crons` in wrangler.toml): payments re-query and close; abuse
+/// counters, used OAuth states and unused images are cleaned up.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     pay::scheduled(&env).await;
+    abuse::scheduled(&env).await;
 }
 
 async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Response, ApiError> {
@@ -52,6 +55,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
         Route::PayerPage(id) => pages::payer_page(&id, &req, env).await,
+        Route::AppPage => pages::app_page(env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,
         Route::Split(route) => splits::handle(route, req, env).await,
         Route::Product(route) => products::handle(route, req, env).await,
