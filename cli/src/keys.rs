@@ -165,7 +165,7 @@ fn dotenv_pem(pem: &str) -> String {
 /// The worker's `.dev.vars`: exactly the keys the worker reads.
 fn dev_vars(keys: &DevKeys) -> String {
     let sim = &keys.sim;
-    let entries: [(&str, String); 19] = [
+    let entries: [(&str, String); 20] = [
         ("WECHATPAY_MCHID", sim.mchid.clone()),
         ("WECHATPAY_APPID", sim.appid.clone()),
         ("WECHATPAY_MCH_SERIAL", sim.merchant_serial.clone()),

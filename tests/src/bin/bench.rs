@@ -16,6 +16,7 @@
 //!
 //! Usage: `bench [--runs N]` (N ≥ 1, default 7). Every process it starts ends with it.
 
+#[path = "bench/keywords.rs"]
 mod keywords;
 
 use std::fmt::Write as _;

@@ -1606,8 +1606,12 @@ async fn payees_share_the_account_without_shadowing_or_seeing_each_other() {
     let (a_openid, a) = oa.approved_payee().await;
     let (_, b) = oa.approved_payee().await;
     let word = unique("团购");
-    let rule = |cookie: &str, body: Value| {
-        oa.as_payee(cookie, reqwest::Method::POST, "/api/dash/keywords", Some(body))
+    let rule = |cookie: &String, body: Value| {
+        let cookie = cookie.clone();
+        async move {
+            oa.as_payee(&cookie, reqwest::Method::POST, "/api/dash/keywords", Some(body))
+                .await
+        }
     };
     // The same keyword for both; B's is broader and of the highest priority.
     let resp = rule(&a, json!({ "trigger": "exact", "pattern": word, "reply": { "type": "text", "text": "甲的团购" } })).await;

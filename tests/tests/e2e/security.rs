@@ -354,7 +354,7 @@ async fn a_deployment_keeps_test_hooks_off_says_what_40164_means_and_refuses_bog
         .start_worker(&[
             ("WECHATPAY_BASE_URL", "https://api.mch.weixin.qq.com"),
             ("PAY_TEST_HOOKS", "1"),
-            ("WECHAT_API_BASE_URL", &wechat),
+            ("WECHAT_API_BASE_URL", wechat.as_str()),
             ("PUBLISH_ACCESS", "invite"),
             ("PUBLISH_INVITE_CODE", ""),
             ("LOCAL_DEV", ""),

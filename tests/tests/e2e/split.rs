@@ -571,15 +571,10 @@ async fn the_payee_removes_a_junk_entry_and_an_entry_with_a_pending_order_stays_
         people.push(joined);
     }
     let pid = |i: usize| people[i]["participant"]["id"].as_str().unwrap().to_string();
-    let remove = |pid: String, token: String| async move {
-        send(
-            reqwest::Method::POST,
-            worker,
-            &format!("/api/splits/{}/participants/{pid}/remove", split.id),
-            &token,
-            None,
-        )
-        .await
+    let sid = split.id.clone();
+    let remove = |pid: String, token: String| {
+        let path = format!("/api/splits/{sid}/participants/{pid}/remove");
+        async move { send(reqwest::Method::POST, worker, &path, &token, None).await }
     };
     // Only with the manage token.
     let own_token = people[1]["token"].as_str().unwrap().to_string();

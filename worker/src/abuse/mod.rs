@@ -151,7 +151,7 @@ pub async fn check_order(req: &Request, env: &Env, collection_id: &str) -> Resul
 pub fn too_many(limit: &Limit) -> ApiError {
     let wait = limit.retry_after(now_secs());
     let when = if wait >= 120 {
-        format!("{} 分钟", wait.div_ceil(60))
+        format!("{} 分钟", (wait + 59) / 60)
     } else {
         format!("{wait} 秒")
     };
