@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn every_inline_script_and_only_those_is_hashed() {
-        let html = "<head><script type=\"module\">import init from '/app.js';\nawait init();</script>\
+        let html =
+            "<head><script type=\"module\">import init from '/app.js';\nawait init();</script>\
                     <script src=\"/x.js\"></script></head><body><SCRIPT>alert(1)</SCRIPT>\
                     <script id=\"d\" type=\"application/json\">{}</script></body>";
         let hashes = inline_script_hashes(html);
@@ -115,6 +116,9 @@ mod tests {
         );
         assert!(inline_script_hashes("<p>no scripts</p><script>x(").is_empty());
         // `data-src` is not `src`.
-        assert_eq!(inline_script_hashes("<script data-src=\"a\">x()</script>").len(), 1);
+        assert_eq!(
+            inline_script_hashes("<script data-src=\"a\">x()</script>").len(),
+            1
+        );
     }
 }

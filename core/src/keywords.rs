@@ -418,9 +418,8 @@ mod tests {
             owned(None, rule(3, Trigger::Exact, "帮助", -5)),
             owned(Some("payee-b"), rule(4, Trigger::Exact, "帮助", 999)),
         ];
-        let answer = |payee: Option<&str>, text: &str| {
-            rule_for_follower(&rules, payee, text).map(|r| r.id)
-        };
+        let answer =
+            |payee: Option<&str>, text: &str| rule_for_follower(&rules, payee, text).map(|r| r.id);
         assert_eq!(answer(Some("payee-a"), "团购"), Some(1));
         assert_eq!(answer(Some("payee-b"), "团购"), Some(2));
         // A follower of nobody gets no payee's rule; the operator's answers everyone first.
@@ -431,7 +430,10 @@ mod tests {
         assert!(payee_rule_may_answer(&rules, "团购"));
         assert!(!payee_rule_may_answer(&rules, "你好"));
         assert_eq!(
-            operator_rules(&rules).iter().map(|r| r.id).collect::<Vec<_>>(),
+            operator_rules(&rules)
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>(),
             vec![3]
         );
     }

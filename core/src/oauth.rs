@@ -41,8 +41,9 @@ pub fn browser_binding(key: &SessionKey, nonce: &str) -> [u8; BROWSER_LEN] {
 /// The `Set-Cookie` of a browser's OAuth nonce: lives as long as a state, sent back on the
 /// callback (a top-level GET from WeChat's consent page, so `SameSite=Lax` suffices).
 pub fn nonce_cookie(nonce: &str, secure: bool) -> String {
-    let mut cookie =
-        format!("{NONCE_COOKIE}={nonce}; Path=/oauth; Max-Age={STATE_TTL_SECS}; HttpOnly; SameSite=Lax");
+    let mut cookie = format!(
+        "{NONCE_COOKIE}={nonce}; Path=/oauth; Max-Age={STATE_TTL_SECS}; HttpOnly; SameSite=Lax"
+    );
     if secure {
         cookie.push_str("; Secure");
     }
@@ -119,7 +120,9 @@ impl OauthState {
     /// Whether `nonce` (the callback's nonce cookie) is the one this state was issued for.
     pub fn check_browser(&self, key: &SessionKey, nonce: Option<&str>) -> Result<(), StateError> {
         use subtle::ConstantTimeEq as _;
-        let nonce = nonce.filter(|n| !n.is_empty()).ok_or(StateError::OtherBrowser)?;
+        let nonce = nonce
+            .filter(|n| !n.is_empty())
+            .ok_or(StateError::OtherBrowser)?;
         if bool::from(browser_binding(key, nonce).ct_eq(&self.browser)) {
             Ok(())
         } else {
@@ -370,13 +373,22 @@ mod tests {
         let state = OauthState::new(AppTarget::parse("/dash").unwrap(), 1000).for_browser(binding);
         let opened = OauthState::open(&key(), &state.sign(&key()).unwrap(), 1000).unwrap();
         assert_eq!(opened.browser, binding);
-        assert_eq!(opened.check_browser(&key(), Some("nonce-of-the-victim")), Ok(()));
+        assert_eq!(
+            opened.check_browser(&key(), Some("nonce-of-the-victim")),
+            Ok(())
+        );
         assert_eq!(
             opened.check_browser(&key(), Some("attackers-nonce")),
             Err(StateError::OtherBrowser)
         );
-        assert_eq!(opened.check_browser(&key(), None), Err(StateError::OtherBrowser));
-        assert_eq!(opened.check_browser(&key(), Some("")), Err(StateError::OtherBrowser));
+        assert_eq!(
+            opened.check_browser(&key(), None),
+            Err(StateError::OtherBrowser)
+        );
+        assert_eq!(
+            opened.check_browser(&key(), Some("")),
+            Err(StateError::OtherBrowser)
+        );
         // Another deployment's key binds the same nonce differently.
         let other = SessionKey::new("ffffffffffffffffffffffffffffffff").unwrap();
         assert_ne!(browser_binding(&other, "nonce-of-the-victim"), binding);

@@ -120,7 +120,11 @@ mod tests {
 
     #[test]
     fn loopback_urls_are_only_local_hosts() {
-        for url in ["http://127.0.0.1:8788", "http://localhost/x", "http://[::1]:80/"] {
+        for url in [
+            "http://127.0.0.1:8788",
+            "http://localhost/x",
+            "http://[::1]:80/",
+        ] {
             assert!(is_loopback_url(url), "{url}");
         }
         for url in [

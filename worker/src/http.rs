@@ -55,8 +55,7 @@ pub fn html(status: u16, body: String) -> Result<Response, ApiError> {
     let mut resp = Response::from_html(body)?.with_status(status);
     resp.headers_mut()
         .set("cache-control", "no-cache, no-store, must-revalidate")?;
-    resp.headers_mut()
-        .set("content-security-policy", &policy)?;
+    resp.headers_mut().set("content-security-policy", &policy)?;
     Ok(resp)
 }
 

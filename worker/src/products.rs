@@ -10,13 +10,13 @@ use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env, HttpMetadata, Request, Response};
 
 use crate::config::PublishConfig;
-use crate::{abuse, collections};
 use crate::error::ApiError;
 use crate::http;
 use crate::routes::ProductRoute;
 use crate::secrets;
 use crate::session::now_secs;
 use crate::wechat::random_alnum;
+use crate::{abuse, collections};
 
 /// Answers one of the [`ProductRoute`]s.
 pub async fn handle(route: ProductRoute, req: Request, env: &Env) -> Result<Response, ApiError> {

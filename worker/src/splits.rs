@@ -641,9 +641,8 @@ async fn withdraw(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respo
 /// was deleted.
 async fn delete_entry(env: &Env, id: &str, pid: &str, statuses: &str) -> Result<bool, ApiError> {
     let db = db(env)?;
-    let which = format!(
-        "id = ?1 AND collection_id = ?2 AND status IN ({statuses}) AND {NO_PENDING_ORDER}"
-    );
+    let which =
+        format!("id = ?1 AND collection_id = ?2 AND status IN ({statuses}) AND {NO_PENDING_ORDER}");
     // One transaction. Later entries go to -(seq - 1) first, then back to positive, so the
     // UNIQUE (collection_id, seq) index never sees two rows on one number mid-statement.
     let statements = vec![

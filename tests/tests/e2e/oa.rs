@@ -845,7 +845,10 @@ async fn the_message_server_verifies_then_replies_by_keyword_in_plain_and_safe_m
     oa.attribute(&payee, &openid).await;
     // With WECHAT_AES_KEY set, a plain-mode push is refused (its body is not signed).
     let (status, _) = oa
-        .push(&text_xml(&openid, &format!("请问{help}在哪"), msg_id()), false)
+        .push(
+            &text_xml(&openid, &format!("请问{help}在哪"), msg_id()),
+            false,
+        )
         .await;
     assert_eq!(status, 403);
     // Safe mode: the text reply.
@@ -1260,13 +1263,14 @@ async fn the_menu_is_validated_stored_and_published_with_view_buttons_on_this_si
         (reqwest::Method::PUT, "/api/dash/menu"),
         (reqwest::Method::POST, "/api/dash/menu/publish"),
     ] {
-        let resp = oa
-            .as_payee(&payee, method, path, Some(menu.clone()))
-            .await;
+        let resp = oa.as_payee(&payee, method, path, Some(menu.clone())).await;
         assert_eq!(resp.status(), 403, "{path}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["code"], "OPERATOR_ONLY");
-        assert!(body["message"].as_str().unwrap().contains("运营方"), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("运营方"),
+            "{body}"
+        );
     }
     let as_operator = |method: reqwest::Method, path: &'static str, body: Option<Value>| {
         let mut request = reqwest::Client::new()
@@ -1609,8 +1613,13 @@ async fn payees_share_the_account_without_shadowing_or_seeing_each_other() {
     let rule = |cookie: &String, body: Value| {
         let cookie = cookie.clone();
         async move {
-            oa.as_payee(&cookie, reqwest::Method::POST, "/api/dash/keywords", Some(body))
-                .await
+            oa.as_payee(
+                &cookie,
+                reqwest::Method::POST,
+                "/api/dash/keywords",
+                Some(body),
+            )
+            .await
         }
     };
     // The same keyword for both; B's is broader and of the highest priority.
@@ -1641,7 +1650,8 @@ async fn payees_share_the_account_without_shadowing_or_seeing_each_other() {
     assert_eq!(ask(follower_of_b.clone()).await, "乙的团购");
 
     // The welcome reply is the operator's: a payee's is refused, the operator's answers.
-    let welcome = json!({ "trigger": "subscribe", "reply": { "type": "text", "text": "欢迎来到收款演示" } });
+    let welcome =
+        json!({ "trigger": "subscribe", "reply": { "type": "text", "text": "欢迎来到收款演示" } });
     let resp = rule(&a, welcome.clone()).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "OPERATOR_ONLY");
@@ -1700,7 +1710,10 @@ async fn payees_share_the_account_without_shadowing_or_seeing_each_other() {
         let resp = rule(&b, json!({ "trigger": "exact", "pattern": format!("{word}{i}"), "reply": { "type": "text", "text": "好" } })).await;
         last = resp.status().as_u16();
         if last != 201 {
-            assert_eq!(resp.json::<Value>().await.unwrap()["code"], "QUOTA_EXCEEDED");
+            assert_eq!(
+                resp.json::<Value>().await.unwrap()["code"],
+                "QUOTA_EXCEEDED"
+            );
             break;
         }
     }

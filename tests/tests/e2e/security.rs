@@ -271,7 +271,10 @@ async fn menu_jump_visits_are_recorded_within_a_per_client_limit() {
             .send()
             .await
             .unwrap();
-        assert_eq!((resp.status().as_u16(), location(&resp)), (302, "/new".into()));
+        assert_eq!(
+            (resp.status().as_u16(), location(&resp)),
+            (302, "/new".into())
+        );
     }
     let visits = worker.count("visits WHERE target = '/new'").unwrap();
     assert_eq!(visits, VISIT_PER_CLIENT.max);
@@ -285,7 +288,10 @@ async fn pages_and_static_files_carry_the_security_headers_and_a_csp_with_script
     let headers = resp.headers().clone();
     let html = resp.text().await.unwrap();
     let csp = headers["content-security-policy"].to_str().unwrap();
-    let scripts = csp.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+    let scripts = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("script-src"))
+        .unwrap();
     assert!(!scripts.contains("unsafe-inline"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'") && scripts.contains("'wasm-unsafe-eval'"));
     for hash in shoukuan_core::csp::inline_script_hashes(&html) {
@@ -397,8 +403,15 @@ async fn a_deployment_keeps_test_hooks_off_says_what_40164_means_and_refuses_bog
         .unwrap();
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
-    assert_eq!((status, body["code"].as_str()), (503, Some("WECHAT_IP_NOT_ALLOWED")), "{body}");
-    assert!(body["message"].as_str().unwrap().contains("白名单"), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("WECHAT_IP_NOT_ALLOWED")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("白名单"),
+        "{body}"
+    );
 
     // Unknown serials: probes, malformed and wrong-length signatures never cause a download;
     // a well-formed one causes one, and the same serial again none.
@@ -435,8 +448,14 @@ async fn a_deployment_keeps_test_hooks_off_says_what_40164_means_and_refuses_bog
     let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
     let before = refreshes();
     for (serial, signature) in [
-        ("5157F09EFDC096DE15EBE81A47057A72", format!("WECHATPAY/SIGNTEST/{}", b64(256))),
-        ("5157F09EFDC096DE15EBE81A47057A73", "%%% not base64".to_string()),
+        (
+            "5157F09EFDC096DE15EBE81A47057A72",
+            format!("WECHATPAY/SIGNTEST/{}", b64(256)),
+        ),
+        (
+            "5157F09EFDC096DE15EBE81A47057A73",
+            "%%% not base64".to_string(),
+        ),
         ("5157F09EFDC096DE15EBE81A47057A74", b64(200)),
     ] {
         let status = notify(serial.into(), signature).await;
@@ -445,7 +464,11 @@ async fn a_deployment_keeps_test_hooks_off_says_what_40164_means_and_refuses_bog
     assert_eq!(refreshes(), before, "nothing bogus reaches the refresh");
     let serial = "5157F09EFDC096DE15EBE81A47057A75".to_string();
     notify(serial.clone(), b64(256)).await;
-    assert_eq!(refreshes(), before + 1, "a plausible new serial: one refresh");
+    assert_eq!(
+        refreshes(),
+        before + 1,
+        "a plausible new serial: one refresh"
+    );
     // Past the deployment-wide minimum interval: the same serial still causes none, another
     // new one does.
     tokio::time::sleep(Duration::from_millis(MIN_REFRESH_INTERVAL_MS + 500)).await;

@@ -596,16 +596,23 @@ async fn the_payee_removes_a_junk_entry_and_an_entry_with_a_pending_order_stays_
         .unwrap();
     let path = format!("/api/splits/{}/participants/{}", split.id, pid(2));
     let token = people[2]["token"].as_str().unwrap().to_string();
-    let more = json!({ "name": "三号", "picks": [{ "item": 0, "qty": 1 }, { "item": 1, "qty": 2 }] });
+    let more =
+        json!({ "name": "三号", "picks": [{ "item": 0, "qty": 1 }, { "item": 1, "qty": 2 }] });
     for (method, body) in [
         (reqwest::Method::PUT, Some(more.clone())),
         (reqwest::Method::DELETE, None),
     ] {
         let (status, answer) = send(method, worker, &path, &token, body).await;
-        assert_eq!((status, answer["code"].as_str()), (409, Some("ORDER_PENDING")));
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (409, Some("ORDER_PENDING"))
+        );
     }
     let (status, answer) = remove(pid(2), split.token.clone()).await;
-    assert_eq!((status, answer["code"].as_str()), (409, Some("ORDER_PENDING")));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("ORDER_PENDING"))
+    );
     let (_, mine) = send(reqwest::Method::GET, worker, &path, &token, None).await;
     assert_eq!(mine["due"], 1200, "{mine}");
     // Once the order is closed, the entry is the participant's again.

@@ -155,11 +155,7 @@ pub fn too_many(limit: &Limit) -> ApiError {
     } else {
         format!("{wait} 秒")
     };
-    ApiError::Pay(
-        429,
-        "RATE_LIMITED",
-        format!("操作太频繁，请 {when} 后再试"),
-    )
+    ApiError::Pay(429, "RATE_LIMITED", format!("操作太频繁，请 {when} 后再试"))
 }
 
 /// For the cron: forget counters of long-gone windows.

@@ -248,7 +248,14 @@ pub async fn create_keyword(mut req: Request, env: &Env) -> Result<Response, Api
             ("collection", id.clone())
         }
     };
-    check_quota(env, &manager, "keyword_rules", RULES_PER_PAYEE, "关键词规则").await?;
+    check_quota(
+        env,
+        &manager,
+        "keyword_rules",
+        RULES_PER_PAYEE,
+        "关键词规则",
+    )
+    .await?;
     #[derive(Deserialize)]
     struct Id {
         id: i64,

@@ -16,8 +16,7 @@ use shoukuan_core::keywords::{
 };
 use shoukuan_core::money::Fen;
 use shoukuan_core::mp::{
-    self, Article, EncryptedEnvelope, InboundMessage, SafeModeError, SafeModeParams,
-    MAX_XML_BYTES,
+    self, Article, EncryptedEnvelope, InboundMessage, SafeModeError, SafeModeParams, MAX_XML_BYTES,
 };
 use shoukuan_core::session::Openid;
 use shoukuan_core::urlenc::parse_query;

@@ -182,7 +182,12 @@ pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
         }
     };
     // Login CSRF: only the browser that started this flow may finish it.
-    let cookies = req.headers().get("cookie").ok().flatten().unwrap_or_default();
+    let cookies = req
+        .headers()
+        .get("cookie")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let nonce = cookie_value(&cookies, NONCE_COOKIE);
     if state.check_browser(&key, nonce).is_err() {
         return page(

@@ -76,7 +76,10 @@ pub async fn measure() -> Result<[Latency; 2]> {
     // Warm-up (and a check that the rule answers).
     let (url, body) = signed_push(&worker.url(""), 0);
     let reply = client.post(url).body(body).send().await?.text().await?;
-    ensure!(reply.contains("价目表"), "the keyword did not answer: {reply}");
+    ensure!(
+        reply.contains("价目表"),
+        "the keyword did not answer: {reply}"
+    );
 
     let base = Arc::new(worker.url(""));
     let interval = Duration::from_micros(1_000_000 / RATE / 2);
@@ -92,7 +95,9 @@ pub async fn measure() -> Result<[Latency; 2]> {
             let ok = if i % 2 == 0 {
                 let (url, body) = signed_push(&base, i + 1);
                 match client.post(url).body(body).send().await {
-                    Ok(r) => r.status() == 200 && r.text().await.is_ok_and(|t| t.contains("价目表")),
+                    Ok(r) => {
+                        r.status() == 200 && r.text().await.is_ok_and(|t| t.contains("价目表"))
+                    }
                     Err(_) => false,
                 }
             } else {
