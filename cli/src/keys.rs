@@ -246,6 +246,9 @@ fn dev_vars(keys: &DevKeys) -> String {
         // Local runs: anyone may publish from any browser. Production (with an Official
         // Account) defaults to `payees`: approved payees signed in through WeChat.
         ("PUBLISH_ACCESS", "invite".to_string()),
+        // Marks the deployment as a local run: without it, invite mode with no invite code
+        // refuses to publish (the worker also requires a loopback host).
+        ("LOCAL_DEV", "1".to_string()),
         ("WECHATPAY_BASE_URL", SIMULATOR_URL.to_string()),
         ("WECHAT_API_BASE_URL", SIMULATOR_URL.to_string()),
         ("WECHAT_OPEN_BASE_URL", SIMULATOR_URL.to_string()),

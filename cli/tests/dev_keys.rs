@@ -13,7 +13,7 @@ use shoukuan_core::wechatpay::{
     PrivateKey, PublicKey, SignedHeaders,
 };
 
-const DEV_VARS_KEYS: [&str; 21] = [
+const DEV_VARS_KEYS: [&str; 22] = [
     "WECHATPAY_MCHID",
     "WECHATPAY_APPID",
     "WECHATPAY_MCH_SERIAL",
@@ -32,6 +32,7 @@ const DEV_VARS_KEYS: [&str; 21] = [
     "OPERATOR_SECRET",
     "PUBLISH_INVITE_CODE",
     "PUBLISH_ACCESS",
+    "LOCAL_DEV",
     "WECHATPAY_BASE_URL",
     "WECHAT_API_BASE_URL",
     "WECHAT_OPEN_BASE_URL",

@@ -182,8 +182,11 @@ fn normalise(s: &str) -> String {
 }
 
 /// Rules in answering order.
-fn ordered(rules: &[KeywordRule], keep: impl Fn(&KeywordRule) -> bool) -> Vec<&KeywordRule> {
-    let mut candidates: Vec<&KeywordRule> = rules.iter().filter(|r| keep(r)).collect();
+fn ordered<'a>(
+    rules: impl IntoIterator<Item = &'a KeywordRule>,
+    keep: impl Fn(&KeywordRule) -> bool,
+) -> Vec<&'a KeywordRule> {
+    let mut candidates: Vec<&KeywordRule> = rules.into_iter().filter(|r| keep(r)).collect();
     candidates.sort_by_key(|r| {
         (
             std::cmp::Reverse(r.priority),
@@ -224,6 +227,67 @@ pub fn rule_for_subscribe(rules: &[KeywordRule]) -> Option<&KeywordRule> {
     ordered(rules, |r| r.trigger == Trigger::Subscribe)
         .into_iter()
         .next()
+}
+
+/// A stored rule with its owner: `None` for the operator's, else the payee's openid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRule {
+    /// Who created it.
+    pub owner: Option<String>,
+    /// The rule.
+    pub rule: KeywordRule,
+}
+
+/// The operator's rules (they answer every follower, and alone answer menu clicks and new
+/// followers: the account, its menu and its welcome are the operator's).
+pub fn operator_rules(rules: &[OwnedRule]) -> Vec<KeywordRule> {
+    rules
+        .iter()
+        .filter(|r| r.owner.is_none())
+        .map(|r| r.rule.clone())
+        .collect()
+}
+
+/// Whether some payee's rule would answer `text` (so the follower's payee is worth looking up).
+pub fn payee_rule_may_answer(rules: &[OwnedRule], text: &str) -> bool {
+    let payees: Vec<KeywordRule> = rules
+        .iter()
+        .filter(|r| r.owner.is_some())
+        .map(|r| r.rule.clone())
+        .collect();
+    rule_for_text(&payees, text).is_some()
+}
+
+/// The rule that answers `text` from a follower attributed to `payee` (the payee whose channel
+/// they scanned or whose collection they paid last): the operator's rules first, then that
+/// payee's own. Another payee's rules never answer them, so two payees may use the same
+/// keyword and neither can shadow the other.
+pub fn rule_for_follower<'a>(
+    rules: &'a [OwnedRule],
+    payee: Option<&str>,
+    text: &str,
+) -> Option<&'a KeywordRule> {
+    let text = normalise(text);
+    if text.is_empty() {
+        return None;
+    }
+    let matches = |r: &KeywordRule| match r.trigger {
+        Trigger::Exact => normalise(&r.pattern) == text,
+        Trigger::Contains => text.contains(&normalise(&r.pattern)),
+        Trigger::Subscribe => false,
+    };
+    let of = |owner: Option<&str>| {
+        ordered(
+            rules
+                .iter()
+                .filter(move |r| r.owner.as_deref() == owner)
+                .map(|r| &r.rule),
+            matches,
+        )
+        .into_iter()
+        .next()
+    };
+    of(None).or_else(|| payee.and_then(|p| of(Some(p))))
 }
 
 /// The welcome text when no subscribe rule exists.
@@ -336,6 +400,42 @@ mod tests {
                 text: format!("r{id}"),
             },
         }
+    }
+
+    fn owned(owner: Option<&str>, r: KeywordRule) -> OwnedRule {
+        OwnedRule {
+            owner: owner.map(str::to_string),
+            rule: r,
+        }
+    }
+
+    #[test]
+    fn a_payee_rule_answers_only_that_payees_followers_and_never_shadows_another() {
+        let rules = vec![
+            owned(Some("payee-a"), rule(1, Trigger::Exact, "团购", 0)),
+            // B's broader, higher-priority rule on the same word.
+            owned(Some("payee-b"), rule(2, Trigger::Contains, "团", 999)),
+            owned(None, rule(3, Trigger::Exact, "帮助", -5)),
+            owned(Some("payee-b"), rule(4, Trigger::Exact, "帮助", 999)),
+        ];
+        let answer =
+            |payee: Option<&str>, text: &str| rule_for_follower(&rules, payee, text).map(|r| r.id);
+        assert_eq!(answer(Some("payee-a"), "团购"), Some(1));
+        assert_eq!(answer(Some("payee-b"), "团购"), Some(2));
+        // A follower of nobody gets no payee's rule; the operator's answers everyone first.
+        assert_eq!(answer(None, "团购"), None);
+        assert_eq!(answer(None, "帮助"), Some(3));
+        assert_eq!(answer(Some("payee-b"), "帮助"), Some(3));
+        assert_eq!(answer(Some("payee-c"), "团购"), None);
+        assert!(payee_rule_may_answer(&rules, "团购"));
+        assert!(!payee_rule_may_answer(&rules, "你好"));
+        assert_eq!(
+            operator_rules(&rules)
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>(),
+            vec![3]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod channel;
 pub mod checkout;
 pub mod collection;
+pub mod csp;
 pub mod csv;
 pub mod deadline;
 pub mod jssdk;
@@ -28,6 +29,7 @@ pub mod personal_data;
 pub mod product;
 pub mod publish;
 pub mod qr;
+pub mod ratelimit;
 pub mod refund;
 pub mod routing;
 pub mod session;

@@ -14,6 +14,9 @@ pub struct ApiFailure {
     pub errmsg: String,
 }
 
+/// errcode 40164: the caller's IP is not on the account's API allow-list (IP 白名单).
+pub const IP_NOT_IN_ALLOW_LIST: i64 = 40164;
+
 impl ApiFailure {
     /// True when the access_token was refused (invalid 40001, malformed 40014, expired
     /// 42001): refresh it once and retry.

@@ -2,7 +2,11 @@
 //! that carries where to go afterwards, the authorize URL, and reading the code exchange.
 //!
 //! WeChat allows at most 128 bytes of `[A-Za-z0-9]` in `state`, so the state is binary
-//! (version, flags, expiry, target, truncated HMAC) written in base 62.
+//! (version, flags, expiry, browser binding, target, truncated HMAC) written in base 62.
+//!
+//! Login CSRF: the browser that starts a flow gets a random nonce cookie ([`NONCE_COOKIE`]);
+//! the state carries a keyed hash of it ([`browser_binding`]), and the callback accepts the
+//! state only from a browser presenting that nonce. The worker also makes each state single-use.
 
 use serde::Deserialize;
 
@@ -18,7 +22,33 @@ pub const STATE_TTL_SECS: i64 = 600;
 pub const MAX_STATE_LEN: usize = 128;
 
 const DOMAIN: &str = "shoukuan-oauth-state-v1";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+const BROWSER_DOMAIN: &str = "shoukuan-oauth-browser-v1";
+/// Bytes of the browser binding inside a state.
+pub const BROWSER_LEN: usize = 8;
+/// The cookie holding the browser's OAuth nonce.
+pub const NONCE_COOKIE: &str = "sk_oauth";
+
+/// The binding of a browser's nonce that a state carries (keyed: it cannot be computed from a
+/// nonce alone, and reveals nothing about it).
+pub fn browser_binding(key: &SessionKey, nonce: &str) -> [u8; BROWSER_LEN] {
+    let mac = key.mac(BROWSER_DOMAIN, nonce.as_bytes());
+    let mut out = [0u8; BROWSER_LEN];
+    out.copy_from_slice(&mac[..BROWSER_LEN]);
+    out
+}
+
+/// The `Set-Cookie` of a browser's OAuth nonce: lives as long as a state, sent back on the
+/// callback (a top-level GET from WeChat's consent page, so `SameSite=Lax` suffices).
+pub fn nonce_cookie(nonce: &str, secure: bool) -> String {
+    let mut cookie = format!(
+        "{NONCE_COOKIE}={nonce}; Path=/oauth; Max-Age={STATE_TTL_SECS}; HttpOnly; SameSite=Lax"
+    );
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
 /// 80-bit MAC: a state is worth one redirect within 10 minutes; forging one by guessing is
 /// out of reach at that length.
 const MAC_LEN: usize = 10;
@@ -41,6 +71,8 @@ pub struct OauthState {
     pub visit: bool,
     /// Unix seconds after which the state is refused.
     pub expires_at: i64,
+    /// [`browser_binding`] of the nonce cookie of the browser that started the flow.
+    pub browser: [u8; BROWSER_LEN],
 }
 
 /// Why a state was refused.
@@ -55,6 +87,9 @@ pub enum StateError {
     /// Too old.
     #[error("state expired")]
     Expired,
+    /// The state was issued to another browser (or the nonce cookie is gone).
+    #[error("state belongs to another browser")]
+    OtherBrowser,
     /// The target inside is not allowed (only possible with a leaked key or an old release).
     #[error(transparent)]
     Target(#[from] TargetError),
@@ -72,6 +107,26 @@ impl OauthState {
             retried: false,
             visit: false,
             expires_at: now + STATE_TTL_SECS,
+            browser: [0; BROWSER_LEN],
+        }
+    }
+
+    /// Binds the state to the browser holding `binding` ([`browser_binding`]).
+    pub fn for_browser(mut self, binding: [u8; BROWSER_LEN]) -> OauthState {
+        self.browser = binding;
+        self
+    }
+
+    /// Whether `nonce` (the callback's nonce cookie) is the one this state was issued for.
+    pub fn check_browser(&self, key: &SessionKey, nonce: Option<&str>) -> Result<(), StateError> {
+        use subtle::ConstantTimeEq as _;
+        let nonce = nonce
+            .filter(|n| !n.is_empty())
+            .ok_or(StateError::OtherBrowser)?;
+        if bool::from(browser_binding(key, nonce).ct_eq(&self.browser)) {
+            Ok(())
+        } else {
+            Err(StateError::OtherBrowser)
         }
     }
 
@@ -91,6 +146,7 @@ impl OauthState {
         bytes.push(flags);
         let exp = u32::try_from(self.expires_at).map_err(|_| StateError::Malformed)?;
         bytes.extend_from_slice(&exp.to_be_bytes());
+        bytes.extend_from_slice(&self.browser);
         bytes.extend_from_slice(self.target.to_string().as_bytes());
         let mac = key.mac(DOMAIN, &bytes);
         bytes.extend_from_slice(&mac[..MAC_LEN]);
@@ -107,7 +163,8 @@ impl OauthState {
             return Err(StateError::Malformed);
         }
         let bytes = base62_decode(state).ok_or(StateError::Malformed)?;
-        if bytes.len() < 6 + MAC_LEN || bytes[0] != VERSION {
+        const HEAD: usize = 6 + BROWSER_LEN;
+        if bytes.len() < HEAD + MAC_LEN || bytes[0] != VERSION {
             return Err(StateError::Malformed);
         }
         let (body, mac) = bytes.split_at(bytes.len() - MAC_LEN);
@@ -119,7 +176,9 @@ impl OauthState {
         if now >= expires_at {
             return Err(StateError::Expired);
         }
-        let target = std::str::from_utf8(&body[6..]).map_err(|_| StateError::Malformed)?;
+        let mut browser = [0u8; BROWSER_LEN];
+        browser.copy_from_slice(&body[6..HEAD]);
+        let target = std::str::from_utf8(&body[HEAD..]).map_err(|_| StateError::Malformed)?;
         let target = AppTarget::parse(target)?;
         let role = if flags & FLAG_PAYEE != 0 {
             Role::Payee
@@ -132,6 +191,7 @@ impl OauthState {
             retried: flags & FLAG_RETRIED != 0,
             visit: flags & FLAG_VISIT != 0,
             expires_at,
+            browser,
         })
     }
 }
@@ -305,6 +365,35 @@ mod tests {
                 .role,
             Role::Payee
         );
+    }
+
+    #[test]
+    fn a_state_is_accepted_only_from_the_browser_it_was_issued_to() {
+        let binding = browser_binding(&key(), "nonce-of-the-victim");
+        let state = OauthState::new(AppTarget::parse("/dash").unwrap(), 1000).for_browser(binding);
+        let opened = OauthState::open(&key(), &state.sign(&key()).unwrap(), 1000).unwrap();
+        assert_eq!(opened.browser, binding);
+        assert_eq!(
+            opened.check_browser(&key(), Some("nonce-of-the-victim")),
+            Ok(())
+        );
+        assert_eq!(
+            opened.check_browser(&key(), Some("attackers-nonce")),
+            Err(StateError::OtherBrowser)
+        );
+        assert_eq!(
+            opened.check_browser(&key(), None),
+            Err(StateError::OtherBrowser)
+        );
+        assert_eq!(
+            opened.check_browser(&key(), Some("")),
+            Err(StateError::OtherBrowser)
+        );
+        // Another deployment's key binds the same nonce differently.
+        let other = SessionKey::new("ffffffffffffffffffffffffffffffff").unwrap();
+        assert_ne!(browser_binding(&other, "nonce-of-the-victim"), binding);
+        let cookie = nonce_cookie("abc", true);
+        assert!(cookie.starts_with("sk_oauth=abc; Path=/oauth;") && cookie.ends_with("; Secure"));
     }
 
     #[test]

@@ -104,9 +104,39 @@ pub fn http_origin(url: &str) -> Option<String> {
     Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
+/// Whether `url` is http(s) on a loopback host (`localhost`, `127.0.0.1`, `[::1]`): a local
+/// run (the simulator), never a deployment.
+pub fn is_loopback_url(url: &str) -> bool {
+    http_origin(url).is_some_and(|origin| {
+        origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| crate::session::is_local_host(authority))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_urls_are_only_local_hosts() {
+        for url in [
+            "http://127.0.0.1:8788",
+            "http://localhost/x",
+            "http://[::1]:80/",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://api.mch.weixin.qq.com",
+            "http://127.0.0.1.evil.example",
+            "http://user@127.0.0.1/",
+            "ftp://127.0.0.1",
+            "",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 
     #[test]
     fn components_round_trip_through_encoding() {

@@ -52,8 +52,13 @@ impl Worker {
         let mut worker = Worker {
             base: format!("http://127.0.0.1:{port}"),
             port,
-            vars: vars
-                .iter()
+            // Local runs (loopback): open publishing without an invite code is allowed only
+            // with LOCAL_DEV=1, as in `cargo xtask dev`; the abuse limits are off (the suite is
+            // one client address making thousands of requests). A test may override either.
+            vars: [("LOCAL_DEV", "1"), ("ABUSE_LIMITS", "off")]
+                .into_iter()
+                .filter(|(k, _)| !vars.iter().any(|(name, _)| name == k))
+                .chain(vars.iter().copied())
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             assets,

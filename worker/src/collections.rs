@@ -8,11 +8,13 @@ use shoukuan_core::collection::{
 };
 use shoukuan_core::money::Fen;
 use shoukuan_core::publish::{Extra, PublishBody};
+use shoukuan_core::ratelimit::INVITE_GUESS_PER_CLIENT;
 use shoukuan_core::session::Openid;
 use shoukuan_core::split::PayMode;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Request, Response};
 
+use crate::abuse;
 use crate::config::{PublishAccess, PublishConfig};
 use crate::error::ApiError;
 use crate::http;
@@ -82,6 +84,40 @@ pub fn public_config(env: &Env) -> Result<Response, ApiError> {
     )
 }
 
+/// Invite mode: the operator's invite code, with wrong guesses limited per client. Without a
+/// code set, publishing is open only in an explicitly local run (`LOCAL_DEV=1`, loopback).
+pub async fn check_invite(
+    req: &Request,
+    env: &Env,
+    publish: &PublishConfig,
+    given: &str,
+) -> Result<(), ApiError> {
+    let Some(expected) = &publish.invite_code else {
+        if crate::config::local_dev(env) && crate::session::is_loopback(req) {
+            return Ok(());
+        }
+        return Err(ApiError::Pay(
+            403,
+            "INVITE_CODE_NOT_SET",
+            "本站未设置邀请码（PUBLISH_INVITE_CODE），暂不开放发布，请联系运营方".into(),
+        ));
+    };
+    let guard = abuse::Guard::new(req, env);
+    if guard
+        .used_up(env, &INVITE_GUESS_PER_CLIENT, guard.client())
+        .await?
+    {
+        return Err(abuse::too_many(&INVITE_GUESS_PER_CLIENT));
+    }
+    if secrets::secret_eq(given.trim(), expected.expose()) {
+        return Ok(());
+    }
+    guard
+        .hit(env, &INVITE_GUESS_PER_CLIENT, guard.client())
+        .await?;
+    Err(ApiError::Forbidden)
+}
+
 /// `POST /api/collections`
 pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let publish = PublishConfig::from_env(env);
@@ -89,11 +125,9 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let owner = crate::session::publisher(&req, env, publish.access).await?;
     // Every kind: the request fields at the top level, `kind` and its `split` / `product` part.
     let draft: PublishBody = http::read_json(&mut req).await?;
-    if let (None, Some(expected)) = (&owner, publish.invite_code) {
-        let given = draft.collection.invite_code.as_deref().unwrap_or("").trim();
-        if !secrets::secret_eq(given, expected.expose()) {
-            return Err(ApiError::Forbidden);
-        }
+    if owner.is_none() {
+        let given = draft.collection.invite_code.as_deref().unwrap_or("");
+        check_invite(&req, env, &publish, given).await?;
     }
     let now = now_secs();
     let checked = draft.validate(now).map_err(ApiError::Invalid)?;

@@ -93,3 +93,10 @@ impl PublishConfig {
         }
     }
 }
+
+/// `LOCAL_DEV=1`: only the `.dev.vars` that `cargo xtask dev` generates sets it. It allows
+/// what a deployment must never do (publishing without an invite code), and only to requests
+/// on a loopback host.
+pub fn local_dev(env: &Env) -> bool {
+    setting(env, "LOCAL_DEV").as_deref() == Some("1")
+}

@@ -2,6 +2,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use shoukuan_core::csp;
 use worker::{Request, Response};
 
 use crate::error::ApiError;
@@ -47,20 +48,27 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response, ApiError> 
     Ok(Response::from_json(value)?.with_status(status))
 }
 
-/// An HTML page that WeChat's browser must not cache (it caches HTML aggressively).
+/// An HTML page that WeChat's browser must not cache (it caches HTML aggressively), with the
+/// Content-Security-Policy for exactly the inline scripts it contains (`core::csp`).
 pub fn html(status: u16, body: String) -> Result<Response, ApiError> {
+    let policy = csp::page_policy(&body);
     let mut resp = Response::from_html(body)?.with_status(status);
     resp.headers_mut()
         .set("cache-control", "no-cache, no-store, must-revalidate")?;
+    resp.headers_mut().set("content-security-policy", &policy)?;
     Ok(resp)
 }
 
-/// Headers every answer of the worker carries.
+/// Headers every answer of the worker carries (static assets get the same from
+/// `public/_headers`); answers that are not pages get a policy under which nothing runs.
 pub fn with_security_headers(mut resp: Response) -> worker::Result<Response> {
     let headers = resp.headers_mut();
-    headers.set("x-content-type-options", "nosniff")?;
-    headers.set("referrer-policy", "strict-origin-when-cross-origin")?;
-    headers.set("x-frame-options", "DENY")?;
+    for (name, value) in csp::COMMON_HEADERS {
+        headers.set(name, value)?;
+    }
+    if !headers.has("content-security-policy")? {
+        headers.set("content-security-policy", csp::NON_PAGE_POLICY)?;
+    }
     if !headers.has("cache-control")? {
         headers.set("cache-control", "no-store")?;
     }

@@ -11,7 +11,7 @@ use shoukuan_core::split::{mode_summary, progress_text, split_card};
 use worker::{Env, Request};
 
 use crate::error::ApiError;
-use crate::session::public_origin;
+use crate::session::page_origin;
 use crate::{products, splits};
 
 /// What goes into the app shell.
@@ -30,7 +30,7 @@ pub async fn render(
     req: &Request,
     env: &Env,
 ) -> Result<Option<KindPage>, ApiError> {
-    let origin = public_origin(req, env)?;
+    let origin = page_origin(req, env)?;
     match view.kind {
         Kind::Request => Ok(None),
         Kind::Split => {

@@ -2,6 +2,7 @@
 //! endpoint and OAuth, WeChat Pay callbacks and the minute cron, over D1 (and R2 for images).
 //! Handlers are thin: every rule lives in `shoukuan-core`.
 
+mod abuse;
 mod collections;
 mod config;
 mod error;
@@ -38,10 +39,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     http::with_security_headers(response)
 }
 
-/// The minute cron (`[triggers] crons` in wrangler.toml): payments re-query and close.
+/// The minute cron (`[triggers] crons` in wrangler.toml): payments re-query and close; abuse
+/// counters, used OAuth states and unused images are cleaned up.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     pay::scheduled(&env).await;
+    abuse::scheduled(&env).await;
 }
 
 async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Response, ApiError> {
@@ -53,6 +56,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
         Route::PayerPage(id) => pages::payer_page(&id, &req, env).await,
+        Route::AppPage => pages::app_page(env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,
         Route::Split(route) => splits::handle(route, req, env).await,
         Route::Product(route) => products::handle(route, req, env).await,

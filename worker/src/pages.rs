@@ -51,6 +51,12 @@ pub async fn payer_page(id: &str, req: &Request, env: &Env) -> Result<worker::Re
     }
 }
 
+/// The app's own pages (`/`, `/new`, `/dash`, …): its `index.html` as built, with the
+/// Content-Security-Policy for the loader script it holds (`http::html`).
+pub async fn app_page(env: &Env) -> Result<worker::Response, ApiError> {
+    http::html(200, app_shell(env).await?)
+}
+
 /// The app's `index.html`, as built by Trunk, from the static assets.
 async fn app_shell(env: &Env) -> Result<String, ApiError> {
     let mut resp = env

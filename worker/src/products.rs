@@ -5,17 +5,18 @@
 use serde::Deserialize;
 use shoukuan_core::collection::is_valid_id;
 use shoukuan_core::product::{sniff_matches, ImageKey, Product, ProductView, MAX_IMAGE_BYTES};
+use shoukuan_core::ratelimit::{UNUSED_IMAGE_TTL_SECS, UPLOAD_PER_PUBLISHER};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env, HttpMetadata, Request, Response};
 
-use crate::collections;
-use crate::config::{PublishAccess, PublishConfig};
+use crate::config::PublishConfig;
 use crate::error::ApiError;
 use crate::http;
 use crate::routes::ProductRoute;
 use crate::secrets;
 use crate::session::now_secs;
 use crate::wechat::random_alnum;
+use crate::{abuse, collections};
 
 /// Answers one of the [`ProductRoute`]s.
 pub async fn handle(route: ProductRoute, req: Request, env: &Env) -> Result<Response, ApiError> {
@@ -118,19 +119,22 @@ async fn get(id: &str, env: &Env) -> Result<Response, ApiError> {
 async fn upload(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let publish = PublishConfig::from_env(env);
     let owner = crate::session::publisher(&req, env, publish.access).await?;
-    if let (None, Some(expected), PublishAccess::Invite) =
-        (&owner, &publish.invite_code, publish.access)
-    {
+    if owner.is_none() {
         let given = req
             .headers()
             .get("x-invite-code")
             .ok()
             .flatten()
             .unwrap_or_default();
-        if !secrets::secret_eq(given.trim(), expected.expose()) {
-            return Err(ApiError::Forbidden);
-        }
+        collections::check_invite(&req, env, &publish, &given).await?;
     }
+    // The upload quota: per payee, or per client address when publishing by invite code.
+    let guard = abuse::Guard::new(&req, env);
+    let publisher = match &owner {
+        Some(openid) => format!("payee:{}", secrets::token_hash(openid.as_str())),
+        None => guard.client().to_owned(),
+    };
+    guard.check(env, &UPLOAD_PER_PUBLISHER, &publisher).await?;
     let content_type = req
         .headers()
         .get("content-type")
@@ -210,4 +214,39 @@ async fn image(key: &str, env: &Env) -> Result<Response, ApiError> {
     headers.set("content-type", key.content_type())?;
     headers.set("cache-control", "public, max-age=31536000, immutable")?;
     Ok(resp)
+}
+
+/// Most unused images deleted per cron run (R2 deletes are one request each).
+const CLEANUP_BATCH: i64 = 50;
+
+/// For the cron: deletes images older than a day that no price page uses (uploads whose
+/// publish never happened, or junk), from R2 and from `images`.
+pub async fn delete_unused_images(env: &Env) -> Result<usize, ApiError> {
+    #[derive(Deserialize)]
+    struct Key {
+        key: String,
+    }
+    let db = env.d1("DB")?;
+    let unused = db
+        .prepare(
+            "SELECT key FROM images i WHERE created_at < ?1 \
+             AND NOT EXISTS (SELECT 1 FROM products p WHERE instr(p.detail, i.key) > 0) \
+             ORDER BY created_at LIMIT ?2",
+        )
+        .bind(&[
+            JsValue::from_f64((now_secs() - UNUSED_IMAGE_TTL_SECS) as f64),
+            JsValue::from_f64(CLEANUP_BATCH as f64),
+        ])?
+        .all()
+        .await?
+        .results::<Key>()?;
+    let bucket = env.bucket("IMAGES")?;
+    for image in &unused {
+        bucket.delete(&image.key).await?;
+        db.prepare("DELETE FROM images WHERE key = ?1")
+            .bind(&[image.key.as_str().into()])?
+            .run()
+            .await?;
+    }
+    Ok(unused.len())
 }

@@ -20,6 +20,9 @@ pub enum Route {
     CloseCollection(String),
     /// `GET /c/:id`: the server-rendered payer page.
     PayerPage(String),
+    /// `GET /`, `/new`, `/dash`, `/o/:id`, `/manage/:id`, `/admin/:id`: the app's page, with
+    /// the Content-Security-Policy for its loader script.
+    AppPage,
     /// The Official Account front door and the payee dashboard API ([`OaRoute`]).
     Oa(OaRoute),
     /// Group splits (接龙) ([`SplitRoute`]).
@@ -56,6 +59,8 @@ impl Route {
                 Route::CloseCollection(id.to_string())
             }
             (Method::Get | Method::Head, ["c", id]) => Route::PayerPage(id.to_string()),
+            (Method::Get | Method::Head, [""] | ["new"] | ["dash"])
+            | (Method::Get | Method::Head, ["o" | "manage" | "admin", _]) => Route::AppPage,
             _ => return None,
         };
         Some(route)
@@ -179,6 +184,8 @@ pub enum SplitRoute {
     Edit(String, String),
     /// `DELETE /api/splits/:id/participants/:pid` (participant token)
     Withdraw(String, String),
+    /// `POST /api/splits/:id/participants/:pid/remove` (manage token): the payee removes an entry.
+    Remove(String, String),
     /// `POST /api/splits/:id/participants/:pid/claim` (participant token): 我已付款.
     Claim(String, String),
     /// `POST /api/splits/:id/participants/:pid/confirm` (manage token)
@@ -209,6 +216,9 @@ impl SplitRoute {
             }
             (Method::Delete, ["api", "splits", id, "participants", pid]) => {
                 SplitRoute::Withdraw(s(id), s(pid))
+            }
+            (Method::Post, ["api", "splits", id, "participants", pid, "remove"]) => {
+                SplitRoute::Remove(s(id), s(pid))
             }
             (Method::Post, ["api", "splits", id, "participants", pid, "claim"]) => {
                 SplitRoute::Claim(s(id), s(pid))

@@ -57,14 +57,35 @@ pub fn payer_openid(req: &Request, env: &Env) -> Option<Openid> {
     current(req, env, Role::Payer)
 }
 
-/// The site's public origin: `PUBLIC_BASE_URL` when set, else the request's own origin.
+/// The site's public origin for every URL handed to WeChat or a follower (`notify_url`, the
+/// OAuth `redirect_uri`, menu buttons, reply cards, JS-SDK): `PUBLIC_BASE_URL`. Never the
+/// request's `Host` — except on a loopback host (a local run), where there is no other. A
+/// deployment without the setting refuses (503 `PUBLIC_BASE_URL_MISSING`).
 pub fn public_origin(req: &Request, env: &Env) -> Result<String, ApiError> {
     if let Some(base) = setting(env, "PUBLIC_BASE_URL") {
         return shoukuan_core::urlenc::http_origin(&base)
             .ok_or_else(|| ApiError::Internal("PUBLIC_BASE_URL is not an http(s) URL".into()));
     }
-    let url = req.url()?;
-    Ok(url.origin().ascii_serialization())
+    if is_loopback(req) {
+        return Ok(req.url()?.origin().ascii_serialization());
+    }
+    worker::console_error!("PUBLIC_BASE_URL is not set: refusing to build public URLs from Host");
+    Err(ApiError::Unavailable(
+        "PUBLIC_BASE_URL_MISSING",
+        "本站尚未配置对外地址（PUBLIC_BASE_URL），暂不能发起微信授权或支付，请联系运营方",
+    ))
+}
+
+/// The origin a page shows in its own meta tags (`og:url`): [`public_origin`] when it can be
+/// had, else the request's (the page describes itself to the one who asked for it).
+pub fn page_origin(req: &Request, env: &Env) -> Result<String, ApiError> {
+    public_origin(req, env).or_else(|_| Ok(req.url()?.origin().ascii_serialization()))
+}
+
+/// Whether the request was made to a loopback host (`localhost`, 127.0.0.1, [::1]): a local
+/// run. Cloudflare routes by host, so a deployment never sees one.
+pub fn is_loopback(req: &Request) -> bool {
+    !secure_cookies(req)
 }
 
 /// Whether cookies must be `Secure`: everywhere but loopback hosts (plain-HTTP local runs).

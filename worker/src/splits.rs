@@ -22,6 +22,7 @@ use shoukuan_core::csv::Csv;
 use shoukuan_core::deadline::Deadline;
 use shoukuan_core::money::Fen;
 use shoukuan_core::personal_data::DataKey;
+use shoukuan_core::ratelimit::{SIGNUP_PER_CLIENT, SIGNUP_PER_SPLIT};
 use shoukuan_core::split::{
     dues, Joined, Member, PaidBy, ParticipantStatus, ParticipantView, Pick, Progress, SignUp,
     SplitMode, SplitSpec, SplitView, ValidSignUp,
@@ -46,6 +47,7 @@ pub async fn handle(route: SplitRoute, req: Request, env: &Env) -> Result<Respon
         SplitRoute::Mine(id, pid) => mine(&id, &pid, &req, env).await,
         SplitRoute::Edit(id, pid) => edit(&id, &pid, req, env).await,
         SplitRoute::Withdraw(id, pid) => withdraw(&id, &pid, &req, env).await,
+        SplitRoute::Remove(id, pid) => remove(&id, &pid, &req, env).await,
         SplitRoute::Claim(id, pid) => claim(&id, &pid, &req, env).await,
         SplitRoute::Confirm(id, pid) => confirm(&id, &pid, &req, env).await,
         SplitRoute::Reject(id, pid) => reject(&id, &pid, &req, env).await,
@@ -376,6 +378,10 @@ async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiErro
     let split = load_split(id, env).await?;
     let now = now_secs();
     split.require_editable(now)?;
+    // Abuse limits: one client cannot fill a split (or many) alone.
+    let guard = crate::abuse::Guard::new(&req, env);
+    guard.check(env, &SIGNUP_PER_CLIENT, guard.client()).await?;
+    guard.check(env, &SIGNUP_PER_SPLIT, id).await?;
     let body: SignUp = http::read_json(&mut req).await?;
     let valid = body.validate(&split.spec.mode).map_err(ApiError::Invalid)?;
     let key = personal_data::key(env)?;
@@ -538,6 +544,31 @@ fn already_paid() -> ApiError {
     ApiError::Conflict("ALREADY_PAID", "已确认付款，不能再修改或退出")
 }
 
+fn order_pending() -> ApiError {
+    ApiError::Conflict(
+        "ORDER_PENDING",
+        "有一笔待支付的订单，请先完成支付，或等订单关闭后再修改或退出",
+    )
+}
+
+/// SQL: participant `?1` has no merchant order still waiting for payment. While one is, the
+/// picks (hence the due the order was created for) and the entry itself stay as they are.
+const NO_PENDING_ORDER: &str =
+    "NOT EXISTS (SELECT 1 FROM orders WHERE participant_id = ?1 AND state = 'pending')";
+
+async fn has_pending_order(env: &Env, pid: &str) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct N {
+        n: i64,
+    }
+    let row = db(env)?
+        .prepare("SELECT COUNT(*) AS n FROM orders WHERE participant_id = ?1 AND state = 'pending'")
+        .bind(&[pid.into()])?
+        .first::<N>(None)
+        .await?;
+    Ok(row.is_some_and(|r| r.n > 0))
+}
+
 /// `PUT /api/splits/:id/participants/:pid` (participant token): change name, phone, picks.
 async fn edit(id: &str, pid: &str, mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let row = load_own(id, pid, &req, env).await?;
@@ -551,10 +582,11 @@ async fn edit(id: &str, pid: &str, mut req: Request, env: &Env) -> Result<Respon
     let key = personal_data::key(env)?;
     let sealed = seal_sign_up(&key, &valid)?;
     let changed = db(env)?
-        .prepare(
+        .prepare(format!(
             "UPDATE participants SET name_masked = ?3, name_sealed = ?4, phone_masked = ?5, phone_sealed = ?6, \
-             picks = ?7, updated_at = ?8 WHERE id = ?1 AND collection_id = ?2 AND status <> 'paid' RETURNING id",
-        )
+             picks = ?7, updated_at = ?8 WHERE id = ?1 AND collection_id = ?2 AND status <> 'paid' \
+             AND {NO_PENDING_ORDER} RETURNING id"
+        ))
         .bind(&[
             pid.into(),
             id.into(),
@@ -569,6 +601,9 @@ async fn edit(id: &str, pid: &str, mut req: Request, env: &Env) -> Result<Respon
         .await?
         .results::<serde_json::Value>()?;
     if changed.is_empty() {
+        if has_pending_order(env, pid).await? {
+            return Err(order_pending());
+        }
         return Err(already_paid());
     }
     http::json(200, &entry(id, pid, &split, env, Some(&key)).await?)
@@ -591,17 +626,32 @@ async fn withdraw(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respo
             ))
         }
     }
+    if !delete_entry(env, id, pid, "'joined'").await? {
+        if has_pending_order(env, pid).await? {
+            return Err(order_pending());
+        }
+        return Err(already_paid());
+    }
+    http::json(200, &serde_json::json!({ "withdrawn": true }))
+}
+
+/// Deletes participant `pid` of split `id` when its status is one of `statuses` (an SQL list)
+/// and no order of theirs is pending; everyone after moves up one place. `false` when nothing
+/// was deleted.
+async fn delete_entry(env: &Env, id: &str, pid: &str, statuses: &str) -> Result<bool, ApiError> {
     let db = db(env)?;
+    let which =
+        format!("id = ?1 AND collection_id = ?2 AND status IN ({statuses}) AND {NO_PENDING_ORDER}");
     // One transaction. Later entries go to -(seq - 1) first, then back to positive, so the
     // UNIQUE (collection_id, seq) index never sees two rows on one number mid-statement.
     let statements = vec![
-        db.prepare(
-            "UPDATE participants SET seq = -(seq - 1) WHERE collection_id = ?1 AND \
-             seq > (SELECT seq FROM participants WHERE id = ?2 AND collection_id = ?1 AND status = 'joined')",
-        )
-        .bind(&[id.into(), pid.into()])?,
-        db.prepare("DELETE FROM participants WHERE id = ?2 AND collection_id = ?1 AND status = 'joined'")
-            .bind(&[id.into(), pid.into()])?,
+        db.prepare(format!(
+            "UPDATE participants SET seq = -(seq - 1) WHERE collection_id = ?2 AND \
+             seq > (SELECT seq FROM participants WHERE {which})"
+        ))
+        .bind(&[pid.into(), id.into()])?,
+        db.prepare(format!("DELETE FROM participants WHERE {which}"))
+            .bind(&[pid.into(), id.into()])?,
         db.prepare("UPDATE participants SET seq = -seq WHERE collection_id = ?1 AND seq < 0")
             .bind(&[id.into()])?,
     ];
@@ -611,10 +661,30 @@ async fn withdraw(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respo
         .and_then(|r| r.meta().ok().flatten())
         .and_then(|m| m.changes)
         .unwrap_or(0);
-    if deleted == 0 {
-        return Err(already_paid());
+    Ok(deleted > 0)
+}
+
+/// `POST /api/splits/:id/participants/:pid/remove` (manage token): the payee removes a junk
+/// or mistaken entry (not a paid one, nor one with an order pending); later entries move up.
+async fn remove(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
+    collections::authorize_manage(id, req, env).await?;
+    if !is_valid_id(pid) {
+        return Err(ApiError::Missing("报名"));
     }
-    http::json(200, &serde_json::json!({ "withdrawn": true }))
+    let row = load_row(id, pid, env).await?;
+    if row.status()? == ParticipantStatus::Paid {
+        return Err(ApiError::Conflict(
+            "ALREADY_PAID",
+            "这位参与者已付款，不能移除（如需退款请在收款记录中操作）",
+        ));
+    }
+    if !delete_entry(env, id, pid, "'joined', 'claimed'").await? {
+        if has_pending_order(env, pid).await? {
+            return Err(order_pending());
+        }
+        return Err(ApiError::Missing("报名"));
+    }
+    http::json(200, &serde_json::json!({ "removed": true }))
 }
 
 /// `POST /api/splits/:id/participants/:pid/claim` (participant token): 我已付款. Only tells the

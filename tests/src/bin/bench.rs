@@ -12,7 +12,12 @@
 //!   Fast-3G-shaped network (150 ms latency, 1.6 Mbit/s down), cache disabled and cleared, cold
 //!   loads interleaved; the time is `performance.now()` when the first QR `<img>` has loaded.
 //!
+//! Then the Official Account keyword reply latency next to `/health` ([`keywords`]).
+//!
 //! Usage: `bench [--runs N]` (N ≥ 1, default 7). Every process it starts ends with it.
+
+#[path = "bench/keywords.rs"]
+mod keywords;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -291,6 +296,8 @@ async fn main() -> Result<()> {
 
     let product = version["product"].as_str().unwrap_or("Chromium");
     print!("{}", report(&pages, &files, &loads, &mounts, product, runs));
+    println!("measuring Official Account keyword replies (second wrangler dev, plain mode)");
+    print!("{}", keywords::report(&keywords::measure().await?));
     println!("(benchmark took {} s)", started.elapsed().as_secs());
     Ok(())
 }

@@ -7,6 +7,7 @@ mod payments;
 mod platform;
 mod product;
 mod publish;
+mod security;
 mod split;
 
 use serde_json::{json, Value};
@@ -98,6 +99,15 @@ pub async fn wechat_session(
         .await
         .unwrap();
     assert_eq!(resp.status(), 302, "{entry}");
+    // The OAuth nonce cookie the browser keeps for the callback (login CSRF binding).
+    let nonce = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| h.split(';').next().filter(|p| p.starts_with("sk_oauth=")))
+        .unwrap_or_default()
+        .to_string();
     let authorize = location(&resp);
     assert!(
         authorize.contains("/connect/oauth2/authorize?"),
@@ -113,6 +123,7 @@ pub async fn wechat_session(
     let resp = client
         .get(&callback)
         .header("user-agent", WECHAT_IOS_UA)
+        .header("cookie", &nonce)
         .send()
         .await
         .unwrap();

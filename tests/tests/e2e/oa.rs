@@ -60,6 +60,8 @@ struct Landing {
     cookie_header: Option<String>,
     /// The callback URL with the code (to replay it).
     callback: String,
+    /// `sk_oauth=…`: the browser's OAuth nonce cookie.
+    nonce: String,
 }
 
 impl Oa {
@@ -84,6 +86,8 @@ impl Oa {
             entry_location.starts_with(&self.sim.url("/connect/oauth2/authorize?")),
             "{entry_location}"
         );
+        // The browser keeps the OAuth nonce cookie; the callback needs it.
+        let (nonce, _) = set_cookie(&resp, "sk_oauth").expect("the OAuth nonce cookie");
         let (authorize, _) = entry_location.split_once('#').unwrap();
         let resp = client
             .get(format!("{authorize}&sim_openid={openid}"))
@@ -99,6 +103,7 @@ impl Oa {
         let resp = client
             .get(&callback)
             .header("user-agent", WECHAT_IOS_UA)
+            .header("cookie", &nonce)
             .send()
             .await
             .unwrap();
@@ -115,6 +120,7 @@ impl Oa {
             cookie,
             cookie_header,
             callback,
+            nonce,
         }
     }
 
@@ -196,6 +202,26 @@ impl Oa {
             resp.text().await.unwrap_or_default()
         );
         key
+    }
+
+    /// Makes follower `openid` scan a new channel of the payee (`cookie`): attributed to it.
+    async fn attribute(&self, cookie: &str, openid: &str) -> String {
+        let resp = self
+            .as_payee(
+                cookie,
+                reqwest::Method::POST,
+                "/api/dash/channels",
+                Some(json!({ "name": unique("渠道"), "kind": "temporary", "expire_days": 1 })),
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        let channel: Value = resp.json().await.unwrap();
+        let scene = channel["scene"].as_str().unwrap();
+        let (status, _) = self
+            .push(&event_xml(openid, now(), "SCAN", scene), true)
+            .await;
+        assert_eq!(status, 200);
+        channel["id"].as_str().unwrap().to_string()
     }
 
     fn token(&self) -> String {
@@ -439,14 +465,55 @@ async fn reused_codes_restart_authorization_once_and_bad_states_or_targets_are_r
             request.send().await.unwrap()
         }
     };
-    // The back button with the session: straight to the page.
-    let resp = replay(Some(cookie.clone()), landing.callback.clone()).await;
+    // The back button in the same browser, with the session: straight to the page.
+    let both = format!("{cookie}; {}", landing.nonce);
+    let resp = replay(Some(both), landing.callback.clone()).await;
     assert_eq!(
         (resp.status().as_u16(), location(&resp)),
         (302, format!("/c/{id}"))
     );
-    // Without it (code used → 40163): authorization restarts once, with a fresh state.
-    let resp = replay(None, landing.callback.clone()).await;
+    // Login CSRF: the callback of a flow started elsewhere (another browser's nonce, or none)
+    // sets no session.
+    for other in [None, Some("sk_oauth=someone-elses-nonce".to_string())] {
+        let resp = replay(other, landing.callback.clone()).await;
+        assert_eq!(resp.status(), 400);
+        assert!(set_cookie(&resp, "sk_payer").is_none());
+        assert!(resp.text().await.unwrap().contains("同一个微信窗口"));
+    }
+    // A state is good once: the same browser without a session cannot use it again.
+    let resp = replay(Some(landing.nonce.clone()), landing.callback.clone()).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("授权链接已使用"));
+
+    // A fresh state with a used code (40163): authorization restarts once, same browser.
+    let code_of = |callback: &str| {
+        shoukuan_core::urlenc::query_value(callback.split_once('?').unwrap().1, "code").unwrap()
+    };
+    let state_of = |url: &str| {
+        shoukuan_core::urlenc::query_value(
+            url.split_once('?').unwrap().1.split('#').next().unwrap(),
+            "state",
+        )
+        .unwrap()
+    };
+    let used_code = code_of(&landing.callback);
+    let start_flow = || async {
+        let resp = replay(None, oa.worker.url(&format!("/m/{key}"))).await;
+        let (nonce, _) = set_cookie(&resp, "sk_oauth").unwrap();
+        (location(&resp), nonce)
+    };
+    let with_code = |state: String, code: &str| {
+        oa.worker.url(&format!(
+            "/oauth/callback?code={code}&state={}",
+            shoukuan_core::urlenc::encode_component(&state)
+        ))
+    };
+    let (authorize_url, nonce) = start_flow().await;
+    let resp = replay(
+        Some(nonce.clone()),
+        with_code(state_of(&authorize_url), &used_code),
+    )
+    .await;
     assert_eq!(resp.status(), 302);
     let restart = location(&resp);
     assert!(
@@ -460,14 +527,21 @@ async fn reused_codes_restart_authorization_once_and_bad_states_or_targets_are_r
         .await
         .unwrap();
     let second_callback = location(&resp);
-    let resp = replay(None, second_callback.clone()).await;
+    let resp = replay(Some(nonce.clone()), second_callback.clone()).await;
     assert_eq!(
         (resp.status().as_u16(), location(&resp)),
         (302, format!("/c/{id}"))
     );
     assert!(set_cookie(&resp, "sk_payer").is_some());
-    // The restarted code reused again: no loop, a readable page.
-    let resp = replay(None, second_callback).await;
+    // A restarted authorization whose code is refused again: no loop, a readable page.
+    let (authorize_url, nonce) = start_flow().await;
+    let resp = replay(
+        Some(nonce.clone()),
+        with_code(state_of(&authorize_url), &used_code),
+    )
+    .await;
+    let restart = location(&resp);
+    let resp = replay(Some(nonce), with_code(state_of(&restart), &used_code)).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("授权失败"));
 
@@ -766,15 +840,26 @@ async fn the_message_server_verifies_then_replies_by_keyword_in_plain_and_safe_m
         true
     );
 
-    // Plain mode: the text reply.
+    // A payee's rules answer the followers attributed to it: here, one who scanned its channel.
     let openid = oa.sim.create_payer(true).await.unwrap();
-    let (status, reply) = oa
+    oa.attribute(&payee, &openid).await;
+    // With WECHAT_AES_KEY set, a plain-mode push is refused (its body is not signed).
+    let (status, _) = oa
         .push(
             &text_xml(&openid, &format!("请问{help}在哪"), msg_id()),
             false,
         )
         .await;
+    assert_eq!(status, 403);
+    // Safe mode: the text reply.
+    let (status, envelope) = oa
+        .push(
+            &text_xml(&openid, &format!("请问{help}在哪"), msg_id()),
+            true,
+        )
+        .await;
     assert_eq!(status, 200);
+    let reply = oa.open_reply(&envelope);
     let fields = mp::parse_fields(&reply).unwrap();
     assert_eq!(fields.get("MsgType"), Some("text"));
     assert_eq!(fields.get("Content"), Some("回复「收款」查看"));
@@ -796,7 +881,7 @@ async fn the_message_server_verifies_then_replies_by_keyword_in_plain_and_safe_m
     assert!(inner.contains("周五聚餐 AA"), "{inner}");
     // No rule: the empty acknowledgement. Unknown message types too.
     assert_eq!(
-        oa.push(&text_xml(&openid, "随便说说", msg_id()), false)
+        oa.push(&text_xml(&openid, "随便说说", msg_id()), true)
             .await,
         (200, "success".to_string())
     );
@@ -804,19 +889,25 @@ async fn the_message_server_verifies_then_replies_by_keyword_in_plain_and_safe_m
         "<MsgType><![CDATA[text]]></MsgType>",
         "<MsgType><![CDATA[image]]></MsgType>",
     );
-    assert_eq!(oa.push(&image, false).await, (200, "success".to_string()));
+    assert_eq!(oa.push(&image, true).await, (200, "success".to_string()));
     // Subscribe without a scene: the welcome reply.
     let (_, welcome) = oa
-        .push(&event_xml(&openid, now(), "subscribe", ""), false)
+        .push(&event_xml(&openid, now(), "subscribe", ""), true)
         .await;
-    assert!(welcome.contains("感谢关注"), "{welcome}");
+    assert!(oa.open_reply(&welcome).contains("感谢关注"), "{welcome}");
+    // A follower attributed to nobody: no payee's rule answers them.
+    let stranger = oa.sim.create_payer(true).await.unwrap();
+    assert_eq!(
+        oa.push(&text_xml(&stranger, &word, msg_id()), true).await,
+        (200, "success".to_string())
+    );
 
-    // Through the simulator's own delivery (plain mode): the reply it received.
+    // Through the simulator's own delivery (safe mode): the reply it received.
     let pushed = oa
         .sim
         .post(
             "/sim/mp/push",
-            &json!({ "openid": openid, "kind": "text", "content": help }),
+            &json!({ "openid": openid, "kind": "text", "content": help, "safe": true }),
         )
         .await
         .unwrap();
@@ -939,7 +1030,7 @@ async fn forged_oversized_and_repeated_pushes_are_handled_safely() {
     let scene = channel["scene"].as_str().unwrap().to_string();
     let scan = event_xml(&openid, created, "SCAN", &scene);
     let mut replies = Vec::new();
-    for safe in [false, true, false] {
+    for safe in [true, true, true] {
         let (status, reply) = oa.push(&scan, safe).await;
         assert_eq!(status, 200);
         replies.push(if safe && reply != "success" {
@@ -957,7 +1048,7 @@ async fn forged_oversized_and_repeated_pushes_are_handled_safely() {
     // The same text MsgId three times: one record.
     let id = msg_id();
     for _ in 0..3 {
-        assert_eq!(oa.push(&text_xml(&openid, "hi", id), false).await.0, 200);
+        assert_eq!(oa.push(&text_xml(&openid, "hi", id), true).await.0, 200);
     }
     assert_eq!(
         oa.count(&format!(
@@ -1013,7 +1104,7 @@ async fn a_scan_then_a_visit_is_attributed_to_the_channel_and_counted_in_its_fun
         .sim
         .post(
             "/sim/mp/push",
-            &json!({ "openid": openid, "kind": "scan", "ticket": ticket }),
+            &json!({ "openid": openid, "kind": "scan", "ticket": ticket, "safe": true }),
         )
         .await
         .unwrap();
@@ -1099,7 +1190,7 @@ async fn a_scan_then_a_visit_is_attributed_to_the_channel_and_counted_in_its_fun
         .sim
         .post(
             "/sim/mp/push",
-            &json!({ "openid": newcomer, "kind": "scan", "ticket": ticket }),
+            &json!({ "openid": newcomer, "kind": "scan", "ticket": ticket, "safe": true }),
         )
         .await
         .unwrap();
@@ -1162,32 +1253,56 @@ async fn the_menu_is_validated_stored_and_published_with_view_buttons_on_this_si
     let (_, payee) = oa.approved_payee().await;
     let id = oa.publish(&payee).await;
     let key = oa.route(&payee, &id).await;
-    let put = |menu: Value| oa.as_payee(&payee, reqwest::Method::PUT, "/api/dash/menu", Some(menu));
-    let resp =
-        put(json!({ "button": [{ "name": "付款", "type": "view", "route": "no-such-route" }] }))
-            .await;
-    assert_eq!(resp.status(), 400);
-    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "INVALID_MENU");
     let menu = json!({ "button": [
         { "name": "付款", "type": "view", "route": key },
         { "name": "更多", "sub_button": [{ "name": "帮助", "type": "click", "key": "帮助" }] }
     ]});
-    assert_eq!(put(menu.clone()).await.status(), 200);
-    let resp = oa
-        .as_payee(
-            &payee,
-            reqwest::Method::POST,
-            "/api/dash/menu/publish",
-            None,
-        )
-        .await;
+    // The menu is the whole account's: a payee can neither read, change nor publish it.
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/dash/menu"),
+        (reqwest::Method::PUT, "/api/dash/menu"),
+        (reqwest::Method::POST, "/api/dash/menu/publish"),
+    ] {
+        let resp = oa.as_payee(&payee, method, path, Some(menu.clone())).await;
+        assert_eq!(resp.status(), 403, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "OPERATOR_ONLY");
+        assert!(
+            body["message"].as_str().unwrap().contains("运营方"),
+            "{body}"
+        );
+    }
+    let as_operator = |method: reqwest::Method, path: &'static str, body: Option<Value>| {
+        let mut request = reqwest::Client::new()
+            .request(method, oa.worker.url(path))
+            .bearer_auth(OPERATOR);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let resp = as_operator(
+        reqwest::Method::PUT,
+        "/api/dash/menu",
+        Some(json!({ "button": [{ "name": "付款", "type": "view", "route": "no-such-route" }] })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "INVALID_MENU");
+    let resp = as_operator(reqwest::Method::PUT, "/api/dash/menu", Some(menu.clone()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = as_operator(reqwest::Method::POST, "/api/dash/menu/publish", None)
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let published: Value = resp.json().await.unwrap();
     assert_eq!(
         published["menu"]["button"][0]["url"],
         oa.worker.url(&format!("/m/{key}"))
     );
-    // The operator manages the same menu with its secret (what `shoukuan menu` does).
     let stored: Value = oa
         .operator(reqwest::Method::GET, "/api/dash/menu")
         .await
@@ -1450,8 +1565,9 @@ async fn a_payee_signs_in_to_the_dashboard_in_wechat_and_manages_keywords_and_ch
         .await
         .unwrap();
     wait_css_text(&browser, "#keywords .list", &word).await;
-    // The rule answers at once.
-    let (_, reply) = oa.push(&text_xml(&openid, &word, msg_id()), false).await;
+    // The rule answers at once (the payee tries it from its own WeChat).
+    let (_, reply) = oa.push(&text_xml(&openid, &word, msg_id()), true).await;
+    let reply = oa.open_reply(&reply);
     assert!(reply.contains("这是后台添加的回复"), "{reply}");
 
     browser
@@ -1486,4 +1602,124 @@ async fn a_payee_signs_in_to_the_dashboard_in_wechat_and_manages_keywords_and_ch
         .iter()
         .any(|c| c.name == "sk_payee" && c.http_only == Some(true)));
     browser.quit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payees_share_the_account_without_shadowing_or_seeing_each_other() {
+    let oa = oa().await;
+    let (a_openid, a) = oa.approved_payee().await;
+    let (_, b) = oa.approved_payee().await;
+    let word = unique("团购");
+    let rule = |cookie: &String, body: Value| {
+        let cookie = cookie.clone();
+        async move {
+            oa.as_payee(
+                &cookie,
+                reqwest::Method::POST,
+                "/api/dash/keywords",
+                Some(body),
+            )
+            .await
+        }
+    };
+    // The same keyword for both; B's is broader and of the highest priority.
+    let resp = rule(&a, json!({ "trigger": "exact", "pattern": word, "reply": { "type": "text", "text": "甲的团购" } })).await;
+    assert_eq!(resp.status(), 201);
+    let resp = rule(&b, json!({ "trigger": "contains", "pattern": word, "priority": 1000, "reply": { "type": "text", "text": "乙的团购" } })).await;
+    assert_eq!(resp.status(), 201);
+    let follower_of_a = oa.sim.create_payer(true).await.unwrap();
+    let follower_of_b = oa.sim.create_payer(true).await.unwrap();
+    oa.attribute(&a, &follower_of_a).await;
+    oa.attribute(&b, &follower_of_b).await;
+    let ask = |openid: String| {
+        let word = word.clone();
+        async move {
+            let (status, envelope) = oa.push(&text_xml(&openid, &word, msg_id()), true).await;
+            assert_eq!(status, 200);
+            if envelope == "success" {
+                return envelope;
+            }
+            mp::parse_fields(&oa.open_reply(&envelope))
+                .unwrap()
+                .get("Content")
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    assert_eq!(ask(follower_of_a.clone()).await, "甲的团购");
+    assert_eq!(ask(follower_of_b.clone()).await, "乙的团购");
+
+    // The welcome reply is the operator's: a payee's is refused, the operator's answers.
+    let welcome =
+        json!({ "trigger": "subscribe", "reply": { "type": "text", "text": "欢迎来到收款演示" } });
+    let resp = rule(&a, welcome.clone()).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "OPERATOR_ONLY");
+    let resp = reqwest::Client::new()
+        .post(oa.worker.url("/api/dash/keywords"))
+        .bearer_auth(OPERATOR)
+        .json(&welcome)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let rule_id = resp.json::<Value>().await.unwrap()["id"].clone();
+    let newcomer = oa.sim.create_payer(false).await.unwrap();
+    let (_, envelope) = oa
+        .push(&event_xml(&newcomer, now(), "subscribe", ""), true)
+        .await;
+    assert!(oa.open_reply(&envelope).contains("欢迎来到收款演示"));
+    let resp = oa
+        .operator(
+            reqwest::Method::DELETE,
+            &format!("/api/dash/keywords/{rule_id}"),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+
+    // Each payee sees only its own rules and routes, and never another payee's openid.
+    let listed: Value = oa
+        .as_payee(&b, reqwest::Method::GET, "/api/dash/keywords", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rules = listed["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "{listed}");
+    assert!(!listed.to_string().contains(&a_openid), "{listed}");
+    oa.route(&a, &oa.publish(&a).await).await;
+    let routes: Value = oa
+        .as_payee(&b, reqwest::Method::GET, "/api/dash/routes", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!routes.to_string().contains(&a_openid), "{routes}");
+    // The operator sees everything, with owners.
+    let all: Value = oa
+        .operator(reqwest::Method::GET, "/api/dash/keywords")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(all.to_string().contains(&a_openid));
+
+    // Quotas per payee.
+    let mut last = 0;
+    for i in 0..=shoukuan_core::ratelimit::RULES_PER_PAYEE {
+        let resp = rule(&b, json!({ "trigger": "exact", "pattern": format!("{word}{i}"), "reply": { "type": "text", "text": "好" } })).await;
+        last = resp.status().as_u16();
+        if last != 201 {
+            assert_eq!(
+                resp.json::<Value>().await.unwrap()["code"],
+                "QUOTA_EXCEEDED"
+            );
+            break;
+        }
+    }
+    assert_eq!(last, 409, "the rule quota holds");
+    let rules = oa.count(&format!(
+        "SELECT COUNT(*) AS n FROM keyword_rules WHERE pattern LIKE '{word}%' AND reply_value IN ('好', '乙的团购')"
+    ));
+    assert_eq!(rules, shoukuan_core::ratelimit::RULES_PER_PAYEE);
 }

@@ -15,7 +15,7 @@ use crate::split::{beijing_in, wait_text, worker};
 use crate::unique_pay_code;
 
 /// A photo-like PNG of `w`×`h` (gradients, so it is not trivially small).
-fn photo_png(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn photo_png(w: u32, h: u32) -> Vec<u8> {
     let img = RgbImage::from_fn(w, h, |x, y| {
         Rgb([
             (x * 255 / w) as u8,
@@ -41,7 +41,7 @@ async fn upload(worker: &Worker, bytes: Vec<u8>, content_type: &str) -> (u16, Va
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-fn product_body(image: &str, deadline: Option<String>) -> Value {
+pub(crate) fn product_body(image: &str, deadline: Option<String>) -> Value {
     json!({
         "kind": "product",
         "payee_name": "小满酸奶",

@@ -553,6 +553,81 @@ async fn withdrawing_closes_the_gap_and_the_deadline_ends_sign_ups() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_payee_removes_a_junk_entry_and_an_entry_with_a_pending_order_stays_as_it_is() {
+    let worker = worker().await;
+    let split = publish_split(
+        worker,
+        json!({ "mode": "itemized", "items": [
+            { "name": "奶茶", "price": "12" }, { "name": "蛋糕", "price": "30", "quantity": true }
+        ] }),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let mut people = Vec::new();
+    for name in ["一号", "刷屏", "三号"] {
+        let body = json!({ "name": name, "picks": [{ "item": 0, "qty": 1 }] });
+        let (status, joined) = join(&client, worker, &split.id, body).await;
+        assert_eq!(status, 201, "{joined}");
+        people.push(joined);
+    }
+    let pid = |i: usize| people[i]["participant"]["id"].as_str().unwrap().to_string();
+    let sid = split.id.clone();
+    let remove = |pid: String, token: String| {
+        let path = format!("/api/splits/{sid}/participants/{pid}/remove");
+        async move { send(reqwest::Method::POST, worker, &path, &token, None).await }
+    };
+    // Only with the manage token.
+    let own_token = people[1]["token"].as_str().unwrap().to_string();
+    assert_eq!(remove(pid(1), own_token).await.0, 401);
+    let (status, body) = remove(pid(1), split.token.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(seqs(&public_view(worker, &split.id).await), vec![1, 2]);
+
+    // A pending order for 三号's current due: picks, withdrawal and removal are locked.
+    worker
+        .query(&format!(
+            "INSERT INTO orders (id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, state, \
+             limit_day, expires_at, created_at, updated_at, participant_id) VALUES ('{o}', '{o}', '{c}', 'o-payee', \
+             1200, 'NATIVE', 'pending', 20000, 9999999999, 1, 1, '{p}')",
+            o = crate::unique("ord"),
+            c = split.id,
+            p = pid(2),
+        ))
+        .unwrap();
+    let path = format!("/api/splits/{}/participants/{}", split.id, pid(2));
+    let token = people[2]["token"].as_str().unwrap().to_string();
+    let more =
+        json!({ "name": "三号", "picks": [{ "item": 0, "qty": 1 }, { "item": 1, "qty": 2 }] });
+    for (method, body) in [
+        (reqwest::Method::PUT, Some(more.clone())),
+        (reqwest::Method::DELETE, None),
+    ] {
+        let (status, answer) = send(method, worker, &path, &token, body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (409, Some("ORDER_PENDING"))
+        );
+    }
+    let (status, answer) = remove(pid(2), split.token.clone()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("ORDER_PENDING"))
+    );
+    let (_, mine) = send(reqwest::Method::GET, worker, &path, &token, None).await;
+    assert_eq!(mine["due"], 1200, "{mine}");
+    // Once the order is closed, the entry is the participant's again.
+    worker
+        .query(&format!(
+            "UPDATE orders SET state = 'closed' WHERE participant_id = '{}'",
+            pid(2)
+        ))
+        .unwrap();
+    let (status, answer) = send(reqwest::Method::PUT, worker, &path, &token, Some(more)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["due"], 7200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_splits_are_refused_and_nothing_is_stored() {
     let worker = worker().await;
     let title = format!("聚餐{}", &unique_pay_code()[10..22]);

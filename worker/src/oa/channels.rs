@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use shoukuan_core::channel::{attribute, scene_for, ChannelKind, Funnel, NewChannel};
 use shoukuan_core::menu::{AppTarget, MenuKey};
 use shoukuan_core::mp::Article;
+use shoukuan_core::ratelimit::CHANNELS_PER_PAYEE;
 use shoukuan_core::session::Openid;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
@@ -268,10 +269,11 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let draft: NewChannel = http::read_json(&mut req).await?;
     let valid = draft.validate().map_err(ApiError::Invalid)?;
     if let Some(route) = &valid.route {
-        if !super::dash::route_exists(env, route).await? {
+        if !super::dash::route_usable(env, &manager, route).await? {
             return Err(ApiError::Missing("入口"));
         }
     }
+    super::dash::check_quota(env, &manager, "channels", CHANNELS_PER_PAYEE, "渠道").await?;
     let client = OaClient::new(env)?;
     let id = secrets::new_public_id()?;
     let qr = client

@@ -1,22 +1,25 @@
 //! What payees (and the operator, e.g. through `shoukuan`) manage for the Official Account:
-//! menu-jump routes (`/m/:key` → an allow-listed page), keyword rules, and the custom menu
-//! (stored, then published through WeChat's menu API).
+//! menu-jump routes (`/m/:key` → an allow-listed page) and keyword rules, each payee its own
+//! within a quota and seeing only its own; and the operator's alone: the custom menu (stored,
+//! then published through WeChat's menu API) and the welcome reply. The account is shared:
+//! no payee may change what every follower sees.
 
 use serde::{Deserialize, Serialize};
 use shoukuan_core::collection::FieldError;
-use shoukuan_core::keywords::{KeywordRule, NewRule, RuleReply};
+use shoukuan_core::keywords::{KeywordRule, NewRule, RuleReply, Trigger};
 use shoukuan_core::menu::{AppTarget, MenuDef, MenuKey};
+use shoukuan_core::ratelimit::{ROUTES_PER_PAYEE, RULES_PER_PAYEE};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
 use super::{may_use_collection, Count, Owner};
 use crate::error::ApiError;
 use crate::http;
-use crate::session::{now_secs, public_origin, require_manager};
+use crate::session::{now_secs, public_origin, require_manager, Manager};
 use crate::wechat::OaClient;
 
-/// Most routes and rules one deployment keeps.
-const MAX_ROWS: i64 = 200;
+/// Most routes and rules one deployment keeps (each payee's within its own quota too).
+const MAX_ROWS: i64 = super::mp::MAX_RULES as i64;
 
 fn invalid(field: &str, code: &str, message: impl Into<String>) -> ApiError {
     ApiError::Invalid(vec![FieldError {
@@ -39,6 +42,50 @@ async fn count(env: &Env, table: &str) -> Result<i64, ApiError> {
     Ok(row.map_or(0, |r| r.n))
 }
 
+/// Refuses a new row of `table` when the deployment, or the payee, is at its quota.
+pub async fn check_quota(
+    env: &Env,
+    manager: &Manager,
+    table: &str,
+    per_payee: i64,
+    what: &'static str,
+) -> Result<(), ApiError> {
+    if count(env, table).await? >= MAX_ROWS {
+        return Err(ApiError::Conflict("TOO_MANY", "数量已达本站上限"));
+    }
+    let Some(owner) = manager.owner() else {
+        return Ok(());
+    };
+    let row = env
+        .d1("DB")?
+        .prepare(format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE owner_openid = ?1"
+        ))
+        .bind(&[owner.into()])?
+        .first::<Count>(None)
+        .await?;
+    if row.map_or(0, |r| r.n) >= per_payee {
+        return Err(ApiError::Pay(
+            409,
+            "QUOTA_EXCEEDED",
+            format!("每个收款方最多 {per_payee} 个{what}，请先删除不用的"),
+        ));
+    }
+    Ok(())
+}
+
+/// The operator only, with a message a payee understands (403).
+pub fn operator_only(manager: &Manager, what: &str) -> Result<(), ApiError> {
+    match manager {
+        Manager::Operator => Ok(()),
+        Manager::Payee(_) => Err(ApiError::Pay(
+            403,
+            "OPERATOR_ONLY",
+            format!("{what}由运营方统一设置（公众号为所有收款方共用），收款方不能修改"),
+        )),
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct RouteRow {
     key: String,
@@ -47,23 +94,25 @@ struct RouteRow {
     created_at: i64,
 }
 
-/// True when menu route `key` exists.
-pub async fn route_exists(env: &Env, key: &MenuKey) -> Result<bool, ApiError> {
+/// True when menu route `key` exists and `manager` may use it (its own, or any for the
+/// operator).
+pub async fn route_usable(env: &Env, manager: &Manager, key: &MenuKey) -> Result<bool, ApiError> {
     let row = env
         .d1("DB")?
-        .prepare("SELECT COUNT(*) AS n FROM menu_routes WHERE key = ?1")
+        .prepare("SELECT owner_openid FROM menu_routes WHERE key = ?1")
         .bind(&[key.as_str().into()])?
-        .first::<Count>(None)
+        .first::<Owner>(None)
         .await?;
-    Ok(row.is_some_and(|r| r.n > 0))
+    Ok(row.is_some_and(|r| manager.may_change(r.owner_openid.as_deref())))
 }
 
-/// `GET /api/dash/routes`: every route (there is one menu per deployment).
+/// `GET /api/dash/routes`: the payee's own routes (the operator's view: every route).
 pub async fn list_routes(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_manager(req, env).await?;
+    let manager = require_manager(req, env).await?;
     let rows = env
         .d1("DB")?
-        .prepare("SELECT key, target, owner_openid, created_at FROM menu_routes ORDER BY created_at, key")
+        .prepare("SELECT key, target, owner_openid, created_at FROM menu_routes WHERE ?1 IS NULL OR owner_openid = ?1 ORDER BY created_at, key")
+        .bind(&[manager.owner().map_or(JsValue::NULL, Into::into)])?
         .all()
         .await?
         .results::<RouteRow>()?;
@@ -95,9 +144,7 @@ pub async fn create_route(mut req: Request, env: &Env) -> Result<Response, ApiEr
             return Err(invalid("target", "INVALID_TARGET", "只能指向自己的收款"));
         }
     }
-    if count(env, "menu_routes").await? >= MAX_ROWS {
-        return Err(ApiError::Conflict("TOO_MANY", "入口数量已达上限"));
-    }
+    check_quota(env, &manager, "menu_routes", ROUTES_PER_PAYEE, "入口").await?;
     let inserted = env
         .d1("DB")?
         .prepare(
@@ -151,12 +198,15 @@ struct RuleRow {
     owner_openid: Option<String>,
 }
 
-/// `GET /api/dash/keywords`: every rule, in answering order (see `core::keywords`).
+/// `GET /api/dash/keywords`: the payee's own rules in answering order (see `core::keywords`);
+/// the operator sees every rule with its owner.
 pub async fn list_keywords(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_manager(req, env).await?;
+    let manager = require_manager(req, env).await?;
+    let operator = manager == Manager::Operator;
     let rows = env
         .d1("DB")?
-        .prepare("SELECT id, trigger, pattern, priority, reply_type, reply_value, owner_openid FROM keyword_rules ORDER BY priority DESC, id")
+        .prepare("SELECT id, trigger, pattern, priority, reply_type, reply_value, owner_openid FROM keyword_rules WHERE ?1 IS NULL OR owner_openid = ?1 ORDER BY priority DESC, id")
+        .bind(&[manager.owner().map_or(JsValue::NULL, Into::into)])?
         .all()
         .await?
         .results::<RuleRow>()?;
@@ -168,10 +218,14 @@ pub async fn list_keywords(req: &Request, env: &Env) -> Result<Response, ApiErro
             } else {
                 serde_json::json!({ "type": "text", "text": r.reply_value })
             };
-            serde_json::json!({
+            let mut rule = serde_json::json!({
                 "id": r.id, "trigger": r.trigger, "pattern": r.pattern, "priority": r.priority,
-                "reply": reply, "owner_openid": r.owner_openid,
-            })
+                "reply": reply,
+            });
+            if operator {
+                rule["owner_openid"] = r.owner_openid.into();
+            }
+            rule
         })
         .collect();
     http::json(200, &serde_json::json!({ "rules": rules }))
@@ -182,6 +236,9 @@ pub async fn create_keyword(mut req: Request, env: &Env) -> Result<Response, Api
     let manager = require_manager(&req, env).await?;
     let draft: NewRule = http::read_json(&mut req).await?;
     let rule: KeywordRule = draft.validate().map_err(ApiError::Invalid)?;
+    if rule.trigger == Trigger::Subscribe {
+        operator_only(&manager, "欢迎语")?;
+    }
     let (reply_type, reply_value) = match &rule.reply {
         RuleReply::Text { text } => ("text", text.clone()),
         RuleReply::Collection { id } => {
@@ -191,9 +248,14 @@ pub async fn create_keyword(mut req: Request, env: &Env) -> Result<Response, Api
             ("collection", id.clone())
         }
     };
-    if count(env, "keyword_rules").await? >= MAX_ROWS {
-        return Err(ApiError::Conflict("TOO_MANY", "关键词规则数量已达上限"));
-    }
+    check_quota(
+        env,
+        &manager,
+        "keyword_rules",
+        RULES_PER_PAYEE,
+        "关键词规则",
+    )
+    .await?;
     #[derive(Deserialize)]
     struct Id {
         id: i64,
@@ -291,9 +353,9 @@ async fn validate_menu(env: &Env, def: &MenuDef) -> Result<(), ApiError> {
         .map_err(|e| invalid("button", "INVALID_MENU", e.to_string()))
 }
 
-/// `GET /api/dash/menu`: the stored menu (`null` before one is saved).
+/// `GET /api/dash/menu` (operator): the stored menu (`null` before one is saved).
 pub async fn get_menu(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_manager(req, env).await?;
+    operator_only(&require_manager(req, env).await?, "公众号菜单")?;
     let body = match stored_menu(env).await? {
         Some((def, row)) => {
             serde_json::json!({ "menu": def, "updated_at": row.updated_at, "published_at": row.published_at })
@@ -306,7 +368,7 @@ pub async fn get_menu(req: &Request, env: &Env) -> Result<Response, ApiError> {
 /// `PUT /api/dash/menu` (a `core::menu::MenuDef`): checked against WeChat's limits and the
 /// existing routes, stored (not yet published).
 pub async fn put_menu(mut req: Request, env: &Env) -> Result<Response, ApiError> {
-    require_manager(&req, env).await?;
+    operator_only(&require_manager(&req, env).await?, "公众号菜单")?;
     let def: MenuDef = http::read_json(&mut req).await?;
     validate_menu(env, &def).await?;
     let json = serde_json::to_string(&def).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -324,7 +386,7 @@ pub async fn put_menu(mut req: Request, env: &Env) -> Result<Response, ApiError>
 /// `POST /api/dash/menu/publish`: sends the stored menu to WeChat (`menu/create`), view
 /// buttons pointing at `<public origin>/m/<route>`.
 pub async fn publish_menu(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_manager(req, env).await?;
+    operator_only(&require_manager(req, env).await?, "公众号菜单")?;
     let Some((def, _)) = stored_menu(env).await? else {
         return Err(ApiError::Missing("菜单（请先保存菜单）"));
     };

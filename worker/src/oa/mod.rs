@@ -10,6 +10,8 @@ mod mp;
 mod oauth;
 mod payees;
 
+pub use oauth::prune_used_states;
+
 use serde::Deserialize;
 use shoukuan_core::collection::CollectionView;
 use shoukuan_core::page::{amount_text, escape};

@@ -11,10 +11,12 @@ use std::rc::Rc;
 use serde::Deserialize;
 use shoukuan_core::channel::channel_from_scene;
 use shoukuan_core::collection::{AmountRule, Status};
-use shoukuan_core::keywords::{self, KeywordRule, PushPlan, RuleReply, Trigger, DEFAULT_WELCOME};
+use shoukuan_core::keywords::{
+    self, KeywordRule, OwnedRule, PushPlan, RuleReply, Trigger, DEFAULT_WELCOME,
+};
 use shoukuan_core::money::Fen;
 use shoukuan_core::mp::{
-    self, Article, InboundMessage, SafeModeError, SafeModeParams, MAX_XML_BYTES,
+    self, Article, EncryptedEnvelope, InboundMessage, SafeModeError, SafeModeParams, MAX_XML_BYTES,
 };
 use shoukuan_core::session::Openid;
 use shoukuan_core::urlenc::parse_query;
@@ -26,8 +28,8 @@ use crate::error::ApiError;
 use crate::session::{self, now_ms, now_secs};
 use crate::wechat::{random_alnum, OaConfig};
 
-/// Most rules read per push (the dashboard keeps far fewer).
-const MAX_RULES: usize = 200;
+/// Most rules read per push (the operator's and every payee's, each payee within its quota).
+pub const MAX_RULES: usize = 2000;
 /// How long handled pushes are remembered (far beyond WeChat's retries).
 const KEEP_PUSHES_SECS: i64 = 3 * 86_400;
 
@@ -124,6 +126,15 @@ pub async fn push(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             msg_signature: p.get("msg_signature"),
         };
         match mp::open_safe_mode(token, aes_key, &config.appid, params, &body) {
+            // The envelope's addressee is outside the signature: it must name the same account.
+            Ok(message)
+                if EncryptedEnvelope::parse(&body)
+                    .ok()
+                    .and_then(|e| e.to_user_name)
+                    .is_some_and(|outer| outer != message.to_user_name) =>
+            {
+                return text(400, "ToUserName mismatch");
+            }
             Ok(message) => message,
             Err(SafeModeError::BadMsgSignature) => return text(403, "invalid msg_signature"),
             Err(e) => {
@@ -131,6 +142,10 @@ pub async fn push(mut req: Request, env: &Env) -> Result<Response, ApiError> {
                 return text(400, "cannot decrypt");
             }
         }
+    } else if config.aes_key.is_some() {
+        // With WECHAT_AES_KEY set the account is in safe mode: a plain push is unsigned in its
+        // body, so it is refused rather than trusted.
+        return text(403, "plain-mode push refused: safe mode is configured");
     } else {
         match InboundMessage::parse(&body) {
             Ok(message) => message,
@@ -140,6 +155,11 @@ pub async fn push(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             }
         }
     };
+    if let Some(expected) = crate::config::setting(env, "WECHAT_ORIGINAL_ID") {
+        if message.to_user_name != expected {
+            return text(400, "ToUserName is not this account");
+        }
+    }
     let reply = act(&req, env, &message).await?;
     answer(&config, safe, reply)
 }
@@ -213,7 +233,16 @@ async fn act(
     let (kind, detail, content, scan) = match &plan {
         PushPlan::Keyword { text } => {
             let rules = load_rules(env).await?;
-            let rule = keywords::rule_for_text(&rules, text);
+            // The follower's payee matters only when the operator has no answer and some
+            // payee's rule would answer: only then is it looked up (one D1 read).
+            let payee = if keywords::rule_for_follower(&rules, None, text).is_none()
+                && keywords::payee_rule_may_answer(&rules, text)
+            {
+                follower_payee(env, &openid).await?
+            } else {
+                None
+            };
+            let rule = keywords::rule_for_follower(&rules, payee.as_deref(), text);
             (
                 "text",
                 rule.map(|r| r.id.to_string()),
@@ -222,7 +251,8 @@ async fn act(
             )
         }
         PushPlan::Click { key } => {
-            let rules = load_rules(env).await?;
+            // The menu is the operator's: only its rules answer a click.
+            let rules = keywords::operator_rules(&load_rules(env).await?);
             let rule = keywords::rule_for_click(&rules, key);
             (
                 "click",
@@ -328,6 +358,7 @@ fn truncate(s: &str, max_chars: usize) -> String {
 
 #[derive(Deserialize)]
 struct RuleRow {
+    owner_openid: Option<String>,
     id: i64,
     trigger: String,
     pattern: String,
@@ -337,7 +368,7 @@ struct RuleRow {
 }
 
 impl RuleRow {
-    fn into_rule(self) -> Option<KeywordRule> {
+    fn into_rule(self) -> Option<OwnedRule> {
         let reply = match self.reply_type.as_str() {
             "text" => RuleReply::Text {
                 text: self.reply_value,
@@ -347,12 +378,15 @@ impl RuleRow {
             },
             _ => return None,
         };
-        Some(KeywordRule {
-            id: self.id,
-            trigger: Trigger::parse(&self.trigger)?,
-            pattern: self.pattern,
-            priority: self.priority,
-            reply,
+        Some(OwnedRule {
+            owner: self.owner_openid,
+            rule: KeywordRule {
+                id: self.id,
+                trigger: Trigger::parse(&self.trigger)?,
+                pattern: self.pattern,
+                priority: self.priority,
+                reply,
+            },
         })
     }
 }
@@ -363,7 +397,7 @@ impl RuleRow {
 const RULES_TTL_MS: i64 = 10_000;
 
 thread_local! {
-    static RULES: RefCell<Option<(i64, Rc<Vec<KeywordRule>>)>> = const { RefCell::new(None) };
+    static RULES: RefCell<Option<(i64, Rc<Vec<OwnedRule>>)>> = const { RefCell::new(None) };
 }
 
 /// Drops this isolate's copy of the rules (after a rule was created or deleted).
@@ -371,8 +405,8 @@ pub fn forget_cached_rules() {
     RULES.with(|cached| cached.borrow_mut().take());
 }
 
-/// Every keyword rule (answering order is decided in core).
-pub async fn load_rules(env: &Env) -> Result<Rc<Vec<KeywordRule>>, ApiError> {
+/// Every keyword rule with its owner (who answers whom is decided in core).
+pub async fn load_rules(env: &Env) -> Result<Rc<Vec<OwnedRule>>, ApiError> {
     let now = now_ms();
     let cached = RULES.with(|cached| {
         cached
@@ -386,7 +420,7 @@ pub async fn load_rules(env: &Env) -> Result<Rc<Vec<KeywordRule>>, ApiError> {
     }
     let rows = env
         .d1("DB")?
-        .prepare("SELECT id, trigger, pattern, priority, reply_type, reply_value FROM keyword_rules ORDER BY priority DESC, id LIMIT ?1")
+        .prepare("SELECT owner_openid, id, trigger, pattern, priority, reply_type, reply_value FROM keyword_rules ORDER BY owner_openid IS NOT NULL, priority DESC, id LIMIT ?1")
         .bind(&[JsValue::from_f64(MAX_RULES as f64)])?
         .all()
         .await?
@@ -414,12 +448,43 @@ async fn rule_reply(
     }
 }
 
+/// The welcome reply: the operator's (payees cannot set one).
 async fn welcome(env: &Env, origin: &str) -> Result<Reply, ApiError> {
-    let rules = load_rules(env).await?;
+    let rules = keywords::operator_rules(&load_rules(env).await?);
     match keywords::rule_for_subscribe(&rules) {
         Some(rule) => rule_reply(env, origin, Some(rule)).await,
         None => Ok(Reply::Text(DEFAULT_WELCOME.to_string())),
     }
+}
+
+#[derive(Deserialize)]
+struct FollowerPayee {
+    payee: Option<String>,
+}
+
+/// The payee a follower is attributed to: the follower itself when it is an approved payee
+/// (trying its own rules), else the owner of the channel they scanned or of the collection they
+/// last ordered from, whichever happened last.
+async fn follower_payee(env: &Env, openid: &Openid) -> Result<Option<String>, ApiError> {
+    let row = env
+        .d1("DB")?
+        .prepare(
+            "SELECT owner AS payee FROM ( \
+               SELECT openid AS owner, 9007199254740991 AS at FROM payee_accounts \
+                 WHERE openid = ?1 AND status = 'approved' \
+               UNION ALL \
+               SELECT c.owner_openid AS owner, oc.scanned_at AS at FROM openid_channels oc \
+                 JOIN channels c ON c.id = oc.channel_id WHERE oc.openid = ?1 \
+               UNION ALL \
+               SELECT * FROM (SELECT col.owner_openid, o.created_at FROM orders o \
+                 JOIN collections col ON col.id = o.collection_id \
+                 WHERE o.payer_openid = ?1 ORDER BY o.created_at DESC LIMIT 1) \
+             ) WHERE owner IS NOT NULL ORDER BY at DESC LIMIT 1",
+        )
+        .bind(&[openid.as_str().into()])?
+        .first::<FollowerPayee>(None)
+        .await?;
+    Ok(row.and_then(|r| r.payee))
 }
 
 #[derive(Deserialize)]

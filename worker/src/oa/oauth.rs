@@ -1,7 +1,8 @@
 //! Menu jumps and web authorization: `/m/:key` resolves an allow-listed app page and, inside
 //! WeChat without a session for that page's role, goes through OAuth (`snsapi_base`) with a
-//! signed, expiring `state`; `/oauth/callback` exchanges the code once, sets the session
-//! cookie and redirects (302, so the code-bearing URL never stays in the history).
+//! signed, expiring `state` bound to the browser (a nonce cookie, `core::oauth`);
+//! `/oauth/callback` accepts a state once and only from that browser, exchanges the code, sets
+//! the session cookie and redirects (302, so the code-bearing URL never stays in the history).
 //!
 //! Every `Location` is either an [`AppTarget`] (a path on this site from a fixed list) or
 //! WeChat's authorize URL: no route here can redirect elsewhere.
@@ -10,10 +11,11 @@ use serde::Deserialize;
 use shoukuan_core::channel;
 use shoukuan_core::menu::{AppTarget, MenuKey};
 use shoukuan_core::oauth::{
-    authorize_url, is_plausible_code, is_wechat_browser, read_exchange, Exchange, OauthState,
-    StateError,
+    authorize_url, browser_binding, is_plausible_code, is_wechat_browser, nonce_cookie,
+    read_exchange, Exchange, OauthState, StateError, NONCE_COOKIE, STATE_TTL_SECS,
 };
-use shoukuan_core::session::{Openid, Role, SessionKey};
+use shoukuan_core::ratelimit::VISIT_PER_CLIENT;
+use shoukuan_core::session::{cookie_value, Openid, Role, SessionKey};
 use shoukuan_core::urlenc::query_value;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
@@ -84,19 +86,26 @@ async fn go(
     let Some((config, key)) = oauth else {
         // Outside WeChat the page opens without OAuth (a payer page then offers the Native QR).
         if visit {
-            record_visit(env, &target, None, in_wechat).await?;
+            record_visit(req, env, &target, None, in_wechat).await?;
         }
         return redirect(&target.to_string());
     };
     if let Some(openid) = session::current(req, env, role) {
         if visit {
-            record_visit(env, &target, Some(&openid), true).await?;
+            record_visit(req, env, &target, Some(&openid), true).await?;
         }
         return redirect(&target.to_string());
     }
-    let mut state = OauthState::new(target, now_secs());
+    // A fresh nonce for this browser; the state carries its binding.
+    let nonce = crate::secrets::new_token()?;
+    let mut state = OauthState::new(target, now_secs()).for_browser(browser_binding(&key, &nonce));
     state.visit = visit;
-    authorize(req, env, &config, &key, &state)
+    let mut resp = authorize(req, env, &config, &key, &state)?;
+    resp.headers_mut().append(
+        "set-cookie",
+        &nonce_cookie(&nonce, session::secure_cookies(req)),
+    )?;
+    Ok(resp)
 }
 
 fn authorize(
@@ -118,17 +127,48 @@ fn authorize(
     ))
 }
 
+/// Marks `state` used; `false` when it already was (a replay).
+async fn use_state_once(env: &Env, state: &str) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct Used {
+        #[allow(dead_code)]
+        state_hash: String,
+    }
+    let db = env.d1("DB")?;
+    let now = now_secs();
+    let fresh = db
+        .prepare(
+            "INSERT INTO oauth_states_used (state_hash, used_at) VALUES (?1, ?2) \
+             ON CONFLICT (state_hash) DO NOTHING RETURNING state_hash",
+        )
+        .bind(&[
+            crate::secrets::token_hash(state).into(),
+            JsValue::from_f64(now as f64),
+        ])?
+        .all()
+        .await?
+        .results::<Used>()?;
+    Ok(!fresh.is_empty())
+}
+
+/// For the cron: used states older than any state's life are of no use.
+pub async fn prune_used_states(env: &Env) -> Result<(), ApiError> {
+    env.d1("DB")?
+        .prepare("DELETE FROM oauth_states_used WHERE used_at < ?1")
+        .bind(&[JsValue::from_f64((now_secs() - 2 * STATE_TTL_SECS) as f64)])?
+        .run()
+        .await?;
+    Ok(())
+}
+
 /// `GET /oauth/callback?code=…&state=…`
 pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let (Some(config), Some(key)) = (OaConfig::from_env(env), session::key(env)) else {
         return page(503, "暂不支持微信登录", "本站未配置公众号。");
     };
     let query = query(req)?;
-    let state = match OauthState::open(
-        &key,
-        &query_value(&query, "state").unwrap_or_default(),
-        now_secs(),
-    ) {
+    let signed_state = query_value(&query, "state").unwrap_or_default();
+    let state = match OauthState::open(&key, &signed_state, now_secs()) {
         Ok(state) => state,
         Err(StateError::Expired) => {
             return page(400, "授权已过期", "请返回公众号，从菜单重新打开。")
@@ -141,6 +181,32 @@ pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
             )
         }
     };
+    // Login CSRF: only the browser that started this flow may finish it.
+    let cookies = req
+        .headers()
+        .get("cookie")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let nonce = cookie_value(&cookies, NONCE_COOKIE);
+    if state.check_browser(&key, nonce).is_err() {
+        return page(
+            400,
+            "请在同一个微信窗口中完成授权",
+            "这个授权链接不是在当前浏览器中发起的，请从公众号菜单重新打开。",
+        );
+    }
+    if !use_state_once(env, &signed_state).await? {
+        // The back button or a reload: a session set by the first use is enough.
+        if session::current(req, env, state.role).is_some() {
+            return redirect(&state.target.to_string());
+        }
+        return page(
+            400,
+            "授权链接已使用",
+            "这个授权链接已经用过，请从公众号菜单重新打开。",
+        );
+    }
     let code = query_value(&query, "code").unwrap_or_default();
     if code.is_empty() {
         return page(403, "需要授权", "需要微信授权才能继续，请返回重新打开。");
@@ -172,7 +238,7 @@ pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
             // use is enough; otherwise authorize once more, then give up.
             if let Some(openid) = session::current(req, env, state.role) {
                 if state.visit {
-                    record_visit(env, &state.target, Some(&openid), true).await?;
+                    record_visit(req, env, &state.target, Some(&openid), true).await?;
                 }
                 return redirect(&state.target.to_string());
             }
@@ -184,7 +250,9 @@ pub async fn callback(req: &Request, env: &Env) -> Result<Response, ApiError> {
                     "微信授权码已失效，请从公众号菜单重新打开。",
                 );
             }
-            let mut again = OauthState::new(state.target.clone(), now_secs());
+            // Same browser (checked above): the new state keeps its binding.
+            let mut again =
+                OauthState::new(state.target.clone(), now_secs()).for_browser(state.browser);
             again.retried = true;
             again.visit = state.visit;
             authorize(req, env, &config, &key, &again)
@@ -208,7 +276,7 @@ async fn land(
         session::register_payee(env, &openid).await?;
     }
     if state.visit {
-        record_visit(env, &state.target, Some(&openid), true).await?;
+        record_visit(req, env, &state.target, Some(&openid), true).await?;
     }
     let mut resp = redirect(&state.target.to_string())?;
     resp.headers_mut().append(
@@ -226,13 +294,19 @@ struct Attribution {
 }
 
 /// Records a menu-jump visit, attributed to a channel (explicit `channel` parameter of an
-/// existing channel, else the openid's last scan within the window).
+/// existing channel, else the openid's last scan within the window). A client over its visit
+/// limit still gets its page; only the write is skipped (the funnel cannot be flooded).
 async fn record_visit(
+    req: &Request,
     env: &Env,
     target: &AppTarget,
     openid: Option<&Openid>,
     in_wechat: bool,
 ) -> Result<(), ApiError> {
+    let guard = crate::abuse::Guard::new(req, env);
+    if !guard.hit(env, &VISIT_PER_CLIENT, guard.client()).await? {
+        return Ok(());
+    }
     let db = env.d1("DB")?;
     let openid_value: JsValue = openid.map_or(JsValue::NULL, |o| o.as_str().into());
     let explicit: JsValue = target.channel().map_or(JsValue::NULL, Into::into);

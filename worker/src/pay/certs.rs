@@ -8,6 +8,12 @@
 //! triggers *one* refresh for the whole deployment: a lease row (conditional UPDATE, D1
 //! serialises writes) lets one request download while the others wait for its result, and a
 //! minimum interval keeps a stream of bogus serials from causing a download per request.
+//!
+//! Before an unknown serial may cause anything, the message must look genuine: a
+//! `WECHATPAY/SIGNTEST/` probe, a signature that is not base64 or not the length of a 2048-bit
+//! RSA signature is refused at once; with `WECHATPAY_KEY_MODE=public_key` (WeChat Pay public
+//! key only, no platform certificates) nothing is ever downloaded; and each serial is looked for
+//! at most once per [`SERIAL_RETRY_SECS`] (`wechatpay_serials_tried`), whoever sends it.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -15,8 +21,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use shoukuan_core::paytime;
 use shoukuan_core::wechatpay::{
-    aead_decrypt_to_string, Certificate, KeySet, PendingVerification, SignedHeaders, Verified,
-    VerifyError, PUBLIC_KEY_ID_PREFIX,
+    aead_decrypt_to_string, decode_signature, Certificate, KeySet, PendingVerification,
+    SignedHeaders, Verified, VerifyError, PUBLIC_KEY_ID_PREFIX,
 };
 use worker::wasm_bindgen::JsValue;
 use worker::{Delay, Env, Method};
@@ -36,6 +42,10 @@ const WAIT_MS: i64 = 3_000;
 const POLL: Duration = Duration::from_millis(100);
 /// The per-isolate copy is re-read from D1 at least this often.
 const CACHE_MS: i64 = 60_000;
+/// An unknown serial is looked for (one refresh) at most this often.
+pub const SERIAL_RETRY_SECS: i64 = 3600;
+/// Bytes of a SHA256withRSA signature with WeChat Pay's 2048-bit keys.
+const RSA_2048_SIGNATURE_LEN: usize = 256;
 
 /// Why something WeChat Pay sent is not accepted.
 #[derive(Debug)]
@@ -144,12 +154,31 @@ pub async fn verify(
         Err(VerifyError::UnknownSerial { .. }) if is_certificate_serial(&headers.serial) => {}
         other => return other.map_err(VerifyFailure::Rejected),
     }
+    // Nothing bogus reaches the refresh path.
+    let signature = decode_signature(&headers.signature).map_err(VerifyFailure::Rejected)?;
+    if signature.len() != RSA_2048_SIGNATURE_LEN {
+        return Err(VerifyFailure::Rejected(VerifyError::BadSignature));
+    }
     let mut certs = certificates(env, true).await?;
     if !certs
         .iter()
         .any(|c| c.serial().eq_ignore_ascii_case(&headers.serial))
     {
-        refresh(env, config).await?;
+        if public_key_only(env) {
+            return attempt(config, &key_set(config, &certs), headers, body)
+                .await
+                .map_err(VerifyFailure::Rejected);
+        }
+        if first_look_for(env, &headers.serial).await? {
+            if !refresh(env, config).await? {
+                // No download happened (one ran a moment ago): the serial may be looked for
+                // again by a later request.
+                forget_tried(env, &headers.serial).await?;
+            }
+        } else {
+            // Looked for recently: only wait for a download that may be under way.
+            wait_for_lease(env).await?;
+        }
         certs = certificates(env, true).await?;
     }
     attempt(config, &key_set(config, &certs), headers, body)
@@ -157,14 +186,96 @@ pub async fn verify(
         .map_err(VerifyFailure::Rejected)
 }
 
+/// `WECHATPAY_KEY_MODE=public_key`: the merchant verifies with the WeChat Pay public key only
+/// (newer merchants have no platform certificates): no certificate is ever downloaded.
+fn public_key_only(env: &Env) -> bool {
+    crate::config::setting(env, "WECHATPAY_KEY_MODE").as_deref() == Some("public_key")
+}
+
+/// Records that `serial` is being looked for; `false` when it was within the last
+/// [`SERIAL_RETRY_SECS`] (no second refresh for the same unknown serial).
+async fn first_look_for(env: &Env, serial: &str) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct Tried {
+        #[allow(dead_code)]
+        serial: String,
+    }
+    let now = now_secs();
+    let db = env.d1("DB")?;
+    let claimed = db
+        .prepare(
+            "INSERT INTO wechatpay_serials_tried (serial, tried_at) VALUES (?1, ?2) \
+             ON CONFLICT (serial) DO UPDATE SET tried_at = excluded.tried_at \
+             WHERE wechatpay_serials_tried.tried_at < ?3 RETURNING serial",
+        )
+        .bind(&[
+            serial.to_ascii_uppercase().into(),
+            JsValue::from_f64(now as f64),
+            JsValue::from_f64((now - SERIAL_RETRY_SECS) as f64),
+        ])?
+        .all()
+        .await?
+        .results::<Tried>()?;
+    if db_rows_exceed(&db).await? {
+        db.prepare("DELETE FROM wechatpay_serials_tried WHERE tried_at < ?1")
+            .bind(&[JsValue::from_f64((now - SERIAL_RETRY_SECS) as f64)])?
+            .run()
+            .await?;
+    }
+    Ok(!claimed.is_empty())
+}
+
+async fn forget_tried(env: &Env, serial: &str) -> Result<(), ApiError> {
+    env.d1("DB")?
+        .prepare("DELETE FROM wechatpay_serials_tried WHERE serial = ?1")
+        .bind(&[serial.to_ascii_uppercase().into()])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// Whether the tried-serials table has grown past a few hundred rows (then old ones go).
+async fn db_rows_exceed(db: &worker::D1Database) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct N {
+        n: i64,
+    }
+    let row = db
+        .prepare("SELECT COUNT(*) AS n FROM wechatpay_serials_tried")
+        .first::<N>(None)
+        .await?;
+    Ok(row.is_some_and(|r| r.n > 500))
+}
+
 #[derive(Deserialize)]
 struct LeaseRow {
     lease_until_ms: i64,
 }
 
+/// Waits (at most [`WAIT_MS`]) while another request holds the refresh lease; `true` when one
+/// was held.
+async fn wait_for_lease(env: &Env) -> Result<bool, ApiError> {
+    let db = env.d1("DB")?;
+    let deadline = now_ms() + WAIT_MS;
+    let mut waited = false;
+    while now_ms() < deadline {
+        let lease = db
+            .prepare("SELECT lease_until_ms FROM wechatpay_certificate_refresh WHERE id = 1")
+            .first::<LeaseRow>(None)
+            .await?;
+        if lease.is_none_or(|l| l.lease_until_ms < now_ms()) {
+            break;
+        }
+        waited = true;
+        Delay::from(POLL).await;
+    }
+    Ok(waited)
+}
+
 /// One refresh for the deployment: takes the lease and downloads, or waits for whoever holds
-/// it. Returns when the list in D1 is as fresh as it will get for now.
-async fn refresh(env: &Env, config: &PayConfig) -> Result<(), ApiError> {
+/// it. Returns when the list in D1 is as fresh as it will get for now: `true` when a download
+/// ran (this request's or the one waited for), `false` when one ran too recently to repeat.
+async fn refresh(env: &Env, config: &PayConfig) -> Result<bool, ApiError> {
     let db = env.d1("DB")?;
     let owner = crate::wechat::random_alnum(16)?;
     let now = now_ms();
@@ -184,18 +295,7 @@ async fn refresh(env: &Env, config: &PayConfig) -> Result<(), ApiError> {
         .is_some();
     if !won {
         // Someone else is downloading (wait for it), or did so a moment ago (nothing to do).
-        let deadline = now + WAIT_MS;
-        while now_ms() < deadline {
-            let lease = db
-                .prepare("SELECT lease_until_ms FROM wechatpay_certificate_refresh WHERE id = 1")
-                .first::<LeaseRow>(None)
-                .await?;
-            if lease.is_none_or(|l| l.lease_until_ms < now_ms()) {
-                break;
-            }
-            Delay::from(POLL).await;
-        }
-        return Ok(());
+        return wait_for_lease(env).await;
     }
     let outcome = download(env, config).await;
     let (refreshed, stored) = match &outcome {
@@ -215,7 +315,7 @@ async fn refresh(env: &Env, config: &PayConfig) -> Result<(), ApiError> {
     if refreshed {
         worker::console_log!("platform certificates refreshed: {stored} listed");
     }
-    outcome.map(|_| ())
+    outcome.map(|_| true)
 }
 
 #[derive(Deserialize)]

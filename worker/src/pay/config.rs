@@ -187,7 +187,10 @@ impl PayConfig {
             rsa,
             order_ttl_secs: number("PAY_ORDER_TTL_SECS", DEFAULT_TTL_SECS)?,
             requery_after_secs: number("PAY_REQUERY_AFTER_SECS", 120)?,
-            test_hooks: setting(env, "PAY_TEST_HOOKS").as_deref() == Some("1"),
+            // The test hooks never run against the real WeChat Pay (security: a stray var).
+            test_hooks: setting(env, "PAY_TEST_HOOKS").as_deref() == Some("1")
+                && setting(env, "WECHATPAY_BASE_URL")
+                    .is_some_and(|u| shoukuan_core::urlenc::is_loopback_url(&u)),
         })
     }
 

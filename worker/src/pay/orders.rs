@@ -117,6 +117,8 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let found = collection(env, &draft.collection_id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // Abuse limits (security): per client and per collection, before anything is reserved.
+    crate::abuse::check_order(&req, env, &found.id).await?;
     if found.pay_mode != "merchant" {
         return Err(ApiError::Pay(
             409,

@@ -165,7 +165,7 @@ impl<'a> OaClient<'a> {
             "force_refresh": force,
         });
         let text = send(Method::Post, &url, Some(&body)).await?;
-        oa_api::read(&text).map_err(|e| ApiError::Upstream(format!("stable_token: {e}")))
+        oa_api::read(&text).map_err(|e| upstream("stable_token", e))
     }
 
     /// `GET /sns/oauth2/access_token`: exchanges an OAuth code (answer read by the caller).
@@ -254,6 +254,20 @@ impl<'a> OaClient<'a> {
 }
 
 fn upstream(what: &str, e: ApiFailure) -> ApiError {
+    if e.errcode == oa_api::IP_NOT_IN_ALLOW_LIST {
+        // A Cloudflare Worker has no fixed egress address: WeChat wants the caller's IP on the
+        // account's allow-list. The supported set-up is a fixed-address relay (README).
+        worker::console_error!(
+            "{what}: {e} — the worker's egress IP is not on the Official Account's IP allow-list; \
+             point WECHAT_API_BASE_URL at a fixed-address relay that forwards WeChat's API paths \
+             and put the relay's address on the allow-list (README: Official Account API from an edge worker)"
+        );
+        return ApiError::Unavailable(
+            "WECHAT_IP_NOT_ALLOWED",
+            "微信拒绝了本站服务器的 IP（40164：不在公众号 IP 白名单中）。Cloudflare Worker 没有固定出口 IP，\
+             请运营方配置固定地址的中转服务（WECHAT_API_BASE_URL）并把它的 IP 加入白名单",
+        );
+    }
     ApiError::Upstream(format!("{what}: {e}"))
 }
 

@@ -1,0 +1,169 @@
+//! Abuse limits, counted in D1 (`rate_counters`): one upsert per limited request adds a hit to
+//! the subject's fixed window and returns the count, so concurrent requests each see their own
+//! number and exactly `max` of them pass (the numbers are `shoukuan_core::ratelimit`'s).
+//!
+//! Why D1 and not Cloudflare's rate-limiting binding: the binding counts per Cloudflare
+//! location and converges eventually (documented as permissive), allows only 10 s or 60 s
+//! periods, and is a separate mechanism under `wrangler dev`; the daily upload quota and a
+//! split's sign-up cap need exact counts over long windows. D1 is one more write per limited
+//! request, on routes that already write.
+//!
+//! Other features make a [`Guard`] for the request and call [`Guard::check`] with a limit and a
+//! subject (the guard's client, or an id), e.g. [`check_order`].
+//!
+//! `ABUSE_LIMITS=off` switches the counting off for local runs (the end-to-end suite shares
+//! one client address across hundreds of requests); it is honoured only with `LOCAL_DEV=1` and
+//! on a loopback host, so never in a deployment.
+
+mod cron;
+
+pub use cron::scheduled;
+use serde::Deserialize;
+use shoukuan_core::ratelimit::{Limit, ORDER_PER_CLIENT, ORDER_PER_COLLECTION};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Request};
+
+use crate::error::ApiError;
+use crate::session::now_secs;
+
+/// Counters whose window ended longer ago than this are deleted by the cron.
+const KEEP_COUNTERS_SECS: i64 = 2 * 86_400;
+
+/// The limits as they apply to one request.
+pub struct Guard {
+    client: String,
+    off: bool,
+}
+
+impl Guard {
+    /// The guard of `req`.
+    pub fn new(req: &Request, env: &Env) -> Guard {
+        let off = crate::config::setting(env, "ABUSE_LIMITS").as_deref() == Some("off")
+            && crate::config::local_dev(env)
+            && crate::session::is_loopback(req);
+        Guard {
+            client: client(req, env),
+            off,
+        }
+    }
+
+    /// The caller as a counter subject.
+    pub fn client(&self) -> &str {
+        &self.client
+    }
+
+    /// Adds one hit for `subject` under `limit`; `true` while within it.
+    pub async fn hit(&self, env: &Env, limit: &Limit, subject: &str) -> Result<bool, ApiError> {
+        if self.off {
+            return Ok(true);
+        }
+        hit(env, limit, subject).await
+    }
+
+    /// Like [`Guard::hit`], but over the limit is the error: 429 `RATE_LIMITED`.
+    pub async fn check(&self, env: &Env, limit: &Limit, subject: &str) -> Result<(), ApiError> {
+        if self.hit(env, limit, subject).await? {
+            return Ok(());
+        }
+        Err(too_many(limit))
+    }
+
+    /// Whether `subject` has used up `limit` in this window (no hit added): for limits counted
+    /// on failures only, e.g. wrong invite codes, checked before the attempt.
+    pub async fn used_up(&self, env: &Env, limit: &Limit, subject: &str) -> Result<bool, ApiError> {
+        if self.off {
+            return Ok(false);
+        }
+        used_up(env, limit, subject).await
+    }
+}
+
+/// The caller, as a counter subject: a keyed hash of the client address Cloudflare reports
+/// (`CF-Connecting-IP`, set by the edge, never by the client), `"unknown"` without one.
+fn client(req: &Request, env: &Env) -> String {
+    let ip = req
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let ip = ip.trim();
+    if ip.is_empty() {
+        return "unknown".into();
+    }
+    let salt = crate::config::secret_setting(env, "SESSION_SECRET")
+        .map(|s| s.expose().to_owned())
+        .unwrap_or_default();
+    crate::secrets::token_hash(&format!("{salt}|client|{ip}"))[..32].to_owned()
+}
+
+#[derive(Deserialize)]
+struct Hits {
+    hits: i64,
+}
+
+/// Adds one hit for `subject` under `limit`; `true` while the window's count is within it.
+async fn hit(env: &Env, limit: &Limit, subject: &str) -> Result<bool, ApiError> {
+    let now = now_secs();
+    let window = limit.window_start(now);
+    let row = env
+        .d1("DB")?
+        .prepare(
+            "INSERT INTO rate_counters (bucket, window_start, hits) VALUES (?1, ?2, 1) \
+             ON CONFLICT (bucket) DO UPDATE SET \
+               hits = CASE WHEN window_start = excluded.window_start THEN hits + 1 ELSE 1 END, \
+               window_start = excluded.window_start \
+             RETURNING hits",
+        )
+        .bind(&[
+            limit.bucket(subject).into(),
+            JsValue::from_f64(window as f64),
+        ])?
+        .first::<Hits>(None)
+        .await?
+        .ok_or_else(|| ApiError::Internal("rate counter upsert returned nothing".into()))?;
+    Ok(limit.allows(row.hits))
+}
+
+async fn used_up(env: &Env, limit: &Limit, subject: &str) -> Result<bool, ApiError> {
+    let window = limit.window_start(now_secs());
+    let row = env
+        .d1("DB")?
+        .prepare("SELECT hits FROM rate_counters WHERE bucket = ?1 AND window_start = ?2")
+        .bind(&[
+            limit.bucket(subject).into(),
+            JsValue::from_f64(window as f64),
+        ])?
+        .first::<Hits>(None)
+        .await?;
+    Ok(row.is_some_and(|r| !limit.allows(r.hits + 1)))
+}
+
+/// The limits on creating orders (each one reserves part of the payee's daily limit and costs a
+/// prepay call): per client, and per collection. `pay::orders::create` calls this first.
+pub async fn check_order(req: &Request, env: &Env, collection_id: &str) -> Result<(), ApiError> {
+    let guard = Guard::new(req, env);
+    guard.check(env, &ORDER_PER_CLIENT, guard.client()).await?;
+    guard.check(env, &ORDER_PER_COLLECTION, collection_id).await
+}
+
+/// The 429 answer for `limit`.
+pub fn too_many(limit: &Limit) -> ApiError {
+    let wait = limit.retry_after(now_secs());
+    let when = if wait >= 120 {
+        format!("{} 分钟", (wait + 59) / 60)
+    } else {
+        format!("{wait} 秒")
+    };
+    ApiError::Pay(429, "RATE_LIMITED", format!("操作太频繁，请 {when} 后再试"))
+}
+
+/// For the cron: forget counters of long-gone windows.
+pub async fn prune(env: &Env) -> Result<(), ApiError> {
+    env.d1("DB")?
+        .prepare("DELETE FROM rate_counters WHERE window_start < ?1")
+        .bind(&[JsValue::from_f64((now_secs() - KEEP_COUNTERS_SECS) as f64)])?
+        .run()
+        .await?;
+    Ok(())
+}
