@@ -733,7 +733,7 @@ pub fn reminder_message(
         "url": url,
         "data": {
             "thing1": { "value": thing },
-            "amount2": { "value": due.to_string() },
+            "amount2": { "value": due.to_plain_string() },
             "time3": { "value": time },
         },
     })
