@@ -207,14 +207,9 @@ impl Chars {
     }
 
     pub(crate) fn starts_with_at(&self, i: usize, word: &str) -> bool {
-        let mut j = i;
-        for c in word.chars() {
-            if self.chars.get(j) != Some(&c) {
-                return false;
-            }
-            j += 1;
-        }
-        true
+        word.chars()
+            .enumerate()
+            .all(|(k, c)| self.chars.get(i + k) == Some(&c))
     }
 
     /// The length of the first of `words` found at `i`.
