@@ -322,10 +322,7 @@ async fn a_phone_number_never_appears_unmasked_in_public_answers_or_in_d1() {
         assert!(!text.contains("王小明"), "name in clear: {text}");
     }
     assert!(public[1].contains("138****5678") && public[1].contains("王**"));
-    assert!(
-        public[2].contains("王**"),
-        "the page lists the masked name"
-    );
+    assert!(public[2].contains("王**"), "the page lists the masked name");
 
     // At rest: sealed, and the masked forms only.
     let rows = worker
