@@ -10,9 +10,11 @@ use shoukuan_core::collection::{CollectionView, Created, ErrorBody, NewCollectio
 /// Why an API call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// No usable answer: the network failed, the server failed (5xx), or something other than
-    /// the API answered (a proxy's HTML page). Worth retrying. The text is for the console only.
+    /// No usable answer: the network failed, or something other than the API answered (a
+    /// proxy's HTML page). Worth retrying. The text is for the console only.
     Fetch(String),
+    /// The server failed (5xx) without saying why in our JSON shape. Worth retrying later.
+    Server(u16),
     /// The API answered with an error.
     Api {
         /// HTTP status.
@@ -42,6 +44,7 @@ impl Error {
     pub fn message(&self) -> String {
         match self {
             Error::Fetch(_) => "网络不太好，请检查网络后重试".to_owned(),
+            Error::Server(status) => format!("服务暂时出错（{status}），请稍后再试"),
             Error::Api { body, .. } if !body.message.trim().is_empty() => body.message.clone(),
             Error::Api { status, .. } => status_message(*status).to_owned(),
         }
@@ -76,7 +79,11 @@ pub fn interpret<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, Erro
             .map_err(|e| Error::Fetch(format!("unexpected answer ({status}): {e}")));
     }
     if status >= 500 {
-        return Err(Error::Fetch(format!("server error {status}")));
+        // A 5xx in the API's shape says why (e.g. 503 REMINDER_TEMPLATE_MISSING): show that.
+        return match serde_json::from_str::<ErrorBody>(body) {
+            Ok(body) if !body.message.trim().is_empty() => Err(Error::Api { status, body }),
+            _ => Err(Error::Server(status)),
+        };
     }
     let body = serde_json::from_str::<ErrorBody>(body).unwrap_or_else(|_| ErrorBody {
         code: status_code(status).to_owned(),
@@ -86,11 +93,14 @@ pub fn interpret<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, Erro
     Err(Error::Api { status, body })
 }
 
-/// `GET /api/config`.
+/// `GET /api/config`: what this deployment has configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub struct Config {
     /// Whether publishing needs the operator's invite code.
     pub invite_required: bool,
+    /// Whether split reminders through the Official Account are configured (its template).
+    #[serde(default)]
+    pub reminders: bool,
 }
 
 /// Sends a built request and interprets the answer.
@@ -129,6 +139,18 @@ pub async fn get(id: &str) -> Result<CollectionView, Error> {
     send(Request::get(&format!("/api/collections/{id}")).build()).await
 }
 
+/// `GET /api/collections/:id/manage` with the manage token (401 when it is wrong).
+pub async fn get_managed(id: &str, token: &str) -> Result<CollectionView, Error> {
+    send(
+        with_token(
+            Request::get(&format!("/api/collections/{id}/manage")),
+            token,
+        )
+        .build(),
+    )
+    .await
+}
+
 /// `PUT /api/collections/:id` with the manage token.
 pub async fn update(id: &str, token: &str, body: &NewCollection) -> Result<CollectionView, Error> {
     send(with_token(Request::put(&format!("/api/collections/{id}")), token).json(body)).await
@@ -159,7 +181,10 @@ mod tests {
     #[test]
     fn success_bodies_are_parsed() {
         let config: Config = interpret(200, r#"{"invite_required":true}"#).unwrap();
-        assert!(config.invite_required);
+        assert!(config.invite_required && !config.reminders);
+        let config: Config =
+            interpret(200, r#"{"invite_required":false,"reminders":true}"#).unwrap();
+        assert!(config.reminders);
         let created: Created = interpret(
             201,
             r#"{"id":"aB3dE6gH9k","path":"/c/aB3dE6gH9k","manage_token":"t","manage_path":"/manage/aB3dE6gH9k#t=t"}"#,
@@ -202,16 +227,18 @@ mod tests {
     }
 
     #[test]
-    fn gateway_errors_and_html_answers_are_retryable_fetch_failures() {
-        for (status, body) in [
-            (502, "<html>Bad gateway</html>"),
-            (503, r#"{"code":"X","message":"维护中"}"#),
-            (500, ""),
-        ] {
-            assert!(
-                matches!(interpret::<Config>(status, body), Err(Error::Fetch(_))),
-                "{status}"
-            );
+    fn server_errors_show_the_servers_message_and_never_blame_the_network() {
+        let err = interpret::<Config>(
+            503,
+            r#"{"code":"REMINDER_TEMPLATE_MISSING","message":"未配置提醒模板"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.message(), "未配置提醒模板");
+        for (status, body) in [(502, "<html>Bad gateway</html>"), (500, "")] {
+            let err = interpret::<Config>(status, body).unwrap_err();
+            assert_eq!(err, Error::Server(status));
+            assert!(!err.message().contains("网络"), "{}", err.message());
+            assert!(err.message().contains(&status.to_string()));
         }
         // A 200 that is not our JSON (e.g. an HTML fallback page) is not trusted either.
         assert!(matches!(

@@ -175,9 +175,9 @@ pub fn NameAndTitle(form: FormState) -> impl IntoView {
     }
 }
 
-/// 固定金额 / 付款人填写 and the amount.
+/// 固定金额 / 付款人填写 and the amount; `fixed_only` (price pages) shows only the price.
 #[component]
-pub fn AmountField(form: FormState) -> impl IntoView {
+pub fn AmountField(form: FormState, #[prop(optional)] fixed_only: bool) -> impl IntoView {
     let mode = form.amount_mode;
     let fixed = move || mode.get() == AmountMode::Fixed;
     let choose = move |m: AmountMode| {
@@ -186,8 +186,8 @@ pub fn AmountField(form: FormState) -> impl IntoView {
     };
     view! {
         <fieldset class="field">
-            <legend>"金额"</legend>
-            <div class="segmented">
+            <legend>{if fixed_only { "价格" } else { "金额" }}</legend>
+            <div class="segmented" class:hidden=fixed_only>
                 <input
                     type="radio"
                     name="amount_mode"
@@ -257,6 +257,89 @@ pub fn NoteField(form: FormState) -> impl IntoView {
             </p>
             <ErrorText form=form field="note" />
         </div>
+    }
+}
+
+/// The outcome of an action, shown right under the control that did it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It worked; what happened.
+    Done(String),
+    /// It did not; the server's (or the network's) reason.
+    Failed(String),
+}
+
+impl Outcome {
+    /// The failure of an API call.
+    pub fn failed(err: &crate::api::Error) -> Outcome {
+        Outcome::Failed(err.message())
+    }
+}
+
+/// The line under a control: green for done, the error style for a failure.
+#[component]
+pub fn OutcomeLine(
+    outcome: RwSignal<Option<Outcome>>,
+    #[prop(optional)] id: &'static str,
+) -> impl IntoView {
+    let id = (!id.is_empty()).then_some(id);
+    move || {
+        outcome.get().map(|o| match o {
+            Outcome::Done(text) => {
+                view! { <p id=id class="status ok" aria-live="polite">{text}</p> }.into_any()
+            }
+            Outcome::Failed(text) => {
+                view! { <p id=id class="action-error" role="alert">{text}</p> }.into_any()
+            }
+        })
+    }
+}
+
+/// A read-only link with a copy button; the line under it says whether the copy worked.
+#[component]
+pub fn CopyRow(
+    label: &'static str,
+    input_id: &'static str,
+    button_id: &'static str,
+    value: String,
+    #[prop(optional)] done_text: &'static str,
+) -> impl IntoView {
+    let copied = RwSignal::new(None::<Outcome>);
+    let text = StoredValue::new(value.clone());
+    let done_text = if done_text.is_empty() {
+        "已复制"
+    } else {
+        done_text
+    };
+    let copy = move |_| {
+        let text = text.get_value();
+        leptos::task::spawn_local(async move {
+            copied.set(Some(
+                if crate::clipboard::copy_text(&text, input_id).await {
+                    Outcome::Done(done_text.to_owned())
+                } else {
+                    Outcome::Done("已选中，请长按复制".to_owned())
+                },
+            ));
+        });
+    };
+    view! {
+        <label for=input_id>{label}</label>
+        <div class="copy-row">
+            <input id=input_id type="text" readonly=true value=value on:focus=select_all />
+            <button id=button_id class="button small" type="button" on:click=copy>"复制"</button>
+        </div>
+        <OutcomeLine outcome=copied />
+    }
+}
+
+fn select_all(ev: leptos::ev::FocusEvent) {
+    use wasm_bindgen::JsCast;
+    if let Some(input) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    {
+        input.select();
     }
 }
 

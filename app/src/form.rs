@@ -1,7 +1,7 @@
 //! The publish/edit form as plain data: what was typed → [`NewCollection`], which errors to
 //! show where, and the small texts around the form. No DOM here, so it is tested natively.
 
-use shoukuan_core::collection::{AmountRule, CollectionView, FieldError, NewCollection};
+use shoukuan_core::collection::{AmountRule, CollectionView, FieldError, Kind, NewCollection};
 use shoukuan_core::text::Note;
 
 use crate::api;
@@ -169,6 +169,45 @@ pub fn absolute_url(origin: &str, path: &str) -> String {
         origin.trim_end_matches('/'),
         path.trim_start_matches('/')
     )
+}
+
+/// What a kind is called on the payee's pages: 收款, 接龙, 价格页.
+pub fn kind_noun(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Request => "收款",
+        Kind::Split => "接龙",
+        Kind::Product => "价格页",
+    }
+}
+
+/// The question before closing, saying what closing does to this kind.
+pub fn close_prompt(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Request => "关闭后付款人将看不到收款码，也不能再付款。确定关闭吗？",
+        Kind::Split => {
+            "关闭后不能再接龙，名单里的人也看不到收款码；已有的名单和付款记录会保留。确定关闭吗？"
+        }
+        Kind::Product => "关闭后顾客将看不到价格页上的收款码，也不能再付款。确定关闭吗？",
+    }
+}
+
+/// The manage page of a collection: `/manage/:id#t=<token>` (the token never leaves the
+/// fragment, so no server log sees it).
+pub fn manage_path(id: &str, token: &str) -> String {
+    format!("/manage/{id}#t={token}")
+}
+
+/// Where publishing lands: the manage page, marked as just published. Everything the payee
+/// needs is in that URL, so a reload or WeChat recycling the page loses nothing.
+pub fn published_path(id: &str, token: &str) -> String {
+    format!("{}&published=1", manage_path(id, token))
+}
+
+/// Whether a manage page's fragment says it was just published.
+pub fn is_just_published(hash: &str) -> bool {
+    hash.trim_start_matches('#')
+        .split('&')
+        .any(|pair| pair == "published=1")
 }
 
 /// How a refused save reaches the form: errors under fields, and a message near the button.
@@ -422,5 +461,24 @@ mod tests {
         assert_eq!(form.unwrap(), "内容太大");
         let (_, form) = server_feedback(&api::Error::Fetch("TypeError: Failed to fetch".into()));
         assert_eq!(form.unwrap(), "网络不太好，请检查网络后重试");
+    }
+
+    #[test]
+    fn publishing_lands_on_a_manage_url_that_holds_the_token() {
+        let path = published_path("aB3dE6gH9k", "s3cr3t");
+        assert_eq!(path, "/manage/aB3dE6gH9k#t=s3cr3t&published=1");
+        let hash = path.split_once('#').map(|(_, h)| format!("#{h}")).unwrap();
+        assert_eq!(crate::route::manage_token(&hash), Some("s3cr3t".into()));
+        assert!(is_just_published(&hash));
+        assert!(!is_just_published("#t=s3cr3t"));
+        assert!(!is_just_published("#t=published=1"));
+    }
+
+    #[test]
+    fn each_kind_is_closed_with_its_own_words() {
+        assert!(close_prompt(Kind::Split).contains("不能再接龙"));
+        assert!(close_prompt(Kind::Request).contains("收款码"));
+        assert!(close_prompt(Kind::Product).contains("价格页"));
+        assert_eq!(kind_noun(Kind::Split), "接龙");
     }
 }

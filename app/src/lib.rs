@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod boot;
+mod clipboard;
 #[cfg(feature = "payee")]
 mod components;
 #[cfg(feature = "payee")]

@@ -114,7 +114,7 @@ async fn the_payer_page_renders_the_embedded_collection_with_a_png_qr() {
         .starts_with("data:image/png;base64,"));
     let text = app.text_content().unwrap();
     assert!(
-        text.contains("¥12.34") && text.contains("长按识别二维码付款") && text.contains("微信支付"),
+        text.contains("¥12.34") && text.contains("长按识别二维码") && text.contains("微信支付"),
         "{text}"
     );
     assert_eq!(

@@ -46,3 +46,22 @@ fn lint_lists_each_banned_word_with_its_position() {
         .unwrap();
     assert_eq!(success(out), "");
 }
+
+#[test]
+fn lint_reports_induced_sharing_and_generic_superlatives_by_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "全国最好的鸭脖，转发到朋友圈即可免费领取";
+    let file = write(dir.path(), "shop.txt", text);
+    let out = shoukuan()
+        .args(["lint", "--text-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    failure(out, "2 banned word");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("0-4\t最+形容词\t"), "{stdout}");
+    assert!(lines[1].starts_with("8-18\t诱导分享\t"), "{stdout}");
+    assert!(lines[1].contains("诱导"), "{stdout}");
+}

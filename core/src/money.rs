@@ -33,7 +33,7 @@ pub enum AmountError {
     #[error("金额最多保留两位小数")]
     TooPrecise,
     /// Above the per-request ceiling.
-    #[error("单笔金额不能超过 ¥{}", .max)]
+    #[error("单笔金额不能超过 {}", .max)]
     TooLarge {
         /// The ceiling that was exceeded.
         max: Fen,
@@ -69,10 +69,12 @@ impl Fen {
         self.0.checked_mul(n).map(Fen)
     }
 
-    /// Parses an amount a person typed in yuan: `12.34`, `12`, `0.5`, `¥8.8`.
+    /// Parses an amount a person typed in yuan: `12.34`, `12`, `0.5`, `¥8.8`, `¥1,234.50`.
     ///
     /// Surrounding spaces and one leading `¥`/`￥` are accepted; full-width digits and the
-    /// full-width point (common on Chinese keyboards) are read as their ASCII twins.
+    /// full-width point (common on Chinese keyboards) are read as their ASCII twins; commas
+    /// are accepted as thousands separators in their right places only (what [`Fen`]'s
+    /// `Display` writes, so a shown amount pasted back parses), never as a decimal point.
     /// The result is a positive amount of at most [`MAX_REQUEST`].
     pub fn parse_yuan(input: &str) -> Result<Fen, AmountError> {
         Self::parse_yuan_with_max(input, MAX_REQUEST)
@@ -106,6 +108,13 @@ impl Fen {
             };
         }
         let s = s.strip_prefix('+').unwrap_or(s);
+        let ungrouped;
+        let s = if s.contains(',') {
+            ungrouped = without_thousands_separators(s).ok_or(AmountError::NotANumber)?;
+            ungrouped.as_str()
+        } else {
+            s
+        };
         if !is_decimal(s) {
             return Err(AmountError::NotANumber);
         }
@@ -143,12 +152,64 @@ impl Fen {
         }
     }
 
-    /// The amount as yuan with two decimals, without a currency sign: `12.34`, `-0.05`.
+    /// The amount as yuan with two decimals, without a currency sign or separators:
+    /// `12.34`, `50000.00`, `-0.05`. For machines: CSV columns, form fields, WeChat API values.
     pub fn to_yuan_string(self) -> String {
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
         format!("{sign}{}.{:02}", abs / 100, abs % 100)
     }
+
+    /// `¥50000.00`: with the sign but without thousands separators, for fields whose format
+    /// is fixed by someone else (WeChat template `amount` keywords: a currency sign and digits).
+    pub fn to_plain_string(self) -> String {
+        if self.0 < 0 {
+            format!("-¥{}", self.to_yuan_string().trim_start_matches('-'))
+        } else {
+            format!("¥{}", self.to_yuan_string())
+        }
+    }
+}
+
+/// `1,234,567.8` → `1234567.8` when every comma separates a group of three digits of the
+/// integer part; `None` otherwise (`1,00`, `12,345,6`, `1.234,5`).
+fn without_thousands_separators(s: &str) -> Option<String> {
+    let (int_part, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (s, None),
+    };
+    let mut groups = int_part.split(',');
+    let first = groups.next()?;
+    if first.is_empty() || first.len() > 3 || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut out = first.to_owned();
+    for group in groups {
+        if group.len() != 3 || !group.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        out.push_str(group);
+    }
+    if let Some(f) = frac {
+        if f.contains(',') {
+            return None;
+        }
+        out.push('.');
+        out.push_str(f);
+    }
+    Some(out)
+}
+
+/// Digits of the integer part in groups of three: `50000` → `50,000`.
+fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Digits with at most one point, at least one digit, nothing else.
@@ -165,14 +226,14 @@ fn is_decimal(s: &str) -> bool {
     digits > 0 && dots <= 1
 }
 
-/// Shown as `¥12.34`; the sign of negative amounts goes before the `¥`.
+/// Shown to people as `¥12.34`, `¥50,000.00`; the sign of negative amounts goes before the
+/// `¥`. Machines get [`Fen::to_yuan_string`] or [`Fen::to_plain_string`].
 impl fmt::Display for Fen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 < 0 {
-            write!(f, "-¥{}", Fen(-(self.0 as i128) as i64).to_yuan_string())
-        } else {
-            write!(f, "¥{}", self.to_yuan_string())
-        }
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let yuan = group_thousands(&(abs / 100).to_string());
+        write!(f, "{sign}¥{yuan}.{:02}", abs % 100)
     }
 }
 
@@ -198,6 +259,9 @@ mod tests {
             ("007", 700),
             ("50000", 5_000_000),
             ("+1", 100),
+            ("1,000", 100_000),
+            ("¥50,000.00", 5_000_000),
+            ("12,345.6", 1_234_560),
         ];
         for (input, fen) in cases {
             assert_eq!(Fen::parse_yuan(input), Ok(Fen(fen)), "input {input:?}");
@@ -218,7 +282,11 @@ mod tests {
             ("12.345", TooPrecise),
             ("0.001", TooPrecise),
             ("abc", NotANumber),
-            ("1,000", NotANumber),
+            ("1,00", NotANumber),
+            ("12,3456", NotANumber),
+            (",100", NotANumber),
+            ("1.000,5", NotANumber),
+            ("1,", NotANumber),
             ("1.2.3", NotANumber),
             ("1e3", NotANumber),
             (".", NotANumber),
@@ -237,9 +305,22 @@ mod tests {
     fn displays_as_yuan_with_two_decimals() {
         assert_eq!(Fen(1234).to_string(), "¥12.34");
         assert_eq!(Fen(5).to_string(), "¥0.05");
-        assert_eq!(Fen(100_000).to_string(), "¥1000.00");
+        assert_eq!(Fen(100_000).to_string(), "¥1,000.00");
+        assert_eq!(Fen(5_000_000).to_string(), "¥50,000.00");
+        assert_eq!(Fen(99_999).to_string(), "¥999.99");
+        assert_eq!(Fen(12_345_678_900).to_string(), "¥123,456,789.00");
         assert_eq!(Fen(-5).to_string(), "-¥0.05");
+        assert_eq!(Fen(-500_000).to_string(), "-¥5,000.00");
+        assert_eq!(Fen(i64::MIN).to_string(), "-¥92,233,720,368,547,758.08");
+        assert_eq!(Fen(5_000_000).to_plain_string(), "¥50000.00");
+        assert_eq!(Fen(-5).to_plain_string(), "-¥0.05");
         assert_eq!(Fen(i64::MIN).to_yuan_string(), "-92233720368547758.08");
+    }
+
+    #[test]
+    fn the_over_limit_message_has_one_yuan_sign() {
+        let message = Fen::parse_yuan("50000.01").unwrap_err().to_string();
+        assert_eq!(message, "单笔金额不能超过 ¥50,000.00");
     }
 
     #[test]

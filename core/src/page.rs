@@ -3,6 +3,7 @@
 //! renders the very same markup after it starts. Every dynamic value is escaped here.
 
 use crate::collection::{AmountRule, CollectionView, Status};
+use crate::money::Fen;
 use crate::qr;
 
 /// CSS pixels of the QR `<img>` on the page (WeChat recognises long-pressed codes reliably
@@ -32,6 +33,68 @@ pub const BRAND_MARK: &str = concat!(
     r##"<span>微信支付</span></div>"##
 );
 
+/// How to pay with a personal 收款码, step by step. Long-pressing a personal code opens
+/// WeChat's transfer with an empty amount, so the amount is something the payer types (never
+/// "filled in"), and the remark is how the payee tells payers apart: both can be copied with one
+/// tap (`data-copy`, handled by [`COPY_SCRIPT`] or the app). `remark` is cut to WeChat's 20
+/// characters.
+pub fn personal_pay_steps(amount: Option<Fen>, remark: &str) -> String {
+    let amount_step = match amount {
+        Some(fen) => format!(
+            concat!(
+                r#"<li>输入金额 <strong class="step-amount">{shown}</strong> "#,
+                r#"<button type="button" class="copy" data-copy="{plain}">复制金额</button>"#,
+                r#"<span class="step-sub">收款码不会自动填入金额，请自己输入</span></li>"#
+            ),
+            shown = escape(&fen.to_string()),
+            plain = escape(&fen.to_yuan_string()),
+        ),
+        None => {
+            r#"<li>输入你要付的金额<span class="step-sub">收款码不带金额</span></li>"#.to_owned()
+        }
+    };
+    let remark: String = remark.trim().chars().take(REMARK_CHARS).collect();
+    let remark_step = if remark.is_empty() {
+        r#"<li>点「添加备注」，写上<strong>你的姓名</strong></li>"#.to_owned()
+    } else {
+        format!(
+            concat!(
+                r#"<li>点「添加备注」，写上<strong>你的姓名</strong>和「{remark}」 "#,
+                r#"<button type="button" class="copy" data-copy="{remark}">复制备注</button></li>"#
+            ),
+            remark = escape(&remark),
+        )
+    };
+    format!(
+        concat!(
+            r#"<ol class="pay-steps"><li><strong>长按识别二维码</strong>"#,
+            r#"<span class="step-sub">长按上方二维码，在菜单里选「识别图中的二维码」</span></li>"#,
+            "{amount_step}{remark_step}</ol>"
+        ),
+        amount_step = amount_step,
+        remark_step = remark_step,
+    )
+}
+
+/// The longest remark WeChat's transfer accepts, in characters.
+pub const REMARK_CHARS: usize = 20;
+
+/// One delegated click handler for every `data-copy` button of a server-rendered page: the
+/// clipboard API where there is one, else a selected hidden textarea and `execCommand("copy")`
+/// (older in-app browsers, plain http); the button then says whether it worked.
+pub const COPY_SCRIPT: &str = concat!(
+    "document.addEventListener('click',function(e){",
+    "var b=e.target.closest&&e.target.closest('[data-copy]');if(!b)return;",
+    "var t=b.getAttribute('data-copy'),l=b.getAttribute('data-label')||b.textContent;",
+    "b.setAttribute('data-label',l);",
+    "function done(ok){b.textContent=ok?'已复制':'请长按文字复制';setTimeout(function(){b.textContent=l},2000)}",
+    "function old(){var a=document.createElement('textarea');a.value=t;a.setAttribute('readonly','');",
+    "a.style.position='fixed';a.style.opacity='0';document.body.appendChild(a);a.select();",
+    "var ok=false;try{ok=document.execCommand('copy')}catch(x){}a.remove();return ok}",
+    "if(navigator.clipboard&&navigator.clipboard.writeText){navigator.clipboard.writeText(t).then(",
+    "function(){done(true)},function(){done(old())})}else{done(old())}});"
+);
+
 /// The amount line: `¥12.34`, or an invitation to type it.
 pub fn amount_text(rule: AmountRule) -> String {
     match rule {
@@ -52,21 +115,33 @@ pub fn payer_card(view: &CollectionView) -> String {
     } else {
         format!(r#"<p class="note">{}</p>"#, escape(&view.note))
     };
+    let amount = match view.amount {
+        AmountRule::Fixed { fen } => Some(fen),
+        AmountRule::PayerEntered => None,
+    };
     let pay = match (view.status, qr::png_data_url(&view.pay_code, QR_CSS_PX * 2)) {
         (Status::Open, Ok(src)) => format!(
             concat!(
-                r#"<figure class="qr"><img class="qr-img" src="{src}" alt="{payee}的微信收款码" width="{px}" height="{px}">"#,
-                r#"<figcaption class="qr-hint">长按识别二维码付款</figcaption></figure>"#,
-                r#"<p class="hint">这是收款人的个人收款码：付款时请核对收款人和金额。个人收款码没有到账通知，付款后请把付款截图发给收款人。</p>"#
+                r#"<figure class="qr"><img class="qr-img" src="{src}" alt="{payee}的微信收款码" width="{px}" height="{px}"></figure>"#,
+                "{steps}",
+                r#"<p class="hint">个人收款码没有到账通知：付款后请把付款截图发给收款人。</p>"#,
+                "<script>{script}</script>"
             ),
             src = src,
             payee = escape(&view.payee_name),
-            px = QR_CSS_PX
+            px = QR_CSS_PX,
+            steps = personal_pay_steps(amount, &view.title),
+            script = COPY_SCRIPT,
         ),
         (Status::Open, Err(_)) => {
             r#"<p class="closed">收款码无法显示，请联系收款人</p>"#.to_owned()
         }
         (Status::Closed, _) => r#"<p class="closed">该收款已关闭</p>"#.to_owned(),
+    };
+    // The 微信支付 mark only where a payment can happen: not on a closed card.
+    let brand = match view.status {
+        Status::Open => BRAND_MARK,
+        Status::Closed => "",
     };
     format!(
         concat!(
@@ -83,7 +158,7 @@ pub fn payer_card(view: &CollectionView) -> String {
         amount = escape(&amount_text(view.amount)),
         note = note,
         pay = pay,
-        brand = BRAND_MARK,
+        brand = brand,
     )
 }
 
@@ -91,7 +166,7 @@ pub fn payer_card(view: &CollectionView) -> String {
 pub fn not_found_card() -> &'static str {
     concat!(
         r#"<article class="card empty-card"><h1 class="title">找不到这个收款</h1>"#,
-        r#"<p class="hint">链接可能不完整，或收款人已删除。请向发送链接的人确认。</p>"#,
+        r#"<p class="hint">链接可能不完整（复制时少了字符）。请向发送链接的人再要一次。</p>"#,
         r#"<a class="button" href="/new">我也要发起收款</a></article>"#
     )
 }
@@ -176,10 +251,27 @@ mod tests {
     fn card_shows_amount_hint_brand_and_a_png_img() {
         let html = payer_card(&view());
         assert!(html.contains("¥12.34"));
-        assert!(html.contains("长按识别二维码付款"));
+        assert!(html.contains("长按识别二维码"));
         assert!(html.contains("微信支付"));
         assert!(html.contains(r#"<img class="qr-img" src="data:image/png;base64,"#));
         assert!(html.contains(r#"width="260""#));
+    }
+
+    #[test]
+    fn the_steps_say_the_amount_is_typed_and_offer_copies() {
+        let html = payer_card(&view());
+        assert!(html.contains("收款码不会自动填入金额"), "{html}");
+        assert!(html.contains(r#"data-copy="12.34">复制金额"#), "{html}");
+        assert!(
+            html.contains(r#"data-copy="聚餐 &amp; 唱歌">复制备注"#),
+            "{html}"
+        );
+        assert!(html.contains(COPY_SCRIPT));
+        let open = personal_pay_steps(None, "");
+        assert!(open.contains("输入你要付的金额") && !open.contains("data-copy"));
+        let long = personal_pay_steps(Some(Fen::new(5_000_000)), &"字".repeat(30));
+        assert!(long.contains("¥50,000.00") && long.contains(r#"data-copy="50000.00""#));
+        assert!(long.contains(&format!(r#"data-copy="{}""#, "字".repeat(REMARK_CHARS))));
     }
 
     #[test]
@@ -199,6 +291,10 @@ mod tests {
         });
         assert!(!html.contains("<img"));
         assert!(html.contains("该收款已关闭"));
+        assert!(
+            !html.contains("微信支付"),
+            "no pay mark where nobody can pay"
+        );
     }
 
     #[test]

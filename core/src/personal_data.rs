@@ -56,7 +56,7 @@ impl ParticipantName {
         &self.0
     }
 
-    /// The name as the public sees it: `张*`, `张*丰`, `欧**锋`, `T*m`; one character → `*`.
+    /// The name as the public sees it: `张**`, `T**`; see [`mask_name`].
     pub fn masked(&self) -> String {
         mask_name(&self.0)
     }
@@ -75,14 +75,15 @@ impl From<ParticipantName> for String {
     }
 }
 
-/// Masks a name: the first character stays; with three or more characters the last stays too.
+/// Masks a name to a fixed width: its first letter (a Han character, a Latin letter or a digit;
+/// punctuation and emoji are skipped) and `**`, so neither the length nor what follows — a
+/// bracketed remark like 「（我）」 — shows: `刘小明（我）` → `刘**`. A name with a single letter
+/// would be shown whole, so it becomes `***`.
 pub fn mask_name(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    match chars.len() {
-        0 => String::new(),
-        1 => "*".to_owned(),
-        2 => format!("{}*", chars[0]),
-        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    let mut letters = name.chars().filter(|c| c.is_alphanumeric());
+    match (letters.next(), letters.next()) {
+        (Some(first), Some(_)) => format!("{first}**"),
+        _ => "***".to_owned(),
     }
 }
 
@@ -244,11 +245,15 @@ mod tests {
     #[test]
     fn names_are_masked_as_wechat_does() {
         let cases = [
-            ("张三", "张*"),
-            ("张三丰", "张*丰"),
-            ("欧阳锋锋", "欧**锋"),
-            ("张", "*"),
-            ("Tom", "T*m"),
+            ("张三", "张**"),
+            ("张三丰", "张**"),
+            ("欧阳锋锋", "欧**"),
+            ("刘某某某某某某某某）（我）", "刘**"),
+            ("（我）刘某", "我**"),
+            ("张", "***"),
+            ("【张】", "***"),
+            ("Tom", "T**"),
+            ("🍉西瓜", "西**"),
         ];
         for (name, masked) in cases {
             assert_eq!(ParticipantName::parse(name).unwrap().masked(), masked);

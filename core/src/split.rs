@@ -663,6 +663,10 @@ pub struct ParticipantView {
     /// When the payee confirmed, Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<i64>,
+    /// When the payee last said 未收到 to this participant's 我已付款 (they are unpaid again;
+    /// their page tells them so until they claim again), Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_at: Option<i64>,
 }
 
 /// A split as its page shows it (`GET /api/splits/:id`; with full names for the payee at
@@ -733,7 +737,7 @@ pub fn reminder_message(
         "url": url,
         "data": {
             "thing1": { "value": thing },
-            "amount2": { "value": due.to_string() },
+            "amount2": { "value": due.to_plain_string() },
             "time3": { "value": time },
         },
     })

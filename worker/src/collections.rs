@@ -80,7 +80,13 @@ pub fn public_config(env: &Env) -> Result<Response, ApiError> {
     let invite_required = publish.access == PublishAccess::Invite && publish.invite_code.is_some();
     http::json(
         200,
-        &serde_json::json!({ "invite_required": invite_required, "publish_access": publish.access.as_str() }),
+        &serde_json::json!({
+            "invite_required": invite_required,
+            "publish_access": publish.access.as_str(),
+            // What the pages offer: reminders need the Official Account and its template.
+            "reminders": crate::config::setting(env, "WECHAT_REMINDER_TEMPLATE_ID").is_some()
+                && crate::config::setting(env, "WECHAT_APPID").is_some(),
+        }),
     )
 }
 
@@ -243,6 +249,13 @@ pub async fn find_view(id: &str, env: &Env) -> Result<Option<CollectionView>, Ap
 /// `GET /api/collections/:id`
 pub async fn get(id: &str, env: &Env) -> Result<Response, ApiError> {
     let view = load(id, env).await?.into_view()?;
+    http::json(200, &view)
+}
+
+/// `GET /api/collections/:id/manage` (manage token): the collection, once the token is
+/// checked, so that a manage page never shows a form a wrong link cannot save.
+pub async fn get_managed(id: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
+    let view = load_managed(id, req, env).await?.into_view()?;
     http::json(200, &view)
 }
 

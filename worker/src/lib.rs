@@ -53,6 +53,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Config => collections::public_config(env),
         Route::CreateCollection => collections::create(req, env).await,
         Route::GetCollection(id) => collections::get(&id, env).await,
+        Route::ManageCollection(id) => collections::get_managed(&id, &req, env).await,
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
         Route::PayerPage(id) => pages::payer_page(&id, &req, env).await,

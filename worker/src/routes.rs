@@ -14,6 +14,8 @@ pub enum Route {
     CreateCollection,
     /// `GET /api/collections/:id`
     GetCollection(String),
+    /// `GET /api/collections/:id/manage` (manage token)
+    ManageCollection(String),
     /// `PUT /api/collections/:id` (manage token)
     UpdateCollection(String),
     /// `POST /api/collections/:id/close` (manage token)
@@ -55,6 +57,9 @@ impl Route {
             (Method::Post, ["api", "collections"]) => Route::CreateCollection,
             (Method::Get, ["api", "collections", id]) => Route::GetCollection(id.to_string()),
             (Method::Put, ["api", "collections", id]) => Route::UpdateCollection(id.to_string()),
+            (Method::Get, ["api", "collections", id, "manage"]) => {
+                Route::ManageCollection(id.to_string())
+            }
             (Method::Post, ["api", "collections", id, "close"]) => {
                 Route::CloseCollection(id.to_string())
             }

@@ -181,10 +181,12 @@ struct Row {
     paid_fen: Option<i64>,
     created_at: i64,
     paid_at: Option<i64>,
+    /// `claimed` rows: when they said 我已付款; `joined` rows: when the payee rejected that.
+    claimed_at: Option<i64>,
 }
 
 const ROW_COLUMNS: &str = "id, seq, name_masked, name_sealed, phone_masked, phone_sealed, picks, \
-     (openid_sealed IS NOT NULL) AS oa, status, paid_by, paid_fen, created_at, paid_at";
+     (openid_sealed IS NOT NULL) AS oa, status, paid_by, paid_fen, created_at, paid_at, claimed_at";
 
 impl Row {
     fn status(&self) -> Result<ParticipantStatus, ApiError> {
@@ -229,6 +231,9 @@ impl Row {
             oa_connected: key.is_some() && self.oa != 0,
             joined_at: self.created_at,
             paid_at: self.paid_at,
+            rejected_at: self
+                .claimed_at
+                .filter(|_| self.status == ParticipantStatus::Joined.as_str()),
         })
     }
 }
@@ -438,6 +443,7 @@ async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiErro
         oa_connected: false,
         joined_at: now,
         paid_at: None,
+        rejected_at: None,
     };
     http::json(201, &Joined { participant, token })
 }
@@ -798,13 +804,14 @@ pub async fn mark_paid_by_verified_payment(
 }
 
 /// `POST /api/splits/:id/participants/:pid/reject` (manage token): the payee did not receive
-/// the money a participant claimed; back to unpaid.
+/// the money a participant claimed; back to unpaid, with the time of the rejection kept in
+/// `claimed_at` so that the participant's page can say what happened.
 async fn reject(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
     collections::authorize_manage(id, req, env).await?;
     let split = load_split(id, env).await?;
     db(env)?
         .prepare(
-            "UPDATE participants SET status = 'joined', claimed_at = NULL, updated_at = ?3 \
+            "UPDATE participants SET status = 'joined', claimed_at = ?3, updated_at = ?3 \
              WHERE id = ?1 AND collection_id = ?2 AND status = 'claimed'",
         )
         .bind(&[pid.into(), id.into(), num(now_secs())])?

@@ -1,14 +1,20 @@
-//! `/manage/:id#t=<token>`, the private manage page: edit the texts and the amount, or close
-//! the collection. The token stays in the fragment so it never reaches a server log.
+//! `/manage/:id#t=<token>`, the private manage page, one per kind: what was just published
+//! (both links, copy buttons, where to keep the manage link), then what that kind can edit, and
+//! closing. The token stays in the fragment so it never reaches a server log; it is checked
+//! before any form shows (`GET /api/collections/:id/manage`), so a wrong link never shows a
+//! form that would only fail on save.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shoukuan_core::collection::{CollectionView, Status};
+use shoukuan_core::collection::{CollectionView, Kind, Status};
 
-use crate::components::{AmountField, FormError, FormState, NameAndTitle, NoteField};
-use crate::form::Draft;
+use crate::api;
+use crate::components::{
+    AmountField, CopyRow, FormError, FormState, NameAndTitle, NoteField, Outcome, OutcomeLine,
+};
+use crate::form::{self, AmountMode, Draft};
+use crate::pages::publish_kinds::AdminLink;
 use crate::route::{manage_token, Route};
-use crate::{api, form};
 
 const WRONG_TOKEN: &str =
     "管理链接不正确或不完整：请使用发布时保存的完整管理链接（含 #t= 之后的部分）。";
@@ -18,7 +24,18 @@ enum State {
     Loading,
     Ready(CollectionView),
     NotFound,
+    WrongToken,
     Failed(String),
+}
+
+fn error_card(title: &'static str, message: String) -> impl IntoView {
+    view! {
+        <article class="card error-card">
+            <h1 class="title">{title}</h1>
+            <p id="manage_error" class="hint">{message}</p>
+            <a class="link" href="/new">"发起新的收款"</a>
+        </article>
+    }
 }
 
 /// The manage page.
@@ -35,23 +52,19 @@ pub fn Manage(id: String) -> impl IntoView {
         .and_then(|w| w.location().hash().ok())
         .unwrap_or_default();
     let Some(token) = manage_token(&hash) else {
-        return view! {
-            <main class="page">
-                <article class="card error-card">
-                    <h1 class="title">"缺少管理密钥"</h1>
-                    <p class="hint">{WRONG_TOKEN}</p>
-                </article>
-            </main>
-        }
-        .into_any();
+        return view! { <main class="page">{error_card("缺少管理密钥", WRONG_TOKEN.to_owned())}</main> }
+            .into_any();
     };
+    let published = form::is_just_published(&hash);
     let state = RwSignal::new(State::Loading);
+    let token = StoredValue::new(token);
     let load = move |id: String| {
         state.set(State::Loading);
         spawn_local(async move {
-            state.set(match api::get(&id).await {
+            state.set(match api::get_managed(&id, &token.get_value()).await {
                 Ok(view) => State::Ready(view),
                 Err(e) if e.is_not_found() => State::NotFound,
+                Err(e) if e.is_unauthorized() => State::WrongToken,
                 Err(e) => State::Failed(e.message()),
             });
         });
@@ -67,12 +80,13 @@ pub fn Manage(id: String) -> impl IntoView {
         State::NotFound => {
             view! { <div inner_html=shoukuan_core::page::not_found_card()></div> }.into_any()
         }
+        State::WrongToken => error_card("管理链接不正确", WRONG_TOKEN.to_owned()).into_any(),
         State::Failed(message) => {
             let id = id.clone();
             view! {
                 <article class="card error-card">
                     <h1 class="title">"加载失败"</h1>
-                    <p class="hint">{message}</p>
+                    <p id="manage_error" class="action-error">{message}</p>
                     <button id="retry" class="button" type="button" on:click=move |_| load(id.clone())>
                         "重试"
                     </button>
@@ -80,28 +94,83 @@ pub fn Manage(id: String) -> impl IntoView {
             }
             .into_any()
         }
-        State::Ready(view) => view! { <Editor view=view token=token.clone() /> }.into_any(),
+        State::Ready(view) => view! {
+            {published.then(|| view! { <Published view=view.clone() token=token.get_value() /> })}
+            <Editor view=view token=token.get_value() />
+        }
+        .into_any(),
     };
     view! { <main class="page">{body}</main> }.into_any()
 }
 
+/// Right after publishing: both links with copy buttons and where to keep the manage link.
+/// This page's own URL is the manage link, so reloading it shows all of this again.
+#[component]
+fn Published(view: CollectionView, token: String) -> impl IntoView {
+    let noun = form::kind_noun(view.kind);
+    crate::set_title(&format!("{noun}已发布"));
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    let pay_path = Route::Pay(view.id.clone()).path();
+    let share = form::absolute_url(&origin, &pay_path);
+    let manage = form::absolute_url(&origin, &form::manage_path(&view.id, &token));
+    // WeChat's 「发送给朋友」 would share this page (the manage link): share the payer page.
+    crate::pages::product::share_hook(crate::pages::product::ShareData {
+        title: view.title.clone(),
+        desc: format!("{} 向你发起{noun}", view.payee_name),
+        link: share.clone(),
+        img_url: String::new(),
+    });
+    view! {
+        <article class="card result" id="published">
+            <h1 class="title">{format!("{noun}已发布")}</h1>
+            <CopyRow label="付款链接（发到群里或朋友）" input_id="share_link" button_id="copy_link"
+                value=share done_text="已复制，去微信里粘贴发送吧" />
+            <a class="button" href=pay_path>"打开付款页看看"</a>
+            <div class="warning">
+                <p><strong>"管理链接：只给自己，不要发到群里"</strong></p>
+                <p>"用它修改或关闭这个"{noun}"。丢失后无法找回：请复制后发到微信的「文件传输助手」保存（微信里搜索「文件传输助手」，粘贴发送）。"</p>
+                <CopyRow label="管理链接" input_id="manage_link" button_id="copy_manage"
+                    value=manage done_text="已复制，去「文件传输助手」粘贴保存吧" />
+                <p>"这个页面的地址就是管理链接：刷新或稍后再打开它，内容都还在。"</p>
+            </div>
+            {(view.kind == Kind::Split).then(|| view! {
+                <AdminLink id=view.id.clone() token=token.clone() />
+            })}
+            <a class="link" href="/new">"再发起一个"</a>
+        </article>
+    }
+}
+
+/// What each kind can change after publishing, and what it cannot.
+fn fixed_after_publishing(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Request => "收款码发布后不能更换：如需换码，请关闭后重新发起。",
+        Kind::Split => {
+            "分摊方式、金额、人数和截止时间发布后不能修改（已接龙的人按发布时的规则付款）；名单、确认收款和导出在「接龙管理」。"
+        }
+        Kind::Product => {
+            "图片、描述、原价、话题和店铺信息发布后暂不能修改：如需修改，请关闭后重新发布。"
+        }
+    }
+}
+
 #[component]
 fn Editor(view: CollectionView, token: String) -> impl IntoView {
+    let kind = view.kind;
+    let noun = form::kind_noun(kind);
     let form = FormState::new(Draft::from_view(&view));
-    let id = view.id.clone();
+    if kind == Kind::Product {
+        // A price page always has a price (the server refuses 付款人填写).
+        form.amount_mode.set(AmountMode::Fixed);
+    }
     let status = RwSignal::new(view.status);
     let busy = RwSignal::new(false);
-    let saved = RwSignal::new(None::<&'static str>);
+    let saved = RwSignal::new(None::<Outcome>);
+    let closing = RwSignal::new(None::<Outcome>);
     let token = StoredValue::new(token);
-    let id = StoredValue::new(id);
-    let fail = move |e: api::Error| {
-        if e.is_unauthorized() {
-            form.server_errors.set(Vec::new());
-            form.form_error.set(Some(WRONG_TOKEN.to_owned()));
-        } else {
-            form.refused(&e);
-        }
-    };
+    let id = StoredValue::new(view.id.clone());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -109,71 +178,102 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
         }
         form.submitted.set(true);
         saved.set(None);
-        let Ok(body) = form.draft().check(false) else {
+        let mut draft = form.draft();
+        if kind == Kind::Split {
+            // A split's amounts live in its own settings.
+            draft.amount_mode = AmountMode::PayerEntered;
+        }
+        let Ok(body) = draft.check(false) else {
             form.form_error.set(Some("请先修改标红的内容".to_owned()));
             return;
         };
         busy.set(true);
+        form.form_error.set(None);
         spawn_local(async move {
             match api::update(&id.get_value(), &token.get_value(), &body).await {
                 Ok(view) => {
                     status.set(view.status);
-                    saved.set(Some("已保存"));
+                    saved.set(Some(Outcome::Done("已保存".to_owned())));
                 }
-                Err(e) => fail(e),
+                Err(e) if e.is_unauthorized() => {
+                    saved.set(Some(Outcome::Failed(WRONG_TOKEN.to_owned())));
+                }
+                Err(e) => {
+                    // Field problems go under their fields; anything else under the button.
+                    if matches!(&e, api::Error::Api { body, .. } if !body.fields.is_empty()) {
+                        form.refused(&e);
+                    } else {
+                        saved.set(Some(Outcome::failed(&e)));
+                    }
+                }
             }
             busy.set(false);
         });
     };
     let close = move |_| {
         let confirmed = web_sys::window()
-            .and_then(|w| {
-                w.confirm_with_message("关闭后付款人将看不到收款码，确定关闭吗？")
-                    .ok()
-            })
+            .and_then(|w| w.confirm_with_message(form::close_prompt(kind)).ok())
             .unwrap_or(false);
         if !confirmed || busy.get_untracked() {
             return;
         }
         busy.set(true);
-        saved.set(None);
+        closing.set(None);
         spawn_local(async move {
             match api::close(&id.get_value(), &token.get_value()).await {
-                Ok(view) => {
-                    status.set(view.status);
-                    saved.set(Some("已关闭收款"));
-                }
-                Err(e) => fail(e),
+                Ok(view) => status.set(view.status),
+                Err(e) => closing.set(Some(Outcome::failed(&e))),
             }
             busy.set(false);
         });
     };
     let pay_path = Route::Pay(view.id.clone()).path();
-    let origin = web_sys::window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_default();
-    let share = form::absolute_url(&origin, &pay_path);
+    let admin_href = format!("/admin/{}#t={}", view.id, token.get_value());
+    let open = move || status.get() == Status::Open;
     view! {
-        <form class="card form" on:submit=save novalidate=true>
-            <h1 class="title">"管理收款"</h1>
+        <article class="card form" id="manage">
+            <h1 class="title">
+                {format!("管理{noun}")}
+                <span class="kind-badge" id="manage_kind">{noun}</span>
+            </h1>
             <p class="status-line">
-                {move || if status.get() == Status::Open { "收款中" } else { "已关闭" }}
+                <span id="manage_status">{move || if open() { format!("{noun}中") } else { "已关闭".to_owned() }}</span>
                 " · "
-                <a href=pay_path>{share}</a>
+                <a href=pay_path.clone()>"查看付款页"</a>
             </p>
-            <NameAndTitle form=form />
-            <AmountField form=form />
-            <NoteField form=form />
-            <button id="save" class="button" type="submit" prop:disabled=move || busy.get()>
-                "保存修改"
-            </button>
-            <p class="status ok" aria-live="polite">{move || saved.get()}</p>
-            <FormError form=form />
-            <Show when=move || status.get() == Status::Open>
+            {(kind == Kind::Split).then(|| view! {
+                <a id="admin_entry" class="button" href=admin_href.clone()>"接龙管理：名单、确认收款、导出"</a>
+            })}
+            <Show
+                when=open
+                fallback=move || view! {
+                    <div id="closed_notice" class="closed">
+                        <p>{format!("这个{noun}已关闭，付款人看不到收款码。")}</p>
+                        <p>"已关闭的不能重新打开；如需继续收款，请重新发起。"</p>
+                    </div>
+                    <a class="button" href="/new">"重新发起"</a>
+                }
+            >
+                <form on:submit=save novalidate=true>
+                    <NameAndTitle form=form />
+                    {match kind {
+                        Kind::Request => view! { <AmountField form=form /> }.into_any(),
+                        Kind::Product => view! { <AmountField form=form fixed_only=true /> }.into_any(),
+                        Kind::Split => ().into_any(),
+                    }}
+                    <NoteField form=form />
+                    <p class="hint">{fixed_after_publishing(kind)}</p>
+                    <button id="save" class="button" type="submit" prop:disabled=move || busy.get()>
+                        "保存修改"
+                    </button>
+                    <OutcomeLine outcome=saved id="save_result" />
+                    <FormError form=form />
+                </form>
                 <button id="close" class="button danger" type="button" prop:disabled=move || busy.get() on:click=close>
-                    "关闭收款"
+                    {format!("关闭{noun}")}
                 </button>
+                <OutcomeLine outcome=closing id="close_result" />
             </Show>
-        </form>
+        </article>
     }
 }

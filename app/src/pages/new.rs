@@ -1,15 +1,16 @@
-//! `/new`, the publish page: the form, the in-browser 收款码 decoding, and the result with the
-//! share link and the private manage link.
+//! `/new`, the publish page: the form and the in-browser 收款码 decoding. Publishing lands on
+//! the manage page (`/manage/:id#t=…&published=1`), which shows both links: its URL holds
+//! everything, so a reload or WeChat recycling the page loses nothing.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shoukuan_core::collection::{Created, Kind};
+use shoukuan_core::collection::Kind;
 use wasm_bindgen::JsCast;
 
 use crate::components::{AmountField, ErrorText, FormError, FormState, NameAndTitle, NoteField};
 use crate::form::{self, Draft};
 use crate::pages::product::{ProductDraft, ProductFields};
-use crate::pages::publish_kinds::{self, AdminLink, KindPicker};
+use crate::pages::publish_kinds::{self, KindPicker};
 use crate::pages::split::{SplitDraft, SplitFields};
 use crate::{api, decode};
 
@@ -27,7 +28,6 @@ enum Upload {
 pub fn New() -> impl IntoView {
     crate::set_title("发起收款");
     let form = FormState::new(Draft::default());
-    let created = RwSignal::new(None::<Created>);
     // 收款 / 群接龙 / 价格页, and the fields only some kinds have.
     let kind = RwSignal::new(Kind::Request);
     let split = SplitDraft::new();
@@ -39,27 +39,22 @@ pub fn New() -> impl IntoView {
             form.invite_required.set(config.invite_required);
         }
     });
-    move || match created.get() {
-        Some(created) => {
-            let kind = kind.get_untracked();
-            view! { <Published created=created kind=kind /> }.into_any()
-        }
-        None => view! {
-            <PublishForm form=form created=created kind=kind split=split product=product />
-        }
-        .into_any(),
-    }
+    view! { <PublishForm form=form kind=kind split=split product=product /> }
 }
 
 #[component]
 fn PublishForm(
     form: FormState,
-    created: RwSignal<Option<Created>>,
     kind: RwSignal<Kind>,
     split: SplitDraft,
     product: ProductDraft,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
+    Effect::new(move |_| {
+        if kind.get() == Kind::Product {
+            form.amount_mode.set(crate::form::AmountMode::Fixed);
+        }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -76,11 +71,15 @@ fn PublishForm(
                 form.form_error.set(None);
                 spawn_local(async move {
                     match publish_kinds::publish(&body).await {
-                        Ok(c) => {
-                            created.set(Some(c));
+                        Ok(created) => {
+                            // `replace`: going back must not land on a form that would publish
+                            // the same thing twice.
                             if let Some(w) = web_sys::window() {
-                                w.scroll_to_with_x_and_y(0.0, 0.0);
+                                let path = form::published_path(&created.id, &created.manage_token);
+                                let _ = w.location().replace(&path);
                             }
+                            // Stays busy: the page is about to change.
+                            return;
                         }
                         Err(e) => {
                             if e.is_forbidden() {
@@ -105,8 +104,12 @@ fn PublishForm(
                 <KindPicker kind=kind />
                 <NameAndTitle form=form />
                 <PayCodeUpload form=form />
-                <Show when=move || kind.get() != Kind::Split>
+                <Show when=move || kind.get() == Kind::Request>
                     <AmountField form=form />
+                </Show>
+                // A price page always has a price: no 付款人填写 (the server refuses it).
+                <Show when=move || kind.get() == Kind::Product>
+                    <AmountField form=form fixed_only=true />
                 </Show>
                 <NoteField form=form />
                 <Show when=move || kind.get() == Kind::Split>
@@ -134,7 +137,7 @@ fn PublishForm(
                     </div>
                 </Show>
                 <button id="publish" class="button" type="submit" prop:disabled=move || busy.get()>
-                    {move || if busy.get() { "发布中…" } else { "发布收款" }}
+                    {move || if busy.get() { "发布中…" } else { publish_kinds::publish_label(kind.get()) }}
                 </button>
                 <FormError form=form />
             </form>
@@ -226,104 +229,6 @@ fn PayCodeUpload(form: FormState) -> impl IntoView {
             <ErrorText form=form field="pay_code" />
         </div>
     }
-}
-
-/// After publishing: the share link, a copy button, and the private manage link.
-#[component]
-fn Published(created: Created, kind: Kind) -> impl IntoView {
-    crate::set_title("收款已发布");
-    let origin = web_sys::window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_default();
-    let share = form::absolute_url(&origin, &created.path);
-    let manage = form::absolute_url(&origin, &created.manage_path);
-    let manage_text = manage.clone();
-    let copied = RwSignal::new(None::<&'static str>);
-    let copy = {
-        let share = share.clone();
-        move |_| {
-            let share = share.clone();
-            spawn_local(async move {
-                copied.set(Some(if copy_text(&share, "share_link").await {
-                    "已复制，去微信里粘贴发送吧"
-                } else {
-                    "已选中链接，请长按复制"
-                }));
-            });
-        }
-    };
-    view! {
-        <main class="page">
-            <article class="card result">
-                <h1 class="title">"收款已发布"</h1>
-                <label for="share_link">"收款链接"</label>
-                <div class="copy-row">
-                    <input id="share_link" type="text" readonly=true value=share on:focus=select_all />
-                    <button id="copy_link" class="button small" type="button" on:click=copy>
-                        "复制链接"
-                    </button>
-                </div>
-                <p class="status ok" aria-live="polite">{move || copied.get()}</p>
-                <a class="button" href=created.path.clone()>"打开收款页"</a>
-                <div class="warning">
-                    <p>
-                        <strong>"管理链接（请妥善保存，不要发给别人）"</strong>
-                    </p>
-                    <p>"用它修改或关闭这个收款。链接只显示这一次，丢失后无法找回。"</p>
-                    <a id="manage_link" href=manage>{manage_text}</a>
-                </div>
-                {(kind == Kind::Split).then(|| view! {
-                    <AdminLink id=created.id.clone() token=created.manage_token.clone() />
-                })}
-                <a class="link" href="/new">"再发起一个收款"</a>
-            </article>
-        </main>
-    }
-}
-
-fn select_all(ev: leptos::ev::FocusEvent) {
-    if let Some(input) = ev
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-    {
-        input.select();
-    }
-}
-
-/// Copies with the async clipboard API; where it is missing or refused (plain http, older
-/// in-app browsers) selects the input and tries `execCommand("copy")`. `false` means the text
-/// is selected and the person has to copy it themselves.
-async fn copy_text(text: &str, input_id: &str) -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    let navigator = window.navigator();
-    let has_clipboard =
-        js_sys::Reflect::get(&navigator, &"clipboard".into()).is_ok_and(|c| !c.is_undefined());
-    if has_clipboard
-        && wasm_bindgen_futures::JsFuture::from(navigator.clipboard().write_text(text))
-            .await
-            .is_ok()
-    {
-        return true;
-    }
-    let Some(document) = window.document() else {
-        return false;
-    };
-    let Some(input) = document
-        .get_element_by_id(input_id)
-        .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
-    else {
-        return false;
-    };
-    let _ = input.focus();
-    input.select();
-    let _ = input.set_selection_range(0, text.len() as u32);
-    document
-        .dyn_into::<web_sys::HtmlDocument>()
-        .ok()
-        .and_then(|d| d.exec_command("copy").ok())
-        .unwrap_or(false)
 }
 
 /// Brings the first error into view: on a phone the button is far below the fields.

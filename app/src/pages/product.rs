@@ -107,6 +107,7 @@ fn origin() -> String {
 #[component]
 pub fn ProductPay(id: String, initial: ProductView) -> impl IntoView {
     crate::set_title(&initial.collection.title);
+    crate::clipboard::handle_copy_buttons();
     let origin = origin();
     let page_url = format!("{origin}/c/{id}");
     share_hook(ShareData {
@@ -161,6 +162,7 @@ pub fn ProductPay(id: String, initial: ProductView) -> impl IntoView {
         }
     };
     let price = v.price();
+    let steps_title = c.title.clone();
     view! {
         <main class="page">
             <article class="card product-card">
@@ -197,8 +199,8 @@ pub fn ProductPay(id: String, initial: ProductView) -> impl IntoView {
                             {qr.clone().map(|src| view! {
                                 <img class="qr-img" src=src alt="商家的微信收款码" width=QR_CSS_PX.to_string() height=QR_CSS_PX.to_string() />
                             })}
-                            <figcaption class="qr-hint">{price.map_or_else(|| "长按识别二维码付款".to_owned(), |p| format!("长按识别二维码，付款 {p}"))}</figcaption>
                         </figure>
+                        <div inner_html=shoukuan_core::page::personal_pay_steps(price, &steps_title)></div>
                     }.into_any(),
                     Offer::Ended => view! { <p id="offer_ended" class="closed offer-ended">"活动已结束，感谢关注"</p> }.into_any(),
                     Offer::Closed => view! { <p id="offer_ended" class="closed">"该商品已下架"</p> }.into_any(),

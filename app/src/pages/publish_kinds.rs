@@ -34,7 +34,28 @@ pub fn KindPicker(kind: RwSignal<Kind>) -> impl IntoView {
                 {radio(Kind::Split, "kind_split", "群接龙")}
                 {radio(Kind::Product, "kind_product", "价格页")}
             </div>
+            <p id="kind_hint" class="hint">{move || kind_hint(kind.get())}</p>
         </div>
+    }
+}
+
+/// What each kind is for, under the picker (first-time payees do not know the words).
+pub fn kind_hint(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Request => "向朋友收一笔钱，如 AA、班费、代购：付款人打开链接，长按你的收款码付款。",
+        Kind::Split => {
+            "发到群里接龙：大家报名，按均摊、每人固定或按项目算出各自应付，你来确认谁付了。"
+        }
+        Kind::Product => "发到朋友圈的商品页：图片、价格和店铺，顾客长按你的收款码付款。",
+    }
+}
+
+/// The publish button, per kind.
+pub fn publish_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Request => "发布收款",
+        Kind::Split => "发布接龙",
+        Kind::Product => "发布价格页",
     }
 }
 

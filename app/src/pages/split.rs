@@ -237,6 +237,17 @@ impl Live {
     }
 }
 
+/// What the deadline line says in brackets: a manual close wins over time left, and the
+/// countdown is as fine as it is useful (days and hours far away, a ticking clock on the day).
+pub fn time_left(closed: bool, left: Option<Countdown>) -> String {
+    match (closed, left) {
+        (true, _) => "已关闭".to_owned(),
+        (false, None) => "已截止".to_owned(),
+        (false, Some(c)) if c.days > 0 => format!("还剩 {} 天 {} 小时", c.days, c.hours),
+        (false, Some(c)) => format!("还剩 {}", c.text()),
+    }
+}
+
 fn status_text(status: ParticipantStatus) -> &'static str {
     status.label()
 }
@@ -252,12 +263,15 @@ fn Header(live: Live) -> impl IntoView {
     let deadline_line = move || {
         tick.track();
         view.with(|v| {
-            v.spec.deadline.map(|d| {
-                let left = Countdown::until(d, live.now())
-                    .map(|c| format!("（还剩 {}）", c.text()))
-                    .unwrap_or_else(|| "（已截止）".to_owned());
-                format!("截止时间：{} 北京时间{left}", d.to_cst_string())
-            })
+            let closed = v.collection.status == shoukuan_core::collection::Status::Closed;
+            match v.spec.deadline {
+                Some(d) => Some(format!(
+                    "截止时间：{} 北京时间（{}）",
+                    d.to_cst_string(),
+                    time_left(closed, Countdown::until(d, live.now()))
+                )),
+                None => closed.then(|| "接龙已关闭".to_owned()),
+            }
         })
     };
     view! {
@@ -272,6 +286,25 @@ fn Header(live: Live) -> impl IntoView {
         </div>
         <p id="progress_text" class="progress-text">{move || view.with(|v| progress_text(&v.progress))}</p>
     }
+}
+
+/// The list as tab-separated text: pasted into Excel, WPS or 腾讯文档 it becomes a table
+/// (what works inside WeChat, where file downloads often do not).
+pub fn table_text(view: &SplitView) -> String {
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    let mut out = String::from("序号\t姓名\t手机\t项目\t金额\t状态\n");
+    for p in &view.participants {
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\n",
+            p.seq,
+            clean(&p.name),
+            clean(p.phone.as_deref().unwrap_or("")),
+            clean(&picks_label(&view.spec.mode, &p.picks)),
+            p.due.to_yuan_string(),
+            p.status.label()
+        ));
+    }
+    out
 }
 
 fn picks_label(mode: &SplitMode, picks: &[Pick]) -> String {
@@ -289,6 +322,7 @@ fn picks_label(mode: &SplitMode, picks: &[Pick]) -> String {
 #[component]
 pub fn SplitPay(id: String, initial: SplitView) -> impl IntoView {
     crate::set_title(&initial.collection.title);
+    crate::clipboard::handle_copy_buttons();
     let origin = web_sys::window()
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_default();
@@ -343,7 +377,6 @@ pub fn SplitPay(id: String, initial: SplitView) -> impl IntoView {
                 <h2 class="section">"接龙名单"</h2>
                 <ol id="participants" class="participants">{list}</ol>
                 <p class="hint">"名单中的姓名和手机号已隐去部分，只有收款人能看到完整信息。"</p>
-                <div inner_html=shoukuan_core::page::BRAND_MARK></div>
             </article>
         </main>
     }
@@ -477,6 +510,7 @@ fn JoinForm(
                     ticket.set(Some(t));
                     // One's own name in full at once (the list shows the masked one).
                     mine_full.set(Some(ParticipantView {
+                        rejected_at: None,
                         name: body.name.trim().to_owned(),
                         ..joined.participant.clone()
                     }));
@@ -692,6 +726,13 @@ fn MyEntry(
     let editable = move || live.view.with(|v| v.editable);
     let status = me.status;
     let due = me.due;
+    let rejected = status == ParticipantStatus::Joined && me.rejected_at.is_some();
+    let seq = me.seq;
+    // The remark the payee will see in their WeChat records: place in the list and name.
+    let steps = move || {
+        let name = mine_full.with(|m| m.as_ref().map(|m| m.name.clone()).unwrap_or_default());
+        shoukuan_core::page::personal_pay_steps(Some(due), &format!("{seq}号 {name}"))
+    };
     view! {
         <section id="my_entry" class="my-entry">
             <h2 class="section">{format!("我是第 {} 位", me.seq)}</h2>
@@ -699,21 +740,31 @@ fn MyEntry(
                 <span id="my_name">{move || mine_full.with(|m| m.as_ref().map(|m| m.name.clone()))}</span>
                 " · 应付 "<strong id="my_due">{due.to_string()}</strong>
             </p>
-            <p id="my_status" class=format!("my-status status-{}", status.as_str())>
+            <p id="my_status" class=format!("my-status status-{}", if rejected { "rejected" } else { status.as_str() })>
                 {match status {
+                    ParticipantStatus::Joined if rejected => "收款人没有查到你的付款",
                     ParticipantStatus::Joined => "未付款",
                     ParticipantStatus::Claimed => "已告知收款人，等待确认收款",
                     ParticipantStatus::Paid if me.paid_by == Some(PaidBy::VerifiedPayment) => "已通过微信支付付款",
                     ParticipantStatus::Paid => "收款人已确认收款",
                 }}
             </p>
-            {(status != ParticipantStatus::Paid && personal).then(|| view! {
+            {rejected.then(|| view! {
+                <div id="rejected_notice" class="action-error">
+                    <p>{format!(
+                        "你点了「我已付款」，但收款人在微信收款记录里没有找到这笔 {due} 的付款，已改回未付款（{}）。",
+                        shoukuan_core::deadline::Deadline::from_unix(me.rejected_at.unwrap_or_default()).to_cst_string()
+                    )}</p>
+                    <p>"请核对：是否扫的是下面这个收款码、金额是否为 "{due.to_string()}"。已经付过的，把微信支付凭证截图发给收款人；还没付的，付款后再点「我已付款」。"</p>
+                </div>
+            })}
+            {(status == ParticipantStatus::Joined && personal).then(|| view! {
                 <figure class="qr">
                     {qr.clone().map(|src| view! {
                         <img class="qr-img" src=src alt="收款人的微信收款码" width=QR_CSS_PX.to_string() height=QR_CSS_PX.to_string() />
                     })}
-                    <figcaption class="qr-hint">{format!("长按识别二维码，付款 {due}")}</figcaption>
                 </figure>
+                <div inner_html=steps></div>
                 <p class="hint">"这是收款人的个人收款码，没有到账通知：付款后请点「我已付款」，收款人确认后才算完成。"</p>
             })}
             {(status != ParticipantStatus::Paid && !personal).then(|| view! {
@@ -724,6 +775,10 @@ fn MyEntry(
             {(status == ParticipantStatus::Joined && personal).then(|| view! {
                 <button id="claim" class="button" type="button" prop:disabled=move || busy.get()
                     on:click=move |_| act("POST", "claim")>"我已付款"</button>
+            })}
+            // The 微信支付 mark only where a payment happens now.
+            {(status == ParticipantStatus::Joined).then(|| view! {
+                <div inner_html=shoukuan_core::page::BRAND_MARK></div>
             })}
             <Show when=move || editable() && status != ParticipantStatus::Paid>
                 <div class="row-actions">
@@ -843,6 +898,8 @@ mod payee {
     use super::*;
     use shoukuan_core::split::{announcement, announcement_lint, NewItem, NewSplit, PaidBy};
 
+    use crate::components::{Outcome, OutcomeLine};
+
     /// The split fields of the publish form, as typed.
     #[derive(Clone, Copy)]
     pub struct SplitDraft {
@@ -917,17 +974,28 @@ mod payee {
                     .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
             }
         };
+        // Amounts get the decimal keyboard, counts of people the digits only.
         let input = move |id: &'static str,
                           label: &'static str,
                           placeholder: &'static str,
                           mode: &'static str,
                           value: RwSignal<String>,
                           field: &'static str| {
+            let keyboard = if field.ends_with("people") || field.ends_with("cap") {
+                "numeric"
+            } else {
+                "decimal"
+            };
             view! {
                 <div class="field" class:hidden=move || !mode.split('|').any(|m| m == draft.mode.get())>
                     <label for=id>{label}</label>
-                    <input id=id type="text" inputmode="decimal" autocomplete="off" placeholder=placeholder
-                        prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+                    <input id=id type="text" inputmode=keyboard autocomplete="off" placeholder=placeholder
+                        prop:value=move || value.get()
+                        on:input=move |ev| {
+                            value.set(event_target_value(&ev));
+                            // The old verdict no longer applies once the field changes.
+                            draft.errors.update(|e| e.retain(|x| x.field != field));
+                        } />
                     {err(field)}
                 </div>
             }
@@ -1022,32 +1090,73 @@ mod payee {
         .await
     }
 
-    /// Downloads `text` as a file (a Blob URL behind a temporary `<a download>`).
-    fn download(text: &str, filename: &str, mime: &str) {
+    /// Downloads `bytes` as a file (a Blob URL behind a temporary `<a download>`). The bytes go
+    /// through untouched: the CSV's UTF-8 BOM is what makes Excel read its Chinese.
+    fn download(bytes: &[u8], filename: &str, mime: &str) -> bool {
         let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-            return;
+            return false;
         };
-        let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+        let array = js_sys::Uint8Array::from(bytes);
+        let parts = js_sys::Array::of1(&array);
         let options = web_sys::BlobPropertyBag::new();
         options.set_type(mime);
-        let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
-            return;
+        let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        else {
+            return false;
         };
         let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
-            return;
+            return false;
         };
-        if let Ok(a) = document.create_element("a").and_then(|a| {
+        let Ok(a) = document.create_element("a").and_then(|a| {
             wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlAnchorElement>(a).map_err(Into::into)
-        }) {
-            a.set_href(&url);
-            a.set_download(filename);
-            if let Some(body) = document.body() {
-                let _ = body.append_child(&a);
-                a.click();
-                a.remove();
-            }
+        }) else {
+            return false;
+        };
+        a.set_href(&url);
+        a.set_download(filename);
+        let Some(body) = document.body() else {
+            return false;
+        };
+        let _ = body.append_child(&a);
+        a.click();
+        a.remove();
+        // Revoking at once can cancel the download in some browsers.
+        set_timeout(
+            move || {
+                let _ = web_sys::Url::revoke_object_url(&url);
+            },
+            Duration::from_secs(60),
+        );
+        true
+    }
+
+    /// `GET /api/splits/:id/export.csv` as bytes (never through a text decoder, which would eat
+    /// the BOM).
+    async fn export_csv(id: &str, token: &str) -> Result<Vec<u8>, api::Error> {
+        let request = bearer(
+            gloo_net::http::Request::get(&format!("/api/splits/{id}/export.csv")),
+            token,
+        )
+        .build()
+        .map_err(|e| api::Error::Fetch(e.to_string()))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| api::Error::Fetch(e.to_string()))?;
+        let status = response.status();
+        let bytes = response
+            .binary()
+            .await
+            .map_err(|e| api::Error::Fetch(e.to_string()))?;
+        if status == 200 {
+            Ok(bytes)
+        } else {
+            Err(
+                api::interpret::<serde_json::Value>(status, &String::from_utf8_lossy(&bytes))
+                    .err()
+                    .unwrap_or(api::Error::Server(status)),
+            )
         }
-        let _ = web_sys::Url::revoke_object_url(&url);
     }
 
     /// `/admin/:id#t=<manage token>`: the payee's view of a split.
@@ -1088,11 +1197,21 @@ mod payee {
         .into_any()
     }
 
+    /// A confirmation or rejection waiting out its undo window.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Pending {
+        pid: String,
+        action: &'static str,
+        nonce: u32,
+    }
+
+    /// How long 确认收款 / 未收到 can be undone before they are sent.
+    const UNDO_SECS: u64 = 5;
+
     #[component]
     fn AdminBody(id: String, token: String, view: SplitView) -> impl IntoView {
         let live = Live::new(id.clone(), view, Some(token.clone()));
         let token = StoredValue::new(token);
-        let message = RwSignal::new(None::<String>);
         let origin = web_sys::window()
             .and_then(|w| w.location().origin().ok())
             .unwrap_or_default();
@@ -1101,7 +1220,21 @@ mod payee {
             announcement(&v.collection.title, v.spec.deadline, &url, live.now())
         }));
         let hits = Memo::new(move |_| text.with(|t| announcement_lint(t)));
-        let act = move |pid: String, action: &'static str| {
+        // Each control's outcome shows under that control.
+        let row_outcome = RwSignal::new(None::<(String, Outcome)>);
+        let copy_outcome = RwSignal::new(None::<Outcome>);
+        let remind_outcome = RwSignal::new(None::<Outcome>);
+        let export_outcome = RwSignal::new(None::<Outcome>);
+        // Reminders need what the deployment may not have configured: ask, and say why not.
+        let reminders = RwSignal::new(None::<bool>);
+        spawn_local(async move {
+            reminders.set(Some(
+                api::config().await.map(|c| c.reminders).unwrap_or(true),
+            ));
+        });
+        let pending = RwSignal::new(None::<Pending>);
+        let nonce = StoredValue::new(0u32);
+        let send = move |pid: String, action: &'static str| {
             let id = live.id.get_value();
             let token = token.get_value();
             spawn_local(async move {
@@ -1109,127 +1242,216 @@ mod payee {
                     gloo_net::http::Request::post(&participant_path(&id, &pid, action)),
                     &token,
                 );
-                if let Err(e) = call::<ParticipantView>(builder.build()).await {
-                    message.set(Some(e.message()));
+                match call::<ParticipantView>(builder.build()).await {
+                    Ok(p) => row_outcome.set(Some((
+                        pid,
+                        Outcome::Done(if action == "confirm" {
+                            format!("已确认收到 {} 的 {}", p.name, p.due)
+                        } else {
+                            format!("已告诉 {} 没有收到付款，TA 的页面会提示核对", p.name)
+                        }),
+                    ))),
+                    Err(e) => row_outcome.set(Some((pid, Outcome::failed(&e)))),
                 }
                 live.kick();
             });
         };
-        let export = move |which: &'static str| {
+        // Deliberate: the action waits UNDO_SECS with a 撤销 button before it is sent.
+        let act = move |pid: String, action: &'static str| {
+            nonce.update_value(|n| *n += 1);
+            let mine = nonce.get_value();
+            row_outcome.set(None);
+            pending.set(Some(Pending {
+                pid: pid.clone(),
+                action,
+                nonce: mine,
+            }));
+            set_timeout(
+                move || {
+                    if pending.with_untracked(|p| p.as_ref().is_some_and(|p| p.nonce == mine)) {
+                        pending.set(None);
+                        send(pid, action);
+                    }
+                },
+                Duration::from_secs(UNDO_SECS),
+            );
+        };
+        let export = move |_| {
             let id = live.id.get_value();
             let token = token.get_value();
+            export_outcome.set(None);
             spawn_local(async move {
-                let builder = bearer(
-                    gloo_net::http::Request::get(&format!("/api/splits/{id}/export.{which}")),
-                    &token,
-                );
-                match raw(builder.build()).await {
-                    Ok((200, body, _)) => {
+                match export_csv(&id, &token).await {
+                    Ok(bytes) => {
                         let title = live.view.with_untracked(|v| v.collection.title.clone());
-                        let mime = if which == "csv" {
-                            "text/csv;charset=utf-8"
+                        let ok =
+                            download(&bytes, &format!("{title}.csv"), "text/csv;charset=utf-8");
+                        export_outcome.set(Some(if ok {
+                            Outcome::Done("已导出 CSV（用 Excel 或 WPS 打开）".to_owned())
                         } else {
-                            "application/json"
-                        };
-                        download(&body, &format!("{title}.{which}"), mime);
-                        message.set(Some(format!("已导出 {}", which.to_uppercase())));
+                            Outcome::Failed("这个浏览器不能下载文件：请用「复制为表格」".to_owned())
+                        }));
                     }
-                    Ok((status, body, _)) => {
-                        let e = api::interpret::<serde_json::Value>(status, &body).err();
-                        message.set(Some(
-                            e.map_or_else(|| "导出失败".to_owned(), |e| e.message()),
-                        ));
-                    }
-                    Err(e) => message.set(Some(e.message())),
+                    Err(e) => export_outcome.set(Some(Outcome::failed(&e))),
                 }
+            });
+        };
+        let copy_table = move |_| {
+            let table = live.view.with_untracked(table_text);
+            export_outcome.set(None);
+            spawn_local(async move {
+                export_outcome.set(Some(if crate::clipboard::copy_text(&table, "").await {
+                    Outcome::Done("已复制表格：可粘贴到 Excel、WPS、腾讯文档或微信聊天".to_owned())
+                } else {
+                    Outcome::Failed("没能复制：请在浏览器里打开本页后导出 CSV".to_owned())
+                }));
             });
         };
         let remind = move |_| {
             let id = live.id.get_value();
             let token = token.get_value();
+            remind_outcome.set(None);
             spawn_local(async move {
                 let builder = bearer(
                     gloo_net::http::Request::post(&format!("/api/splits/{id}/remind")),
                     &token,
                 );
-                match call::<serde_json::Value>(builder.build()).await {
-                    Ok(v) => message.set(Some(format!(
-                        "已发送提醒 {} 条{}",
-                        v["sent"],
-                        if v["failed"].as_u64().unwrap_or(0) > 0 {
-                            format!("，失败 {} 条", v["failed"])
-                        } else {
-                            String::new()
-                        }
-                    ))),
-                    Err(e) => message.set(Some(e.message())),
-                }
+                remind_outcome.set(Some(
+                    match call::<serde_json::Value>(builder.build()).await {
+                        Ok(v) => Outcome::Done(format!(
+                            "已发送提醒 {} 条{}",
+                            v["sent"],
+                            if v["failed"].as_u64().unwrap_or(0) > 0 {
+                                format!("，失败 {} 条", v["failed"])
+                            } else {
+                                String::new()
+                            }
+                        )),
+                        Err(e) => Outcome::failed(&e),
+                    },
+                ));
             });
         };
         let copy = move |_| {
             let t = text.get_untracked();
             spawn_local(async move {
-                let ok = match web_sys::window() {
-                    Some(w) => wasm_bindgen_futures::JsFuture::from(
-                        w.navigator().clipboard().write_text(&t),
-                    )
-                    .await
-                    .is_ok(),
-                    None => false,
-                };
-                message.set(Some(if ok {
-                    "已复制群公告，去群里粘贴吧".to_owned()
-                } else {
-                    "请长按文本框复制".to_owned()
-                }));
+                copy_outcome.set(Some(
+                    if crate::clipboard::copy_text(&t, "announcement").await {
+                        Outcome::Done("已复制群公告，去群里粘贴吧".to_owned())
+                    } else {
+                        Outcome::Done("请长按文本框复制".to_owned())
+                    },
+                ));
             });
         };
-        let rows = move |unpaid_only: bool| {
-            live.view.with(|v| {
-                v.participants
-                    .iter()
-                    .filter(|p| !unpaid_only || p.status != ParticipantStatus::Paid)
-                    .map(|p| {
-                        let pid = p.id.clone();
-                        let pid2 = p.id.clone();
-                        let can_confirm = p.status != ParticipantStatus::Paid;
-                        let claimed = p.status == ParticipantStatus::Claimed;
-                        let by = match p.paid_by {
-                            Some(PaidBy::PayeeConfirmed) => "（已确认）",
-                            Some(PaidBy::VerifiedPayment) => "（微信支付）",
-                            None => "",
-                        };
-                        view! {
-                            <li class=format!("participant status-{}", p.status.as_str()) data-pid=p.id.clone()>
-                                <span class="seq">{format!("{}.", p.seq)}</span>
-                                <span class="pname">{p.name.clone()}</span>
-                                <span class="phone">{p.phone.clone().unwrap_or_default()}</span>
-                                <span class="due">{p.due.to_string()}</span>
-                                <span class="pstatus">{p.status.label()}{by}{p.oa_connected.then_some(" · 可提醒")}</span>
-                                {(unpaid_only && can_confirm).then(|| view! {
-                                    <button class="button small confirm" type="button" data-pid=pid.clone()
-                                        on:click=move |_| act(pid.clone(), "confirm")>"确认收款"</button>
-                                })}
-                                {(unpaid_only && claimed).then(|| view! {
-                                    <button class="button small danger reject" type="button"
-                                        on:click=move |_| act(pid2.clone(), "reject")>"未收到"</button>
-                                })}
-                            </li>
-                        }
+        let row = move |p: &ParticipantView, actions: bool| {
+            let pid = p.id.clone();
+            let claimed = p.status == ParticipantStatus::Claimed;
+            let unpaid = p.status != ParticipantStatus::Paid;
+            let by = match p.paid_by {
+                Some(PaidBy::PayeeConfirmed) => "（已确认）",
+                Some(PaidBy::VerifiedPayment) => "（微信支付）",
+                None => "",
+            };
+            let rejected = p.status == ParticipantStatus::Joined && p.rejected_at.is_some();
+            let name = p.name.clone();
+            let due = p.due;
+            let waiting = {
+                let pid = pid.clone();
+                move || pending.with(|x| x.as_ref().filter(|x| x.pid == pid).map(|x| x.action))
+            };
+            let outcome = {
+                let pid = pid.clone();
+                move || {
+                    row_outcome.with(|o| {
+                        o.as_ref().filter(|(p, _)| *p == pid).map(|(_, o)| match o {
+                            Outcome::Done(t) => view! { <p class="status ok row-outcome">{t.clone()}</p> }.into_any(),
+                            Outcome::Failed(t) => view! { <p class="action-error row-outcome" role="alert">{t.clone()}</p> }.into_any(),
+                        })
                     })
-                    .collect_view()
+                }
+            };
+            let buttons =
+                {
+                    let pid = pid.clone();
+                    let waiting = waiting.clone();
+                    move || {
+                        if !(actions && unpaid) {
+                            return None;
+                        }
+                        let pid = pid.clone();
+                        let pid2 = pid.clone();
+                        Some(match waiting() {
+                        Some(action) => view! {
+                            <div class="undo">
+                                <span>{if action == "confirm" {
+                                    format!("{UNDO_SECS} 秒后确认收到 {due}…")
+                                } else {
+                                    format!("{UNDO_SECS} 秒后告诉 TA 没收到…")
+                                }}</span>
+                                <button class="button small undo-button" type="button"
+                                    on:click=move |_| pending.set(None)>"撤销"</button>
+                            </div>
+                        }.into_any(),
+                        None => view! {
+                            <button class="button small confirm" type="button" data-pid=pid.clone()
+                                on:click=move |_| act(pid.clone(), "confirm")>"确认收款"</button>
+                            {claimed.then(|| view! {
+                                <button class="button small danger reject" type="button"
+                                    on:click=move |_| act(pid2.clone(), "reject")>"未收到"</button>
+                            })}
+                        }.into_any(),
+                    })
+                    }
+                };
+            view! {
+                <li class=format!("participant status-{}", p.status.as_str()) data-pid=pid.clone()>
+                    <span class="seq">{format!("{}.", p.seq)}</span>
+                    <span class="pname">{name.clone()}</span>
+                    <span class="phone">{p.phone.clone().unwrap_or_default()}</span>
+                    <span class="due">{due.to_string()}</span>
+                    <span class="pstatus">{p.status.label()}{by}{p.oa_connected.then_some(" · 可提醒")}</span>
+                    {rejected.then(|| view! { <span class="rejected">"已告知未收到"</span> })}
+                    {buttons}
+                    {outcome}
+                </li>
+            }
+        };
+        // Claims waiting for the payee first: they are the ones someone is waiting on.
+        let unpaid_rows = move || {
+            live.view.with(|v| {
+                let mut rows: Vec<&ParticipantView> = v
+                    .participants
+                    .iter()
+                    .filter(|p| p.status != ParticipantStatus::Paid)
+                    .collect();
+                rows.sort_by_key(|p| (p.status != ParticipantStatus::Claimed, p.seq));
+                rows.into_iter().map(|p| row(p, true)).collect_view()
             })
         };
-        let manage_href = format!("/manage/{id}#t={}", token.get_value());
+        let all_rows = move || {
+            live.view
+                .with(|v| v.participants.iter().map(|p| row(p, false)).collect_view())
+        };
+        let claimed_count = move || live.view.with(|v| v.progress.claimed);
+        let manage_href = crate::form::manage_path(&id, &token.get_value());
+        let in_wechat = web_sys::window()
+            .and_then(|w| w.navigator().user_agent().ok())
+            .is_some_and(|ua| ua.contains("MicroMessenger"));
         view! {
             <article class="card split-card admin">
                 <Header live=live />
-                <h2 class="section">"未付款"</h2>
-                <ol id="unpaid" class="participants">{move || rows(true)}</ol>
+                <h2 class="section">
+                    {move || match claimed_count() {
+                        0 => "未付款".to_owned(),
+                        n => format!("待确认 {n} 人 · 未付款"),
+                    }}
+                </h2>
+                <ol id="unpaid" class="participants">{unpaid_rows}</ol>
                 <Show when=move || live.view.with(|v| v.participants.iter().all(|p| p.status == ParticipantStatus::Paid))>
                     <p id="all_paid" class="status ok">{move || live.view.with(|v| if v.participants.is_empty() { "还没有人接龙" } else { "全部已付款" })}</p>
                 </Show>
-                <p class="hint">"个人收款码没有到账通知：在微信收款记录里核对后，点「确认收款」。只有你能确认。"</p>
+                <p class="hint">{format!("个人收款码没有到账通知：先在微信「收付款 → 收款记录」里核对，再点「确认收款」；没查到就点「未收到」，TA 的页面会提示核对。点了之后 {UNDO_SECS} 秒内可以撤销。")}</p>
                 <h2 class="section">"群公告"</h2>
                 <textarea id="announcement" class="announcement" rows="4"
                     prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
@@ -1238,15 +1460,24 @@ mod payee {
                 </p>
                 <div class="row-actions">
                     <button id="copy_announcement" class="button small" type="button" prop:disabled=move || hits.with(|h| !h.is_empty()) on:click=copy>"复制群公告"</button>
-                    <button id="remind" class="button small" type="button" on:click=remind>"公众号提醒未付款"</button>
+                    <button id="remind" class="button small" type="button"
+                        prop:disabled=move || reminders.get() == Some(false) on:click=remind>"公众号提醒未付款"</button>
                 </div>
+                <OutcomeLine outcome=copy_outcome id="copy_result" />
+                <Show when=move || reminders.get() == Some(false)>
+                    <p id="remind_unavailable" class="unavailable">"公众号提醒未开通（运营方没有配置提醒模板）：请复制群公告发到群里提醒。"</p>
+                </Show>
+                <OutcomeLine outcome=remind_outcome id="remind_result" />
                 <h2 class="section">"全部名单"</h2>
-                <ol id="all_participants" class="participants">{move || rows(false)}</ol>
+                <ol id="all_participants" class="participants">{all_rows}</ol>
                 <div class="row-actions">
-                    <button id="export_csv" class="button small" type="button" on:click=move |_| export("csv")>"导出 CSV"</button>
-                    <button id="export_json" class="button small" type="button" on:click=move |_| export("json")>"导出 JSON"</button>
+                    <button id="export_csv" class="button small" type="button" on:click=export>"导出 CSV 表格"</button>
+                    <button id="copy_table" class="button small" type="button" on:click=copy_table>"复制为表格"</button>
                 </div>
-                <p id="admin_message" class="status ok" aria-live="polite">{move || message.get()}</p>
+                {in_wechat.then(|| view! {
+                    <p class="hint">"微信里常常不能下载文件：可点「复制为表格」粘贴到 WPS、腾讯文档或文件传输助手；或点右上角「…」选「在默认浏览器中打开」后导出。"</p>
+                })}
+                <OutcomeLine outcome=export_outcome id="export_result" />
                 <a class="link" href=manage_href>"修改标题或关闭接龙"</a>
             </article>
         }
@@ -1256,6 +1487,19 @@ mod payee {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deadline_line_never_says_time_is_left_after_a_close() {
+        let far = Countdown::until(
+            shoukuan_core::deadline::Deadline::from_unix(21 * 86_400 + 7_300),
+            0,
+        );
+        assert_eq!(time_left(false, far), "还剩 21 天 2 小时");
+        assert_eq!(time_left(true, far), "已关闭");
+        assert_eq!(time_left(false, None), "已截止");
+        let near = Countdown::until(shoukuan_core::deadline::Deadline::from_unix(3_725), 0);
+        assert_eq!(time_left(false, near), "还剩 01:02:05");
+    }
 
     #[test]
     fn polling_backs_off_to_thirty_seconds_and_snaps_back_on_change() {

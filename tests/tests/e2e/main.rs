@@ -2,6 +2,7 @@
 
 mod api;
 mod contract;
+mod journeys;
 mod oa;
 mod payments;
 mod platform;

@@ -123,7 +123,8 @@ async fn a_payee_publishes_in_wechat_and_the_payer_page_shows_the_same_code() {
         "张三",
         "¥12.34",
         "请备注姓名",
-        "长按识别二维码付款",
+        "长按识别二维码",
+        "收款码不会自动填入金额",
         "微信支付",
     ] {
         assert!(
