@@ -87,6 +87,11 @@ pub const ROUTES_PER_PAYEE: i64 = 20;
 /// ample time to finish).
 pub const UNUSED_IMAGE_TTL_SECS: i64 = 86_400;
 
+// Checked when compiling: one client can never fill a split alone, nor a collection's order
+// budget.
+const _: () = assert!(SIGNUP_PER_CLIENT.max < SIGNUP_PER_SPLIT.max / 10);
+const _: () = assert!(ORDER_PER_CLIENT.max < ORDER_PER_COLLECTION.max);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,11 +110,5 @@ mod tests {
         assert_eq!(l.retry_after(179), 1);
         assert!(l.allows(1) && l.allows(2) && !l.allows(3));
         assert_eq!(l.bucket("abc"), "t:abc");
-    }
-
-    #[test]
-    fn one_client_cannot_fill_a_split_alone() {
-        assert!(SIGNUP_PER_CLIENT.max < SIGNUP_PER_SPLIT.max / 10);
-        assert!(ORDER_PER_CLIENT.max < ORDER_PER_COLLECTION.max);
     }
 }
