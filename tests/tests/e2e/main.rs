@@ -5,6 +5,7 @@ mod oa;
 mod payments;
 mod product;
 mod publish;
+mod sharing;
 mod split;
 
 use serde_json::{json, Value};

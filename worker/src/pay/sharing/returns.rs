@@ -229,10 +229,11 @@ async fn send(
                 "退款前需先从分账接收方 {} 回退 {}，但回退失败（{}）：请与接收方协商后再试",
                 row.return_mchid,
                 Fen::new(row.amount_fen),
-                reason
-                    .as_deref()
-                    .map(|r| fail_reason_label(r.split(' ').next().unwrap_or(r)))
-                    .unwrap_or("未知原因")
+                reason.as_deref().map_or("未知原因", |r| {
+                    let code = r.split(' ').next().unwrap_or(r);
+                    // WeChat's own message when it refused, else the label of its reason code.
+                    if r.contains(' ') { r } else { fail_reason_label(code) }
+                })
             ),
         )),
         _ => Err(ApiError::Pay(

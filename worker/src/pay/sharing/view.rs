@@ -68,23 +68,29 @@ struct OrderShares {
 
 fn status(order_state: &str, jobs: &[&JobLine]) -> (&'static str, String) {
     let latest = jobs.iter().max_by_key(|j| (j.attempt, j.created_at));
-    match latest {
-        None if order_state == "refunded" => ("ended", "已全额退款，不再分账".into()),
-        None => ("waiting", "等待分账（支付成功 1 分钟后进行）".into()),
-        Some(j) if j.state == "planned" || j.state == "processing" => {
+    let failed = jobs
+        .iter()
+        .find(|j| j.state == "failed")
+        .map(|j| j.last_error.as_deref().unwrap_or("原因未知"));
+    let shared = jobs
+        .iter()
+        .any(|j| j.kind == "share" && j.state == "finished");
+    match (latest, failed) {
+        (None, _) if order_state == "refunded" => ("ended", "已全额退款，不再分账".into()),
+        (None, _) => ("waiting", "等待分账（支付成功 1 分钟后进行）".into()),
+        (Some(j), _) if j.state == "planned" || j.state == "processing" => {
             ("sharing", "分账处理中".into())
         }
-        Some(j) if j.state == "failed" => (
+        (Some(j), Some(reason)) if j.state == "failed" => (
             "failed",
-            format!(
-                "分账未完成：{}",
-                j.last_error.as_deref().unwrap_or("原因未知")
-            ),
+            format!("分账未完成（{reason}），冻结资金未能解冻，请联系运营方"),
         ),
-        Some(_) if jobs.iter().any(|j| j.kind == "share" && j.state == "finished") => {
-            ("shared", "已分账，剩余资金已解冻".into())
-        }
-        Some(_) => ("unfrozen", "无需分账，资金已解冻到账".into()),
+        (Some(_), Some(reason)) if !shared => (
+            "failed",
+            format!("分账未成功（{reason}），资金已解冻到账"),
+        ),
+        (Some(_), _) if shared => ("shared", "已分账，剩余资金已解冻".into()),
+        (Some(_), _) => ("unfrozen", "无需分账，资金已解冻到账".into()),
     }
 }
 
