@@ -277,13 +277,14 @@ impl ReceiverDraft {
                 "INVALID_ACCOUNT",
                 "商户号应为 8–32 位数字",
             )),
-            Some(ReceiverType::PersonalOpenid) if Openid::parse(&account).is_none() => errors
-                .push(field(
+            Some(ReceiverType::PersonalOpenid) if Openid::parse(&account).is_none() => {
+                errors.push(field(
                     index,
                     "account",
                     "INVALID_ACCOUNT",
                     "openid 只能由字母、数字、- 和 _ 组成",
-                )),
+                ))
+            }
             Some(_) => {}
         }
         let name = match (kind, self.name.as_deref().map(str::trim)) {
@@ -298,7 +299,11 @@ impl ReceiverDraft {
             }
             (_, None | Some("")) => None,
             (k, Some(n)) => {
-                let max = if k == Some(ReceiverType::MerchantId) { 64 } else { 20 };
+                let max = if k == Some(ReceiverType::MerchantId) {
+                    64
+                } else {
+                    20
+                };
                 let cleaned = clean_name(n, max);
                 if cleaned.is_none() {
                     errors.push(field(
@@ -312,8 +317,7 @@ impl ReceiverDraft {
             }
         };
         let relation = self.relation_type.trim();
-        if relation == RELATION_SERVICE_PROVIDER || !RELATIONS.iter().any(|(r, _)| *r == relation)
-        {
+        if relation == RELATION_SERVICE_PROVIDER || !RELATIONS.iter().any(|(r, _)| *r == relation) {
             errors.push(field(
                 index,
                 "relation_type",
@@ -358,8 +362,7 @@ impl ReceiverDraft {
             .filter(|d| !d.is_empty())
             .unwrap_or("收款分账")
             .to_string();
-        if description.len() > MAX_DESCRIPTION_BYTES || description.chars().any(char::is_control)
-        {
+        if description.len() > MAX_DESCRIPTION_BYTES || description.chars().any(char::is_control) {
             errors.push(field(
                 index,
                 "description",
@@ -483,7 +486,8 @@ fn check_ratio(receivers: &[RuleReceiver], limits: &RuleLimits) -> Result<(), Fi
     let Some(amount) = limits.collection_amount else {
         return Err(rule_error(
             "FIXED_NEEDS_FIXED_AMOUNT",
-            "付款人自填金额的收款只能按比例分账：固定金额的分账在小额订单上会超过最大分账比例".into(),
+            "付款人自填金额的收款只能按比例分账：固定金额的分账在小额订单上会超过最大分账比例"
+                .into(),
         ));
     };
     let wanted = compute::wanted(&fee_and(receivers, fee), amount);
@@ -553,7 +557,8 @@ mod tests {
     fn a_ratio_of_an_amount_rounds_down_in_fen() {
         assert_eq!(Bps(100).of(Fen::new(199)), Fen::new(1));
         assert_eq!(Bps(100).of(Fen::new(99)), Fen::ZERO);
-        assert_eq!(Bps(3000).of(Fen::new(i64::MAX)).get(), i64::MAX / 10 * 3);
+        let exact = i128::from(i64::MAX) * 3000 / 10_000;
+        assert_eq!(i128::from(Bps(3000).of(Fen::new(i64::MAX)).get()), exact);
     }
 
     #[test]

@@ -321,12 +321,7 @@ fn OrderItem(
 ) -> impl IntoView {
     let open = RwSignal::new(false);
     let share_id = order.id.clone();
-    let order_shares = move || {
-        shares
-            .get()
-            .into_iter()
-            .find(|s| s.order_id == share_id)
-    };
+    let order_shares = move || shares.get().into_iter().find(|s| s.order_id == share_id);
     let amount = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
     let result = RwSignal::new(None::<Result<String, String>>);

@@ -11,7 +11,10 @@ use crate::money::Fen;
 
 /// What each amount asks of an order whose shareable base is `base`.
 pub fn wanted(amounts: &[ShareAmount], base: Fen) -> Vec<Fen> {
-    amounts.iter().map(|a| a.wanted(base.max(Fen::ZERO))).collect()
+    amounts
+        .iter()
+        .map(|a| a.wanted(base.max(Fen::ZERO)))
+        .collect()
 }
 
 /// The facts of one order at sharing time.

@@ -249,7 +249,10 @@ mod tests {
             after_refusal(400, "INVALID_REQUEST", "订单处理中，请稍后重试"),
             AfterRefusal::Retry
         );
-        assert_eq!(after_refusal(429, "RATELIMIT_EXCEED", ""), AfterRefusal::Retry);
+        assert_eq!(
+            after_refusal(429, "RATELIMIT_EXCEED", ""),
+            AfterRefusal::Retry
+        );
         assert_eq!(
             after_refusal(400, "INVALID_REQUEST", "分账金额超出最大分账比例"),
             AfterRefusal::GiveUp

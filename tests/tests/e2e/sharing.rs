@@ -61,7 +61,10 @@ impl Setup {
             wechat_session(&self.worker, "/oauth/start?next=/dash", &openid, "sk_payee").await;
         let client = reqwest::Client::new();
         let resp = client
-            .post(self.worker.url(&format!("/api/operator/payees/{openid}/approve")))
+            .post(
+                self.worker
+                    .url(&format!("/api/operator/payees/{openid}/approve")),
+            )
             .bearer_auth(OPERATOR)
             .send()
             .await
@@ -69,7 +72,10 @@ impl Setup {
         assert_eq!(resp.status(), 200);
         if let Some(sub) = sub {
             let resp = client
-                .post(self.worker.url(&format!("/api/operator/payees/{openid}/merchant")))
+                .post(
+                    self.worker
+                        .url(&format!("/api/operator/payees/{openid}/merchant")),
+                )
                 .bearer_auth(OPERATOR)
                 .json(&json!({ "sub_mchid": sub }))
                 .send()
@@ -207,15 +213,16 @@ fn sub_mchid(sim: &Sim, i: usize) -> String {
         .to_string()
 }
 
-/// The simulator's share orders of a transaction (`/sim/profitsharing/orders`).
+/// The simulator's share (and unfreeze) orders of a transaction (`/sim/profitsharing`).
 async fn sim_share_orders(sim: &Sim, transaction_id: &str) -> Vec<Value> {
-    let all = sim
-        .get(&format!(
-            "/sim/profitsharing/orders?transaction_id={transaction_id}"
-        ))
-        .await
-        .unwrap();
-    all.as_array().cloned().unwrap_or_default()
+    let all = sim.get("/sim/profitsharing").await.unwrap();
+    all["orders"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| o["transaction_id"] == transaction_id)
+        .collect()
 }
 
 fn transaction_id(worker: &Worker, order_id: &str) -> String {
@@ -235,7 +242,11 @@ async fn a_one_percent_platform_fee_reaches_the_service_provider_and_the_rest_is
     let collection = s.collection(&cookie, "100.00").await;
     let order = s.paid_order(&collection).await;
     let id = order["id"].as_str().unwrap();
-    assert_eq!(s.profit_sharing_flag(id), 1, "an order with a fee is frozen");
+    assert_eq!(
+        s.profit_sharing_flag(id),
+        1,
+        "an order with a fee is frozen"
+    );
 
     // Not before WeChat's minute: the cron leaves it alone.
     s.worker.run_cron().await.unwrap();
@@ -283,7 +294,10 @@ async fn with_a_platform_fee_of_zero_the_order_is_never_frozen() {
         .get(&format!("/sim/profitsharing/amounts/{tid}"))
         .await
         .unwrap();
-    assert_eq!(amounts["unsplit_amount"], 0, "not a sharing order: {amounts}");
+    assert_eq!(
+        amounts["unsplit_amount"], 0,
+        "not a sharing order: {amounts}"
+    );
     tokio::time::sleep(Duration::from_secs(8)).await;
     s.worker.run_cron().await.unwrap();
     assert_eq!(s.worker.count("share_jobs").unwrap(), 0);
@@ -366,7 +380,10 @@ async fn own_business_staff_shares_of_ten_percent_and_full_refunds_keep_totals_e
     let (status, body) = refund(&s, &cookie, id, None).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "SHARED_TO_PERSONS");
-    assert!(body["message"].as_str().unwrap().contains("¥45.00"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("¥45.00"),
+        "{body}"
+    );
     let (status, body) = refund(&s, &cookie, id, Some("45.00")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(s.worker.count("share_returns").unwrap(), 0);

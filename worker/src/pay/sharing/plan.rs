@@ -217,7 +217,7 @@ async fn insert(
             order.id.as_str().into(),
             kind.as_str().into(),
             num(i64::from(*attempt)),
-            if failed.is_some() { "failed" } else { "planned" }.into(),
+            JsValue::from(if failed.is_some() { "failed" } else { "planned" }),
             sub,
             order.transaction_id.as_deref().unwrap_or_default().into(),
             num(unsplit.get()),
