@@ -1,5 +1,7 @@
 //! `shoukuan payees …` and `shoukuan menu …`: the operator's side of the Official Account front
-//! door, through the worker's API with the operator's bearer secret.
+//! door and of the money model (approval = declaration in own business; `payees bind` = the
+//! payee's sub-merchant in platform mode), through the worker's API with the operator's
+//! bearer secret.
 //!
 //! The secret is read from the environment (`OPERATOR_SECRET`) or, for local runs, from the
 //! `.dev.vars` in the current directory — never from the command line, where it would end up
@@ -33,7 +35,9 @@ pub enum PayeesCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Approve an openid as a payee (it may publish and use the dashboard).
+    /// Approve an openid as a payee (it may publish and use the dashboard). With
+    /// WECHATPAY_MODEL=own_business this declares the payee part of the business (staff,
+    /// branch or shop), and the answer says so.
     Approve {
         /// The payee's openid (shown on its dashboard while pending).
         openid: String,
@@ -44,6 +48,23 @@ pub enum PayeesCommand {
     Revoke {
         /// The payee's openid.
         openid: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Platform model: bind a payee to its own sub-merchant (特约商户号, onboarded in WeChat
+    /// Pay's service-provider console); its merchant-mode payments then settle there.
+    Bind {
+        /// The payee's openid.
+        openid: String,
+        /// The sub-merchant number (8–32 digits).
+        #[arg(long, required_unless_present = "unbind")]
+        sub_mchid: Option<String>,
+        /// Remove the binding instead (merchant mode is then refused to the payee).
+        #[arg(long, conflicts_with = "sub_mchid")]
+        unbind: bool,
+        /// A note for the operator (e.g. the merchant's name in WeChat Pay).
+        #[arg(long)]
+        note: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -110,6 +131,26 @@ impl Run for PayeesCommand {
                 &format!("/api/operator/payees/{}/revoke", checked_openid(&openid)?),
                 None,
             ),
+            PayeesCommand::Bind {
+                openid,
+                sub_mchid,
+                unbind: _,
+                note,
+                target,
+            } => {
+                if let Some(sub) = &sub_mchid {
+                    if !shoukuan_core::routing::is_valid_sub_mchid(sub) {
+                        bail!("--sub-mchid {sub:?} must be 8–32 digits");
+                    }
+                }
+                let body = serde_json::json!({ "sub_mchid": sub_mchid, "note": note });
+                call(
+                    &target,
+                    Method::Post,
+                    &format!("/api/operator/payees/{}/merchant", checked_openid(&openid)?),
+                    Some(body),
+                )
+            }
         }
     }
 }

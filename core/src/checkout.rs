@@ -10,7 +10,11 @@
 //!   order's real state. `cancel` and `fail` say so and let the payer try again. Without a
 //!   payer session the API answers `PAYER_SIGN_IN_REQUIRED` and the page signs in through the
 //!   Official Account (once; a second refusal is shown, never looped).
-//! - outside WeChat, Native: `/o/:id` shows the `code_url` QR to scan with WeChat's Scan.
+//! - in a phone browser outside WeChat, H5: the page goes to WeChat Pay's `h5_url`, which
+//!   returns to `/o/:id` (its `redirect_url`); the order page polls, so nothing depends on the
+//!   payer coming back.
+//! - on a desktop (or when H5 is refused), Native: `/o/:id` shows the `code_url` QR to scan
+//!   with WeChat's Scan.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +26,18 @@ use crate::page::{amount_text, escape, BRAND_MARK};
 /// The API error code that asks the page to sign the payer in first.
 pub const PAYER_SIGN_IN_REQUIRED: &str = "PAYER_SIGN_IN_REQUIRED";
 
+/// Who the payer pays, as the card names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seller<'a> {
+    /// Own business: the merchant (`WECHATPAY_MERCHANT_NAME`) is the seller; the payee
+    /// collects on its behalf.
+    Merchant(&'a str),
+    /// Platform: the payee's own sub-merchant receives the money.
+    Payee,
+}
+
 /// The card of a merchant collection (markup shared with the personal card's CSS).
-pub fn merchant_card(view: &CollectionView) -> String {
+pub fn merchant_card(view: &CollectionView, seller: Seller<'_>) -> String {
     let first_char: String = view.payee_name.chars().take(1).collect();
     let note = if view.note.is_empty() {
         String::new()
@@ -45,14 +59,29 @@ pub fn merchant_card(view: &CollectionView) -> String {
             .to_string(),
         ),
     };
+    let (sub, hint) = match seller {
+        Seller::Merchant(name) => (
+            format!("收款商户：{}", escape(name)),
+            format!(
+                "由微信支付收款，款项进入商户「{}」，付款成功后自动确认到账。",
+                escape(name)
+            ),
+        ),
+        Seller::Payee => (
+            "向你发起收款".to_string(),
+            "由微信支付收款，款项直接结算到收款方自己的商户号，付款成功后自动确认到账。"
+                .to_string(),
+        ),
+    };
     let pay = match view.status {
         Status::Open => format!(
             concat!(
                 r#"{entry}<button id="sk-pay" class="button" type="button">微信支付</button>"#,
                 r#"<p id="sk-pay-msg" class="status" role="status" aria-live="polite"></p>"#,
-                r#"<p class="hint">由微信支付收款，付款成功后自动确认到账。</p>"#
+                r#"<p class="hint">{hint}</p>"#
             ),
-            entry = entry
+            entry = entry,
+            hint = hint
         ),
         Status::Closed => r#"<p class="closed">该收款已关闭</p>"#.to_owned(),
     };
@@ -64,18 +93,84 @@ pub fn merchant_card(view: &CollectionView) -> String {
         concat!(
             r#"<article class="card pay-card merchant" data-collection-id="{id}">"#,
             r#"<header class="payee"><div class="avatar" aria-hidden="true">{first}</div>"#,
-            r#"<div><div class="payee-name">{payee}</div><div class="payee-sub">向你发起收款</div></div></header>"#,
+            r#"<div><div class="payee-name">{payee}</div><div class="payee-sub seller">{sub}</div></div></header>"#,
             r#"<h1 class="title">{title}</h1>{amount}{note}{pay}{brand}</article>{script}"#
         ),
         id = escape(&view.id),
         first = escape(&first_char),
         payee = escape(&view.payee_name),
+        sub = sub,
         title = escape(&view.title),
         amount = amount,
         note = note,
         pay = pay,
         brand = BRAND_MARK,
         script = script,
+    )
+}
+
+/// The cookie that remembers, in this browser, the orders made here (public order ids, which
+/// open `/o/:id` anyway): a payer whose payment page was closed by WeChat (H5, 点金计划) finds
+/// the order again on the collection's page.
+pub const ORDERS_COOKIE: &str = "sk_orders";
+/// Orders remembered per browser.
+pub const REMEMBERED_ORDERS: usize = 8;
+
+/// The order ids in the cookie's value (malformed entries are dropped).
+pub fn remembered_orders(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split('.')
+        .filter(|id| crate::collection::is_valid_id(id))
+        .take(REMEMBERED_ORDERS)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `Set-Cookie` value remembering `id` first, then the earlier ones.
+pub fn remember_order(previous: &[String], id: &str, secure: bool) -> String {
+    let ids: Vec<&str> = std::iter::once(id)
+        .chain(previous.iter().map(String::as_str).filter(|p| *p != id))
+        .take(REMEMBERED_ORDERS)
+        .collect();
+    format!(
+        "{ORDERS_COOKIE}={}; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax{}",
+        ids.join("."),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// One of the payer's own orders, as the collection page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayerOrderLine {
+    /// Public order id.
+    pub id: String,
+    /// Amount in fen.
+    pub amount_fen: i64,
+    /// Stored state name.
+    pub state: String,
+}
+
+/// "我的订单": links back to the payer's orders of this collection (nothing when none).
+pub fn my_orders(lines: &[PayerOrderLine]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let items: String = lines
+        .iter()
+        .map(|line| {
+            let state = crate::order::OrderState::parse(&line.state)
+                .map_or("", crate::order::OrderState::label);
+            format!(
+                r#"<li><a href="/o/{id}">{amount} · {state}</a></li>"#,
+                id = escape(&line.id),
+                amount = crate::money::Fen::new(line.amount_fen),
+                state = state,
+            )
+        })
+        .collect();
+    format!(
+        r#"<section class="card my-orders" id="sk-my-orders"><h2>我的订单</h2><ul>{items}</ul></section>"#
     )
 }
 
@@ -141,6 +236,7 @@ btn.addEventListener('click',function(){
  x.onload=function(){var d={};try{d=JSON.parse(x.responseText);}catch(e){}
   if(x.status===201){
    if(d.method==='jsapi'&&d.pay_params){say('正在调起微信支付…');bridge(d.pay_params,d.order_path);}
+   else if(d.method==='h5'&&d.h5_url){say('正在打开微信支付…');location.href=d.h5_url;}
    else{location.href=d.order_path;}
   }else if(d.code==='PAYER_SIGN_IN_REQUIRED'&&!sessionStorage.getItem('sk-signin')){
    sessionStorage.setItem('sk-signin','1');say('正在获取微信授权…');
@@ -203,12 +299,15 @@ mod tests {
 
     #[test]
     fn a_fixed_amount_card_has_a_pay_button_and_no_receive_code() {
-        let html = merchant_card(&view(
-            AmountRule::Fixed {
-                fen: Fen::new(1234),
-            },
-            Status::Open,
-        ));
+        let html = merchant_card(
+            &view(
+                AmountRule::Fixed {
+                    fen: Fen::new(1234),
+                },
+                Status::Open,
+            ),
+            Seller::Payee,
+        );
         assert!(html.contains(r#"id="sk-pay""#), "{html}");
         assert!(html.contains("¥12.34"));
         assert!(!html.contains(r#"id="sk-amount""#));
@@ -218,14 +317,62 @@ mod tests {
     }
 
     #[test]
+    fn own_business_cards_name_the_merchant_as_the_seller() {
+        let html = merchant_card(
+            &view(AmountRule::PayerEntered, Status::Open),
+            Seller::Merchant("<某某>餐饮有限公司"),
+        );
+        assert!(
+            html.contains("收款商户：&lt;某某&gt;餐饮有限公司"),
+            "{html}"
+        );
+        assert!(PAY_SCRIPT.contains("d.h5_url"));
+        let platform = merchant_card(&view(AmountRule::PayerEntered, Status::Open), Seller::Payee);
+        assert!(!platform.contains("收款商户"));
+    }
+
+    #[test]
+    fn a_browser_remembers_its_orders_newest_first() {
+        let cookie = remember_order(&["aB3dE6gH9k".into()], "Zz9yY8xX7w", true);
+        assert!(
+            cookie.starts_with("sk_orders=Zz9yY8xX7w.aB3dE6gH9k;"),
+            "{cookie}"
+        );
+        assert!(cookie.ends_with("; Secure"));
+        assert_eq!(
+            remembered_orders(Some("Zz9yY8xX7w.<bad>.aB3dE6gH9k")),
+            vec!["Zz9yY8xX7w".to_string(), "aB3dE6gH9k".to_string()]
+        );
+        let many: Vec<String> = (0..20).map(|i| format!("aB3dE6gH{i:02}")).collect();
+        let value = remember_order(&many, "Zz9yY8xX7w", false);
+        assert_eq!(
+            value.split(';').next().unwrap().split('.').count(),
+            REMEMBERED_ORDERS
+        );
+        let html = my_orders(&[PayerOrderLine {
+            id: "Zz9yY8xX7w".into(),
+            amount_fen: 1234,
+            state: "paid".into(),
+        }]);
+        assert!(
+            html.contains(r#"href="/o/Zz9yY8xX7w""#) && html.contains("已支付"),
+            "{html}"
+        );
+        assert_eq!(my_orders(&[]), "");
+    }
+
+    #[test]
     fn a_payer_entered_amount_gets_a_field() {
-        let html = merchant_card(&view(AmountRule::PayerEntered, Status::Open));
+        let html = merchant_card(&view(AmountRule::PayerEntered, Status::Open), Seller::Payee);
         assert!(html.contains(r#"id="sk-amount""#));
     }
 
     #[test]
     fn a_closed_collection_has_neither_button_nor_script() {
-        let html = merchant_card(&view(AmountRule::PayerEntered, Status::Closed));
+        let html = merchant_card(
+            &view(AmountRule::PayerEntered, Status::Closed),
+            Seller::Payee,
+        );
         assert!(html.contains("该收款已关闭"));
         assert!(!html.contains("<script") && !html.contains("sk-pay"));
     }

@@ -30,6 +30,7 @@ pub mod profitshare;
 pub mod publish;
 pub mod qr;
 pub mod refund;
+pub mod routing;
 pub mod session;
 pub mod share;
 pub mod split;

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::collection::AmountRule;
 use crate::money::{AmountError, Fen};
+use crate::oauth::is_wechat_browser;
 use crate::paytime;
+use crate::routing::PayeeRouting;
 use crate::wechatpay::{FieldError, JsapiPayParams, OutTradeNo, TradeState, Transaction};
 
 /// Where a merchant order is.
@@ -150,6 +152,8 @@ pub enum PayMethod {
     Jsapi,
     /// Outside WeChat: a `code_url` QR scanned with WeChat's Scan.
     Native,
+    /// A phone browser outside WeChat: WeChat Pay's `h5_url` (trade_type `MWEB`).
+    H5,
 }
 
 impl PayMethod {
@@ -158,6 +162,7 @@ impl PayMethod {
         match self {
             PayMethod::Jsapi => "JSAPI",
             PayMethod::Native => "NATIVE",
+            PayMethod::H5 => "MWEB",
         }
     }
 
@@ -166,9 +171,39 @@ impl PayMethod {
         match s {
             "JSAPI" => Some(PayMethod::Jsapi),
             "NATIVE" => Some(PayMethod::Native),
+            "MWEB" => Some(PayMethod::H5),
             _ => None,
         }
     }
+
+    /// The method for a browser: JSAPI inside WeChat, H5 in a phone browser, Native (a QR to
+    /// scan) on a desktop. H5 is refused inside WeChat ("请在微信外打开订单") and needs the
+    /// WeChat app on the same device, so it is only offered to phones.
+    pub fn for_user_agent(user_agent: &str) -> PayMethod {
+        if is_wechat_browser(user_agent) {
+            PayMethod::Jsapi
+        } else if is_phone_browser(user_agent) {
+            PayMethod::H5
+        } else {
+            PayMethod::Native
+        }
+    }
+}
+
+/// A phone or tablet browser (by the user agent's mobile markers).
+pub fn is_phone_browser(user_agent: &str) -> bool {
+    ["Android", "iPhone", "iPad", "iPod", "Mobile", "HarmonyOS"]
+        .iter()
+        .any(|marker| user_agent.contains(marker))
+}
+
+/// The `h5_url` a payer is sent to, with the way back to the order page: WeChat's middle page
+/// returns to `redirect_url` (URL-encoded, on the H5 domain) after paying or cancelling.
+pub fn h5_url_with_redirect(h5_url: &str, order_url: &str) -> String {
+    format!(
+        "{h5_url}&redirect_url={}",
+        crate::urlenc::encode_component(order_url)
+    )
 }
 
 /// Default time an order can be paid: 30 minutes.
@@ -217,15 +252,6 @@ pub fn order_amount(rule: AmountRule, entered: Option<&str>) -> Result<Fen, Amou
     }
 }
 
-/// The merchant identity every verified answer must carry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MerchantIds {
-    /// `mchid`.
-    pub mchid: String,
-    /// `appid` the orders are made under.
-    pub appid: String,
-}
-
 /// What the worker knows of a stored order, for [`decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderFacts {
@@ -248,6 +274,14 @@ pub enum Mismatch {
         /// Ours.
         expected: String,
         /// WeChat Pay's.
+        got: String,
+    },
+    /// Another sub-merchant than the order's (platform), or sub-merchant fields on a
+    /// direct order / none on a partner one (an empty side means absent).
+    SubMchid {
+        /// Ours (empty: a direct order).
+        expected: String,
+        /// WeChat Pay's (empty: absent).
         got: String,
     },
     /// Another AppID.
@@ -290,6 +324,7 @@ impl Mismatch {
     pub fn kind(&self) -> &'static str {
         match self {
             Mismatch::Mchid { .. } => "mchid",
+            Mismatch::SubMchid { .. } => "sub_mchid",
             Mismatch::Appid { .. } => "appid",
             Mismatch::OutTradeNo { .. } => "out_trade_no",
             Mismatch::Amount { .. } => "amount",
@@ -302,6 +337,13 @@ impl Mismatch {
     pub fn message(&self) -> String {
         match self {
             Mismatch::Mchid { got, .. } => format!("商户号不一致（通知中为 {got}）"),
+            Mismatch::SubMchid { expected, got } if expected.is_empty() => {
+                format!("直连订单的通知带有子商户号 {got}")
+            }
+            Mismatch::SubMchid { expected, got } => format!(
+                "子商户号不一致：订单属于 {expected}，通知中为 {}",
+                if got.is_empty() { "空" } else { got }
+            ),
             Mismatch::Appid { got, .. } => format!("AppID 不一致（通知中为 {got}）"),
             Mismatch::OutTradeNo { got, .. } => format!("订单号不一致（通知中为 {got}）"),
             Mismatch::Amount { expected, got } => format!(
@@ -317,21 +359,70 @@ impl Mismatch {
     }
 }
 
-/// Compares a verified transaction (callback plaintext or query answer) with the order:
-/// merchant, AppID, order number, amount and currency. Every disagreement is returned.
-pub fn check_transaction(order: &OrderFacts, tx: &Transaction, ids: &MerchantIds) -> Vec<Mismatch> {
+/// Compares a verified transaction (callback plaintext or query answer) with the order and
+/// the merchant it was made for: `mchid` + `appid` of a direct order; `sp_mchid`,
+/// `sub_mchid` **and** `sp_appid` of a partner one (a payee swap must never be accepted);
+/// then order number, amount and currency. Every disagreement is returned.
+pub fn check_transaction(
+    order: &OrderFacts,
+    tx: &Transaction,
+    routing: &PayeeRouting,
+) -> Vec<Mismatch> {
     let mut problems = Vec::new();
-    if tx.mchid != ids.mchid {
-        problems.push(Mismatch::Mchid {
-            expected: ids.mchid.clone(),
-            got: tx.mchid.clone(),
-        });
-    }
-    if tx.appid != ids.appid {
-        problems.push(Mismatch::Appid {
-            expected: ids.appid.clone(),
-            got: tx.appid.clone(),
-        });
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    match routing {
+        PayeeRouting::Direct { appid, mchid } => {
+            if tx.mchid != *mchid || tx.sp_mchid.is_some() {
+                problems.push(Mismatch::Mchid {
+                    expected: mchid.clone(),
+                    got: if tx.mchid.is_empty() {
+                        text(&tx.sp_mchid)
+                    } else {
+                        tx.mchid.clone()
+                    },
+                });
+            }
+            if let Some(sub) = &tx.sub_mchid {
+                problems.push(Mismatch::SubMchid {
+                    expected: String::new(),
+                    got: sub.clone(),
+                });
+            }
+            if tx.appid != *appid || tx.sp_appid.is_some() {
+                problems.push(Mismatch::Appid {
+                    expected: appid.clone(),
+                    got: if tx.appid.is_empty() {
+                        text(&tx.sp_appid)
+                    } else {
+                        tx.appid.clone()
+                    },
+                });
+            }
+        }
+        PayeeRouting::Partner {
+            sp_appid,
+            sp_mchid,
+            sub_mchid,
+        } => {
+            if tx.sp_mchid.as_deref() != Some(sp_mchid) || !tx.mchid.is_empty() {
+                problems.push(Mismatch::Mchid {
+                    expected: sp_mchid.clone(),
+                    got: tx.sp_mchid.clone().unwrap_or_else(|| tx.mchid.clone()),
+                });
+            }
+            if tx.sub_mchid.as_deref() != Some(sub_mchid) {
+                problems.push(Mismatch::SubMchid {
+                    expected: sub_mchid.clone(),
+                    got: text(&tx.sub_mchid),
+                });
+            }
+            if tx.sp_appid.as_deref() != Some(sp_appid) || !tx.appid.is_empty() {
+                problems.push(Mismatch::Appid {
+                    expected: sp_appid.clone(),
+                    got: tx.sp_appid.clone().unwrap_or_else(|| tx.appid.clone()),
+                });
+            }
+        }
     }
     if tx.out_trade_no != order.out_trade_no {
         problems.push(Mismatch::OutTradeNo {
@@ -394,8 +485,8 @@ pub enum Decision {
 
 /// The one transition function for payments: a verified transaction against the stored
 /// order. Callbacks and active queries (the order page, the cron) both call it.
-pub fn decide(order: &OrderFacts, tx: &Transaction, ids: &MerchantIds) -> Decision {
-    let mut problems = check_transaction(order, tx, ids);
+pub fn decide(order: &OrderFacts, tx: &Transaction, routing: &PayeeRouting) -> Decision {
+    let mut problems = check_transaction(order, tx, routing);
     let event = match tx.trade_state {
         TradeState::Success | TradeState::Refund => Event::Paid,
         TradeState::Closed | TradeState::Revoked => Event::Closed,
@@ -429,7 +520,7 @@ pub fn decide(order: &OrderFacts, tx: &Transaction, ids: &MerchantIds) -> Decisi
             payer_openid: tx
                 .payer
                 .as_ref()
-                .map(|p| p.openid.clone())
+                .map(|p| p.sp_openid.clone().unwrap_or_else(|| p.openid.clone()))
                 .filter(|o| !o.is_empty()),
         })
     } else {
@@ -472,8 +563,12 @@ pub struct CreatedOrder {
     pub out_trade_no: String,
     /// Amount in fen.
     pub amount_fen: i64,
-    /// `jsapi` or `native`.
+    /// `jsapi`, `native` or `h5`.
     pub method: PayMethod,
+    /// For `h5`: WeChat Pay's middle page (with `redirect_url` back to the order page); the
+    /// page sends the payer there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub h5_url: Option<String>,
     /// For `jsapi`: the object for `getBrandWCPayRequest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pay_params: Option<JsapiPayParams>,
@@ -548,11 +643,113 @@ mod tests {
     use crate::wechatpay::{Payer, TransactionAmount};
     use proptest::prelude::*;
 
-    fn ids() -> MerchantIds {
-        MerchantIds {
+    fn ids() -> PayeeRouting {
+        PayeeRouting::Direct {
             mchid: "1900000100".into(),
             appid: "wx0123456789abcdef".into(),
         }
+    }
+
+    fn partner_ids() -> PayeeRouting {
+        PayeeRouting::Partner {
+            sp_appid: "wx0123456789abcdef".into(),
+            sp_mchid: "1900000100".into(),
+            sub_mchid: "1900000109".into(),
+        }
+    }
+
+    /// The same payment as WeChat Pay reports it for a partner order of `sub_mchid`.
+    fn partner_tx(sub_mchid: &str) -> Transaction {
+        let mut t = tx(TradeState::Success);
+        t.sp_appid = Some(std::mem::take(&mut t.appid));
+        t.sp_mchid = Some(std::mem::take(&mut t.mchid));
+        t.sub_mchid = Some(sub_mchid.into());
+        t.payer = Some(Payer {
+            openid: String::new(),
+            sp_openid: Some("oSpPayer".into()),
+            sub_openid: None,
+        });
+        t
+    }
+
+    #[test]
+    fn a_partner_payment_applies_only_to_its_own_sub_merchant() {
+        let Decision::Apply {
+            to: OrderState::Paid,
+            payment: Some(payment),
+            ..
+        } = decide(
+            &order(OrderState::Pending),
+            &partner_tx("1900000109"),
+            &partner_ids(),
+        )
+        else {
+            panic!("a matching partner payment applies");
+        };
+        assert_eq!(payment.payer_openid.as_deref(), Some("oSpPayer"));
+        let Decision::Flag(problems) = decide(
+            &order(OrderState::Pending),
+            &partner_tx("1900000200"),
+            &partner_ids(),
+        ) else {
+            panic!("another sub-merchant's payment is flagged");
+        };
+        assert_eq!(
+            problems,
+            vec![Mismatch::SubMchid {
+                expected: "1900000109".into(),
+                got: "1900000200".into()
+            }]
+        );
+        let mut no_sub = partner_tx("x");
+        no_sub.sub_mchid = None;
+        assert!(matches!(
+            decide(&order(OrderState::Pending), &no_sub, &partner_ids()),
+            Decision::Flag(_)
+        ));
+        // A direct-shaped answer for a partner order: the service provider would be the payee.
+        assert!(matches!(
+            decide(
+                &order(OrderState::Pending),
+                &tx(TradeState::Success),
+                &partner_ids()
+            ),
+            Decision::Flag(_)
+        ));
+    }
+
+    #[test]
+    fn a_direct_order_refuses_a_payment_with_partner_fields() {
+        let mut t = tx(TradeState::Success);
+        t.sub_mchid = Some("1900000109".into());
+        let Decision::Flag(problems) = decide(&order(OrderState::Pending), &t, &ids()) else {
+            panic!("flagged");
+        };
+        assert_eq!(problems[0].kind(), "sub_mchid");
+        assert!(matches!(
+            decide(
+                &order(OrderState::Pending),
+                &partner_tx("1900000109"),
+                &ids()
+            ),
+            Decision::Flag(_)
+        ));
+    }
+
+    #[test]
+    fn the_method_follows_the_browser() {
+        let wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47";
+        let phone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36";
+        let desktop =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
+        assert_eq!(PayMethod::for_user_agent(wechat), PayMethod::Jsapi);
+        assert_eq!(PayMethod::for_user_agent(phone), PayMethod::H5);
+        assert_eq!(PayMethod::for_user_agent(desktop), PayMethod::Native);
+        assert_eq!(PayMethod::parse("MWEB"), Some(PayMethod::H5));
+        assert_eq!(
+            h5_url_with_redirect("https://wx.tenpay.com/x?prepay_id=1&package=2", "https://a.cn/o/x1"),
+            "https://wx.tenpay.com/x?prepay_id=1&package=2&redirect_url=https%3A%2F%2Fa.cn%2Fo%2Fx1"
+        );
     }
 
     fn order(state: OrderState) -> OrderFacts {
@@ -569,6 +766,10 @@ mod tests {
         Transaction {
             appid: "wx0123456789abcdef".into(),
             mchid: "1900000100".into(),
+            sp_appid: None,
+            sp_mchid: None,
+            sub_mchid: None,
+            sub_appid: None,
             out_trade_no: "SK20261127173405ABCDEFGHJKMNPQ".into(),
             transaction_id: paid.then(|| "4200000001202611271234567890".into()),
             trade_type: None,
@@ -579,6 +780,8 @@ mod tests {
             success_time: paid.then(|| "2026-11-27T17:35:00+08:00".into()),
             payer: paid.then(|| Payer {
                 openid: "oPayer1".into(),
+                sp_openid: None,
+                sub_openid: None,
             }),
             amount: TransactionAmount {
                 total: 1234,

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::collection::FieldError;
 use crate::money::Fen;
+use crate::routing::is_valid_sub_mchid;
 use crate::session::Openid;
 
 /// 10 000 basis points are the whole amount.
@@ -240,11 +241,6 @@ impl RuleLimits {
     }
 }
 
-/// Is `s` a merchant number (digits, 8–32)?
-pub fn is_merchant_number(s: &str) -> bool {
-    (8..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 fn field(index: usize, name: &str, code: &str, message: impl Into<String>) -> FieldError {
     FieldError {
         field: format!("receivers[{index}].{name}"),
@@ -271,7 +267,7 @@ impl ReceiverDraft {
                 "INVALID_RECEIVER_TYPE",
                 "类型只能是 MERCHANT_ID（商户号）或 PERSONAL_OPENID（个人 openid）",
             )),
-            Some(ReceiverType::MerchantId) if !is_merchant_number(&account) => errors.push(field(
+            Some(ReceiverType::MerchantId) if !is_valid_sub_mchid(&account) => errors.push(field(
                 index,
                 "account",
                 "INVALID_ACCOUNT",

@@ -246,12 +246,18 @@ pub struct RefundFacts {
     pub total: Fen,
 }
 
-/// Compares a verified refund notice with the stored refund; every disagreement is described.
-pub fn check_notice(stored: &RefundFacts, notice: &RefundNotice, mchid: &str) -> Vec<String> {
-    let mut problems = Vec::new();
-    if notice.mchid != mchid {
-        problems.push(format!("商户号不一致（通知中为 {}）", notice.mchid));
-    }
+/// Compares a verified refund notice with the stored refund and the merchant its order was
+/// made for (`routing`: the sub-merchant too, in platform mode); every disagreement is described.
+pub fn check_notice(
+    stored: &RefundFacts,
+    notice: &RefundNotice,
+    routing: &crate::routing::PayeeRouting,
+) -> Vec<String> {
+    let mut problems = routing.check_refund_ids(
+        Some(notice.mchid.as_str()).filter(|m| !m.is_empty()),
+        notice.sp_mchid.as_deref(),
+        notice.sub_mchid.as_deref(),
+    );
     if notice.out_trade_no != stored.out_trade_no {
         problems.push(format!("订单号不一致（通知中为 {}）", notice.out_trade_no));
     }
@@ -423,8 +429,14 @@ mod tests {
             amount: Fen::new(300),
             total: Fen::new(1000),
         };
+        let routing = crate::routing::PayeeRouting::Direct {
+            appid: "wx0123456789abcdef".into(),
+            mchid: "1900000100".into(),
+        };
         let mut notice = RefundNotice {
             mchid: "1900000100".into(),
+            sp_mchid: None,
+            sub_mchid: None,
             transaction_id: "42".into(),
             out_trade_no: "SK1".into(),
             refund_id: "50".into(),
@@ -439,10 +451,10 @@ mod tests {
                 payer_refund: 300,
             },
         };
-        assert!(check_notice(&stored, &notice, "1900000100").is_empty());
+        assert!(check_notice(&stored, &notice, &routing).is_empty());
         notice.amount.refund = 301;
         notice.mchid = "1".into();
-        assert_eq!(check_notice(&stored, &notice, "1900000100").len(), 2);
+        assert_eq!(check_notice(&stored, &notice, &routing).len(), 2);
     }
 
     #[test]

@@ -164,23 +164,25 @@ async fn merchant_split_owner(
             message: message.into(),
         }])
     };
-    if !crate::pay::configured(env) {
-        return Err(refuse(
-            "MERCHANT_UNAVAILABLE",
-            "商户收款（微信支付）尚未开通，请使用个人收款码",
-        ));
+    if let Some(why) = crate::pay::merchant_unavailable(env) {
+        return Err(refuse("MERCHANT_UNAVAILABLE", &why));
     }
-    if let Some(owner) = owner {
-        return Ok(owner);
-    }
-    match crate::session::require_approved_payee(req, env).await {
-        Ok(payee) => Ok(payee),
-        Err(ApiError::SignInRequired | ApiError::NotApproved) => Err(refuse(
-            "MERCHANT_REQUIRES_PAYEE",
-            "微信支付接龙需由已审核的收款人在微信中登录后发布",
-        )),
-        Err(e) => Err(e),
-    }
+    let payee = match owner {
+        Some(owner) => owner,
+        None => match crate::session::require_approved_payee(req, env).await {
+            Ok(payee) => payee,
+            Err(ApiError::SignInRequired | ApiError::NotApproved) => {
+                return Err(refuse(
+                    "MERCHANT_REQUIRES_PAYEE",
+                    "微信支付接龙需由已审核的收款人在微信中登录后发布",
+                ))
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    // Platform model: only a payee with its own sub-merchant (409 NO_SUB_MCHID otherwise).
+    crate::pay::check_may_publish(env, &payee).await?;
+    Ok(payee)
 }
 
 async fn load(id: &str, env: &Env) -> Result<Row, ApiError> {

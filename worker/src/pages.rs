@@ -36,7 +36,7 @@ pub async fn payer_page(id: &str, req: &Request, env: &Env) -> Result<worker::Re
             let share = crate::oa::share_script(&view, req, env);
             // A merchant collection gets a pay button and a small inline script instead of a
             // receive code (still no WebAssembly): see `core::checkout`.
-            let card = match crate::pay::merchant_card(&view, env).await? {
+            let card = match crate::pay::merchant_card(&view, req, env).await? {
                 Some(card) => card,
                 None => page::payer_card(&view),
             };

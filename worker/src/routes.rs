@@ -279,6 +279,9 @@ pub enum PayRoute {
     PutShares(String),
     /// `GET /api/dash/shares`: per recent order, who got what of it.
     ShareStatus,
+    /// `POST /api/operator/payees/:openid/merchant` `{sub_mchid}`: bind a payee to its
+    /// sub-merchant (platform model).
+    BindMerchant(String),
     /// `POST /api/test/pay/faults` (`PAY_TEST_HOOKS=1` only)
     TestFaults,
     /// `POST /api/test/pay/age` (`PAY_TEST_HOOKS=1` only)
@@ -315,6 +318,9 @@ impl PayRoute {
                 PayRoute::PutShares(id.to_string())
             }
             (Method::Get, ["api", "dash", "shares"]) => PayRoute::ShareStatus,
+            (Method::Post, ["api", "operator", "payees", openid, "merchant"]) => {
+                PayRoute::BindMerchant(openid.to_string())
+            }
             (Method::Post, ["api", "test", "pay", "faults"]) => PayRoute::TestFaults,
             (Method::Post, ["api", "test", "pay", "age"]) => PayRoute::TestAge,
             (Method::Post, ["api", "test", "pay", "bench"]) => PayRoute::TestBench,

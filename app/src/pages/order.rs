@@ -112,7 +112,7 @@ fn order_card(order: OrderView) -> impl IntoView {
     let status = match order.state {
         OrderState::Pending => match order.method {
             PayMethod::Native => "等待扫码付款",
-            PayMethod::Jsapi => "正在等待微信支付确认…",
+            PayMethod::Jsapi | PayMethod::H5 => "正在等待微信支付确认…",
         },
         other => other.label(),
     };

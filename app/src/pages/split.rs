@@ -668,7 +668,8 @@ fn MyEntry(
                             message.set(Some(e));
                         }
                     }
-                    _ => go_to(&order.order_path),
+                    // H5 (a phone browser): WeChat Pay's page, which returns to the order page.
+                    _ => go_to(order.h5_url.as_deref().unwrap_or(&order.order_path)),
                 },
                 Err(api::Error::Api { body, .. }) if body.code == PAYER_SIGN_IN_REQUIRED => {
                     go_to(&format!(

@@ -157,6 +157,8 @@ pub fn transaction_success(
 pub fn refund_success(sim: &Shared, order: &Order, refund: &Refund) -> anyhow::Result<Prepared> {
     let notice = RefundNotice {
         mchid: order.mchid.clone(),
+        sp_mchid: None,
+        sub_mchid: None,
         transaction_id: refund.transaction_id.clone(),
         out_trade_no: refund.out_trade_no.clone(),
         refund_id: refund.refund_id.clone(),

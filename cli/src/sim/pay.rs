@@ -507,6 +507,10 @@ pub fn transaction(order: &Order) -> Transaction {
     Transaction {
         appid: order.appid.clone(),
         mchid: order.mchid.clone(),
+        sp_appid: None,
+        sp_mchid: None,
+        sub_mchid: None,
+        sub_appid: None,
         out_trade_no: order.out_trade_no.clone(),
         transaction_id: order.transaction_id.clone(),
         trade_type: paid.then_some(trade_type),
@@ -516,7 +520,11 @@ pub fn transaction(order: &Order) -> Transaction {
         attach: if paid { order.attach.clone() } else { None },
         success_time: order.success_time.map(rfc3339),
         payer: if paid {
-            order.openid.clone().map(|openid| Payer { openid })
+            order.openid.clone().map(|openid| Payer {
+                openid,
+                sp_openid: None,
+                sub_openid: None,
+            })
         } else {
             None
         },

@@ -215,9 +215,16 @@ pub enum TradeState {
 /// The payer of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payer {
-    /// The payer's openid under the order's appid (empty in queries of unpaid orders).
-    #[serde(default)]
+    /// Direct mode: the payer's openid under the order's appid (empty in queries of unpaid
+    /// orders, and in partner mode).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub openid: String,
+    /// Partner mode: the payer's openid under `sp_appid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_openid: Option<String>,
+    /// Partner mode: the payer's openid under `sub_appid` (only when one was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_openid: Option<String>,
 }
 
 /// Amounts of a transaction, in fen.
@@ -236,13 +243,30 @@ pub struct TransactionAmount {
     pub payer_currency: Option<String>,
 }
 
-/// A decrypted `transaction` resource (same shape as an order query).
+/// A decrypted `transaction` resource (same shape as an order query). Direct orders carry
+/// `appid` + `mchid`; partner (服务商) orders carry `sp_appid`, `sp_mchid`, `sub_mchid` (and
+/// `sub_appid` if one was sent) instead, so both id families are optional here and the check
+/// against the order's routing (`order::check_transaction`) decides what must be present.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transaction {
-    /// AppID the order was made under.
+    /// AppID the order was made under (direct mode; empty when absent).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub appid: String,
-    /// Merchant id.
+    /// Merchant id (direct mode; empty when absent).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mchid: String,
+    /// Partner mode: the service provider's AppID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_appid: Option<String>,
+    /// Partner mode: the service provider's merchant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_mchid: Option<String>,
+    /// Partner mode: the sub-merchant (payee) the money settled to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_mchid: Option<String>,
+    /// Partner mode: the sub-merchant's AppID, when one was sent at prepay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_appid: Option<String>,
     /// The merchant's order number.
     pub out_trade_no: String,
     /// WeChat Pay's order number (absent before payment).
@@ -311,8 +335,15 @@ pub struct RefundAmount {
 /// A decrypted `refund` resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundNotice {
-    /// Merchant id.
+    /// Merchant id (direct mode; some partner examples carry it too, as the service provider).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mchid: String,
+    /// Partner mode: the service provider's merchant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_mchid: Option<String>,
+    /// Partner mode: the sub-merchant whose funds were refunded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_mchid: Option<String>,
     /// WeChat Pay's order number.
     pub transaction_id: String,
     /// The merchant's order number.
@@ -353,6 +384,26 @@ mod tests {
         let refund: RefundNotice = serde_json::from_str(json).unwrap();
         assert_eq!(refund.refund_status, RefundStatus::Success);
         assert_eq!(refund.amount.payer_refund, 999);
+        assert_eq!(refund.sub_mchid, None);
+        let partner = json.replace(
+            r#""mchid":"1900000100""#,
+            r#""sp_mchid":"1900000100","sub_mchid":"1900000109""#,
+        );
+        let refund: RefundNotice = serde_json::from_str(&partner).unwrap();
+        assert_eq!(refund.mchid, "");
+        assert_eq!(refund.sub_mchid.as_deref(), Some("1900000109"));
+    }
+
+    #[test]
+    fn a_partner_transaction_parses_without_appid_and_mchid() {
+        let json = r#"{"sp_appid":"wx8888888888888888","sp_mchid":"1230000109","sub_mchid":"1900000109","out_trade_no":"SK1","transaction_id":"42","trade_type":"JSAPI","trade_state":"SUCCESS","payer":{"sp_openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},"amount":{"total":100,"currency":"CNY"}}"#;
+        let tx: Transaction = serde_json::from_str(json).unwrap();
+        assert_eq!(tx.mchid, "");
+        assert_eq!(tx.sub_mchid.as_deref(), Some("1900000109"));
+        assert_eq!(
+            tx.payer.unwrap().sp_openid.as_deref(),
+            Some("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod api;
 mod oa;
 mod payments;
+mod platform;
 mod product;
 mod publish;
 mod sharing;

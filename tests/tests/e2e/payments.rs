@@ -21,14 +21,16 @@ use shoukuan_tests::sim::Sim;
 use shoukuan_tests::worker::Worker;
 use tokio::sync::OnceCell;
 
-const OPERATOR: &str = "e2e-pay-operator-secret-0123456789";
+pub(crate) const OPERATOR: &str = "e2e-pay-operator-secret-0123456789";
+/// The seller's name the own-business workers show on payer pages.
+const MERCHANT_NAME: &str = "收款测试餐饮有限公司";
 
 /// One simulator (delays ×0.1) and one worker with the payments test switches, shared by the
-/// tests below; each test uses its own payee, collections and orders.
-struct Pay {
-    sim: Sim,
-    worker: Worker,
-    keys: SimConfig,
+/// tests of one money model; each test uses its own payee, collections and orders.
+pub(crate) struct Pay {
+    pub(crate) sim: Sim,
+    pub(crate) worker: Worker,
+    pub(crate) keys: SimConfig,
 }
 
 static PAY: OnceCell<Pay> = OnceCell::const_new();
@@ -42,24 +44,37 @@ fn worker_vars() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn pay() -> &'static Pay {
-    PAY.get_or_init(|| async {
-        let sim = Sim::start_with(&["--time-scale", "0.1"])
+impl Pay {
+    /// A simulator whose keys `shoukuan keys dev --model <model>` made, and a worker on them.
+    pub(crate) async fn start(model: &str, extra: &[(&str, &str)]) -> Pay {
+        let sim = Sim::start_model(model, &["--time-scale", "0.1"])
             .await
             .expect("shoukuan sim starts");
-        let worker = sim
-            .start_worker(&worker_vars())
-            .await
-            .expect("wrangler dev starts");
+        let mut vars = worker_vars();
+        vars.extend_from_slice(extra);
+        let worker = sim.start_worker(&vars).await.expect("wrangler dev starts");
         let keys: SimConfig =
             serde_json::from_str(&std::fs::read_to_string(sim.dir().join("sim.json")).unwrap())
                 .unwrap();
         Pay { sim, worker, keys }
+    }
+}
+
+async fn pay() -> &'static Pay {
+    PAY.get_or_init(|| async {
+        Pay::start(
+            "own_business",
+            &[
+                ("WECHATPAY_MODEL", "own_business"),
+                ("WECHATPAY_MERCHANT_NAME", MERCHANT_NAME),
+            ],
+        )
+        .await
     })
     .await
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -67,24 +82,24 @@ fn now() -> i64 {
 }
 
 /// A signed-in, approved payee.
-struct Payee {
-    openid: String,
-    cookie: String,
+pub(crate) struct Payee {
+    pub(crate) openid: String,
+    pub(crate) cookie: String,
 }
 
 /// A callback as WeChat Pay would send it: headers and exact body.
-struct Callback {
-    headers: SignedHeaders,
-    body: Vec<u8>,
+pub(crate) struct Callback {
+    pub(crate) headers: SignedHeaders,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Pay {
-    fn worker(&self) -> &Worker {
+    pub(crate) fn worker(&self) -> &Worker {
         &self.worker
     }
 
     /// A new simulated WeChat user signed in to the dashboard and approved by the operator.
-    async fn payee_on(&self, worker: &Worker) -> Payee {
+    pub(crate) async fn payee_on(&self, worker: &Worker) -> Payee {
         let openid = self.sim.create_payer(true).await.unwrap();
         let cookie = wechat_session(worker, "/oauth/start?next=/dash", &openid, "sk_payee").await;
         let resp = reqwest::Client::new()
@@ -97,11 +112,11 @@ impl Pay {
         Payee { openid, cookie }
     }
 
-    async fn payee(&self) -> Payee {
+    pub(crate) async fn payee(&self) -> Payee {
         self.payee_on(&self.worker).await
     }
 
-    async fn as_payee_on(
+    pub(crate) async fn as_payee_on(
         &self,
         worker: &Worker,
         payee: &Payee,
@@ -120,7 +135,7 @@ impl Pay {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn as_payee(
+    pub(crate) async fn as_payee(
         &self,
         payee: &Payee,
         method: reqwest::Method,
@@ -132,7 +147,12 @@ impl Pay {
     }
 
     /// A merchant collection of `payee` (`amount` in yuan, `None`: the payer enters it).
-    async fn collection_on(&self, worker: &Worker, payee: &Payee, amount: Option<&str>) -> String {
+    pub(crate) async fn collection_on(
+        &self,
+        worker: &Worker,
+        payee: &Payee,
+        amount: Option<&str>,
+    ) -> String {
         let (status, created) = self
             .as_payee_on(
                 worker,
@@ -146,12 +166,12 @@ impl Pay {
         created["id"].as_str().unwrap().to_string()
     }
 
-    async fn collection(&self, payee: &Payee, amount: Option<&str>) -> String {
+    pub(crate) async fn collection(&self, payee: &Payee, amount: Option<&str>) -> String {
         self.collection_on(&self.worker, payee, amount).await
     }
 
     /// `POST /api/orders` from a desktop browser (Native).
-    async fn try_order_on(
+    pub(crate) async fn try_order_on(
         &self,
         worker: &Worker,
         collection: &str,
@@ -167,19 +187,24 @@ impl Pay {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn order_on(&self, worker: &Worker, collection: &str, amount: Option<&str>) -> Value {
+    pub(crate) async fn order_on(
+        &self,
+        worker: &Worker,
+        collection: &str,
+        amount: Option<&str>,
+    ) -> Value {
         let (status, order) = self.try_order_on(worker, collection, amount).await;
         assert_eq!(status, 201, "{order}");
         assert_eq!(order["method"], "native");
         order
     }
 
-    async fn order(&self, collection: &str, amount: Option<&str>) -> Value {
+    pub(crate) async fn order(&self, collection: &str, amount: Option<&str>) -> Value {
         self.order_on(&self.worker, collection, amount).await
     }
 
     /// Pays a Native order in the simulator as a new WeChat user, with a callback variant.
-    async fn sim_pay(&self, out_trade_no: &str, variant: &str, count: usize) -> Value {
+    pub(crate) async fn sim_pay(&self, out_trade_no: &str, variant: &str, count: usize) -> Value {
         let payer = self.sim.create_payer(false).await.unwrap();
         self.sim
             .post(
@@ -190,7 +215,7 @@ impl Pay {
             .unwrap()
     }
 
-    async fn order_view_on(&self, worker: &Worker, id: &str) -> Value {
+    pub(crate) async fn order_view_on(&self, worker: &Worker, id: &str) -> Value {
         reqwest::get(worker.url(&format!("/api/orders/{id}")))
             .await
             .unwrap()
@@ -200,7 +225,13 @@ impl Pay {
     }
 
     /// Waits until the order is in `state` (without asking WeChat Pay: no `refresh`).
-    async fn wait_state_on(&self, worker: &Worker, id: &str, state: &str, secs: u64) -> Value {
+    pub(crate) async fn wait_state_on(
+        &self,
+        worker: &Worker,
+        id: &str,
+        state: &str,
+        secs: u64,
+    ) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let view = self.order_view_on(worker, id).await;
@@ -221,12 +252,12 @@ impl Pay {
         }
     }
 
-    async fn wait_state(&self, id: &str, state: &str, secs: u64) -> Value {
+    pub(crate) async fn wait_state(&self, id: &str, state: &str, secs: u64) -> Value {
         self.wait_state_on(&self.worker, id, state, secs).await
     }
 
     /// State changes of an order to `to`, as the database recorded them.
-    fn transitions(&self, worker: &Worker, order_id: &str, to: &str) -> i64 {
+    pub(crate) fn transitions(&self, worker: &Worker, order_id: &str, to: &str) -> i64 {
         let rows = worker
             .query(&format!(
                 "SELECT COUNT(*) AS n FROM order_events WHERE order_id = '{order_id}' AND to_state = '{to}'"
@@ -236,7 +267,12 @@ impl Pay {
     }
 
     /// The simulator's deliveries of an order's callbacks, once all of them are done.
-    async fn deliveries_done(&self, out_trade_no: &str, expected: usize, secs: u64) -> Vec<Value> {
+    pub(crate) async fn deliveries_done(
+        &self,
+        out_trade_no: &str,
+        expected: usize,
+        secs: u64,
+    ) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let all = self
@@ -258,7 +294,7 @@ impl Pay {
 
     /// A `TRANSACTION.SUCCESS` for an order as WeChat Pay would send it, with `edit` applied to
     /// the transaction, signed by `signer` under `serial` at `timestamp`.
-    fn callback(
+    pub(crate) fn callback(
         &self,
         order: &Value,
         edit: impl FnOnce(&mut Value),
@@ -303,14 +339,14 @@ impl Pay {
     }
 
     /// The WeChat Pay public key's signer and id (what the worker trusts).
-    fn wechat_key(&self) -> (PrivateKey, String) {
+    pub(crate) fn wechat_key(&self) -> (PrivateKey, String) {
         (
             self.keys.public_key_signer().unwrap(),
             self.keys.public_key_id.clone(),
         )
     }
 
-    async fn post_callback(&self, callback: &Callback) -> (u16, Value) {
+    pub(crate) async fn post_callback(&self, callback: &Callback) -> (u16, Value) {
         let mut request = reqwest::Client::new()
             .post(self.worker.url("/wechatpay/notify/transaction"))
             .header("content-type", "application/json");
@@ -322,7 +358,7 @@ impl Pay {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn dashboard(&self, payee: &Payee) -> Value {
+    pub(crate) async fn dashboard(&self, payee: &Payee) -> Value {
         let (status, body) = self
             .as_payee(payee, reqwest::Method::GET, "/api/dash/payments", None)
             .await;
@@ -331,7 +367,7 @@ impl Pay {
     }
 }
 
-fn statuses(delivery: &Value) -> Vec<Option<u64>> {
+pub(crate) fn statuses(delivery: &Value) -> Vec<Option<u64>> {
     delivery["attempts"]
         .as_array()
         .unwrap()
@@ -472,7 +508,17 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
     assert_eq!(p.post_callback(&unknown).await.0, 401);
     assert_eq!(p.order_view_on(p.worker(), id).await["state"], "pending");
 
-    // Verified but disagreeing with the order: recorded and flagged, never applied.
+    // A resource that is not `encrypt-resource`: refused (WeChat Pay retries), not recorded.
+    let mut odd = p.callback(&order, |_| {}, &signer, &serial, now());
+    let mut envelope: Value = serde_json::from_slice(&odd.body).unwrap();
+    envelope["resource_type"] = json!("plain-resource");
+    odd.body = serde_json::to_vec(&envelope).unwrap();
+    odd.headers = sign_for_test(&signer, &serial, now(), &unique("nonce"), &odd.body).unwrap();
+    let (status, body) = p.post_callback(&odd).await;
+    assert_eq!((status, &body["code"]), (400, &json!("FAIL")), "{body}");
+
+    // Verified but disagreeing with the order: recorded and flagged, never applied — and once
+    // recorded answered success, so WeChat Pay stops retrying what a retry cannot change.
     let wrong_amount = p.callback(
         &order,
         |tx| tx["amount"]["total"] = json!(1),
@@ -481,7 +527,7 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
         now(),
     );
     let (status, body) = p.post_callback(&wrong_amount).await;
-    assert_eq!((status, &body["code"]), (400, &json!("FAIL")), "{body}");
+    assert_eq!(status, 204, "{body}");
     let wrong_appid = p.callback(
         &order,
         |tx| tx["appid"] = json!("wx0000000000000bad"),
@@ -489,7 +535,7 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
         &serial,
         now(),
     );
-    assert_eq!(p.post_callback(&wrong_appid).await.0, 400);
+    assert_eq!(p.post_callback(&wrong_appid).await.0, 204);
     let wrong_mchid = p.callback(
         &order,
         |tx| tx["mchid"] = json!("1900000999"),
@@ -497,9 +543,18 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
         &serial,
         now(),
     );
-    assert_eq!(p.post_callback(&wrong_mchid).await.0, 400);
+    assert_eq!(p.post_callback(&wrong_mchid).await.0, 204);
+    // A direct order's callback carrying a sub-merchant (a partner-shaped payment): flagged.
+    let with_sub = p.callback(
+        &order,
+        |tx| tx["sub_mchid"] = json!("1900000109"),
+        &signer,
+        &serial,
+        now(),
+    );
+    assert_eq!(p.post_callback(&with_sub).await.0, 204);
     // The same wrong-amount notification again: same answer, flagged once.
-    assert_eq!(p.post_callback(&wrong_amount).await.0, 400);
+    assert_eq!(p.post_callback(&wrong_amount).await.0, 204);
     assert_eq!(p.order_view_on(p.worker(), id).await["state"], "pending");
     assert_eq!(p.transitions(p.worker(), id, "paid"), 0);
     let flags = p.dashboard(&payee).await["flags"]
@@ -517,7 +572,9 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
         "{flags:?}"
     );
     assert!(
-        kinds.contains(&"mismatch_appid") && kinds.contains(&"mismatch_mchid"),
+        kinds.contains(&"mismatch_appid")
+            && kinds.contains(&"mismatch_mchid")
+            && kinds.contains(&"mismatch_sub_mchid"),
         "{flags:?}"
     );
     let recorded = p
@@ -527,7 +584,11 @@ async fn forged_probe_stale_wrong_amount_and_wrong_appid_callbacks_are_rejected_
             order["out_trade_no"].as_str().unwrap()
         ))
         .unwrap();
-    assert_eq!(recorded.len(), 3);
+    assert_eq!(
+        recorded.len(),
+        4,
+        "the odd resource_type is not recorded: {recorded:?}"
+    );
     assert!(recorded.iter().all(|r| r["outcome"] == "flagged"));
 
     // Finally the genuine notification: applied once.
@@ -564,9 +625,10 @@ async fn the_simulators_probe_stale_and_wrong_amount_deliveries_are_refused_and_
     assert_eq!(attempts.last().unwrap()["status"], 204);
     assert_eq!(p.transitions(p.worker(), id, "paid"), 1);
 
-    // A stale timestamp and a wrong amount (not retried by WeChat): refused; the cron's query
-    // then finds the order paid at WeChat Pay and applies that.
-    for (variant, expected) in [("stale", 401), ("wrong_amount", 400)] {
+    // A stale timestamp (refused, 401) and a wrong amount (verified: flagged and answered
+    // success, never applied); the cron's query then finds the order paid at WeChat Pay and
+    // applies that.
+    for (variant, expected) in [("stale", 401), ("wrong_amount", 204)] {
         let order = p.order(&collection, None).await;
         let (id, no) = (
             order["id"].as_str().unwrap(),
@@ -1161,6 +1223,15 @@ async fn on_a_desktop_the_native_qr_is_shown_and_paying_it_turns_the_page_paid()
         .goto(p.worker().url(&format!("/c/{collection}")))
         .await
         .unwrap();
+    // Own business: the page names the merchant as the seller.
+    let seller = browser
+        .wait_for(".seller")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(seller, format!("收款商户：{MERCHANT_NAME}"));
     browser
         .wait_for("#sk-pay")
         .await
@@ -1209,6 +1280,20 @@ async fn on_a_desktop_the_native_qr_is_shown_and_paying_it_turns_the_page_paid()
         .await
         .unwrap();
     assert!(receipt.contains("¥8.88"), "{receipt}");
+    // The payer finds the order again from the collection's page ("我的订单").
+    browser
+        .driver
+        .goto(p.worker().url(&format!("/c/{collection}")))
+        .await
+        .unwrap();
+    let mine = browser.wait_for("#sk-my-orders").await.unwrap();
+    let links = mine.find_all(thirtyfour::By::Css("a")).await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        links[0].attr("href").await.unwrap().as_deref(),
+        Some(format!("/o/{id}").as_str())
+    );
+    assert!(mine.text().await.unwrap().contains("已支付"));
     browser.quit().await.unwrap();
 }
 
@@ -1418,4 +1503,153 @@ async fn a_merchant_split_paid_through_wechat_pay_marks_exactly_that_participant
     let (status, body) = split_order(worker, &id, a, Some(a_token), Some("10.00")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["amount_fen"], 1000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn own_business_approval_declares_the_payee_part_of_the_business() {
+    let p = pay().await;
+    let openid = p.sim.create_payer(true).await.unwrap();
+    let resp = reqwest::Client::new()
+        .post(
+            p.worker()
+                .url(&format!("/api/operator/payees/{openid}/approve")),
+        )
+        .bearer_auth(OPERATOR)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["model"], "own_business", "{answer}");
+    let declaration = answer["declaration"].as_str().unwrap();
+    assert!(
+        declaration.contains("属于本商户") && declaration.contains(MERCHANT_NAME),
+        "{declaration}"
+    );
+    let stored = p
+        .worker()
+        .query(&format!(
+            "SELECT declared_staff_at FROM payee_merchants WHERE openid = '{openid}'"
+        ))
+        .unwrap();
+    let declared_at = stored[0]["declared_staff_at"].as_i64().unwrap();
+    assert!((declared_at - now()).abs() < 120, "{stored:?}");
+
+    // The payee's dashboard shows the model, the seller and the declaration.
+    let cookie = wechat_session(p.worker(), "/oauth/start?next=/dash", &openid, "sk_payee").await;
+    let payee = Payee {
+        openid: openid.clone(),
+        cookie,
+    };
+    let money = &p.dashboard(&payee).await["money"];
+    assert_eq!(money["model"], "own_business", "{money}");
+    assert_eq!(money["merchant_name"], MERCHANT_NAME);
+    assert_eq!(money["declared_staff_at"], declared_at);
+    assert_eq!(money["merchant_mode_available"], true);
+
+    // Revoking withdraws the declaration — and stops new orders at once, even for a
+    // collection published while approved (checked in the statement that reserves the order).
+    let collection = p.collection(&payee, Some("5.00")).await;
+    let resp = reqwest::Client::new()
+        .post(
+            p.worker()
+                .url(&format!("/api/operator/payees/{openid}/revoke")),
+        )
+        .bearer_auth(OPERATOR)
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = resp.json().await.unwrap();
+    assert!(answer["declared_staff_at"].is_null(), "{answer}");
+    let (status, body) = p.try_order_on(p.worker(), &collection, None).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (409, &json!("PAYEE_NOT_APPROVED")),
+        "{body}"
+    );
+    let made = p
+        .worker()
+        .query(&format!(
+            "SELECT COUNT(*) AS n FROM orders WHERE collection_id = '{collection}'"
+        ))
+        .unwrap();
+    assert_eq!(made[0]["n"], 0, "no order was reserved");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_money_model_merchant_mode_is_refused_with_what_to_configure() {
+    let p = pay().await;
+    // Same keys, no WECHATPAY_MODEL.
+    let worker = p
+        .sim
+        .start_worker(&[
+            ("OPERATOR_SECRET", OPERATOR),
+            ("WECHATPAY_MODEL", ""),
+            ("WECHATPAY_MERCHANT_NAME", ""),
+        ])
+        .await
+        .unwrap();
+    let payee = p.payee_on(&worker).await;
+    let (status, body) = p
+        .as_payee_on(
+            &worker,
+            &payee,
+            reqwest::Method::POST,
+            "/api/dash/merchant-collections",
+            Some(json!({ "payee_name": "李四商店", "title": "课程费", "amount": "1.00", "note": "" })),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "MODEL_NOT_CONFIGURED");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("WECHATPAY_MODEL")
+            && message.contains("own_business")
+            && message.contains("platform"),
+        "{message}"
+    );
+    // The dashboard says the same; personal mode still publishes.
+    let (status, dash) = p
+        .as_payee_on(
+            &worker,
+            &payee,
+            reqwest::Method::GET,
+            "/api/dash/payments",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(dash["merchant_configured"], false);
+    assert!(dash["money"]["model"].is_null());
+    assert!(dash["money"]["merchant_mode_unavailable"]
+        .as_str()
+        .unwrap()
+        .contains("WECHATPAY_MODEL"));
+    let (status, created) = p
+        .as_payee_on(
+            &worker,
+            &payee,
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(crate::good_body(&crate::unique_pay_code())),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    // A merchant collection stored earlier (before the model was unset) cannot take orders.
+    worker
+        .query(&format!(
+            "UPDATE collections SET pay_mode = 'merchant' WHERE id = '{}'",
+            created["id"].as_str().unwrap()
+        ))
+        .unwrap();
+    let (status, body) = p
+        .try_order_on(&worker, created["id"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (503, &json!("MODEL_NOT_CONFIGURED")),
+        "{body}"
+    );
+    let orders = worker.query("SELECT COUNT(*) AS n FROM orders").unwrap();
+    assert_eq!(orders[0]["n"], 0);
 }

@@ -140,6 +140,8 @@ pub async fn list(req: &Request, env: &Env) -> Result<Response, ApiError> {
 }
 
 /// `POST /api/operator/payees/:openid/approve|revoke`: the openid need not have signed in yet.
+/// The answer also says what the approval means for the money (`pay::merchants::on_approval`):
+/// in own business it records the declaration that the payee is part of the business.
 pub async fn set_status(
     openid: &str,
     approve: bool,
@@ -171,5 +173,10 @@ pub async fn set_status(
         .first::<PayeeRow>(None)
         .await?
         .ok_or_else(|| ApiError::Internal("upsert returned nothing".into()))?;
-    http::json(200, &row)
+    let money = crate::pay::merchants::on_approval(env, &openid, approve).await?;
+    let mut answer = serde_json::to_value(&row).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let (Some(answer), Some(money)) = (answer.as_object_mut(), money.as_object()) {
+        answer.extend(money.clone());
+    }
+    http::json(200, &answer)
 }

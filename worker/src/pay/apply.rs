@@ -89,6 +89,19 @@ pub struct OrderRow {
     /// A merchant-mode split's participant this order pays for.
     #[serde(default)]
     pub participant_id: Option<String>,
+    /// The signing merchant at creation (NULL: made before the model existed, direct).
+    #[serde(default)]
+    pub mchid: Option<String>,
+    /// The payee's sub-merchant (platform orders).
+    #[serde(default)]
+    pub sub_mchid: Option<String>,
+    /// `appid` / `sp_appid` at creation.
+    #[serde(default)]
+    pub appid: Option<String>,
+    /// 1 when created with `settle_info.profit_sharing = true` (read by `pay::sharing`).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub profit_sharing: i64,
 }
 
 impl OrderRow {
@@ -112,7 +125,8 @@ impl OrderRow {
 /// The columns of [`OrderRow`].
 pub const ORDER_COLUMNS: &str =
     "id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, state, \
-     expires_at, transaction_id, paid_at, refunded_fen, code_url, created_at, participant_id";
+     expires_at, transaction_id, paid_at, refunded_fen, code_url, created_at, participant_id, \
+     mchid, sub_mchid, appid, profit_sharing";
 
 /// The order with this number.
 pub async fn order_by_out_trade_no(
@@ -221,18 +235,39 @@ pub async fn apply_transaction(
     source: Source,
     dedupe: &str,
 ) -> Result<(Outcome, Option<OrderRow>), ApiError> {
-    let ids = config.ids();
     for _ in 0..5 {
         let Some(order) = order_by_out_trade_no(env, &tx.out_trade_no).await? else {
             return Ok((Outcome::UnknownOrder, None));
         };
         let from = order.state()?;
-        match decide(&order.facts()?, tx, &ids) {
+        // Checked against the merchant the order was made for (its sub-merchant too), never
+        // against whatever the configuration says now.
+        let routing = super::routing::for_order(&order, config);
+        match decide(&order.facts()?, tx, &routing) {
             Decision::Apply {
                 to,
                 payment,
                 paid_after_close,
             } => {
+                // The payee's flag is written before the state changes: if writing it fails,
+                // nothing is applied and the whole step is retried (a callback answers 500),
+                // so a payment is never applied without its flag. The flag is keyed per order,
+                // so a retry or a racing copy records it once.
+                if paid_after_close {
+                    flag(
+                        env,
+                        &format!("paid_after_close:{}", order.id),
+                        Some(&order),
+                        None,
+                        "paid_after_close",
+                        &format!(
+                            "订单 {} 已在本地关闭，但微信支付确认已付款 {}：已按已支付处理",
+                            order.out_trade_no,
+                            Fen::new(order.amount_fen)
+                        ),
+                    )
+                    .await?;
+                }
                 if !compare_and_swap(env, &order.id, from, to, source.as_str(), payment.as_ref())
                     .await?
                 {
@@ -247,7 +282,7 @@ pub async fn apply_transaction(
                     source.as_str()
                 );
                 if to == OrderState::Paid {
-                    on_paid(env, &order, paid_after_close, dedupe).await?;
+                    on_paid(env, &order).await;
                 }
                 return Ok((Outcome::Applied(to), Some(order)));
             }
@@ -285,30 +320,7 @@ pub async fn apply_transaction(
     )))
 }
 
-async fn on_paid(
-    env: &Env,
-    order: &OrderRow,
-    paid_after_close: bool,
-    dedupe: &str,
-) -> Result<(), ApiError> {
-    if let Err(e) = crate::oa::channels::record_order_paid(env, &order.out_trade_no).await {
-        worker::console_error!("channel attribution of a paid order failed: {e:?}");
-    }
-    if paid_after_close {
-        flag(
-            env,
-            &format!("{dedupe}:paid_after_close"),
-            Some(order),
-            None,
-            "paid_after_close",
-            &format!(
-                "订单 {} 已在本地关闭，但微信支付确认已付款 {}：已按已支付处理",
-                order.out_trade_no,
-                Fen::new(order.amount_fen)
-            ),
-        )
-        .await?;
-    }
+async fn on_paid(env: &Env, order: &OrderRow) {
     // Channel attribution is a statistic: a failure there must not undo the payment.
     if let Err(e) = crate::oa::channels::record_order_paid(env, &order.out_trade_no).await {
         worker::console_error!("channel attribution of {}: {e:?}", order.out_trade_no);
@@ -337,5 +349,4 @@ async fn on_paid(
             ),
         }
     }
-    Ok(())
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use shoukuan_core::order::PayMethod;
+use shoukuan_core::routing::PayeeRouting;
 use shoukuan_core::wechatpay::{
-    request_message, Authorization, JsapiPrepayRequest, RefundStatus, SignedHeaders, Transaction,
-    HEADER_SERIAL,
+    request_message, Authorization, RefundStatus, SignedHeaders, Transaction, HEADER_SERIAL,
 };
 use worker::{AbortController, Env, Fetch, Headers, Method, Request, RequestInit};
 
@@ -99,6 +99,18 @@ pub async fn exchange(
     path_and_query: &str,
     body: Option<&[u8]>,
 ) -> Result<Answer, CallError> {
+    exchange_naming(config, method, path_and_query, body, None).await
+}
+
+/// [`exchange`] whose `Wechatpay-Serial` names `serial` (the key a sensitive field was
+/// encrypted with) instead of the configured public key.
+async fn exchange_naming(
+    config: &PayConfig,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+    serial: Option<&str>,
+) -> Result<Answer, CallError> {
     let timestamp = now_secs();
     let nonce =
         crate::wechat::random_alnum(32).map_err(|e| CallError::Transport(format!("{e:?}")))?;
@@ -131,8 +143,8 @@ pub async fn exchange(
     headers
         .set("user-agent", "shoukuan/0.1 (workers-rs)")
         .map_err(transport)?;
-    if let Some((id, _)) = &config.public_key {
-        // Public-key mode: answers are then signed with the WeChat Pay public key.
+    // Public-key mode: answers are then signed with the WeChat Pay public key.
+    if let Some(id) = serial.or(config.public_key.as_ref().map(|(id, _)| id.as_str())) {
         headers.set(HEADER_SERIAL, id).map_err(transport)?;
     }
     let mut init = RequestInit::new();
@@ -187,7 +199,20 @@ pub async fn call(
     path_and_query: &str,
     body: Option<&[u8]>,
 ) -> Result<Answer, CallError> {
-    let answer = exchange(config, method, path_and_query, body).await?;
+    call_with_serial(env, config, method, path_and_query, body, None).await
+}
+
+/// [`call`] with `Wechatpay-Serial` naming the key an encrypted field was encrypted with
+/// (profit-sharing receivers' `name`; `None`: as [`call`]).
+pub async fn call_with_serial(
+    env: &Env,
+    config: &PayConfig,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+    serial: Option<&str>,
+) -> Result<Answer, CallError> {
+    let answer = exchange_naming(config, method, path_and_query, body, serial).await?;
     let headers = answer
         .signed_headers()
         .map_err(|e| CallError::Unverified(e.to_string()))?;
@@ -221,54 +246,56 @@ pub enum Prepaid {
     Jsapi(String),
     /// Native: the `code_url` to show as a QR.
     Native(String),
+    /// H5: WeChat Pay's middle page (valid 5 minutes).
+    H5(String),
 }
 
-/// `POST /v3/pay/transactions/{jsapi|native}`. `request.payer` is dropped for Native.
+/// `POST /v3/pay/transactions/{jsapi|native|h5}` or its `/partner/` twin; `body` is complete
+/// (`PayeeRouting::prepay_body`).
 pub async fn prepay(
     env: &Env,
     config: &PayConfig,
+    routing: &PayeeRouting,
     method: PayMethod,
-    request: &JsapiPrepayRequest,
+    body: &serde_json::Value,
 ) -> Result<Prepaid, CallError> {
-    let mut body =
-        serde_json::to_value(request).map_err(|e| CallError::Malformed(e.to_string()))?;
-    let path = match method {
-        PayMethod::Jsapi => "/v3/pay/transactions/jsapi",
-        PayMethod::Native => {
-            if let Some(object) = body.as_object_mut() {
-                object.remove("payer");
-            }
-            "/v3/pay/transactions/native"
-        }
-    };
-    let bytes = serde_json::to_vec(&body).map_err(|e| CallError::Malformed(e.to_string()))?;
+    let bytes = serde_json::to_vec(body).map_err(|e| CallError::Malformed(e.to_string()))?;
+    let path = routing.prepay_path(method);
     let answer = call(env, config, Method::Post, path, Some(&bytes)).await?;
     #[derive(Deserialize)]
     struct Prepay {
         prepay_id: Option<String>,
         code_url: Option<String>,
+        h5_url: Option<String>,
     }
     let prepay: Prepay = json(&answer)?;
-    match (method, prepay.prepay_id, prepay.code_url) {
-        (PayMethod::Jsapi, Some(id), _) if !id.is_empty() => Ok(Prepaid::Jsapi(id)),
-        (PayMethod::Native, _, Some(url)) if !url.is_empty() => Ok(Prepaid::Native(url)),
-        _ => Err(CallError::Malformed(
-            "prepay answer without prepay_id / code_url".into(),
+    let found = match method {
+        PayMethod::Jsapi => prepay.prepay_id.map(Prepaid::Jsapi),
+        PayMethod::Native => prepay.code_url.map(Prepaid::Native),
+        PayMethod::H5 => prepay.h5_url.map(Prepaid::H5),
+    };
+    match found {
+        Some(Prepaid::Jsapi(v) | Prepaid::Native(v) | Prepaid::H5(v)) if v.is_empty() => {
+            Err(CallError::Malformed(
+                "prepay answer with an empty prepay_id / code_url / h5_url".into(),
+            ))
+        }
+        Some(prepaid) => Ok(prepaid),
+        None => Err(CallError::Malformed(
+            "prepay answer without prepay_id / code_url / h5_url".into(),
         )),
     }
 }
 
-/// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=…`; `None` when WeChat Pay has no such
-/// order (`ORDER_NOT_EXIST`: the prepay never reached it).
+/// The order query by number (direct: `?mchid=`; partner: `?sp_mchid=&sub_mchid=`); `None`
+/// when WeChat Pay has no such order (`ORDER_NOT_EXIST`: the prepay never reached it).
 pub async fn query_order(
     env: &Env,
     config: &PayConfig,
+    routing: &PayeeRouting,
     out_trade_no: &str,
 ) -> Result<Option<Transaction>, CallError> {
-    let path = format!(
-        "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
-        config.mchid
-    );
+    let path = routing.query_path(out_trade_no);
     match call(env, config, Method::Get, &path, None).await {
         Ok(answer) => json(&answer).map(Some),
         Err(CallError::Refused { code, .. }) if code == "ORDER_NOT_EXIST" => Ok(None),
@@ -276,14 +303,15 @@ pub async fn query_order(
     }
 }
 
-/// `POST /v3/pay/transactions/out-trade-no/{no}/close` (204).
+/// The close call (204), with the routing's ids.
 pub async fn close_order(
     env: &Env,
     config: &PayConfig,
+    routing: &PayeeRouting,
     out_trade_no: &str,
 ) -> Result<(), CallError> {
-    let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}/close");
-    let body = serde_json::to_vec(&serde_json::json!({ "mchid": config.mchid }))
+    let path = routing.close_path(out_trade_no);
+    let body = serde_json::to_vec(&routing.close_body())
         .map_err(|e| CallError::Malformed(e.to_string()))?;
     call(env, config, Method::Post, &path, Some(&body))
         .await
@@ -300,13 +328,18 @@ pub struct RefundAnswer {
     pub status: RefundStatus,
 }
 
-/// `POST /v3/refund/domestic/refunds`.
+/// `POST /v3/refund/domestic/refunds`, with `sub_mchid` added for a partner order.
 pub async fn create_refund(
     env: &Env,
     config: &PayConfig,
+    routing: &PayeeRouting,
     body: &serde_json::Value,
 ) -> Result<RefundAnswer, CallError> {
-    let bytes = serde_json::to_vec(body).map_err(|e| CallError::Malformed(e.to_string()))?;
+    let mut body = body.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.extend(routing.request_ids());
+    }
+    let bytes = serde_json::to_vec(&body).map_err(|e| CallError::Malformed(e.to_string()))?;
     let answer = call(
         env,
         config,
@@ -318,13 +351,15 @@ pub async fn create_refund(
     json(&answer)
 }
 
-/// `GET /v3/refund/domestic/refunds/{out_refund_no}`; `None` when WeChat Pay has no such refund.
+/// `GET /v3/refund/domestic/refunds/{out_refund_no}[?sub_mchid=]`; `None` when WeChat Pay has
+/// no such refund.
 pub async fn query_refund(
     env: &Env,
     config: &PayConfig,
+    routing: &PayeeRouting,
     out_refund_no: &str,
 ) -> Result<Option<RefundAnswer>, CallError> {
-    let path = format!("/v3/refund/domestic/refunds/{out_refund_no}");
+    let path = routing.refund_query_path(out_refund_no);
     match call(env, config, Method::Get, &path, None).await {
         Ok(answer) => json(&answer).map(Some),
         Err(CallError::Refused { code, .. }) if code == "RESOURCE_NOT_EXISTS" => Ok(None),

@@ -6,7 +6,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use shoukuan_core::order::{MerchantIds, DEFAULT_TTL_SECS};
+use shoukuan_core::order::DEFAULT_TTL_SECS;
+use shoukuan_core::routing::{model_problem, DeploymentModel, PayeeRouting, MODEL_SETTING};
 use shoukuan_core::wechatpay::{ApiV3Key, PrivateKey, PublicKey, PUBLIC_KEY_ID_PREFIX};
 use worker::Env;
 
@@ -43,12 +44,22 @@ impl RsaBackend {
 }
 
 /// Everything the payments code needs from configuration.
+///
+/// In both models `mchid` / `appid` are the *signing* merchant's: the direct merchant in
+/// `own_business`, the service provider's `sp_mchid` / `sp_appid` in `platform`; the keys are
+/// always that merchant's.
 #[derive(Debug, Clone)]
 pub struct PayConfig {
-    /// `WECHATPAY_MCHID`.
+    /// `WECHATPAY_MCHID`: the merchant (own business) or the service provider (platform).
     pub mchid: String,
-    /// `WECHATPAY_APPID` (the Official Account's AppID bound to the merchant).
+    /// `WECHATPAY_APPID`: the Official Account's AppID bound to `mchid` (`sp_appid` in
+    /// platform mode); the payers' openids are under it.
     pub appid: String,
+    /// `WECHATPAY_MODEL`, or why merchant mode is off (it names what to set). Orders already
+    /// made keep their stored routing either way: callbacks, queries and refunds still work.
+    pub model: Result<DeploymentModel, String>,
+    /// `WECHATPAY_MERCHANT_NAME`: the seller named on payer pages (own business).
+    pub merchant_name: Option<String>,
     /// `WECHATPAY_MCH_SERIAL`: serial of the merchant API certificate.
     pub mch_serial: String,
     /// `WECHATPAY_MCH_PRIVATE_KEY`, parsed.
@@ -73,12 +84,19 @@ pub struct PayConfig {
 }
 
 impl PayConfig {
-    /// The merchant identity callbacks and queries are checked against.
-    pub fn ids(&self) -> MerchantIds {
-        MerchantIds {
-            mchid: self.mchid.clone(),
+    /// The routing of an own-business order (and of orders stored before the model existed).
+    pub fn direct(&self) -> PayeeRouting {
+        PayeeRouting::Direct {
             appid: self.appid.clone(),
+            mchid: self.mchid.clone(),
         }
+    }
+
+    /// The model, or 503 `MODEL_NOT_CONFIGURED` whose message names what to configure.
+    pub fn require_model(&self) -> Result<DeploymentModel, ApiError> {
+        self.model
+            .clone()
+            .map_err(|why| ApiError::Pay(503, "MODEL_NOT_CONFIGURED", why))
     }
 
     /// Reads and parses everything; `Err` names what is missing or malformed (never a value).
@@ -134,9 +152,29 @@ impl PayConfig {
                     .ok_or_else(|| format!("{name}={v:?} is not a number of seconds")),
             }
         };
+        let merchant_name = setting(env, "WECHATPAY_MERCHANT_NAME")
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        let model_value = setting(env, MODEL_SETTING);
+        let model = match model_problem(model_value.as_deref()) {
+            Some(why) => Err(why),
+            None => match DeploymentModel::parse(model_value.as_deref().unwrap_or_default()) {
+                Some(DeploymentModel::OwnBusiness) if merchant_name.is_none() => Err(
+                    "未配置 WECHATPAY_MERCHANT_NAME：自营商户模式（own_business）须写明收款商户名称，付款页以它为卖方"
+                        .to_string(),
+                ),
+                Some(model) => Ok(model),
+                None => Err(format!("{MODEL_SETTING} is invalid")),
+            },
+        };
+        if let Err(why) = &model {
+            worker::console_log!("merchant mode is off: {why}");
+        }
         Ok(PayConfig {
             mchid,
             appid,
+            model,
+            merchant_name,
             mch_serial,
             private_key,
             private_key_der,
@@ -173,6 +211,15 @@ impl PayConfig {
             *cache.borrow_mut() = Some(value.clone());
             value
         })
+    }
+
+    /// Why merchant mode (publishing, new orders) is unavailable, or `None` when it works:
+    /// the keys and a valid `WECHATPAY_MODEL` (+ its settings) are configured.
+    pub fn merchant_unavailable(env: &Env) -> Option<String> {
+        match PayConfig::get(env) {
+            None => Some("本站未配置微信支付商户号，暂不能使用商户收款，请使用个人收款码".into()),
+            Some(config) => config.model.as_ref().err().cloned(),
+        }
     }
 
     /// [`PayConfig::get`] or 503 `PAY_NOT_CONFIGURED`.

@@ -7,6 +7,9 @@
 //!   API, then locally; an order WeChat Pay never heard of (its prepay failed) is closed locally.
 //! - Refunds still processing are queried too.
 //!
+//! Every call goes to the merchant the order was made for (`routing::for_order`: the
+//! partner endpoints and its `sub_mchid` for a platform order).
+//!
 //! Each run handles a bounded batch, oldest first; the next minute picks up the rest.
 
 use serde::Deserialize;
@@ -95,6 +98,7 @@ pub async fn run(env: &Env) -> Result<Summary, ApiError> {
             worker::console_error!("cron: refund {}: {e:?}", refund.out_refund_no);
         }
     }
+    super::sharing::cron(env, &config).await;
     worker::console_log!(
         "pay cron: {} queried, {} paid, {} closed, {} refunds checked",
         summary.queried,
@@ -131,7 +135,8 @@ async fn check_order(
     }
     summary.queried += 1;
     let dedupe = format!("query:{}", order.out_trade_no);
-    match client::query_order(env, config, &order.out_trade_no).await {
+    let routing = super::routing::for_order(order, config);
+    match client::query_order(env, config, &routing, &order.out_trade_no).await {
         Ok(Some(tx)) => {
             let (outcome, _) =
                 apply::apply_transaction(env, config, &tx, Source::Cron, &dedupe).await?;
@@ -173,7 +178,8 @@ async fn close(
     order: &OrderRow,
     summary: &mut Summary,
 ) -> Result<(), ApiError> {
-    match client::close_order(env, config, &order.out_trade_no).await {
+    let routing = super::routing::for_order(order, config);
+    match client::close_order(env, config, &routing, &order.out_trade_no).await {
         Ok(()) => {
             if compare_and_swap(
                 env,
@@ -193,7 +199,9 @@ async fn close(
                 "close of {} refused: {code} {message}; asking again",
                 order.out_trade_no
             );
-            if let Ok(Some(tx)) = client::query_order(env, config, &order.out_trade_no).await {
+            if let Ok(Some(tx)) =
+                client::query_order(env, config, &routing, &order.out_trade_no).await
+            {
                 let (outcome, _) = apply::apply_transaction(
                     env,
                     config,

@@ -17,6 +17,7 @@ use shoukuan_core::collection::{AmountRule, Created, FieldError};
 use shoukuan_core::limits::DayStatus;
 use shoukuan_core::paytime::ShanghaiDay;
 use shoukuan_core::refund::RefundView;
+use shoukuan_core::routing::DeploymentModel;
 use shoukuan_core::session::Openid;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
@@ -75,11 +76,32 @@ struct FlagLine {
     created_at: i64,
 }
 
+/// The money model as this payee sees it.
+#[derive(Debug, Serialize)]
+struct MoneyModel {
+    /// `own_business` | `platform`, or null when unset / invalid.
+    model: Option<&'static str>,
+    /// What the model means, in Chinese.
+    model_label: Option<&'static str>,
+    /// Own business: the seller named on payer pages.
+    merchant_name: Option<String>,
+    /// Platform: this payee's sub-merchant (where its money settles).
+    sub_mchid: Option<String>,
+    /// Own business: when the operator declared this payee part of the business.
+    declared_staff_at: Option<i64>,
+    /// Whether this payee may publish merchant-mode collections now.
+    merchant_mode_available: bool,
+    /// Why not (names what is missing), when not.
+    merchant_mode_unavailable: Option<String>,
+}
+
 /// `GET /api/dash/payments`.
 #[derive(Debug, Serialize)]
 struct Dashboard {
     /// Whether this deployment can take WeChat Pay payments at all.
     merchant_configured: bool,
+    /// The money model and this payee's place in it.
+    money: MoneyModel,
     /// Today (Asia/Shanghai) against the ¥50 000 limit.
     today: DayStatus,
     collections: Vec<CollectionTotals>,
@@ -142,10 +164,31 @@ pub async fn overview(req: &Request, env: &Env) -> Result<Response, ApiError> {
         .all()
         .await?
         .results::<FlagLine>()?;
+    let config = PayConfig::get(env);
+    let model = config.as_ref().and_then(|c| c.model.clone().ok());
+    let bound = super::merchants::find(env, payee.as_str()).await?;
+    let unavailable = match super::check_may_publish(env, &payee).await {
+        Ok(()) => None,
+        Err(ApiError::Pay(_, _, message)) => Some(message),
+        Err(e) => return Err(e),
+    };
+    let money = MoneyModel {
+        model: model.map(|m| m.as_str()),
+        model_label: model.map(|m| m.label()),
+        merchant_name: config
+            .as_ref()
+            .filter(|_| model == Some(DeploymentModel::OwnBusiness))
+            .and_then(|c| c.merchant_name.clone()),
+        sub_mchid: bound.as_ref().and_then(|b| b.sub_mchid.clone()),
+        declared_staff_at: bound.as_ref().and_then(|b| b.declared_staff_at),
+        merchant_mode_available: unavailable.is_none(),
+        merchant_mode_unavailable: unavailable,
+    };
     http::json(
         200,
         &Dashboard {
-            merchant_configured: PayConfig::get(env).is_some(),
+            merchant_configured: super::configured(env),
+            money,
             today: DayStatus::new(day, confirmed, reserved, verified),
             collections,
             orders,
@@ -159,7 +202,8 @@ pub async fn overview(req: &Request, env: &Env) -> Result<Response, ApiError> {
 /// collection belongs to the signed-in payee (its daily limit, its dashboard).
 pub async fn create_collection(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let payee = require_approved_payee(&req, env).await?;
-    PayConfig::require(env)?;
+    // The model must be configured, and in platform mode the payee needs its own sub-merchant.
+    super::check_may_publish(env, &payee).await?;
     let draft: NewMerchantCollection = http::read_json(&mut req).await?;
     let valid = draft.validate().map_err(ApiError::Invalid)?;
     let id = secrets::new_public_id()?;

@@ -1,6 +1,8 @@
-//! Merchant payments through WeChat Pay API v3: orders (JSAPI inside WeChat, Native QR
-//! outside), verified idempotent callbacks, active re-query and close by cron, refunds, the
-//! daily receipt limit, and the payee's payments dashboard. Every rule is `shoukuan-core`'s
+//! Merchant payments through WeChat Pay API v3: orders (JSAPI inside WeChat, H5 in a phone
+//! browser, Native QR on a desktop) routed by the deployment model (`routing`: the merchant
+//! in own business, each payee's own sub-merchant in platform mode), verified idempotent
+//! callbacks checked against each order's routing, active re-query and close by cron,
+//! refunds, the daily receipt limit, and the payee's payments dashboard. Every rule is `shoukuan-core`'s
 //! (`order`, `refund`, `limits`, `wechatpay`); this module moves checked values between
 //! WeChat Pay, D1 and the API.
 //!
@@ -17,13 +19,18 @@ mod config;
 mod cron;
 mod crypto;
 mod dash;
+pub mod merchants;
 mod notify;
 mod orders;
 mod refunds;
+pub mod routing;
+pub mod sharing;
 mod testhooks;
 
-use shoukuan_core::checkout;
+use shoukuan_core::checkout::{self, Seller};
 use shoukuan_core::collection::CollectionView;
+use shoukuan_core::routing::DeploymentModel;
+use shoukuan_core::session::Openid;
 use worker::{Env, Request, Response};
 
 use crate::error::ApiError;
@@ -43,19 +50,42 @@ pub async fn handle(route: PayRoute, req: Request, env: &Env) -> Result<Response
         PayRoute::CreateRefund(id) => refunds::create(&id, req, env).await,
         PayRoute::ResolveFlag(id) => dash::resolve_flag(&id, &req, env).await,
         PayRoute::SetIdentity(openid) => dash::set_identity(&openid, req, env).await,
+        PayRoute::BindMerchant(openid) => merchants::bind(&openid, req, env).await,
+        PayRoute::GetShares(id) => sharing::get_rule(&id, &req, env).await,
+        PayRoute::PutShares(id) => sharing::put_rule(&id, req, env).await,
+        PayRoute::ShareStatus => sharing::list(&req, env).await,
         PayRoute::TestFaults => testhooks::faults(req, env).await,
         PayRoute::TestAge => testhooks::age(req, env).await,
         PayRoute::TestBench => testhooks::bench(req, env).await,
     }
 }
 
-/// The payer card of a merchant collection (pay button + inline script), or `None` for a
-/// personal one (which keeps its receive-code card).
-pub async fn merchant_card(view: &CollectionView, env: &Env) -> Result<Option<String>, ApiError> {
+/// The payer card of a merchant collection (pay button + inline script, and "我的订单" for a
+/// payer who has paid here before), or `None` for a personal one (which keeps its
+/// receive-code card).
+pub async fn merchant_card(
+    view: &CollectionView,
+    req: &Request,
+    env: &Env,
+) -> Result<Option<String>, ApiError> {
     let row = orders::collection(env, &view.id).await?;
-    Ok(row
-        .filter(|c| c.pay_mode == "merchant")
-        .map(|_| checkout::merchant_card(view)))
+    if row.filter(|c| c.pay_mode == "merchant").is_none() {
+        return Ok(None);
+    }
+    // Own business: the merchant is the seller, and the page says so.
+    let config = config::PayConfig::get(env);
+    let seller = match config.as_deref() {
+        Some(config) if config.model == Ok(DeploymentModel::OwnBusiness) => {
+            Seller::Merchant(config.merchant_name.as_deref().unwrap_or_default())
+        }
+        _ => Seller::Payee,
+    };
+    let mine = orders::payer_orders(req, env, &view.id).await?;
+    Ok(Some(format!(
+        "{}{}",
+        checkout::merchant_card(view, seller),
+        checkout::my_orders(&mine)
+    )))
 }
 
 /// The scheduled event's share: re-query, close, refund sync.
@@ -65,7 +95,24 @@ pub async fn scheduled(env: &Env) {
     }
 }
 
-/// Whether this deployment can take WeChat Pay payments (merchant collections and splits).
+/// Whether this deployment can take WeChat Pay payments (merchant collections and splits):
+/// the keys and a valid `WECHATPAY_MODEL`.
 pub fn configured(env: &Env) -> bool {
-    config::PayConfig::get(env).is_some()
+    config::PayConfig::merchant_unavailable(env).is_none()
+}
+
+/// Why merchant mode is unavailable on this deployment (the message names what to
+/// configure), or `None`.
+pub fn merchant_unavailable(env: &Env) -> Option<String> {
+    config::PayConfig::merchant_unavailable(env)
+}
+
+/// May `payee` publish a merchant-mode collection or split? Refused (503) when the
+/// deployment's model is unset, and (409 `NO_SUB_MCHID`) in platform mode when the payee has
+/// no sub-merchant of its own — personal mode stays available to it.
+pub async fn check_may_publish(env: &Env, payee: &Openid) -> Result<(), ApiError> {
+    let config = config::PayConfig::require(env)?;
+    routing::for_payee(env, &config, payee.as_str())
+        .await
+        .map(|_| ())
 }

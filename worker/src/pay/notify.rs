@@ -5,11 +5,13 @@
 //! decrypted; then the notification id is looked up (a repeat of something already applied is
 //! answered at once); then the change goes through the same transition as every query.
 //!
-//! Answers: 204 when applied, and for a duplicate of something applied; otherwise 4xx/5xx with
-//! `{"code":"FAIL","message":…}` so WeChat Pay retries (unverifiable, unknown order, not
-//! storable) or keeps the evidence (a verified notification that disagrees with the order is
-//! recorded and flagged, never applied). The raw body, the plaintext resource and keys are
-//! never logged: only ids, outcomes and verification errors.
+//! Answers: 204 once a verified notification is dealt with and recorded — applied, a
+//! duplicate, or one that disagrees with its order (another sub-merchant, amount, …), which is
+//! kept as evidence, flagged for the payee and never applied (a retry could change nothing, so
+//! WeChat Pay is told to stop). Otherwise 4xx/5xx with `{"code":"FAIL","message":…}` so WeChat
+//! Pay retries: unverifiable, a `resource_type` other than `encrypt-resource`, an unknown
+//! order, or not storable right now. The raw body, the plaintext resource and keys are never
+//! logged: only ids, outcomes and verification errors.
 
 use serde::Deserialize;
 use shoukuan_core::refund::{check_notice, RefundState};
@@ -110,14 +112,15 @@ async fn receive(endpoint: Endpoint, req: &mut Request, env: &Env) -> Result<(),
         worker::console_error!("verified callback is not a notification envelope");
         Fail::new(400, "malformed notification")
     })?;
-    if notification.resource_type != RESOURCE_TYPE_ENCRYPTED
-        && !notification.resource_type.is_empty()
-    {
+    // Every WeChat Pay notification is `encrypt-resource`; anything else is not one we know how
+    // to trust the contents of.
+    if notification.resource_type != RESOURCE_TYPE_ENCRYPTED {
         worker::console_error!(
-            "notification {} has resource_type {:?}",
+            "notification {} has resource_type {:?}; refused",
             notification.id,
             notification.resource_type
         );
+        return Err(Fail::new(400, "unexpected resource_type"));
     }
     let plaintext = notification.decrypt(&config.apiv3_key).map_err(|e| {
         let cause = match e {
@@ -137,14 +140,14 @@ async fn receive(endpoint: Endpoint, req: &mut Request, env: &Env) -> Result<(),
         notification,
         plaintext,
     };
+    // Recorded before (applied, a duplicate, or verified-but-refused and flagged): answered
+    // success again, so WeChat Pay stops retrying what has been dealt with.
     if let Some(previous) = recorded_outcome(env, &opened.notification.id).await? {
-        return match previous.as_str() {
-            "applied" | "duplicate" => Ok(()),
-            other => Err(Fail::new(
-                400,
-                format!("notification already handled: {other}"),
-            )),
-        };
+        worker::console_log!(
+            "notification {} already recorded ({previous})",
+            opened.notification.id
+        );
+        return Ok(());
     }
     let event = opened.notification.event_type.clone();
     if event.starts_with("REFUND.") {
@@ -241,33 +244,23 @@ async fn on_transaction(
         return Err(Fail::new(500, "test switch: simulated outage"));
     }
     let (outcome, _) = apply::apply_transaction(env, config, &tx, Source::Callback, id).await?;
-    let no = Some(tx.out_trade_no.as_str());
-    let answer = match &outcome {
-        Outcome::Applied(_) => Ok("applied"),
-        Outcome::Duplicate => Ok("duplicate"),
+    let label = match &outcome {
+        Outcome::Applied(_) => "applied",
+        Outcome::Duplicate => "duplicate",
         Outcome::Flagged(problems) => {
             let kinds: Vec<&str> = problems.iter().map(|p| p.kind()).collect();
             worker::console_log!(
                 "notification {id} for {}: mismatch {kinds:?}; flagged, not applied",
                 tx.out_trade_no
             );
-            Err((
-                "flagged",
-                Fail::new(
-                    400,
-                    format!("does not match the order: {}", kinds.join(", ")),
-                ),
-            ))
+            "flagged"
         }
         Outcome::NotYet | Outcome::Refused(_) => {
             worker::console_log!(
                 "notification {id} for {}: {outcome:?}; not applied",
                 tx.out_trade_no
             );
-            Err((
-                "refused",
-                Fail::new(400, "trade_state cannot be applied to this order"),
-            ))
+            "refused"
         }
         Outcome::UnknownOrder => {
             worker::console_error!("notification {id} for unknown order {}", tx.out_trade_no);
@@ -275,12 +268,19 @@ async fn on_transaction(
             return Err(Fail::new(404, "unknown out_trade_no"));
         }
     };
-    let label = match &answer {
-        Ok(label) => label,
-        Err((label, _)) => label,
-    };
-    record(env, opened, &opened.verified, no, None, label).await?;
-    answer.map(|_| ()).map_err(|(_, fail)| fail)
+    // Verified and dealt with — applied, or kept as evidence and flagged for the payee: once
+    // recorded, the answer is success (a retry would change nothing). If recording fails the
+    // answer is 500 and the retry goes through the same steps again.
+    record(
+        env,
+        opened,
+        &opened.verified,
+        Some(tx.out_trade_no.as_str()),
+        None,
+        label,
+    )
+    .await?;
+    Ok(())
 }
 
 async fn on_refund(env: &Env, config: &PayConfig, opened: &OpenedNotification) -> Result<(), Fail> {
@@ -298,7 +298,12 @@ async fn on_refund(env: &Env, config: &PayConfig, opened: &OpenedNotification) -
     };
     let order = apply::order_by_id(env, &stored.order_id).await?;
     let problems = match &order {
-        Some(order) => check_notice(&stored.facts(order), &notice, &config.mchid),
+        // Against the merchant the order was made for: its sub-merchant too (platform).
+        Some(order) => check_notice(
+            &stored.facts(order),
+            &notice,
+            &super::routing::for_order(order, config),
+        ),
         None => vec!["退款对应的订单不存在".to_string()],
     };
     let nos = (
@@ -317,12 +322,13 @@ async fn on_refund(env: &Env, config: &PayConfig, opened: &OpenedNotification) -
             )
             .await?;
         }
+        // Kept as evidence and flagged: answered success once recorded.
         record(env, opened, &opened.verified, nos.0, nos.1, "flagged").await?;
-        return Err(Fail::new(400, "does not match the refund"));
+        return Ok(());
     }
     let Some(reported) = RefundState::from_wechat(notice.refund_status) else {
         record(env, opened, &opened.verified, nos.0, nos.1, "refused").await?;
-        return Err(Fail::new(400, "unknown refund_status"));
+        return Ok(());
     };
     match refunds::apply_refund(
         env,
@@ -340,11 +346,7 @@ async fn on_refund(env: &Env, config: &PayConfig, opened: &OpenedNotification) -
             record(env, opened, &opened.verified, nos.0, nos.1, "duplicate").await?
         }
         RefundApplied::Refused => {
-            record(env, opened, &opened.verified, nos.0, nos.1, "refused").await?;
-            return Err(Fail::new(
-                400,
-                "refund_status cannot be applied to this refund",
-            ));
+            record(env, opened, &opened.verified, nos.0, nos.1, "refused").await?
         }
     }
     Ok(())

@@ -1,26 +1,28 @@
 //! `POST /api/orders` (a payer starts paying a merchant collection) and `GET /api/orders/:id`
 //! (the order page's live status and receipt).
 //!
-//! Creating an order reserves its amount against the payee's daily limit in the same SQL
-//! statement that inserts it, then prepays at WeChat Pay: JSAPI inside WeChat (the payer's
-//! openid comes from the payer session), Native elsewhere. A failed prepay closes the order
-//! again, which releases the reservation.
+//! Creating an order fixes who receives the money (`routing::for_payee`: the merchant in own
+//! business, the payee's own sub-merchant in platform mode) and reserves its amount against
+//! the payee's daily limit in the same SQL statement that inserts it, then prepays at WeChat
+//! Pay: JSAPI inside WeChat (the payer's openid comes from the payer session), H5 in a phone
+//! browser (falling back to Native when WeChat Pay refuses H5), Native on a desktop. A failed
+//! prepay closes the order again, which releases the reservation.
 
 use serde::Deserialize;
-use shoukuan_core::checkout::PAYER_SIGN_IN_REQUIRED;
+use shoukuan_core::checkout::{
+    remember_order, remembered_orders, PayerOrderLine, ORDERS_COOKIE, PAYER_SIGN_IN_REQUIRED,
+};
 use shoukuan_core::collection::{is_valid_id, AmountRule, Kind, Status};
 use shoukuan_core::limits::{self, counted_states_sql};
 use shoukuan_core::money::Fen;
-use shoukuan_core::oauth::is_wechat_browser;
 use shoukuan_core::order::{
-    new_out_trade_no, order_amount, time_expire, CreatedOrder, NewOrder, OrderState, OrderView,
-    PayMethod,
+    h5_url_with_redirect, new_out_trade_no, order_amount, time_expire, CreatedOrder, NewOrder,
+    OrderState, OrderView, PayMethod,
 };
 use shoukuan_core::paytime::ShanghaiDay;
-use shoukuan_core::wechatpay::{
-    package, paysign_message, Attach, Description, JsapiPayParams, JsapiPrepayRequest,
-    PrepayAmount, PrepayPayer,
-};
+use shoukuan_core::routing::PayeeRouting;
+use shoukuan_core::session::Openid;
+use shoukuan_core::wechatpay::{package, paysign_message, Attach, Description, JsapiPayParams};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
@@ -28,6 +30,7 @@ use super::apply::{self, compare_and_swap, OrderRow, Source};
 use super::client::{self, Prepaid};
 use super::config::PayConfig;
 use super::crypto;
+use super::routing;
 use crate::error::ApiError;
 use crate::http;
 use crate::session::{self, now_secs};
@@ -180,12 +183,15 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
                 .map_err(|e| ApiError::Pay(400, "INVALID_AMOUNT", e.to_string()))?
         }
     };
-    let in_wechat = is_wechat_browser(&session::user_agent(&req));
+    // Who receives the money: the configured merchant (own business) or the payee's own
+    // sub-merchant (platform; refused when none is bound). Fixed here and stored with the order.
+    let routing = routing::for_payee(env, &config, &payee).await?;
     let payer = session::payer_openid(&req, env);
-    let method = if in_wechat {
-        PayMethod::Jsapi
-    } else {
-        PayMethod::Native
+    let payer_ip = client_ip(&req);
+    let method = match PayMethod::for_user_agent(&session::user_agent(&req)) {
+        // H5 needs the payer's real address; without one the QR still works.
+        PayMethod::H5 if payer_ip.is_none() => PayMethod::Native,
+        method => method,
     };
     if method == PayMethod::Jsapi && payer.is_none() {
         return Err(ApiError::Pay(
@@ -194,6 +200,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             "请先在微信中授权，再付款".into(),
         ));
     }
+    let profit_sharing = crate::pay::sharing::will_share(env, &found.id, &routing).await?;
 
     let now = now_secs();
     let id = crate::secrets::new_public_id()?;
@@ -201,17 +208,20 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         new_out_trade_no(now, &random::<16>()?).map_err(|e| ApiError::Internal(e.to_string()))?;
     let (expires_at, expire_text) = time_expire(now, config.order_ttl_secs);
     let day = ShanghaiDay::of(now);
-    // The reservation: inserted only if the day's counted amount plus this one stays within
-    // the limit (or the payee is verified) — one statement, so concurrent orders serialise.
+    // The reservation: inserted only if the payee is (still) approved and the day's counted
+    // amount plus this one stays within the limit (or the payee is verified) — one statement,
+    // so concurrent orders serialise and a revocation takes effect at once.
     let inserted = env
         .d1("DB")?
         .prepare(format!(
             "INSERT INTO orders (id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, payer_openid, \
-             state, limit_day, expires_at, changed_by, created_at, updated_at, participant_id) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10, ?12 \
-             WHERE EXISTS (SELECT 1 FROM payee_verifications WHERE openid = ?4 AND verified = 1) \
+             state, limit_day, expires_at, changed_by, created_at, updated_at, participant_id, \
+             mchid, sub_mchid, appid, profit_sharing) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10, ?12, ?13, ?14, ?15, ?16 \
+             WHERE EXISTS (SELECT 1 FROM payee_accounts WHERE openid = ?4 AND status = 'approved') \
+             AND (EXISTS (SELECT 1 FROM payee_verifications WHERE openid = ?4 AND verified = 1) \
              OR (SELECT COALESCE(SUM(amount_fen), 0) FROM orders WHERE payee_openid = ?4 AND limit_day = ?8 \
-                 AND state IN ({})) + ?5 <= ?11 \
+                 AND state IN ({})) + ?5 <= ?11) \
              RETURNING id",
             counted_states_sql()
         ))
@@ -230,10 +240,27 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             participant
                 .as_deref()
                 .map_or(JsValue::NULL, JsValue::from_str),
+            routing.signing_mchid().into(),
+            routing.sub_mchid().map_or(JsValue::NULL, JsValue::from_str),
+            routing.appid().into(),
+            num(i64::from(profit_sharing)),
         ])?
         .first::<serde_json::Value>(None)
         .await?;
     if inserted.is_none() {
+        // The payee's standing is checked in the same statement: an approval revoked a moment
+        // ago stops new orders at once.
+        let standing = match Openid::parse(&payee) {
+            Some(openid) => session::payee_status(env, &openid).await?,
+            None => None,
+        };
+        if standing != Some(session::PayeeStatus::Approved) {
+            return Err(ApiError::Pay(
+                409,
+                "PAYEE_NOT_APPROVED",
+                "收款方目前不能收款（未通过审核或已被停用），暂时无法付款".into(),
+            ));
+        }
         let (confirmed, reserved, verified) = day_totals(env, &payee, day).await?;
         let counted = confirmed
             .checked_add(reserved)
@@ -263,30 +290,57 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     ))
     .or_else(|_| Description::parse("收款"))
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let request = JsapiPrepayRequest {
-        appid: config.appid.clone(),
-        mchid: config.mchid.clone(),
-        description,
-        out_trade_no: out_trade_no.clone(),
-        time_expire: Some(expire_text.clone()),
-        attach: Attach::parse(&id).ok(),
-        notify_url: format!(
-            "{}/wechatpay/notify/transaction",
-            session::public_origin(&req, env)?
-        ),
-        amount: PrepayAmount {
-            total: amount.get(),
-            currency: "CNY".into(),
-        },
-        payer: PrepayPayer {
-            openid: payer
-                .as_ref()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default(),
-        },
-        settle_info: None,
+    let origin = session::public_origin(&req, env)?;
+    let mut common = serde_json::Map::new();
+    common.insert("description".into(), description.as_str().into());
+    common.insert("out_trade_no".into(), out_trade_no.as_str().into());
+    common.insert("time_expire".into(), expire_text.as_str().into());
+    if let Ok(attach) = Attach::parse(&id) {
+        common.insert("attach".into(), attach.as_str().into());
+    }
+    common.insert(
+        "notify_url".into(),
+        format!("{origin}/wechatpay/notify/transaction").into(),
+    );
+    common.insert(
+        "amount".into(),
+        serde_json::json!({ "total": amount.get(), "currency": "CNY" }),
+    );
+    // Only orders that will be shared freeze their funds.
+    common.insert(
+        "settle_info".into(),
+        serde_json::json!({ "profit_sharing": profit_sharing }),
+    );
+    let prepay = |method: PayMethod| {
+        let body = routing.prepay_body(
+            method,
+            common.clone(),
+            payer.as_ref().map(Openid::as_str),
+            payer_ip.as_deref(),
+        );
+        let (config, routing) = (&config, &routing);
+        async move { client::prepay(env, config, routing, method, &body).await }
     };
-    let prepaid = match client::prepay(env, &config, method, &request).await {
+    let mut method = method;
+    let mut prepaid = prepay(method).await;
+    if let (PayMethod::H5, Err(client::CallError::Refused { code, message, .. })) =
+        (method, &prepaid)
+    {
+        // H5 is not granted to every merchant (个体工商户 / 小微 sub-merchants never get it):
+        // the QR to scan with WeChat still works. WeChat Pay made no order for a refused
+        // prepay, so the same order number is used.
+        worker::console_log!(
+            "H5 prepay of {out_trade_no} refused ({code} {message}); Native instead"
+        );
+        method = PayMethod::Native;
+        env.d1("DB")?
+            .prepare("UPDATE orders SET trade_type = ?2 WHERE id = ?1")
+            .bind(&[id.as_str().into(), method.trade_type().into()])?
+            .run()
+            .await?;
+        prepaid = prepay(method).await;
+    }
+    let prepaid = match prepaid {
         Ok(prepaid) => prepaid,
         Err(e) => {
             // Nobody can pay an order whose prepay_id / code_url was never handed out: closing
@@ -313,9 +367,10 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             });
         }
     };
-    let (prepay_id, code_url) = match &prepaid {
-        Prepaid::Jsapi(prepay_id) => (Some(prepay_id.as_str()), None),
-        Prepaid::Native(code_url) => (None, Some(code_url.as_str())),
+    let (prepay_id, code_url, h5_url) = match &prepaid {
+        Prepaid::Jsapi(prepay_id) => (Some(prepay_id.as_str()), None, None),
+        Prepaid::Native(code_url) => (None, Some(code_url.as_str()), None),
+        Prepaid::H5(h5_url) => (None, None, Some(h5_url.as_str())),
     };
     env.d1("DB")?
         .prepare("UPDATE orders SET prepay_id = ?2, code_url = ?3 WHERE id = ?1")
@@ -327,24 +382,23 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .run()
         .await?;
     let pay_params = match &prepaid {
-        Prepaid::Jsapi(prepay_id) => Some(pay_params(&config, prepay_id).await?),
-        Prepaid::Native(_) => None,
+        Prepaid::Jsapi(prepay_id) => Some(pay_params(&config, &routing, prepay_id).await?),
+        Prepaid::Native(_) | Prepaid::H5(_) => None,
     };
-    if let Err(e) = crate::oa::channels::record_order_created(
-        env,
-        out_trade_no.as_str(),
-        payer.as_ref(),
-        None,
-        amount.get(),
-    )
-    .await
-    {
-        worker::console_error!("channel attribution of {out_trade_no}: {e:?}");
-    }
-    http::json(
+    let order_path = format!("/o/{id}");
+    // This browser remembers the order, so the collection's page can lead back to it.
+    let remember = remember_order(
+        &remembered_orders(cookie(&req, ORDERS_COOKIE).as_deref()),
+        &id,
+        session::secure_cookies(&req),
+    );
+    let mut resp = http::json(
         201,
         &CreatedOrder {
-            order_path: format!("/o/{id}"),
+            // WeChat's middle page returns to the order page, which polls: the payer need not
+            // come back for the order to be confirmed.
+            h5_url: h5_url.map(|url| h5_url_with_redirect(url, &format!("{origin}{order_path}"))),
+            order_path,
             id,
             out_trade_no: out_trade_no.as_str().to_string(),
             amount_fen: amount.get(),
@@ -353,20 +407,75 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             code_url: code_url.map(str::to_string),
             time_expire: expire_text,
         },
-    )
+    )?;
+    resp.headers_mut().append("set-cookie", &remember)?;
+    Ok(resp)
 }
 
-/// The `getBrandWCPayRequest` object for `prepay_id`, signed with the merchant key.
-async fn pay_params(config: &PayConfig, prepay_id: &str) -> Result<JsapiPayParams, ApiError> {
+/// A cookie's value from the request.
+pub fn cookie(req: &Request, name: &str) -> Option<String> {
+    let header = req.headers().get("cookie").ok().flatten()?;
+    shoukuan_core::session::cookie_value(&header, name).map(str::to_string)
+}
+
+/// The orders of `collection_id` this payer made: by its payer session, or remembered by this
+/// browser (newest first, at most a few).
+pub async fn payer_orders(
+    req: &Request,
+    env: &Env,
+    collection_id: &str,
+) -> Result<Vec<PayerOrderLine>, ApiError> {
+    let remembered = remembered_orders(cookie(req, ORDERS_COOKIE).as_deref());
+    let payer = session::payer_openid(req, env);
+    if remembered.is_empty() && payer.is_none() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(&remembered).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(env
+        .d1("DB")?
+        .prepare(
+            "SELECT id, amount_fen, state FROM orders WHERE collection_id = ?1 \
+             AND (payer_openid = ?2 OR id IN (SELECT value FROM json_each(?3))) \
+             ORDER BY created_at DESC LIMIT 5",
+        )
+        .bind(&[
+            collection_id.into(),
+            payer.as_ref().map_or(JsValue::NULL, |p| p.as_str().into()),
+            ids.into(),
+        ])?
+        .all()
+        .await?
+        .results::<PayerOrderLine>()?)
+}
+
+/// The payer's address as Cloudflare saw it (`CF-Connecting-IP`), for H5's
+/// `scene_info.payer_client_ip`; `None` when absent or not an IP address.
+fn client_ip(req: &Request) -> Option<String> {
+    req.headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .map(|v| v.trim().to_string())
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+}
+
+/// The `getBrandWCPayRequest` object for `prepay_id`, signed with the signing merchant's key
+/// (the service provider's in platform mode); `appId` is the appid the payer's openid is
+/// under (`sp_appid` in platform mode), one of those sent at prepay.
+async fn pay_params(
+    config: &PayConfig,
+    routing: &PayeeRouting,
+    prepay_id: &str,
+) -> Result<JsapiPayParams, ApiError> {
     let time_stamp = now_secs().to_string();
     let nonce_str = crate::wechat::random_alnum(32)?;
     let package = package(prepay_id);
-    let message = paysign_message(&config.appid, &time_stamp, &nonce_str, &package);
+    let message = paysign_message(routing.appid(), &time_stamp, &nonce_str, &package);
     let pay_sign = crypto::sign_base64(config, message.as_bytes())
         .await
         .map_err(|e| ApiError::Internal(format!("paySign: {e}")))?;
     Ok(JsapiPayParams {
-        app_id: config.appid.clone(),
+        app_id: routing.appid().to_string(),
         time_stamp,
         nonce_str,
         package,
@@ -399,7 +508,8 @@ pub async fn get(id: &str, req: &Request, env: &Env) -> Result<Response, ApiErro
     if refresh && order.state()? == OrderState::Pending && now_secs() - order.created_at >= 3 {
         if let Some(config) = PayConfig::get(env) {
             if claim_query(env, &order.id).await? {
-                match client::query_order(env, &config, &order.out_trade_no).await {
+                let routing = routing::for_order(&order, &config);
+                match client::query_order(env, &config, &routing, &order.out_trade_no).await {
                     Ok(Some(tx)) => {
                         apply::apply_transaction(
                             env,

@@ -289,6 +289,7 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         draft.amount.as_deref(),
     )
     .map_err(refund_error)?;
+    super::sharing::before_refund(env, &config, &order, amount).await?;
     let mut random = [0u8; 14];
     getrandom::getrandom(&mut random).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
     let now = now_secs();
@@ -324,7 +325,8 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         "notify_url": format!("{}/wechatpay/notify/refund", session::public_origin(&req, env)?),
         "amount": { "refund": amount.get(), "total": order.amount_fen, "currency": "CNY" },
     });
-    match client::create_refund(env, &config, &body).await {
+    let routing = super::routing::for_order(&order, &config);
+    match client::create_refund(env, &config, &routing, &body).await {
         Ok(answer) => {
             if let Some(reported) = RefundState::from_wechat(answer.status) {
                 apply_refund(
@@ -390,7 +392,14 @@ pub async fn sync(
     stored: &RefundRow,
     give_up_after: i64,
 ) -> Result<(), ApiError> {
-    match client::query_refund(env, config, &stored.out_refund_no).await {
+    let Some(order) = apply::order_by_id(env, &stored.order_id).await? else {
+        return Err(ApiError::Internal(format!(
+            "refund {} has no order",
+            stored.out_refund_no
+        )));
+    };
+    let routing = super::routing::for_order(&order, config);
+    match client::query_refund(env, config, &routing, &stored.out_refund_no).await {
         Ok(Some(answer)) => {
             if let Some(reported) = RefundState::from_wechat(answer.status) {
                 apply_refund(

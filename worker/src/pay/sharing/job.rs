@@ -60,8 +60,7 @@ pub struct JobRow {
     pub attempts: i64,
 }
 
-const JOB_COLUMNS: &str =
-    "out_order_no, order_id, kind, attempt, state, transaction_id, attempts";
+const JOB_COLUMNS: &str = "out_order_no, order_id, kind, attempt, state, transaction_id, attempts";
 
 /// A planned receiver of a job.
 #[derive(Debug, Clone, Deserialize)]
@@ -308,7 +307,10 @@ async fn record(
                 job.out_order_no.as_str().into(),
                 line.receiver_type.as_str().into(),
                 reported.result.as_str().into(),
-                reported.fail_reason.as_deref().map_or(JsValue::NULL, Into::into),
+                reported
+                    .fail_reason
+                    .as_deref()
+                    .map_or(JsValue::NULL, Into::into),
                 finished.map_or(JsValue::NULL, num),
                 line.account.as_str().into(),
             ])?,
@@ -382,16 +384,16 @@ async fn failed(
     set_state(env, job, "failed", Some(&reason)).await?;
     match kind {
         JobKind::Share => plan::unfreeze_after(env, config, order, job.attempt).await,
-        JobKind::Unfreeze => {
-            apply::flag(
-                env,
-                &format!("share:{}", job.out_order_no),
-                Some(order),
-                None,
-                "share_failed",
-                &format!("订单的冻结资金未能解冻（{reason}）：请在微信支付商户平台处理，或等待到期自动解冻"),
-            )
-            .await
-        }
+        JobKind::Unfreeze => apply::flag(
+            env,
+            &format!("share:{}", job.out_order_no),
+            Some(order),
+            None,
+            "share_failed",
+            &format!(
+                "订单的冻结资金未能解冻（{reason}）：请在微信支付商户平台处理，或等待到期自动解冻"
+            ),
+        )
+        .await,
     }
 }

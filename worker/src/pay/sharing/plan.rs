@@ -36,7 +36,11 @@ struct Unsplit {
 }
 
 /// `GET /v3/profitsharing/transactions/{id}/amounts`: what is still frozen and shareable.
-pub async fn unsplit(env: &Env, config: &PayConfig, transaction_id: &str) -> Result<Fen, CallError> {
+pub async fn unsplit(
+    env: &Env,
+    config: &PayConfig,
+    transaction_id: &str,
+) -> Result<Fen, CallError> {
     let path = format!("/v3/profitsharing/transactions/{transaction_id}/amounts");
     let answer = client::call(env, config, Method::Get, &path, None).await?;
     let parsed: Unsplit =

@@ -7,7 +7,9 @@
 
 use serde::Deserialize;
 use shoukuan_core::money::Fen;
-use shoukuan_core::profitshare::returns::{returns_before_refund, Holding, OrderMoney, ReturnError};
+use shoukuan_core::profitshare::returns::{
+    returns_before_refund, Holding, OrderMoney, ReturnError,
+};
 use shoukuan_core::profitshare::wechat::{fail_reason_label, out_return_no, ReturnOrder};
 use shoukuan_core::profitshare::ReceiverType;
 use worker::wasm_bindgen::JsValue;
@@ -110,7 +112,8 @@ pub async fn before_refund(
     let holdings: Vec<Holding> = shared
         .iter()
         .map(|s| {
-            let kind = ReceiverType::parse(&s.receiver_type).unwrap_or(ReceiverType::PersonalOpenid);
+            let kind =
+                ReceiverType::parse(&s.receiver_type).unwrap_or(ReceiverType::PersonalOpenid);
             let returned = returns
                 .iter()
                 .filter(|r| kind == ReceiverType::MerchantId && r.return_mchid == s.account)
@@ -194,9 +197,15 @@ async fn send(
             answer.fail_reason.clone(),
         ),
         // A verified final refusal (e.g. 回退方未开通分账回退功能): nothing was returned.
-        Err(CallError::Refused { status, code, message }) if *status < 500 => {
-            ("FAILED".to_string(), None, Some(format!("{code} {message}")))
-        }
+        Err(CallError::Refused {
+            status,
+            code,
+            message,
+        }) if *status < 500 => (
+            "FAILED".to_string(),
+            None,
+            Some(format!("{code} {message}")),
+        ),
         Err(e) => {
             worker::console_error!("return {}: {e}", row.out_return_no);
             return Err(ApiError::Pay(
@@ -232,7 +241,11 @@ async fn send(
                 reason.as_deref().map_or("未知原因", |r| {
                     let code = r.split(' ').next().unwrap_or(r);
                     // WeChat's own message when it refused, else the label of its reason code.
-                    if r.contains(' ') { r } else { fail_reason_label(code) }
+                    if r.contains(' ') {
+                        r
+                    } else {
+                        fail_reason_label(code)
+                    }
                 })
             ),
         )),

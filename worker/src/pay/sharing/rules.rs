@@ -73,9 +73,8 @@ impl RuleRow {
 
     /// The receiver type.
     pub fn kind(&self) -> Result<ReceiverType, ApiError> {
-        ReceiverType::parse(&self.receiver_type).ok_or_else(|| {
-            ApiError::Internal(format!("share rule type {:?}", self.receiver_type))
-        })
+        ReceiverType::parse(&self.receiver_type)
+            .ok_or_else(|| ApiError::Internal(format!("share rule type {:?}", self.receiver_type)))
     }
 
     /// The name in clear (the key is only needed when one was given).
@@ -123,11 +122,7 @@ struct ReceiverView {
     description: String,
 }
 
-async fn owned_collection(
-    env: &Env,
-    id: &str,
-    owner: &str,
-) -> Result<CollectionRow, ApiError> {
+async fn owned_collection(env: &Env, id: &str, owner: &str) -> Result<CollectionRow, ApiError> {
     env.d1("DB")?
         .prepare("SELECT owner_openid, kind, pay_mode, amount_fen FROM collections WHERE id = ?1")
         .bind(&[id.into()])?
@@ -224,14 +219,16 @@ pub async fn put(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiE
     let draft: RuleDraft = http::read_json(&mut req).await?;
     let limits = limits_for(env, &config, &routing, &collection, true).await?;
     if limits.max_ratio == Bps::ZERO && !draft.receivers.is_empty() {
-        return Err(match ratio::max_ratio(env, &config, &routing, false).await? {
-            MaxRatio::NotAuthorised if routing.sub_mchid().is_some() => not_authorised(),
-            _ => ApiError::Pay(
-                409,
-                "SHARING_NOT_ALLOWED",
-                "本商户的最大分账比例为 0，不能设置分账".into(),
-            ),
-        });
+        return Err(
+            match ratio::max_ratio(env, &config, &routing, false).await? {
+                MaxRatio::NotAuthorised if routing.sub_mchid().is_some() => not_authorised(),
+                _ => ApiError::Pay(
+                    409,
+                    "SHARING_NOT_ALLOWED",
+                    "本商户的最大分账比例为 0，不能设置分账".into(),
+                ),
+            },
+        );
     }
     let receivers = draft.validate(&limits).map_err(ApiError::Invalid)?;
     let db = env.d1("DB")?;
@@ -241,8 +238,9 @@ pub async fn put(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiE
     } else {
         None
     };
-    let mut statements =
-        vec![db.prepare("DELETE FROM share_rules WHERE collection_id = ?1").bind(&[id.into()])?];
+    let mut statements = vec![db
+        .prepare("DELETE FROM share_rules WHERE collection_id = ?1")
+        .bind(&[id.into()])?];
     for (position, r) in receivers.iter().enumerate() {
         statements.push(insert(&db, id, position, r, key.as_ref(), now)?);
     }

@@ -85,10 +85,9 @@ fn status(order_state: &str, jobs: &[&JobLine]) -> (&'static str, String) {
             "failed",
             format!("分账未完成（{reason}），冻结资金未能解冻，请联系运营方"),
         ),
-        (Some(_), Some(reason)) if !shared => (
-            "failed",
-            format!("分账未成功（{reason}），资金已解冻到账"),
-        ),
+        (Some(_), Some(reason)) if !shared => {
+            ("failed", format!("分账未成功（{reason}），资金已解冻到账"))
+        }
         (Some(_), _) if shared => ("shared", "已分账，剩余资金已解冻".into()),
         (Some(_), _) => ("unfrozen", "无需分账，资金已解冻到账".into()),
     }
@@ -102,7 +101,9 @@ pub async fn list(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let scope = "SELECT id FROM orders WHERE payee_openid = ?1 AND profit_sharing = 1 \
                  AND state IN ('paid', 'refunding', 'refunded') ORDER BY created_at DESC LIMIT 50";
     let orders = db
-        .prepare(format!("SELECT id, state FROM orders WHERE id IN ({scope})"))
+        .prepare(format!(
+            "SELECT id, state FROM orders WHERE id IN ({scope})"
+        ))
         .bind(std::slice::from_ref(&owner))?
         .all()
         .await?
@@ -128,7 +129,10 @@ pub async fn list(req: &Request, env: &Env) -> Result<Response, ApiError> {
         .await?
         .results::<ReceiverLine>()?;
     for r in &mut receivers {
-        r.fail_label = r.fail_reason.as_deref().map(|f| fail_reason_label(f).to_string());
+        r.fail_label = r
+            .fail_reason
+            .as_deref()
+            .map(|f| fail_reason_label(f).to_string());
     }
     let returns = db
         .prepare(format!(
@@ -139,9 +143,7 @@ pub async fn list(req: &Request, env: &Env) -> Result<Response, ApiError> {
         .all()
         .await?
         .results::<ReturnLine>()?;
-    let mut jobs = jobs;
-    let mut receivers = receivers;
-    let mut returns = returns;
+    let (mut jobs, mut returns) = (jobs, returns);
     let shares: Vec<OrderShares> = orders
         .into_iter()
         .map(|o| {
