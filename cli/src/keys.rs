@@ -10,7 +10,9 @@ use base64::Engine as _;
 use clap::Subcommand;
 use rand::RngCore as _;
 use rsa::RsaPrivateKey;
-use shoukuan_core::wechatpay::devkeys::{SimConfig, SimOfficialAccount, SIM_CONFIG_VERSION};
+use shoukuan_core::wechatpay::devkeys::{
+    SimConfig, SimOfficialAccount, SimSubMerchant, SIM_CONFIG_VERSION,
+};
 use shoukuan_core::wechatpay::{Certificate, PrivateKey, PUBLIC_KEY_ID_PREFIX};
 
 use crate::{random_string, Outcome, Run};
@@ -28,13 +30,44 @@ pub enum Command {
         /// Overwrite an existing .dev.vars.
         #[arg(long)]
         force: bool,
+        /// The deployment model to configure: `own_business` (a direct merchant) or `platform`
+        /// (a service provider with two demo sub-merchants registered in sim.json).
+        #[arg(long, value_enum, default_value = "own_business")]
+        model: Model,
     },
 }
+
+/// `WECHATPAY_MODEL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Model {
+    /// The operator is the seller: one direct merchant.
+    #[value(name = "own_business")]
+    OwnBusiness,
+    /// The operator is a service provider (服务商); payees are its sub-merchants.
+    #[value(name = "platform")]
+    Platform,
+}
+
+impl Model {
+    fn as_str(self) -> &'static str {
+        match self {
+            Model::OwnBusiness => "own_business",
+            Model::Platform => "platform",
+        }
+    }
+}
+
+/// Demo names (development data).
+const DEMO_MERCHANT_NAME: &str = "收款示例商店";
+const DEMO_SP_NAME: &str = "收款示例科技有限公司";
+const DEMO_SUB_MERCHANTS: [(&str, bool); 2] = [("示例书店有限公司", true), ("示例花店", false)];
+/// The ratio the demo sub-merchants authorise the service provider: 30 %.
+const DEMO_MAX_RATIO: u32 = 3000;
 
 impl Run for Command {
     fn run(self) -> anyhow::Result<Outcome> {
         match self {
-            Command::Dev { out, force } => dev(&out, force),
+            Command::Dev { out, force, model } => dev(&out, force, model),
         }
     }
 }
@@ -46,6 +79,7 @@ const DIGITS: &[u8] = b"0123456789";
 /// Everything generated, before it is written.
 struct DevKeys {
     sim: SimConfig,
+    model: Model,
     merchant_private_key_pem: String,
     data_key: String,
     session_secret: String,
@@ -119,7 +153,7 @@ pub(crate) fn new_platform_certificate() -> anyhow::Result<PlatformCertificate> 
     Ok(PlatformCertificate { key, pem, serial })
 }
 
-fn generate() -> anyhow::Result<DevKeys> {
+fn generate(model: Model) -> anyhow::Result<DevKeys> {
     let merchant = rsa_2048()?;
     let PlatformCertificate {
         key: platform,
@@ -148,9 +182,28 @@ fn generate() -> anyhow::Result<DevKeys> {
             token: random_string(ALNUM, 32),
             encoding_aes_key: random_string(ALNUM, 43),
         },
+        sub_merchants: match model {
+            Model::OwnBusiness => Vec::new(),
+            // A company may use H5; an individual business (个体户) may not.
+            Model::Platform => DEMO_SUB_MERCHANTS
+                .iter()
+                .map(|(name, h5)| SimSubMerchant {
+                    sub_mchid: format!("1{}", random_string(DIGITS, 9)),
+                    name: name.to_string(),
+                    h5: *h5,
+                    max_ratio: DEMO_MAX_RATIO,
+                })
+                .collect(),
+        },
+        merchant_name: match model {
+            Model::OwnBusiness => DEMO_MERCHANT_NAME,
+            Model::Platform => DEMO_SP_NAME,
+        }
+        .to_string(),
     };
     Ok(DevKeys {
         sim,
+        model,
         merchant_private_key_pem: merchant.to_pkcs8_pem()?,
         data_key: random_b64_32(),
         session_secret: random_b64_32(),
@@ -165,7 +218,7 @@ fn dotenv_pem(pem: &str) -> String {
 /// The worker's `.dev.vars`: exactly the keys the worker reads.
 fn dev_vars(keys: &DevKeys) -> String {
     let sim = &keys.sim;
-    let entries: [(&str, String); 19] = [
+    let mut entries: Vec<(&str, String)> = vec![
         ("WECHATPAY_MCHID", sim.mchid.clone()),
         ("WECHATPAY_APPID", sim.appid.clone()),
         ("WECHATPAY_MCH_SERIAL", sim.merchant_serial.clone()),
@@ -176,6 +229,8 @@ fn dev_vars(keys: &DevKeys) -> String {
         ("WECHATPAY_APIV3_KEY", sim.apiv3_key.clone()),
         ("WECHATPAY_PUBLIC_KEY_ID", sim.public_key_id.clone()),
         ("WECHATPAY_PUBLIC_KEY", dotenv_pem(&sim.public_key_pem)),
+        ("WECHATPAY_MODEL", keys.model.as_str().to_string()),
+        ("WECHATPAY_MERCHANT_NAME", sim.merchant_name.clone()),
         ("WECHAT_APPID", sim.official_account.appid.clone()),
         ("WECHAT_APPSECRET", sim.official_account.appsecret.clone()),
         ("WECHAT_TOKEN", sim.official_account.token.clone()),
@@ -195,6 +250,19 @@ fn dev_vars(keys: &DevKeys) -> String {
         ("WECHAT_API_BASE_URL", SIMULATOR_URL.to_string()),
         ("WECHAT_OPEN_BASE_URL", SIMULATOR_URL.to_string()),
     ];
+    if keys.model == Model::Platform {
+        let at = entries
+            .iter()
+            .position(|(name, _)| *name == "WECHATPAY_MERCHANT_NAME")
+            .map_or(entries.len(), |i| i + 1);
+        entries.splice(
+            at..at,
+            [
+                ("WECHATPAY_SP_NAME", sim.merchant_name.clone()),
+                ("WECHATPAY_PLATFORM_FEE_BPS", "0".to_string()),
+            ],
+        );
+    }
     let mut out = String::from(
         "# Generated by `shoukuan keys dev`: random DEVELOPMENT data, NOT for production.\n\
          # Every key below is fresh and matches sim.json beside it (the WeChat simulator's keys).\n\
@@ -222,7 +290,7 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn dev(out: &Path, force: bool) -> anyhow::Result<Outcome> {
+fn dev(out: &Path, force: bool, model: Model) -> anyhow::Result<Outcome> {
     let dev_vars_path = out.join(".dev.vars");
     if dev_vars_path.exists() && !force {
         bail!(
@@ -231,7 +299,7 @@ fn dev(out: &Path, force: bool) -> anyhow::Result<Outcome> {
         );
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let keys = generate()?;
+    let keys = generate(model)?;
     let sim_path = out.join("sim.json");
     write_private(
         &sim_path,
@@ -239,14 +307,24 @@ fn dev(out: &Path, force: bool) -> anyhow::Result<Outcome> {
     )?;
     write_private(&dev_vars_path, &dev_vars(&keys))?;
     let sim = &keys.sim;
-    Ok(Outcome::ok(format!(
-        "wrote {} and {}\nmchid {}, merchant serial {}, platform serial {}, {}, appid {}",
+    let mut summary = format!(
+        "wrote {} and {} ({} model)\nmchid {}, merchant serial {}, platform serial {}, {}, appid {}",
         dev_vars_path.display(),
         sim_path.display(),
+        model.as_str(),
         sim.mchid,
         sim.merchant_serial,
         sim.platform_serial,
         sim.public_key_id,
         sim.appid
-    )))
+    );
+    for sub in &sim.sub_merchants {
+        summary.push_str(&format!(
+            "\nsub-merchant {} {}{}",
+            sub.sub_mchid,
+            sub.name,
+            if sub.h5 { " (H5)" } else { "" }
+        ));
+    }
+    Ok(Outcome::ok(summary))
 }

@@ -13,7 +13,7 @@ use shoukuan_core::wechatpay::{
     PrivateKey, PublicKey, SignedHeaders,
 };
 
-const DEV_VARS_KEYS: [&str; 19] = [
+const DEV_VARS_KEYS: [&str; 21] = [
     "WECHATPAY_MCHID",
     "WECHATPAY_APPID",
     "WECHATPAY_MCH_SERIAL",
@@ -21,6 +21,8 @@ const DEV_VARS_KEYS: [&str; 19] = [
     "WECHATPAY_APIV3_KEY",
     "WECHATPAY_PUBLIC_KEY_ID",
     "WECHATPAY_PUBLIC_KEY",
+    "WECHATPAY_MODEL",
+    "WECHATPAY_MERCHANT_NAME",
     "WECHAT_APPID",
     "WECHAT_APPSECRET",
     "WECHAT_TOKEN",
@@ -114,6 +116,10 @@ fn dev_vars_has_exactly_the_documented_keys_and_matches_sim_json() {
     assert!(
         shoukuan_core::mp::EncodingAesKey::parse(&sim.official_account.encoding_aes_key).is_ok()
     );
+    assert_eq!(var(&vars, "WECHATPAY_MODEL"), "own_business");
+    assert_eq!(var(&vars, "WECHATPAY_MERCHANT_NAME"), sim.merchant_name);
+    assert!(!sim.merchant_name.is_empty());
+    assert!(sim.sub_merchants.is_empty());
     assert_eq!(var(&vars, "PUBLISH_INVITE_CODE"), "");
     assert_eq!(var(&vars, "PUBLISH_ACCESS"), "invite");
     let operator = var(&vars, "OPERATOR_SECRET");
@@ -149,6 +155,49 @@ fn dev_vars_has_exactly_the_documented_keys_and_matches_sim_json() {
     assert_eq!(sim.key_set().unwrap().len(), 2);
     assert!(sim.apiv3_key().is_ok());
     assert!(!format!("{sim:?}").contains("PRIVATE KEY"));
+}
+
+#[test]
+fn the_platform_model_names_the_service_provider_and_registers_two_sub_merchants() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shoukuan()
+        .args(["keys", "dev", "--model", "platform", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let summary = success(out);
+    let (vars, sim) = (read_dev_vars(dir.path()), read_sim(dir.path()));
+    let names: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
+    let mut expected = DEV_VARS_KEYS.to_vec();
+    let at = expected
+        .iter()
+        .position(|k| *k == "WECHATPAY_MERCHANT_NAME")
+        .unwrap()
+        + 1;
+    expected.splice(at..at, ["WECHATPAY_SP_NAME", "WECHATPAY_PLATFORM_FEE_BPS"]);
+    assert_eq!(names, expected);
+    assert_eq!(var(&vars, "WECHATPAY_MODEL"), "platform");
+    assert_eq!(var(&vars, "WECHATPAY_SP_NAME"), sim.merchant_name);
+    assert_eq!(var(&vars, "WECHATPAY_PLATFORM_FEE_BPS"), "0");
+    // The signing merchant is the service provider.
+    assert_eq!(var(&vars, "WECHATPAY_MCHID"), sim.mchid);
+    assert_eq!(sim.sub_merchants.len(), 2);
+    let subs = &sim.sub_merchants;
+    assert_ne!(subs[0].sub_mchid, subs[1].sub_mchid);
+    for sub in subs {
+        assert!(sub.sub_mchid.len() == 10 && sub.sub_mchid.bytes().all(|b| b.is_ascii_digit()));
+        assert_ne!(sub.sub_mchid, sim.mchid);
+        assert!(sub.max_ratio > 0 && sub.max_ratio <= 10_000);
+        assert!(summary.contains(&sub.sub_mchid), "{summary}");
+    }
+    assert_eq!(subs.iter().filter(|s| s.h5).count(), 1);
+
+    let out = shoukuan()
+        .args(["keys", "dev", "--model", "marketplace", "--force", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
 
 #[test]
@@ -444,6 +493,10 @@ fn dev_vars_example_documents_every_generated_key_with_placeholders() {
         .collect();
     assert_eq!(names, DEV_VARS_KEYS);
     assert!(text.contains("shoukuan keys dev"));
+    // The platform model's extra keys are documented as comments.
+    for key in ["WECHATPAY_SP_NAME", "WECHATPAY_PLATFORM_FEE_BPS"] {
+        assert!(text.contains(&format!("\n# {key}=")), "{key} undocumented");
+    }
     // Placeholders only: no real key material.
     assert!(
         !text.contains("MII"),

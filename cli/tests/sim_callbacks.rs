@@ -68,6 +68,10 @@ async fn a_payment_is_notified_signed_encrypted_and_matching_the_order() {
     let r = &got[0];
     assert_eq!(r.uri.path(), "/notify");
     assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(
+        r.headers["wechatpay-signature-type"],
+        "WECHATPAY2-SHA256-RSA2048"
+    );
     let opened = open(&sim, r).unwrap();
     assert_eq!(opened.notification.event_type, "TRANSACTION.SUCCESS");
     assert_eq!(opened.notification.resource_type, "encrypt-resource");

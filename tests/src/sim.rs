@@ -69,6 +69,13 @@ impl Sim {
 
     /// [`Sim::start`] with extra `shoukuan sim` arguments (e.g. `--time-scale 0.1`).
     pub async fn start_with(extra_args: &[&str]) -> Result<Sim> {
+        Self::start_model("own_business", extra_args).await
+    }
+
+    /// A simulator whose keys were made by `shoukuan keys dev --model <model>`:
+    /// `own_business` or `platform` (the service provider with two sub-merchants, see
+    /// [`Sim::sub_merchants`]; `.dev.vars` then has `WECHATPAY_MODEL=platform`).
+    pub async fn start_model(model: &str, extra_args: &[&str]) -> Result<Sim> {
         let bin = shoukuan_bin();
         if !bin.exists() {
             bail!(
@@ -78,7 +85,7 @@ impl Sim {
         }
         let dir = tempfile::Builder::new().prefix("shoukuan-sim-").tempdir()?;
         let out = std::process::Command::new(&bin)
-            .args(["keys", "dev", "--out"])
+            .args(["keys", "dev", "--model", model, "--out"])
             .arg(dir.path())
             .output()
             .context("running shoukuan keys dev")?;
@@ -216,6 +223,17 @@ impl Sim {
     /// `/sim/mp/stats`: token requests, tickets issued, pushes.
     pub async fn stats(&self) -> Result<Value> {
         self.get("/sim/mp/stats").await
+    }
+
+    /// The sub-merchants `shoukuan keys dev --model platform` registered in sim.json
+    /// (`[{sub_mchid, name, h5, max_ratio}]`; empty for own business).
+    pub fn sub_merchants(&self) -> Result<Vec<Value>> {
+        let config: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir().join("sim.json"))?)?;
+        Ok(config["sub_merchants"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// The simulator's log so far.

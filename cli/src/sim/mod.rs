@@ -238,6 +238,24 @@ impl Sim {
     }
 }
 
+/// `Wechatpay-Signature-Type`: WeChat Pay sends it with every signed response and callback, and
+/// SDKs (e.g. PyPI `wechatpayv3`) refuse answers without it.
+pub const HEADER_SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
+
+/// The only signature type WeChat Pay's RSA merchants get.
+pub const SIGNATURE_TYPE_RSA: &str = "WECHATPAY2-SHA256-RSA2048";
+
+/// Every header WeChat Pay puts on a signed response or callback: the four signed
+/// `Wechatpay-*` ones plus `Wechatpay-Signature-Type`.
+pub fn wechatpay_headers(signed: &SignedHeaders) -> Vec<(String, String)> {
+    let mut pairs = signed.to_pairs();
+    pairs.push((
+        HEADER_SIGNATURE_TYPE.to_string(),
+        SIGNATURE_TYPE_RSA.to_string(),
+    ));
+    pairs
+}
+
 /// The certificate responses use now: the newest already effective and not expired.
 pub fn active_certificate(certs: &[PlatformCert], now: i64) -> Option<&PlatformCert> {
     certs

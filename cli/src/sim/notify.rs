@@ -378,7 +378,7 @@ async fn attempt(
         .timeout(TIMEOUT)
         .header(CONTENT_TYPE, "application/json")
         .header(USER_AGENT, "Mozilla/4.0");
-    for (name, value) in headers.to_pairs() {
+    for (name, value) in super::wechatpay_headers(&headers) {
         request = request.header(name, value);
     }
     let result = request.body(body.as_ref().clone()).send().await;

@@ -199,7 +199,7 @@ fn signed(sim: &Sim, status: StatusCode, body: Vec<u8>) -> Response {
     if !empty {
         out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    for (name, value) in headers.to_pairs() {
+    for (name, value) in super::wechatpay_headers(&headers) {
         if let (Ok(name), Ok(value)) = (
             axum::http::HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),

@@ -126,6 +126,13 @@ impl PayResponse {
             self.verified
         );
         assert!(self.headers.contains_key("request-id"), "no Request-ID");
+        assert_eq!(
+            self.headers
+                .get("wechatpay-signature-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("WECHATPAY2-SHA256-RSA2048"),
+            "every signed answer names its signature type"
+        );
         self.json()
     }
 }

@@ -24,6 +24,23 @@ pub struct SimOfficialAccount {
     pub encoding_aes_key: String,
 }
 
+/// A sub-merchant (特约商户) registered under the simulated service provider: partner endpoints
+/// accept its `sub_mchid` when the signing merchant is the service provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimSubMerchant {
+    /// `sub_mchid`, 10 digits.
+    pub sub_mchid: String,
+    /// Its registered name (a receiver `name` of type MERCHANT_ID must match it).
+    pub name: String,
+    /// Whether it may use H5 pay (individual businesses and 小微 may not).
+    #[serde(default)]
+    pub h5: bool,
+    /// The profit-sharing ratio it authorised the service provider, in 1/10 000 (0 = none),
+    /// as `GET /v3/profitsharing/merchant-configs/{sub_mchid}` answers.
+    #[serde(default)]
+    pub max_ratio: u32,
+}
+
 /// `sim.json`. Its `Debug` shows ids only, never keys.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimConfig {
@@ -53,6 +70,12 @@ pub struct SimConfig {
     pub apiv3_key: String,
     /// Official Account credentials.
     pub official_account: SimOfficialAccount,
+    /// Sub-merchants of the service provider `mchid` (platform model; empty for own business).
+    #[serde(default)]
+    pub sub_merchants: Vec<SimSubMerchant>,
+    /// Full legal name of the merchant (the service provider in the platform model).
+    #[serde(default)]
+    pub merchant_name: String,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -64,6 +87,7 @@ impl std::fmt::Debug for SimConfig {
             .field("platform_serial", &self.platform_serial)
             .field("public_key_id", &self.public_key_id)
             .field("official_account.appid", &self.official_account.appid)
+            .field("sub_merchants", &self.sub_merchants)
             .finish_non_exhaustive()
     }
 }
