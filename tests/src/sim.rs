@@ -226,7 +226,8 @@ impl Sim {
     }
 
     /// The sub-merchants `shoukuan keys dev --model platform` registered in sim.json
-    /// (`[{sub_mchid, name, h5, max_ratio}]`; empty for own business).
+    /// (`[{sub_mchid, name, h5, max_ratio}]`; empty for own business). Those added later are
+    /// listed by `GET /sim/sub-merchants`.
     pub fn sub_merchants(&self) -> Result<Vec<Value>> {
         let config: Value =
             serde_json::from_str(&std::fs::read_to_string(self.dir().join("sim.json"))?)?;
@@ -234,6 +235,86 @@ impl Sim {
             .as_array()
             .cloned()
             .unwrap_or_default())
+    }
+
+    /// Registers (or updates) a sub-merchant of the simulated service provider: `h5` allows H5
+    /// pay, `max_ratio` (1/10 000) is the 服务商分账 ratio it authorised (0 = none).
+    pub async fn add_sub_merchant(
+        &self,
+        sub_mchid: &str,
+        name: &str,
+        h5: bool,
+        max_ratio: u32,
+    ) -> Result<Value> {
+        self.post(
+            "/sim/sub-merchants",
+            &json!({ "sub_mchid": sub_mchid, "name": name, "h5": h5, "max_ratio": max_ratio }),
+        )
+        .await
+    }
+
+    /// Sets the ratio a sub-merchant authorised (what `merchant-configs/{sub_mchid}` answers).
+    pub async fn set_max_ratio(&self, sub_mchid: &str, max_ratio: u32) -> Result<Value> {
+        self.post(
+            "/sim/sub-merchants",
+            &json!({ "sub_mchid": sub_mchid, "max_ratio": max_ratio }),
+        )
+        .await
+    }
+
+    /// Sets the direct merchant's profit-sharing max ratio (1/10 000; default 3000).
+    pub async fn set_direct_max_ratio(&self, max_ratio: u32) -> Result<Value> {
+        self.post("/sim/config", &json!({ "max_ratio": max_ratio }))
+            .await
+    }
+
+    /// Everything the simulator keeps about an order (`/sim/orders/{out_trade_no}`).
+    pub async fn order(&self, out_trade_no: &str) -> Result<Value> {
+        self.get(&format!("/sim/orders/{out_trade_no}")).await
+    }
+
+    /// The body of the last prepay request for `out_trade_no`, as the worker sent it.
+    pub async fn prepay_request(&self, out_trade_no: &str) -> Result<Value> {
+        Ok(self.order(out_trade_no).await?["request"].clone())
+    }
+
+    /// Pays an order as a simulated user (`openid` required for Native and H5 orders); the
+    /// callback goes out as `variant` (`normal`, `duplicate`, `wrong_amount`,
+    /// `wrong_sub_mchid`, …). Answers `{out_trade_no, transaction_id, deliveries}`.
+    pub async fn pay_order(
+        &self,
+        out_trade_no: &str,
+        openid: Option<&str>,
+        variant: &str,
+    ) -> Result<Value> {
+        let mut body = json!({ "out_trade_no": out_trade_no, "variant": variant });
+        if let Some(openid) = openid {
+            body["openid"] = json!(openid);
+        }
+        self.post("/sim/pay", &body).await
+    }
+
+    /// Sends a paid order's TRANSACTION.SUCCESS callback again, as `variant`.
+    pub async fn send_callback(&self, out_trade_no: &str, variant: &str) -> Result<Value> {
+        self.post(
+            "/sim/notify",
+            &json!({ "out_trade_no": out_trade_no, "variant": variant }),
+        )
+        .await
+    }
+
+    /// Profit sharing as the simulator sees it: `{receivers, orders, returns}`.
+    pub async fn profit_sharing(&self) -> Result<Value> {
+        self.get("/sim/profitsharing").await
+    }
+
+    /// What `account` (an openid or a mchid) got by profit sharing, per sharer:
+    /// `[{from, type, account, received, pending, returned, net}]` (fen).
+    pub async fn received(&self, account: &str) -> Result<Vec<Value>> {
+        let got = self
+            .get(&format!("/sim/profitsharing/received?account={account}"))
+            .await?;
+        Ok(got.as_array().cloned().unwrap_or_default())
     }
 
     /// The simulator's log so far.

@@ -14,7 +14,8 @@ use super::mp::{self, PushRequest};
 use super::notify::{self, Target, Variant};
 use super::state::{OrderState, PlatformCert};
 use super::{
-    active_certificate, now, parse_rfc3339, random_digits, rfc3339, PayError, Shared, SignMode,
+    active_certificate, now, now_ms, parse_rfc3339, random_digits, rfc3339, PayError, Shared,
+    SignMode,
 };
 
 type ApiResult = Result<Json<Value>, PayError>;
@@ -26,12 +27,12 @@ pub fn routes() -> Router<Shared> {
         .route("/sim/config", get(get_config).post(set_config))
         .route("/sim/payers", get(list_payers).post(create_payer))
         .route("/sim/orders", get(list_orders))
+        .route("/sim/orders/{out_trade_no}", get(get_order))
         .route("/sim/pay", post(pay))
         .route("/sim/notify", post(trigger_notify))
         .route("/sim/deliveries", get(list_deliveries))
         .route("/sim/deliveries/{id}", get(get_delivery))
         .route("/sim/refunds", get(list_refunds))
-        .route("/sim/profitsharing", get(list_profit_sharing))
         .route("/sim/mp/push", post(push))
         .route("/sim/mp/pushes", get(list_pushes))
         .route("/sim/mp/templates", get(list_templates))
@@ -75,9 +76,14 @@ struct ConfigChange {
     mp_url: Option<String>,
     mp_safe_mode: Option<bool>,
     oauth_auto_approve: Option<bool>,
+    /// The direct merchant's profit-sharing max ratio, 1/10 000.
+    max_ratio: Option<u32>,
 }
 
 async fn set_config(State(sim): State<Shared>, Json(change): Json<ConfigChange>) -> ApiResult {
+    if change.max_ratio.is_some_and(|r| r > 10_000) {
+        return Err(bad_request("max_ratio is in 1/10000 and at most 10000"));
+    }
     let mut state = sim.state();
     let settings = &mut state.settings;
     if let Some(mode) = change.sign_mode {
@@ -91,6 +97,9 @@ async fn set_config(State(sim): State<Shared>, Json(change): Json<ConfigChange>)
     }
     if let Some(auto) = change.oauth_auto_approve {
         settings.oauth_auto_approve = auto;
+    }
+    if let Some(ratio) = change.max_ratio {
+        settings.max_ratio = ratio;
     }
     to_json(&*settings)
 }
@@ -122,6 +131,9 @@ async fn list_orders(State(sim): State<Shared>) -> ApiResult {
         .map(|o| {
             json!({
                 "out_trade_no": o.out_trade_no,
+                "appid": o.appid,
+                "mchid": o.mchid,
+                "sub_mchid": o.sub_mchid,
                 "trade_type": o.trade_type,
                 "description": o.description,
                 "total": o.total,
@@ -143,24 +155,41 @@ async fn list_orders(State(sim): State<Shared>) -> ApiResult {
     Ok(Json(Value::Array(orders)))
 }
 
+/// `GET /sim/orders/{out_trade_no}`: everything the simulator keeps about an order, including
+/// `request`, the body of its last prepay as received.
+async fn get_order(State(sim): State<Shared>, Path(out_trade_no): Path<String>) -> ApiResult {
+    let state = sim.state();
+    let order = state
+        .orders
+        .get(&out_trade_no)
+        .ok_or_else(|| PayError::new(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"))?;
+    to_json(order)
+}
+
 /// `POST /sim/pay` body.
-#[derive(Debug, Deserialize)]
-struct PayRequest {
+#[derive(Debug, Default, Deserialize)]
+pub struct PayRequest {
     /// The order (or give `prepay_id`).
-    out_trade_no: Option<String>,
+    pub out_trade_no: Option<String>,
     /// Find the order by a prepay_id instead.
-    prepay_id: Option<String>,
+    pub prepay_id: Option<String>,
     /// Who pays: defaults to the JSAPI order's payer; required for Native.
-    openid: Option<String>,
+    pub openid: Option<String>,
     /// Callback variant; default normal.
-    variant: Option<Variant>,
+    pub variant: Option<Variant>,
     /// Copies for the concurrent variant.
-    count: Option<usize>,
+    pub count: Option<usize>,
     /// Backdate the payment (RFC 3339), e.g. to put it in yesterday's bill.
-    success_time: Option<String>,
+    pub success_time: Option<String>,
 }
 
 async fn pay(State(sim): State<Shared>, Json(request): Json<PayRequest>) -> ApiResult {
+    pay_order(&sim, &request).map(Json)
+}
+
+/// Pays an order as a simulated user and sends its callback; answers
+/// `{out_trade_no, transaction_id, deliveries}`.
+pub fn pay_order(sim: &Shared, request: &PayRequest) -> Result<Value, PayError> {
     let success_time = match &request.success_time {
         Some(text) => {
             Some(parse_rfc3339(text).ok_or_else(|| bad_request("success_time is not RFC 3339"))?)
@@ -220,7 +249,11 @@ async fn pay(State(sim): State<Shared>, Json(request): Json<PayRequest>) -> ApiR
             }
             (Some(given), _) => given.clone(),
             (None, Some(named)) => named.clone(),
-            (None, None) => return Err(bad_request("openid is required to pay a Native order")),
+            (None, None) => {
+                return Err(bad_request(
+                    "openid is required to pay a Native or H5 order",
+                ))
+            }
         };
         let paid_at = success_time.unwrap_or_else(now);
         let transaction_id = format!(
@@ -233,15 +266,19 @@ async fn pay(State(sim): State<Shared>, Json(request): Json<PayRequest>) -> ApiR
         order.state = OrderState::Success;
         order.transaction_id = Some(transaction_id.clone());
         order.success_time = Some(paid_at);
+        order.paid_at_ms = match success_time {
+            Some(t) => t * 1000,
+            None => now_ms(),
+        };
         (order.clone(), transaction_id)
     };
     let variant = request.variant.unwrap_or(Variant::Normal);
-    let deliveries = send_transaction(&sim, &order, variant, request.count.unwrap_or(1))?;
-    Ok(Json(json!({
+    let deliveries = send_transaction(sim, &order, variant, request.count.unwrap_or(1))?;
+    Ok(json!({
         "out_trade_no": order.out_trade_no,
         "transaction_id": transaction_id,
         "deliveries": deliveries,
-    })))
+    }))
 }
 
 fn send_transaction(
@@ -250,7 +287,23 @@ fn send_transaction(
     variant: Variant,
     count: usize,
 ) -> Result<Vec<u64>, PayError> {
-    let prepared = notify::transaction_success(sim, order, variant == Variant::WrongAmount)
+    let other_sub = match (variant, &order.sub_mchid) {
+        (Variant::WrongSubMchid, None) => {
+            return Err(PayError::invalid(
+                "wrong_sub_mchid is for partner orders (with a sub_mchid)",
+            ))
+        }
+        (Variant::WrongSubMchid, Some(own)) => Some(
+            sim.state()
+                .sub_merchants
+                .iter()
+                .map(|s| s.sub_mchid.clone())
+                .find(|s| s != own)
+                .unwrap_or_else(|| format!("1{}", random_digits(9))),
+        ),
+        _ => None,
+    };
+    let prepared = notify::transaction_success(sim, order, variant, other_sub.as_deref())
         .map_err(PayError::system)?;
     let target = Target {
         url: order.notify_url.clone(),
@@ -337,17 +390,6 @@ async fn list_refunds(State(sim): State<Shared>) -> ApiResult {
         })
         .collect();
     Ok(Json(Value::Array(refunds)))
-}
-
-async fn list_profit_sharing(State(sim): State<Shared>) -> ApiResult {
-    let state = sim.state();
-    Ok(Json(json!({
-        "receivers": state.receivers,
-        "orders": state.profit_orders.values().map(|o| json!({
-            "out_order_no": o.out_order_no, "transaction_id": o.transaction_id,
-            "state": o.state, "receivers": o.receivers,
-        })).collect::<Vec<_>>(),
-    })))
 }
 
 async fn push(State(sim): State<Shared>, Json(request): Json<PushRequest>) -> ApiResult {

@@ -1,22 +1,58 @@
 //! `shoukuan sim`: a local WeChat — WeChat Pay API v3 and the Official Account platform — that
 //! behaves like WeChat's servers for every call Shoukuan's worker makes, so local runs and the
 //! end-to-end suite need no credentials. The worker cannot tell it from WeChat except by base
-//! URL and keys: all signing, verification and encryption is `shoukuan_core`'s.
+//! URL and keys: all signing, verification and encryption is `shoukuan_core`'s, and every signed
+//! answer and callback carries `Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048`.
 //!
 //! ```text
-//! /v3/...                         WeChat Pay (pay.rs); callbacks go out from notify.rs
+//! /v3/...                         WeChat Pay (pay.rs dispatches): prepay.rs (direct JSAPI, Native,
+//!                                 H5), partner.rs (服务商: /v3/pay/partner/...), h5.rs, refund.rs,
+//!                                 profitsharing/ (both models), bill.rs; callbacks from notify.rs
 //! /cgi-bin/..., /sns/..., /connect/oauth2/authorize   Official Account (mp.rs)
-//! /sim/...                        control API for tests and people (control.rs), page at /sim/
+//! /sim/...                        control API for tests and people (below), page at /sim/
 //! ```
 //!
-//! State lives in memory (state.rs) and is optionally snapshotted to a JSON file.
+//! The merchant of `sim.json` (`mchid`, `appid`) signs every request. In the platform model it
+//! is the service provider (`sp_mchid`, `sp_appid`) and `sim.json` lists its sub-merchants;
+//! more can be added at run time.
+//!
+//! Control API (JSON, unsigned; errors are `{code, message}`):
+//!
+//! ```text
+//! GET  /sim/health                     ids, sign mode, time scale
+//! GET|POST /sim/config                 {sign_mode, mp_url, mp_safe_mode, oauth_auto_approve,
+//!                                       max_ratio (the direct merchant's, 1/10000)}
+//! GET|POST /sim/payers                 simulated users; POST {nickname?, subscribed?}
+//! GET|POST /sim/sub-merchants          partner mode; POST {sub_mchid, name?, h5?, max_ratio?}
+//!                                       registers or updates one
+//! GET  /sim/orders, /sim/orders/{no}   orders; one order with `request`, its last prepay body
+//! POST /sim/pay                        {out_trade_no | prepay_id, openid?, variant?, count?,
+//!                                       success_time?}: pay, then send the callback
+//! POST /sim/notify                     {out_trade_no, variant?, count?}: send it again
+//!                                       variants: normal, duplicate, concurrent, stale,
+//!                                       wrong_amount, wrong_sub_mchid (partner), signtest
+//! GET  /sim/deliveries[?out_trade_no=], /sim/deliveries/{id}   callback attempts
+//! GET  /sim/refunds                    refunds
+//! GET  /sim/profitsharing              {receivers, orders, returns}
+//! GET  /sim/profitsharing/received[?account=]   per sharer and receiver: received, pending,
+//!                                       returned, net (fen)
+//! GET|POST /sim/h5/checkout            the page an h5_url opens (pay or cancel, then redirect_url)
+//! /sim/mp/..., /sim/certificates[/rotate], /sim/snapshot   Official Account, keys, state
+//! ```
+//!
+//! Timings (callback retries, refund and sharing completion, the h5_url lifetime, the 1-minute
+//! wait before sharing) are scaled by `--time-scale`. State lives in memory (state.rs) and is
+//! optionally snapshotted to a JSON file.
 
 mod bill;
 mod control;
+mod h5;
 mod mp;
 mod notify;
 mod page;
+mod partner;
 mod pay;
+mod prepay;
 mod profitsharing;
 mod refund;
 mod state;
@@ -215,7 +251,8 @@ impl Sim {
         Ok(SigningKey { serial, key })
     }
 
-    /// The four `Wechatpay-*` headers for `body`, signed as WeChat Pay at `timestamp`.
+    /// The four signed `Wechatpay-*` headers for `body`, signed as WeChat Pay at `timestamp`
+    /// (send them with [`wechatpay_headers`], which adds `Wechatpay-Signature-Type`).
     pub fn sign(&self, body: &[u8], timestamp: i64) -> anyhow::Result<SignedHeaders> {
         let key = self.signing_key()?;
         Ok(sign_for_test(
@@ -301,6 +338,7 @@ fn initial_state(keys: &Keys, args: &SimArgs) -> anyhow::Result<State> {
                 mp_url: None,
                 mp_safe_mode: false,
                 oauth_auto_approve: false,
+                max_ratio: 3000,
             },
             PlatformCert {
                 serial: keys.config.platform_serial.clone(),
@@ -318,6 +356,11 @@ fn initial_state(keys: &Keys, args: &SimArgs) -> anyhow::Result<State> {
         .any(|c| c.serial == keys.config.platform_serial)
     {
         bail!("the snapshot was made with other keys than this sim.json; delete it or use another --snapshot");
+    }
+    for sub in &keys.config.sub_merchants {
+        if state.sub_merchant(&sub.sub_mchid).is_none() {
+            state.sub_merchants.push(sub.clone());
+        }
     }
     if let Some(mode) = args.sign_mode {
         state.settings.sign_mode = mode;
@@ -412,6 +455,9 @@ fn router(sim: Shared) -> Router {
         .route("/v3/{*path}", any(pay::handle))
         .merge(mp::routes())
         .merge(control::routes())
+        .merge(partner::routes())
+        .merge(profitsharing::routes())
+        .merge(h5::routes())
         .route("/sim/", get(page::index))
         .route("/sim", get(|| async { Redirect::to("/sim/") }))
         .route("/", get(|| async { Redirect::to("/sim/") }))

@@ -4,8 +4,9 @@
 //! 6 h, 6 h — scaled by `--time-scale`) until the receiver answers 2xx within 5 s.
 //!
 //! Variants on request: a duplicate after the first delivery, N concurrent duplicates, an
-//! out-of-date `Wechatpay-Timestamp`, a wrong amount (correctly signed: the merchant must compare
-//! it with its order), and a `WECHATPAY/SIGNTEST/` probe followed by the real notification.
+//! out-of-date `Wechatpay-Timestamp`, a wrong amount or (partner orders) a wrong `sub_mchid`
+//! (correctly signed: the merchant must compare them with its order), and a
+//! `WECHATPAY/SIGNTEST/` probe followed by the real notification.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,10 +15,10 @@ use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use base64::Engine as _;
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use shoukuan_core::wechatpay::{
-    EncryptedResource, Notification, RefundAmount, RefundNotice, RefundStatus, SignedHeaders,
-    EVENT_REFUND_SUCCESS, EVENT_TRANSACTION_SUCCESS, RESOURCE_TYPE_ENCRYPTED,
-    SIGNATURE_PROBE_PREFIX,
+    EncryptedResource, Notification, SignedHeaders, EVENT_REFUND_SUCCESS,
+    EVENT_TRANSACTION_SUCCESS, RESOURCE_TYPE_ENCRYPTED, SIGNATURE_PROBE_PREFIX,
 };
 
 use super::state::{Attempt, Delivery, Order, Refund};
@@ -52,6 +53,9 @@ pub enum Variant {
     Stale,
     /// One correctly signed attempt whose amount is one fen more than the order's (not retried).
     WrongAmount,
+    /// One correctly signed attempt of a partner order naming another `sub_mchid` than the
+    /// order's (not retried): the merchant must compare it with its order.
+    WrongSubMchid,
     /// A `WECHATPAY/SIGNTEST/` probe, then the real notification (retried normally).
     Signtest,
 }
@@ -65,6 +69,7 @@ impl Variant {
             Variant::Concurrent => "concurrent",
             Variant::Stale => "stale",
             Variant::WrongAmount => "wrong_amount",
+            Variant::WrongSubMchid => "wrong_sub_mchid",
             Variant::Signtest => "signtest",
         }
     }
@@ -132,49 +137,61 @@ fn seal(
     })
 }
 
-/// `TRANSACTION.SUCCESS` for a paid order; `wrong_amount` adds a fen to the amounts.
+/// `TRANSACTION.SUCCESS` for a paid order, altered as `variant` says: `wrong_amount` adds a fen
+/// to the amounts, `wrong_sub_mchid` names another sub-merchant than the order's (`other_sub`).
 pub fn transaction_success(
     sim: &Shared,
     order: &Order,
-    wrong_amount: bool,
+    variant: Variant,
+    other_sub: Option<&str>,
 ) -> anyhow::Result<Prepared> {
-    let mut transaction = super::pay::transaction(order);
-    if wrong_amount {
-        transaction.amount.total += 1;
-        transaction.amount.payer_total = Some(transaction.amount.total);
+    let mut transaction = super::pay::transaction_json(order);
+    if variant == Variant::WrongAmount {
+        let total = order.total + 1;
+        transaction["amount"]["total"] = json!(total);
+        transaction["amount"]["payer_total"] = json!(total);
     }
-    let plaintext = serde_json::to_string(&transaction)?;
+    if let (Variant::WrongSubMchid, Some(other)) = (variant, other_sub) {
+        transaction["sub_mchid"] = json!(other);
+    }
     seal(
         sim,
         EVENT_TRANSACTION_SUCCESS,
         "支付成功",
         "transaction",
-        &plaintext,
+        &transaction.to_string(),
     )
 }
 
-/// `REFUND.SUCCESS` for a finished refund.
+/// `REFUND.SUCCESS` for a finished refund: `mchid` (direct) or `sp_mchid` + `sub_mchid`
+/// (partner), then the refund's ids, status and amounts.
 pub fn refund_success(sim: &Shared, order: &Order, refund: &Refund) -> anyhow::Result<Prepared> {
-    let notice = RefundNotice {
-        mchid: order.mchid.clone(),
-        sp_mchid: None,
-        sub_mchid: None,
-        transaction_id: refund.transaction_id.clone(),
-        out_trade_no: refund.out_trade_no.clone(),
-        refund_id: refund.refund_id.clone(),
-        out_refund_no: refund.out_refund_no.clone(),
-        refund_status: RefundStatus::Success,
-        success_time: refund.success_time.map(rfc3339),
-        user_received_account: Some("支付用户零钱".to_string()),
-        amount: RefundAmount {
-            total: refund.total,
-            refund: refund.refund,
-            payer_total: refund.total,
-            payer_refund: refund.refund,
-        },
+    let mut notice = match &order.sub_mchid {
+        Some(sub_mchid) => json!({ "sp_mchid": order.mchid, "sub_mchid": sub_mchid }),
+        None => json!({ "mchid": order.mchid }),
     };
-    let plaintext = serde_json::to_string(&notice)?;
-    seal(sim, EVENT_REFUND_SUCCESS, "退款成功", "refund", &plaintext)
+    notice["transaction_id"] = json!(refund.transaction_id);
+    notice["out_trade_no"] = json!(refund.out_trade_no);
+    notice["refund_id"] = json!(refund.refund_id);
+    notice["out_refund_no"] = json!(refund.out_refund_no);
+    notice["refund_status"] = json!("SUCCESS");
+    if let Some(t) = refund.success_time {
+        notice["success_time"] = json!(rfc3339(t));
+    }
+    notice["user_received_account"] = json!("支付用户零钱");
+    notice["amount"] = json!({
+        "total": refund.total,
+        "refund": refund.refund,
+        "payer_total": refund.total,
+        "payer_refund": refund.refund,
+    });
+    seal(
+        sim,
+        EVENT_REFUND_SUCCESS,
+        "退款成功",
+        "refund",
+        &notice.to_string(),
+    )
 }
 
 /// How one delivery behaves.
@@ -217,7 +234,11 @@ pub fn send(
         probe_first: false,
     };
     match variant {
-        Variant::Normal | Variant::Signtest | Variant::Stale | Variant::WrongAmount => {
+        Variant::Normal
+        | Variant::Signtest
+        | Variant::Stale
+        | Variant::WrongAmount
+        | Variant::WrongSubMchid => {
             let plan = match variant {
                 Variant::Signtest => Plan {
                     probe_first: true,
@@ -228,7 +249,7 @@ pub fn send(
                     stale: true,
                     probe_first: false,
                 },
-                Variant::WrongAmount => Plan {
+                Variant::WrongAmount | Variant::WrongSubMchid => Plan {
                     retries: false,
                     ..normal
                 },

@@ -1,7 +1,8 @@
 //! WeChat Pay API v3 (`/v3/...`): every request's `Authorization` is verified (401 `SIGN_ERROR`
 //! otherwise) and every answer is signed with the platform certificate or the WeChat Pay public
-//! key, with `Request-ID`. This file holds the dispatcher, JSAPI / Native prepay, query, close and
-//! the certificate download; refunds, profit sharing and bills have their own files.
+//! key, with `Request-ID` and `Wechatpay-Signature-Type`. This file holds the dispatcher, the
+//! field helpers, direct query and close, and the certificate download; prepay (prepay.rs),
+//! partner mode (partner.rs), H5 (h5.rs), refunds, profit sharing and bills have their own files.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -9,15 +10,14 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use shoukuan_core::wechatpay::{
-    aead_encrypt, Attach, Authorization, Description, OutTradeNo, Payer, TradeState, TradeType,
-    Transaction, TransactionAmount,
-};
+use shoukuan_core::wechatpay::{aead_encrypt, Authorization};
 
+use super::partner::{self, Lookup};
+use super::prepay::{self, Product};
 use super::state::{Order, OrderState};
 use super::{
-    bill, compact_time, is_loopback_host, now, parse_rfc3339, percent_decode, profitsharing,
-    query_map, random_alnum, random_hex, refund, rfc3339, PayError, Shared, Sim,
+    bill, is_loopback_host, now, percent_decode, profitsharing, query_map, random_alnum,
+    random_hex, refund, rfc3339, wechatpay_headers, PayError, Shared, Sim,
 };
 
 /// What a v3 handler answers.
@@ -199,7 +199,7 @@ fn signed(sim: &Sim, status: StatusCode, body: Vec<u8>) -> Response {
     if !empty {
         out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    for (name, value) in super::wechatpay_headers(&headers) {
+    for (name, value) in wechatpay_headers(&headers) {
         if let (Ok(name), Ok(value)) = (
             axum::http::HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),
@@ -226,8 +226,29 @@ async fn route(sim: &Shared, request: &Request<'_>) -> PayResult {
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (request.method.as_str(), segments.as_slice()) {
-        ("POST", ["pay", "transactions", "jsapi"]) => prepay(sim, request, TradeType::Jsapi),
-        ("POST", ["pay", "transactions", "native"]) => prepay(sim, request, TradeType::Native),
+        ("POST", ["pay", "transactions", "jsapi"]) => prepay::direct(sim, request, Product::Jsapi),
+        ("POST", ["pay", "transactions", "native"]) => {
+            prepay::direct(sim, request, Product::Native)
+        }
+        ("POST", ["pay", "transactions", "h5"]) => prepay::direct(sim, request, Product::H5),
+        ("POST", ["pay", "partner", "transactions", "jsapi"]) => {
+            partner::prepay(sim, request, Product::Jsapi)
+        }
+        ("POST", ["pay", "partner", "transactions", "native"]) => {
+            partner::prepay(sim, request, Product::Native)
+        }
+        ("POST", ["pay", "partner", "transactions", "h5"]) => {
+            partner::prepay(sim, request, Product::H5)
+        }
+        ("GET", ["pay", "partner", "transactions", "out-trade-no", no]) => {
+            partner::query(sim, request, Lookup::OutTradeNo(no))
+        }
+        ("GET", ["pay", "partner", "transactions", "id", id]) => {
+            partner::query(sim, request, Lookup::TransactionId(id))
+        }
+        ("POST", ["pay", "partner", "transactions", "out-trade-no", no, "close"]) => {
+            partner::close(sim, request, no)
+        }
         ("GET", ["pay", "transactions", "out-trade-no", no]) => {
             query_by_out_trade_no(sim, request, no)
         }
@@ -235,18 +256,25 @@ async fn route(sim: &Shared, request: &Request<'_>) -> PayResult {
         ("POST", ["pay", "transactions", "out-trade-no", no, "close"]) => close(sim, request, no),
         ("GET", ["certificates"]) => certificates(sim),
         ("POST", ["refund", "domestic", "refunds"]) => refund::create(sim, request),
-        ("GET", ["refund", "domestic", "refunds", no]) => refund::query(sim, no),
+        ("GET", ["refund", "domestic", "refunds", no]) => refund::query(sim, request, no),
         ("POST", ["profitsharing", "receivers", "add"]) => {
             profitsharing::add_receiver(sim, request)
         }
         ("POST", ["profitsharing", "receivers", "delete"]) => {
             profitsharing::delete_receiver(sim, request)
         }
+        ("GET", ["profitsharing", "merchant-configs", sub_mchid]) => {
+            profitsharing::merchant_config(sim, sub_mchid)
+        }
         ("POST", ["profitsharing", "orders", "unfreeze"]) => profitsharing::unfreeze(sim, request),
         ("POST", ["profitsharing", "orders"]) => profitsharing::create_order(sim, request),
         ("GET", ["profitsharing", "orders", no]) => profitsharing::query_order(sim, request, no),
         ("GET", ["profitsharing", "transactions", id, "amounts"]) => {
             profitsharing::amounts(sim, id)
+        }
+        ("POST", ["profitsharing", "return-orders"]) => profitsharing::create_return(sim, request),
+        ("GET", ["profitsharing", "return-orders", no]) => {
+            profitsharing::query_return(sim, request, no)
         }
         ("GET", ["bill", "tradebill"]) => bill::trade_bill(sim, request),
         ("GET", ["billdownload", "file"]) => bill::download(sim, request),
@@ -357,194 +385,63 @@ pub fn check_appid_mchid(sim: &Sim, appid: Option<&str>, mchid: &str) -> Result<
     Ok(())
 }
 
-fn prepay(sim: &Shared, request: &Request<'_>, trade_type: TradeType) -> PayResult {
-    let body = request.json()?;
-    let appid = required_str(&body, "/appid", 32)?;
-    let mchid = required_str(&body, "/mchid", 32)?;
-    let description = Description::parse(required_str(&body, "/description", usize::MAX)?)
-        .map_err(|e| PayError::param("/description", e.to_string()))?;
-    let out_trade_no = OutTradeNo::parse(required_str(&body, "/out_trade_no", usize::MAX)?)
-        .map_err(|e| PayError::param("/out_trade_no", e.to_string()))?;
-    let time_expire_text = optional_str(&body, "/time_expire", 64)?;
-    let time_expire = match time_expire_text {
-        Some(text) => Some(parse_rfc3339(text).ok_or_else(|| {
-            PayError::param(
-                "/time_expire",
-                "时间格式错误，应遵循RFC 3339：yyyy-MM-DDTHH:mm:ss+TIMEZONE",
-            )
-        })?),
-        None => None,
-    };
-    let attach = match optional_str(&body, "/attach", usize::MAX)? {
-        Some(text) => {
-            Some(Attach::parse(text).map_err(|e| PayError::param("/attach", e.to_string()))?)
-        }
-        None => None,
-    };
-    let notify_url = required_str(&body, "/notify_url", 255)?;
-    check_notify_url("/notify_url", notify_url)?;
-    optional_str(&body, "/goods_tag", 32)?;
-    let total = required_int(&body, "/amount/total")?;
-    if total <= 0 {
-        return Err(PayError::param("/amount/total", "订单金额必须大于0"));
-    }
-    let currency = check_currency(&body, "/amount/currency")?;
-    let profit_sharing = optional_bool(&body, "/settle_info/profit_sharing")?.unwrap_or(false);
-    let openid = match trade_type {
-        TradeType::Jsapi => Some(required_str(&body, "/payer/openid", 128)?.to_string()),
-        _ => None,
-    };
-
-    check_appid_mchid(sim, Some(appid), mchid)?;
-    let now = now();
-    let mut state = sim.state();
-    if let Some(openid) = &openid {
-        if state.payer(openid).is_none() {
-            return Err(PayError::param(
-                "/payer/openid",
-                "openid与appid不匹配（该用户不是此公众号下的用户）",
-            ));
-        }
-    }
-    let trade_type_text = match trade_type {
-        TradeType::Jsapi => "JSAPI",
-        _ => "NATIVE",
-    };
-    let fingerprint = json!({
-        "trade_type": trade_type_text,
-        "appid": appid,
-        "mchid": mchid,
-        "description": description.as_str(),
-        "attach": attach.as_ref().map(Attach::as_str),
-        "notify_url": notify_url,
-        "total": total,
-        "currency": currency,
-        "openid": openid,
-        "time_expire": time_expire_text,
-        "profit_sharing": profit_sharing,
-        "goods_tag": body.pointer("/goods_tag"),
-    });
-    let prepay_id = format!("wx{}{}", compact_time(now), random_hex(20));
-    let code_url = format!("weixin://wxpay/bizpayurl?pr={}", random_alnum(7));
-    match state.orders.get_mut(out_trade_no.as_str()) {
-        Some(order) => {
-            match order.state {
-                OrderState::Closed => {
-                    return Err(PayError::new(
-                        StatusCode::BAD_REQUEST,
-                        "ORDER_CLOSED",
-                        "订单已关闭，请使用新的商户订单号重新下单",
-                    ))
-                }
-                OrderState::Success | OrderState::Refund => {
-                    return Err(PayError::invalid("该订单已支付，请勿重复下单"))
-                }
-                OrderState::NotPay => {}
-            }
-            if order.fingerprint != fingerprint {
-                return Err(PayError::invalid(
-                    "201 商户订单号重复：同一商户订单号的下单参数与原订单不一致",
-                ));
-            }
-            order.prepay_ids.push(prepay_id.clone());
-            // A new Native prepay invalidates the previous code_url.
-            order.code_url = Some(code_url.clone());
-        }
-        None => {
-            // WeChat raises time_expire to at least a minute and caps it at 90 days.
-            let expires_at = time_expire
-                .map(|t| t.clamp(now + 60, now + 90 * 86_400))
-                .unwrap_or(now + 7 * 86_400);
-            state.orders.insert(
-                out_trade_no.as_str().to_string(),
-                Order {
-                    appid: appid.to_string(),
-                    mchid: mchid.to_string(),
-                    out_trade_no: out_trade_no.as_str().to_string(),
-                    trade_type: trade_type_text.to_string(),
-                    description: description.as_str().to_string(),
-                    attach: attach.map(String::from),
-                    notify_url: notify_url.to_string(),
-                    total,
-                    currency,
-                    openid,
-                    expires_at,
-                    profit_sharing,
-                    fingerprint,
-                    prepay_ids: vec![prepay_id.clone()],
-                    code_url: Some(code_url.clone()),
-                    created_at: now,
-                    state: OrderState::NotPay,
-                    transaction_id: None,
-                    success_time: None,
-                    refunded: 0,
-                    shared: 0,
-                    unfrozen: false,
-                },
-            );
-        }
-    }
-    match trade_type {
-        TradeType::Jsapi => ok(json!({ "prepay_id": prepay_id })),
-        _ => ok(json!({ "code_url": code_url })),
-    }
-}
-
-/// The transaction object of a query or a TRANSACTION.SUCCESS callback.
-pub fn transaction(order: &Order) -> Transaction {
+/// The transaction object of a query or a TRANSACTION.SUCCESS callback: direct
+/// (`appid`, `mchid`, `payer.openid`) or partner (`sp_appid`, `sp_mchid`, `sub_mchid`,
+/// `payer.sp_openid`). Unpaid orders carry no trade_type, payer, attach or payer amounts.
+pub fn transaction_json(order: &Order) -> Value {
     let paid = order.state.is_paid();
-    let trade_state = match order.state {
-        OrderState::NotPay => TradeState::NotPay,
-        OrderState::Success => TradeState::Success,
-        OrderState::Refund => TradeState::Refund,
-        OrderState::Closed => TradeState::Closed,
+    let mut value = match &order.sub_mchid {
+        Some(sub_mchid) => json!({
+            "sp_appid": order.appid,
+            "sp_mchid": order.mchid,
+            "sub_mchid": sub_mchid,
+        }),
+        None => json!({ "appid": order.appid, "mchid": order.mchid }),
     };
-    let trade_type = if order.trade_type == "JSAPI" {
-        TradeType::Jsapi
-    } else {
-        TradeType::Native
-    };
-    Transaction {
-        appid: order.appid.clone(),
-        mchid: order.mchid.clone(),
-        sp_appid: None,
-        sp_mchid: None,
-        sub_mchid: None,
-        sub_appid: None,
-        out_trade_no: order.out_trade_no.clone(),
-        transaction_id: order.transaction_id.clone(),
-        trade_type: paid.then_some(trade_type),
-        trade_state,
-        trade_state_desc: Some(order.state.description().to_string()),
-        bank_type: paid.then(|| "OTHERS".to_string()),
-        attach: if paid { order.attach.clone() } else { None },
-        success_time: order.success_time.map(rfc3339),
-        payer: if paid {
-            order.openid.clone().map(|openid| Payer {
-                openid,
-                sp_openid: None,
-                sub_openid: None,
-            })
-        } else {
-            None
-        },
-        amount: TransactionAmount {
-            total: order.total,
-            payer_total: paid.then_some(order.total),
-            currency: order.currency.clone(),
-            payer_currency: paid.then(|| order.currency.clone()),
-        },
-        promotion_detail: None,
-        scene_info: None,
+    value["out_trade_no"] = json!(order.out_trade_no);
+    value["trade_state"] = json!(trade_state(order.state));
+    value["trade_state_desc"] = json!(order.state.description());
+    let mut amount = json!({ "total": order.total, "currency": order.currency });
+    if paid {
+        value["transaction_id"] = json!(order.transaction_id);
+        value["trade_type"] = json!(order.trade_type);
+        value["bank_type"] = json!("OTHERS");
+        if let Some(attach) = &order.attach {
+            value["attach"] = json!(attach);
+        }
+        if let Some(t) = order.success_time {
+            value["success_time"] = json!(rfc3339(t));
+        }
+        if let Some(openid) = &order.openid {
+            value["payer"] = match order.sub_mchid {
+                Some(_) => json!({ "sp_openid": openid }),
+                None => json!({ "openid": openid }),
+            };
+        }
+        amount["payer_total"] = json!(order.total);
+        amount["payer_currency"] = json!(order.currency);
+    }
+    value["amount"] = amount;
+    value
+}
+
+fn trade_state(state: OrderState) -> &'static str {
+    match state {
+        OrderState::NotPay => "NOTPAY",
+        OrderState::Success => "SUCCESS",
+        OrderState::Refund => "REFUND",
+        OrderState::Closed => "CLOSED",
     }
 }
 
-fn order_not_exist() -> PayError {
+/// 404 ORDER_NOT_EXIST.
+pub fn order_not_exist() -> PayError {
     PayError::new(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在")
 }
 
-fn check_query_mchid(sim: &Sim, request: &Request<'_>) -> Result<(), PayError> {
-    let mchid = request.query_required("mchid")?;
+/// The query parameter `name` (`mchid`, `sp_mchid`) must be the signing merchant.
+pub fn check_query_mchid(sim: &Sim, request: &Request<'_>, name: &str) -> Result<(), PayError> {
+    let mchid = request.query_required(name)?;
     if mchid != sim.keys.config.mchid {
         return Err(PayError::new(
             StatusCode::BAD_REQUEST,
@@ -556,19 +453,24 @@ fn check_query_mchid(sim: &Sim, request: &Request<'_>) -> Result<(), PayError> {
 }
 
 fn query_by_out_trade_no(sim: &Sim, request: &Request<'_>, out_trade_no: &str) -> PayResult {
-    check_query_mchid(sim, request)?;
+    check_query_mchid(sim, request, "mchid")?;
     let state = sim.state();
-    let order = state.orders.get(out_trade_no).ok_or_else(order_not_exist)?;
-    ok(serde_json::to_value(transaction(order)).map_err(PayError::system)?)
+    let order = state
+        .orders
+        .get(out_trade_no)
+        .filter(|o| o.sub_mchid.is_none())
+        .ok_or_else(order_not_exist)?;
+    ok(transaction_json(order))
 }
 
 fn query_by_transaction_id(sim: &Sim, request: &Request<'_>, transaction_id: &str) -> PayResult {
-    check_query_mchid(sim, request)?;
+    check_query_mchid(sim, request, "mchid")?;
     let state = sim.state();
     let order = state
         .order_by_transaction(transaction_id)
+        .filter(|o| o.sub_mchid.is_none())
         .ok_or_else(order_not_exist)?;
-    ok(serde_json::to_value(transaction(order)).map_err(PayError::system)?)
+    ok(transaction_json(order))
 }
 
 fn close(sim: &Sim, request: &Request<'_>, out_trade_no: &str) -> PayResult {
@@ -579,7 +481,13 @@ fn close(sim: &Sim, request: &Request<'_>, out_trade_no: &str) -> PayResult {
     let order = state
         .orders
         .get_mut(out_trade_no)
+        .filter(|o| o.sub_mchid.is_none())
         .ok_or_else(order_not_exist)?;
+    close_order(order)
+}
+
+/// Closes an unpaid order (closing twice is fine); a paid one cannot be closed.
+pub fn close_order(order: &mut Order) -> PayResult {
     match order.state {
         OrderState::NotPay | OrderState::Closed => {
             order.state = OrderState::Closed;

@@ -1,17 +1,18 @@
 //! Refunds (`/v3/refund/domestic/refunds`): partial refunds whose running total never exceeds
-//! what was paid (nor what profit sharing left), `PROCESSING` at creation and `SUCCESS` a few
+//! what was paid, less what profit sharing paid out and was not returned, `PROCESSING` at creation and `SUCCESS` a few
 //! (scaled) seconds later, when `REFUND.SUCCESS` is sent to the refund's notify_url (or the
-//! order's).
+//! order's). Partner orders' refunds name their `sub_mchid` in the body and the query.
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use super::notify::{self, Target, Variant};
+use super::partner;
 use super::pay::{
-    check_currency, check_notify_url, ok, optional_str, required_int, required_str, PayResult,
-    Request,
+    check_currency, check_notify_url, ok, optional_str, query_error, required_int, required_str,
+    PayResult, Request,
 };
-use super::state::{Order, OrderState, Refund};
+use super::state::{OrderState, Refund};
 use super::{now, random_digits, rfc3339, PayError, Shared, Sim};
 
 /// Seconds (before scaling) a refund stays PROCESSING.
@@ -78,6 +79,7 @@ pub fn create(sim: &Shared, request: &Request<'_>) -> PayResult {
             "只能是数字、大小写字母_-|*@",
         ));
     }
+    let sub_mchid = optional_str(&body, "/sub_mchid", 32)?;
     let reason = optional_str(&body, "/reason", 80)?;
     let notify_url = optional_str(&body, "/notify_url", 256)?;
     if let Some(url) = notify_url {
@@ -101,10 +103,13 @@ pub fn create(sim: &Shared, request: &Request<'_>) -> PayResult {
     check_currency(&body, "/amount/currency")?;
     let fingerprint = json!({
         "transaction_id": transaction_id, "out_trade_no": out_trade_no,
-        "refund": refund_amount, "total": total,
+        "refund": refund_amount, "total": total, "sub_mchid": sub_mchid,
     });
 
     let mut state = sim.state();
+    if let Some(sub_mchid) = sub_mchid {
+        partner::check_relation(&state, sub_mchid)?;
+    }
     if let Some(existing) = state.refunds.get(out_refund_no) {
         if existing.fingerprint == fingerprint {
             return ok(refund_json(existing));
@@ -123,6 +128,11 @@ pub fn create(sim: &Shared, request: &Request<'_>) -> PayResult {
     let order = key
         .and_then(|k| state.orders.get_mut(&k))
         .ok_or_else(|| resource_not_exists("订单不存在"))?;
+    partner::same_sub_mchid(
+        order.sub_mchid.as_deref(),
+        sub_mchid,
+        PayError::param("/sub_mchid", partner::SUB_MCHID_REQUIRED),
+    )?;
     if let (Some(id), Some(no)) = (transaction_id, out_trade_no) {
         if order.out_trade_no != no || order.transaction_id.as_deref() != Some(id) {
             return Err(PayError::invalid(
@@ -139,13 +149,20 @@ pub fn create(sim: &Shared, request: &Request<'_>) -> PayResult {
             format!("原订单金额 {total} 与订单实际金额 {} 不一致", order.total),
         ));
     }
-    if refund_amount > refundable(order) {
+    if refund_amount > order.refundable() {
         return Err(PayError::invalid("申请退款金额超过订单可退金额"));
     }
+    // A refund takes from the funds still frozen for sharing first, then from what receivers
+    // returned; refunding everything ends sharing.
+    order.refunded_frozen += refund_amount.min(order.unsplit());
     order.refunded += refund_amount;
+    if order.refunded >= order.total {
+        order.unfrozen = true;
+    }
     order.state = OrderState::Refund;
     let refund = Refund {
         refund_id: format!("50{}", random_digits(27)),
+        sub_mchid: order.sub_mchid.clone(),
         out_refund_no: out_refund_no.to_string(),
         transaction_id: order.transaction_id.clone().unwrap_or_default(),
         out_trade_no: order.out_trade_no.clone(),
@@ -169,11 +186,6 @@ pub fn create(sim: &Shared, request: &Request<'_>) -> PayResult {
         complete(&sim, &out_refund_no);
     });
     ok(answer)
-}
-
-/// What can still be refunded: paid, minus refunds, minus what profit sharing paid out.
-pub fn refundable(order: &Order) -> i64 {
-    order.total - order.refunded - order.shared
 }
 
 /// Marks a refund SUCCESS and sends REFUND.SUCCESS.
@@ -212,13 +224,22 @@ fn complete(sim: &Shared, out_refund_no: &str) {
     }
 }
 
-/// `GET /v3/refund/domestic/refunds/{out_refund_no}`.
-pub fn query(sim: &Sim, out_refund_no: &str) -> PayResult {
+/// `GET /v3/refund/domestic/refunds/{out_refund_no}[?sub_mchid=]`.
+pub fn query(sim: &Sim, request: &Request<'_>, out_refund_no: &str) -> PayResult {
+    let sub_mchid = request.query_optional("sub_mchid");
     let state = sim.state();
+    if let Some(sub_mchid) = &sub_mchid {
+        partner::check_relation(&state, sub_mchid)?;
+    }
     let refund = state
         .refunds
         .get(out_refund_no)
         .ok_or_else(|| resource_not_exists("退款单不存在"))?;
+    partner::same_sub_mchid(
+        refund.sub_mchid.as_deref(),
+        sub_mchid.as_deref(),
+        query_error("sub_mchid", partner::SUB_MCHID_REQUIRED),
+    )?;
     ok(refund_json(refund))
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+pub use shoukuan_core::wechatpay::devkeys::SimSubMerchant;
 
 /// Where an order is in WeChat Pay's state machine (`trade_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,16 +38,19 @@ impl OrderState {
     }
 }
 
-/// An order created by a JSAPI or Native prepay call.
+/// An order created by a JSAPI, Native or H5 prepay call, direct or partner.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Order {
-    /// Official Account AppID.
+    /// Official Account AppID (`sp_appid` for a partner order).
     pub appid: String,
-    /// Merchant id.
+    /// Merchant id (`sp_mchid` for a partner order: the service provider that signed).
     pub mchid: String,
+    /// The sub-merchant paid (partner orders only).
+    #[serde(default)]
+    pub sub_mchid: Option<String>,
     /// The merchant's order number.
     pub out_trade_no: String,
-    /// `JSAPI` or `NATIVE`.
+    /// `JSAPI`, `NATIVE` or `MWEB` (H5).
     pub trade_type: String,
     /// Shown in the payer's bill.
     pub description: String,
@@ -58,7 +62,8 @@ pub struct Order {
     pub total: i64,
     /// `CNY`.
     pub currency: String,
-    /// The payer named at prepay (JSAPI), or who paid (Native).
+    /// The payer named at prepay (JSAPI; `payer.sp_openid` for a partner order), or who paid
+    /// (Native, H5).
     pub openid: Option<String>,
     /// Unix seconds after which the order can no longer be paid.
     pub expires_at: i64,
@@ -70,6 +75,12 @@ pub struct Order {
     pub prepay_ids: Vec<String>,
     /// The current code_url (Native; a new prepay replaces it).
     pub code_url: Option<String>,
+    /// H5: each prepay_id behind an h5_url and when that URL stops working (Unix milliseconds).
+    #[serde(default)]
+    pub h5_urls: Vec<(String, i64)>,
+    /// The body of the last prepay request, as received (tests read it).
+    #[serde(default)]
+    pub request: serde_json::Value,
     /// Unix seconds of the first prepay.
     pub created_at: i64,
     /// Current state.
@@ -78,12 +89,42 @@ pub struct Order {
     pub transaction_id: Option<String>,
     /// Unix seconds of payment.
     pub success_time: Option<i64>,
+    /// Milliseconds since the Unix epoch of payment (the 1-minute rule of profit sharing).
+    #[serde(default)]
+    pub paid_at_ms: i64,
     /// Refunded so far (accepted refunds, processing or done), fen.
     pub refunded: i64,
-    /// Shared so far by profit-sharing orders, fen.
+    /// The part of `refunded` taken from the funds frozen for profit sharing, fen.
+    #[serde(default)]
+    pub refunded_frozen: i64,
+    /// Shared so far by profit-sharing orders, fen (returns do not undo it).
     pub shared: i64,
+    /// Returned by receivers (分账回退) to the merchant's available balance, fen.
+    #[serde(default)]
+    pub returned: i64,
     /// The rest was unfrozen: no more sharing.
     pub unfrozen: bool,
+}
+
+impl Order {
+    /// The sharer: the sub-merchant of a partner order, else the merchant.
+    pub fn payee_mchid(&self) -> &str {
+        self.sub_mchid.as_deref().unwrap_or(&self.mchid)
+    }
+
+    /// Still frozen for profit sharing (`unsplit_amount`), fen.
+    pub fn unsplit(&self) -> i64 {
+        if !self.profit_sharing || self.unfrozen {
+            return 0;
+        }
+        (self.total - self.shared - self.refunded_frozen).max(0)
+    }
+
+    /// What can still be refunded: paid, minus refunds, minus what profit sharing paid out
+    /// and was not returned.
+    pub fn refundable(&self) -> i64 {
+        self.total - self.refunded - self.shared + self.returned
+    }
 }
 
 /// A refund.
@@ -91,6 +132,9 @@ pub struct Order {
 pub struct Refund {
     /// WeChat Pay's refund number.
     pub refund_id: String,
+    /// The order's sub-merchant (partner orders).
+    #[serde(default)]
+    pub sub_mchid: Option<String>,
     /// The merchant's refund number.
     pub out_refund_no: String,
     /// The order's WeChat Pay number.
@@ -117,15 +161,21 @@ pub struct Refund {
     pub fingerprint: serde_json::Value,
 }
 
-/// A registered profit-sharing receiver.
+/// A registered profit-sharing receiver (per sub-merchant in partner mode).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receiver {
+    /// The sub-merchant that shares to it (partner mode); None for the direct merchant.
+    #[serde(default)]
+    pub sub_mchid: Option<String>,
+    /// The AppID of a PERSONAL_OPENID account (the service provider's in partner mode).
+    #[serde(default)]
+    pub appid: String,
     /// `MERCHANT_ID`, `PERSONAL_OPENID` or `PERSONAL_SUB_OPENID`.
     #[serde(rename = "type")]
     pub kind: String,
     /// Merchant id or openid.
     pub account: String,
-    /// Encrypted name (kept opaque).
+    /// The name, decrypted (development data).
     pub name: Option<String>,
     /// Relation to the merchant.
     pub relation_type: String,
@@ -147,6 +197,15 @@ pub struct ShareLine {
     pub description: String,
     /// `PENDING`, `SUCCESS` or `CLOSED`.
     pub result: String,
+    /// Why a line was CLOSED.
+    #[serde(default)]
+    pub fail_reason: Option<String>,
+    /// Returned from this line by return orders, fen.
+    #[serde(default)]
+    pub returned: i64,
+    /// The line WeChat adds when the rest is unfrozen to the sharer (not a share).
+    #[serde(default)]
+    pub unfreeze: bool,
     /// WeChat Pay's detail id.
     pub detail_id: String,
     /// Unix seconds.
@@ -158,6 +217,12 @@ pub struct ShareLine {
 /// A profit-sharing order (or an unfreeze, which is one too).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfitOrder {
+    /// The sub-merchant that shares (partner mode).
+    #[serde(default)]
+    pub sub_mchid: Option<String>,
+    /// An unfreeze (`orders/unfreeze`) rather than a share.
+    #[serde(default)]
+    pub is_unfreeze: bool,
     /// The payment's transaction id.
     pub transaction_id: String,
     /// The merchant's sharing order number.
@@ -170,7 +235,42 @@ pub struct ProfitOrder {
     pub receivers: Vec<ShareLine>,
     /// Whether the rest is unfrozen when this order finishes.
     pub unfreeze_unsplit: bool,
+    /// The rest that `unfreeze_unsplit` releases to the sharer when this order finishes, fen.
+    #[serde(default)]
+    pub unfreeze_amount: i64,
+    /// Milliseconds since the Unix epoch when the order finishes (lines become SUCCESS).
+    #[serde(default)]
+    pub finish_at_ms: i64,
     /// The request, to answer a repeated out_order_no identically.
+    pub fingerprint: serde_json::Value,
+}
+
+/// A return (分账回退): money taken back from a merchant receiver of a share.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReturnOrder {
+    /// The sub-merchant that shared (partner mode).
+    pub sub_mchid: Option<String>,
+    /// The share's WeChat id.
+    pub order_id: String,
+    /// The share's merchant number.
+    pub out_order_no: String,
+    /// The merchant's return number.
+    pub out_return_no: String,
+    /// WeChat Pay's return id.
+    pub return_id: String,
+    /// The receiver merchant the money comes back from.
+    pub return_mchid: String,
+    /// Fen.
+    pub amount: i64,
+    /// Shown in bills.
+    pub description: String,
+    /// `SUCCESS` (the simulator returns synchronously).
+    pub result: String,
+    /// Unix seconds.
+    pub create_time: i64,
+    /// Unix seconds.
+    pub finish_time: i64,
+    /// The request, to answer a repeated out_return_no identically.
     pub fingerprint: serde_json::Value,
 }
 
@@ -343,6 +443,13 @@ pub struct Settings {
     pub mp_safe_mode: bool,
     /// `/connect/oauth2/authorize` redirects at once even for snsapi_userinfo.
     pub oauth_auto_approve: bool,
+    /// The direct merchant's profit-sharing max ratio, 1/10 000 (WeChat's default 30 %).
+    #[serde(default = "default_max_ratio")]
+    pub max_ratio: u32,
+}
+
+fn default_max_ratio() -> u32 {
+    3000
 }
 
 /// Everything the simulator remembers.
@@ -358,6 +465,9 @@ pub struct State {
     pub receivers: Vec<Receiver>,
     /// Profit-sharing orders by out_order_no.
     pub profit_orders: BTreeMap<String, ProfitOrder>,
+    /// Profit-sharing returns by out_return_no.
+    #[serde(default)]
+    pub return_orders: BTreeMap<String, ReturnOrder>,
     /// Simulated users.
     pub payers: Vec<Payer>,
     /// Global access tokens (the newest last).
@@ -378,6 +488,9 @@ pub struct State {
     pub token_requests: u64,
     /// New global tokens minted.
     pub tokens_issued: u64,
+    /// The service provider's sub-merchants (partner mode).
+    #[serde(default)]
+    pub sub_merchants: Vec<SimSubMerchant>,
     /// Callbacks.
     pub deliveries: Vec<Delivery>,
     /// Official Account pushes.
@@ -399,6 +512,8 @@ impl State {
             refunds: BTreeMap::new(),
             receivers: Vec::new(),
             profit_orders: BTreeMap::new(),
+            return_orders: BTreeMap::new(),
+            sub_merchants: Vec::new(),
             payers: Vec::new(),
             access_tokens: Vec::new(),
             oauth_codes: BTreeMap::new(),
@@ -429,6 +544,11 @@ impl State {
         self.orders
             .values()
             .find(|o| o.transaction_id.as_deref() == Some(transaction_id))
+    }
+
+    /// The registered sub-merchant with this number.
+    pub fn sub_merchant(&self, sub_mchid: &str) -> Option<&SimSubMerchant> {
+        self.sub_merchants.iter().find(|s| s.sub_mchid == sub_mchid)
     }
 
     /// The payer with this openid.

@@ -231,6 +231,38 @@ impl Sim {
             .await
     }
 
+    /// A signed WeChat Pay request naming `serial` in `Wechatpay-Serial` (encrypted fields).
+    pub async fn pay_with_serial(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &Value,
+        serial: &str,
+    ) -> PayResponse {
+        let body_text = body.to_string();
+        let k = self::keys();
+        let auth = Authorization::sign(
+            &k.merchant,
+            &k.config.mchid,
+            &k.config.merchant_serial,
+            method,
+            path_and_query,
+            now(),
+            &format!("N{}", now()),
+            body_text.as_bytes(),
+        )
+        .unwrap();
+        self.raw_pay_with(
+            method,
+            path_and_query,
+            body_text,
+            Some(auth.header_value()),
+            &self.key_set(),
+            &[("Wechatpay-Serial", serial)],
+        )
+        .await
+    }
+
     /// A WeChat Pay request with whatever Authorization the test wants.
     pub async fn raw_pay(
         &self,
@@ -239,6 +271,20 @@ impl Sim {
         body: String,
         authorization: Option<String>,
         keys: &KeySet,
+    ) -> PayResponse {
+        self.raw_pay_with(method, path_and_query, body, authorization, keys, &[])
+            .await
+    }
+
+    /// [`Sim::raw_pay`] with extra request headers.
+    pub async fn raw_pay_with(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: String,
+        authorization: Option<String>,
+        keys: &KeySet,
+        extra: &[(&str, &str)],
     ) -> PayResponse {
         let url = format!("{}{}", self.base, path_and_query);
         let mut request = self
@@ -249,6 +295,9 @@ impl Sim {
             .header("User-Agent", "shoukuan-test");
         if let Some(auth) = authorization {
             request = request.header("Authorization", auth);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
         }
         if !body.is_empty() {
             request = request.body(body);
@@ -321,6 +370,44 @@ impl Sim {
         })
     }
 
+    /// Registers a sub-merchant with a fresh random number; returns its sub_mchid.
+    pub async fn sub_merchant(&self, h5: bool, max_ratio: u32) -> String {
+        let sub_mchid = format!("16{:08}", rand_u32() % 100_000_000);
+        let (status, sub) = self
+            .post(
+                "/sim/sub-merchants",
+                &serde_json::json!({
+                    "sub_mchid": sub_mchid, "name": "测试特约商户有限公司",
+                    "h5": h5, "max_ratio": max_ratio,
+                }),
+            )
+            .await;
+        assert_eq!(status, 200, "{sub}");
+        sub_mchid
+    }
+
+    /// A valid partner JSAPI prepay body for `sub_mchid`, paid by `sp_openid`.
+    pub fn partner_body(
+        &self,
+        out_trade_no: &str,
+        total: i64,
+        notify_url: &str,
+        sp_openid: &str,
+        sub_mchid: &str,
+    ) -> Value {
+        let c = &keys().config;
+        serde_json::json!({
+            "sp_appid": c.appid,
+            "sp_mchid": c.mchid,
+            "sub_mchid": sub_mchid,
+            "description": "收款测试",
+            "out_trade_no": out_trade_no,
+            "notify_url": notify_url,
+            "amount": { "total": total, "currency": "CNY" },
+            "payer": { "sp_openid": sp_openid },
+        })
+    }
+
     /// Prepays (JSAPI) and pays an order; returns its transaction_id.
     pub async fn paid_order(
         &self,
@@ -367,6 +454,35 @@ impl Sim {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// `text` encrypted as WeChat wants a receiver `name`: RSA-OAEP (SHA-1) under the WeChat Pay
+/// public key of sim.json, base64.
+pub fn encrypt_name(text: &str) -> String {
+    use base64::Engine as _;
+    use rsa::pkcs8::DecodePublicKey as _;
+    let key = rsa::RsaPublicKey::from_public_key_pem(&keys().config.public_key_pem).unwrap();
+    let cipher = key
+        .encrypt(
+            &mut rand::rngs::OsRng,
+            rsa::Oaep::new::<sha1::Sha1>(),
+            text.as_bytes(),
+        )
+        .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(cipher)
+}
+
+/// A random number (sub-merchant numbers in tests).
+pub fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish() as u32
 }
 
 /// The APIv3 key.
