@@ -269,20 +269,25 @@ async fn own() -> &'static Setup {
 }
 
 #[tokio::test]
-async fn own_business_orders_without_a_rule_are_never_frozen_and_rules_above_the_ratio_are_refused(
-) {
+async fn own_business_orders_without_a_rule_are_never_frozen_and_rules_above_the_ratio_are_refused()
+{
     let s = own().await;
     let (_, cookie) = s.payee(None).await;
     let collection = s.collection(&cookie, "12.00").await;
     let order = s.paid_order(&collection).await;
     let id = order["id"].as_str().unwrap();
     assert_eq!(s.profit_sharing_flag(id), 0);
-    assert_eq!(sim_order(&s.sim, &order["out_trade_no"]).await["profit_sharing"], false);
+    assert_eq!(
+        sim_order(&s.sim, &order["out_trade_no"]).await["profit_sharing"],
+        false
+    );
     tokio::time::sleep(Duration::from_secs(8)).await;
     s.worker.run_cron().await.unwrap();
     let jobs = s
         .worker
-        .query(&format!("SELECT COUNT(*) AS n FROM share_jobs WHERE order_id = '{id}'"))
+        .query(&format!(
+            "SELECT COUNT(*) AS n FROM share_jobs WHERE order_id = '{id}'"
+        ))
         .unwrap();
     assert_eq!(jobs[0]["n"], 0, "nothing to share, nothing to unfreeze");
 
@@ -320,7 +325,9 @@ async fn own_business_a_ten_percent_staff_share_reaches_the_openid_and_bounds_re
     let (_, cookie) = s.payee(None).await;
     let staff = s.sim.create_payer(false).await.unwrap();
     let collection = s.collection(&cookie, "50.00").await;
-    let (status, body) = s.set_rule(&cookie, &collection, ten_percent_to(&staff)).await;
+    let (status, body) = s
+        .set_rule(&cookie, &collection, ten_percent_to(&staff))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["max_ratio_bps"], 3000);
     assert_eq!(body["receivers"][0]["name"], "王五");
@@ -338,8 +345,15 @@ async fn own_business_a_ten_percent_staff_share_reaches_the_openid_and_bounds_re
 
     let order = s.paid_order(&collection).await;
     let id = order["id"].as_str().unwrap();
-    assert_eq!(s.profit_sharing_flag(id), 1, "an order with a rule is frozen");
-    assert_eq!(sim_order(&s.sim, &order["out_trade_no"]).await["profit_sharing"], true);
+    assert_eq!(
+        s.profit_sharing_flag(id),
+        1,
+        "an order with a rule is frozen"
+    );
+    assert_eq!(
+        sim_order(&s.sim, &order["out_trade_no"]).await["profit_sharing"],
+        true
+    );
 
     let shares = s.shares_until(&cookie, id, "shared").await;
     let receivers = shares["receivers"].as_array().unwrap();
@@ -355,14 +369,20 @@ async fn own_business_a_ten_percent_staff_share_reaches_the_openid_and_bounds_re
     let at_wechat = sim_share_orders(&s.sim, &tid).await;
     assert_eq!(at_wechat.len(), 1, "{at_wechat:?}");
     assert_eq!(at_wechat[0]["state"], "FINISHED");
-    assert_eq!(sim_order(&s.sim, &order["out_trade_no"]).await["shared"], 500);
+    assert_eq!(
+        sim_order(&s.sim, &order["out_trade_no"]).await["shared"],
+        500
+    );
 
     // The ¥5.00 went to a person, whom WeChat cannot ask back: a full refund is refused with
     // what can be refunded, which then goes through. 4500 refunded + 500 shared = 5000 paid.
     let (status, body) = refund(s, &cookie, id, None).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "SHARED_TO_PERSONS");
-    assert!(body["message"].as_str().unwrap().contains("¥45.00"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("¥45.00"),
+        "{body}"
+    );
     let (status, body) = refund(s, &cookie, id, Some("45.00")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["refund"]["amount_fen"], 4500);
@@ -370,7 +390,9 @@ async fn own_business_a_ten_percent_staff_share_reaches_the_openid_and_bounds_re
     assert_eq!(status, 409, "{body}");
     let returns = s
         .worker
-        .query(&format!("SELECT COUNT(*) AS n FROM share_returns WHERE order_id = '{id}'"))
+        .query(&format!(
+            "SELECT COUNT(*) AS n FROM share_returns WHERE order_id = '{id}'"
+        ))
         .unwrap();
     assert_eq!(returns[0]["n"], 0);
 }
@@ -381,7 +403,9 @@ async fn a_worker_restart_between_payment_and_share_still_shares_exactly_once() 
     let (_, cookie) = s.payee(None).await;
     let staff = s.sim.create_payer(false).await.unwrap();
     let collection = s.collection(&cookie, "20.00").await;
-    let (status, body) = s.set_rule(&cookie, &collection, ten_percent_to(&staff)).await;
+    let (status, body) = s
+        .set_rule(&cookie, &collection, ten_percent_to(&staff))
+        .await;
     assert_eq!(status, 200, "{body}");
     let order = s.paid_order(&collection).await;
     let id = order["id"].as_str().unwrap().to_string();
@@ -397,7 +421,10 @@ async fn a_worker_restart_between_payment_and_share_still_shares_exactly_once() 
     let at_wechat = sim_share_orders(&s.sim, &tid).await;
     assert_eq!(at_wechat.len(), 1, "exactly one share: {at_wechat:?}");
     assert_eq!(s.worker.count("share_jobs").unwrap(), 1);
-    assert_eq!(sim_order(&s.sim, &order["out_trade_no"]).await["shared"], 200);
+    assert_eq!(
+        sim_order(&s.sim, &order["out_trade_no"]).await["shared"],
+        200
+    );
 }
 
 #[tokio::test]
@@ -409,7 +436,11 @@ async fn a_one_percent_platform_fee_reaches_the_service_provider_and_the_rest_is
     let collection = s.collection(&cookie, "100.00").await;
     let order = s.paid_order(&collection).await;
     let id = order["id"].as_str().unwrap();
-    assert_eq!(s.profit_sharing_flag(id), 1, "an order with a fee is frozen");
+    assert_eq!(
+        s.profit_sharing_flag(id),
+        1,
+        "an order with a fee is frozen"
+    );
     let shares = s.shares_until(&cookie, id, "shared").await;
     let receivers = shares["receivers"].as_array().unwrap();
     assert_eq!(receivers.len(), 1, "{shares}");
@@ -421,7 +452,10 @@ async fn a_one_percent_platform_fee_reaches_the_service_provider_and_the_rest_is
     let tid = transaction_id(&s.worker, id);
     let at_wechat = sim_share_orders(&s.sim, &tid).await;
     assert_eq!(at_wechat.len(), 1, "{at_wechat:?}");
-    assert_eq!(sim_order(&s.sim, &order["out_trade_no"]).await["shared"], 100);
+    assert_eq!(
+        sim_order(&s.sim, &order["out_trade_no"]).await["shared"],
+        100
+    );
 }
 
 #[tokio::test]
@@ -434,8 +468,13 @@ async fn with_a_platform_fee_of_zero_orders_are_never_frozen_and_rules_above_the
     let collection = s.collection(&cookie, "12.00").await;
     let order = s.paid_order(&collection).await;
     assert_eq!(s.profit_sharing_flag(order["id"].as_str().unwrap()), 0);
-    assert_eq!(sim_order(&s.sim, &order["out_trade_no"]).await["profit_sharing"], false);
-    let max = s.sim.sub_merchants().unwrap()[0]["max_ratio"].as_i64().unwrap();
+    assert_eq!(
+        sim_order(&s.sim, &order["out_trade_no"]).await["profit_sharing"],
+        false
+    );
+    let max = s.sim.sub_merchants().unwrap()[0]["max_ratio"]
+        .as_i64()
+        .unwrap();
     let staff = s.sim.create_payer(false).await.unwrap();
     let above = format!("{}", max / 100 + 1);
     let (status, body) = s

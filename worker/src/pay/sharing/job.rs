@@ -384,16 +384,18 @@ async fn failed(
     set_state(env, job, "failed", Some(&reason)).await?;
     match kind {
         JobKind::Share => plan::unfreeze_after(env, config, order, job.attempt).await,
-        JobKind::Unfreeze => apply::flag(
-            env,
-            &format!("share:{}", job.out_order_no),
-            Some(order),
-            None,
-            "share_failed",
-            &format!(
+        JobKind::Unfreeze => {
+            apply::flag(
+                env,
+                &format!("share:{}", job.out_order_no),
+                Some(order),
+                None,
+                "share_failed",
+                &format!(
                 "订单的冻结资金未能解冻（{reason}）：请在微信支付商户平台处理，或等待到期自动解冻"
             ),
-        )
-        .await,
+            )
+            .await
+        }
     }
 }
