@@ -27,6 +27,7 @@ pub mod paycode;
 pub mod paytime;
 pub mod personal_data;
 pub mod product;
+pub mod profitshare;
 pub mod publish;
 pub mod qr;
 pub mod ratelimit;

@@ -288,6 +288,12 @@ pub enum PayRoute {
     ResolveFlag(String),
     /// `POST /api/operator/payees/:openid/identity`: mark a payee identity-verified.
     SetIdentity(String),
+    /// `GET /api/dash/collections/:id/shares`: the collection's share rule (分账).
+    GetShares(String),
+    /// `PUT /api/dash/collections/:id/shares`: replace the collection's share rule.
+    PutShares(String),
+    /// `GET /api/dash/shares`: per recent order, who got what of it.
+    ShareStatus,
     /// `POST /api/operator/payees/:openid/merchant` `{sub_mchid}`: bind a payee to its
     /// sub-merchant (platform model).
     BindMerchant(String),
@@ -320,6 +326,13 @@ impl PayRoute {
             (Method::Post, ["api", "operator", "payees", openid, "identity"]) => {
                 PayRoute::SetIdentity(openid.to_string())
             }
+            (Method::Get, ["api", "dash", "collections", id, "shares"]) => {
+                PayRoute::GetShares(id.to_string())
+            }
+            (Method::Put, ["api", "dash", "collections", id, "shares"]) => {
+                PayRoute::PutShares(id.to_string())
+            }
+            (Method::Get, ["api", "dash", "shares"]) => PayRoute::ShareStatus,
             (Method::Post, ["api", "operator", "payees", openid, "merchant"]) => {
                 PayRoute::BindMerchant(openid.to_string())
             }

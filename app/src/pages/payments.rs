@@ -1,7 +1,8 @@
 //! The payments part of `/dash` (first version): today's receipts against the ¥50 000 daily
 //! limit (with the 80 % warning), notifications that need the payee's attention, publishing a
 //! collection paid through WeChat Pay, collections with their totals, and recent orders with
-//! a refund button. Data: `GET /api/dash/payments`.
+//! a refund button and, for orders created for profit sharing, who got what and when (or why
+//! not). Data: `GET /api/dash/payments`, `GET /api/dash/shares`.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -59,12 +60,82 @@ struct Overview {
     flags: Vec<FlagLine>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct ShareReceiver {
+    source: String,
+    receiver_type: String,
+    account: String,
+    amount_fen: i64,
+    wanted_fen: i64,
+    result: String,
+    fail_label: Option<String>,
+    finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct ShareReturn {
+    return_mchid: String,
+    amount_fen: i64,
+    result: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct OrderShares {
+    order_id: String,
+    status: String,
+    status_label: String,
+    receivers: Vec<ShareReceiver>,
+    returns: Vec<ShareReturn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct ShareList {
+    orders: Vec<OrderShares>,
+}
+
+/// One receiver's line: `平台服务费 1900000109 ¥1.00 · 已分账 11-29 10:00`.
+fn share_line(r: &ShareReceiver) -> String {
+    let who = if r.source == "fee" {
+        "平台服务费".to_string()
+    } else if r.receiver_type == "MERCHANT_ID" {
+        format!("商户 {}", r.account)
+    } else {
+        format!("个人 {}…", r.account.chars().take(8).collect::<String>())
+    };
+    let outcome = match r.result.as_str() {
+        "SUCCESS" => format!(
+            "已分账{}",
+            r.finished_at
+                .map(|t| format!(" {}", paytime::display_cst(t)))
+                .unwrap_or_default()
+        ),
+        "CLOSED" => format!(
+            "分账失败：{}",
+            r.fail_label.clone().unwrap_or_else(|| "原因未知".into())
+        ),
+        _ => "处理中".to_string(),
+    };
+    let capped = if r.amount_fen < r.wanted_fen {
+        format!("（按最大分账比例由 {} 减为）", Fen::new(r.wanted_fen))
+    } else {
+        String::new()
+    };
+    format!("{who} {capped}{} · {outcome}", Fen::new(r.amount_fen))
+}
+
 /// The payments section of the dashboard.
 #[component]
 pub fn Payments() -> impl IntoView {
     let data = RwSignal::new(None::<Overview>);
     let error = RwSignal::new(None::<String>);
+    let shares = RwSignal::new(Vec::<OrderShares>::new());
     let load = move || {
+        spawn_local(async move {
+            // Sharing is an extra: the payments list shows without it.
+            if let Ok(list) = api::get::<ShareList>("/api/dash/shares").await {
+                shares.set(list.orders);
+            }
+        });
         spawn_local(async move {
             match api::get::<Overview>("/api/dash/payments").await {
                 Ok(overview) => {
@@ -85,7 +156,7 @@ pub fn Payments() -> impl IntoView {
                 <Flags flags=overview.flags.clone() reload=load />
                 {overview.merchant_configured.then(|| view! { <NewMerchantCollection reload=load /> })}
                 <CollectionList collections=overview.collections.clone() />
-                <Orders orders=overview.orders.clone() refunds=overview.refunds.clone() reload=load />
+                <Orders orders=overview.orders.clone() refunds=overview.refunds.clone() shares=shares reload=load />
             })}
         </section>
     }
@@ -225,6 +296,7 @@ fn CollectionList(collections: Vec<CollectionTotals>) -> impl IntoView {
 fn Orders(
     orders: Vec<OrderLine>,
     refunds: Vec<RefundView>,
+    shares: RwSignal<Vec<OrderShares>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     (!orders.is_empty()).then(|| {
@@ -233,7 +305,7 @@ fn Orders(
             <ul class="list" id="orders">
                 {orders.into_iter().map(|order| {
                     let order_refunds: Vec<RefundView> = refunds.iter().filter(|r| r.order_id == order.id).cloned().collect();
-                    view! { <OrderItem order=order refunds=order_refunds reload=reload /> }
+                    view! { <OrderItem order=order refunds=order_refunds shares=shares reload=reload /> }
                 }).collect_view()}
             </ul>
         }
@@ -244,9 +316,12 @@ fn Orders(
 fn OrderItem(
     order: OrderLine,
     refunds: Vec<RefundView>,
+    shares: RwSignal<Vec<OrderShares>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let open = RwSignal::new(false);
+    let share_id = order.id.clone();
+    let order_shares = move || shares.get().into_iter().find(|s| s.order_id == share_id);
     let amount = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
     let result = RwSignal::new(None::<Result<String, String>>);
@@ -282,6 +357,22 @@ fn OrderItem(
             {refunds.into_iter().map(|r| view! {
                 <p class="hint refund" data-state=r.state.as_str()>{format!("退款 {} · {} · {}", Fen::new(r.amount_fen), r.state.label(), r.reason)}</p>
             }).collect_view()}
+            {move || order_shares().map(|s| view! {
+                <div class="shares" data-status=s.status.clone()>
+                    <p class="hint share-status">{format!("分账：{}", s.status_label)}</p>
+                    {s.receivers.iter().map(|r| view! {
+                        <p class="hint share" data-result=r.result.clone()>{share_line(r)}</p>
+                    }).collect_view()}
+                    {s.returns.iter().map(|r| view! {
+                        <p class="hint share-return" data-result=r.result.clone()>{format!(
+                            "退款前从商户 {} 回退 {} · {}",
+                            r.return_mchid,
+                            Fen::new(r.amount_fen),
+                            match r.result.as_str() { "SUCCESS" => "已回退", "FAILED" => "回退失败", _ => "处理中" }
+                        )}</p>
+                    }).collect_view()}
+                </div>
+            })}
             {refundable.then(|| view! {
                 <button class="button small refund-open" type="button" on:click=move |_| open.update(|o| *o = !*o)>"退款"</button>
             })}

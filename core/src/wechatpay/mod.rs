@@ -18,6 +18,7 @@ mod fields;
 mod jsapi;
 mod keys;
 mod notify;
+mod privacy;
 mod sign;
 mod verify;
 
@@ -37,6 +38,7 @@ pub use notify::{
     TransactionAmount, EVENT_REFUND_ABNORMAL, EVENT_REFUND_CLOSED, EVENT_REFUND_SUCCESS,
     EVENT_TRANSACTION_SUCCESS, RESOURCE_TYPE_ENCRYPTED,
 };
+pub use privacy::{decrypt_sensitive, encrypt_sensitive, PrivacyError};
 pub use sign::{
     request_message, sign_base64, Authorization, AuthorizationError, SignError, Signer, SCHEME,
 };

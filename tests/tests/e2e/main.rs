@@ -9,6 +9,7 @@ mod platform;
 mod product;
 mod publish;
 mod security;
+mod sharing;
 mod split;
 
 use serde_json::{json, Value};

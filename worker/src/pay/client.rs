@@ -99,6 +99,18 @@ pub async fn exchange(
     path_and_query: &str,
     body: Option<&[u8]>,
 ) -> Result<Answer, CallError> {
+    exchange_naming(config, method, path_and_query, body, None).await
+}
+
+/// [`exchange`] whose `Wechatpay-Serial` names `serial` (the key a sensitive field was
+/// encrypted with) instead of the configured public key.
+async fn exchange_naming(
+    config: &PayConfig,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+    serial: Option<&str>,
+) -> Result<Answer, CallError> {
     let timestamp = now_secs();
     let nonce =
         crate::wechat::random_alnum(32).map_err(|e| CallError::Transport(format!("{e:?}")))?;
@@ -131,8 +143,8 @@ pub async fn exchange(
     headers
         .set("user-agent", "shoukuan/0.1 (workers-rs)")
         .map_err(transport)?;
-    if let Some((id, _)) = &config.public_key {
-        // Public-key mode: answers are then signed with the WeChat Pay public key.
+    // Public-key mode: answers are then signed with the WeChat Pay public key.
+    if let Some(id) = serial.or(config.public_key.as_ref().map(|(id, _)| id.as_str())) {
         headers.set(HEADER_SERIAL, id).map_err(transport)?;
     }
     let mut init = RequestInit::new();
@@ -187,7 +199,20 @@ pub async fn call(
     path_and_query: &str,
     body: Option<&[u8]>,
 ) -> Result<Answer, CallError> {
-    let answer = exchange(config, method, path_and_query, body).await?;
+    call_with_serial(env, config, method, path_and_query, body, None).await
+}
+
+/// [`call`] with `Wechatpay-Serial` naming the key an encrypted field was encrypted with
+/// (profit-sharing receivers' `name`; `None`: as [`call`]).
+pub async fn call_with_serial(
+    env: &Env,
+    config: &PayConfig,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+    serial: Option<&str>,
+) -> Result<Answer, CallError> {
+    let answer = exchange_naming(config, method, path_and_query, body, serial).await?;
     let headers = answer
         .signed_headers()
         .map_err(|e| CallError::Unverified(e.to_string()))?;

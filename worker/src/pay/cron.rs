@@ -98,6 +98,7 @@ pub async fn run(env: &Env) -> Result<Summary, ApiError> {
             worker::console_error!("cron: refund {}: {e:?}", refund.out_refund_no);
         }
     }
+    super::sharing::cron(env, &config).await;
     worker::console_log!(
         "pay cron: {} queried, {} paid, {} closed, {} refunds checked",
         summary.queried,

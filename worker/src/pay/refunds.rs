@@ -289,6 +289,7 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         draft.amount.as_deref(),
     )
     .map_err(refund_error)?;
+    super::sharing::before_refund(env, &config, &order, amount).await?;
     let mut random = [0u8; 14];
     getrandom::getrandom(&mut random).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
     let now = now_secs();
