@@ -32,5 +32,5 @@ CREATE INDEX channels_owner ON channels (owner_openid);
 CREATE INDEX menu_routes_owner ON menu_routes (owner_openid);
 -- Unused-image cleanup scans by age.
 CREATE INDEX images_created ON images (created_at);
--- The follower's payee (keyword replies) is looked up by the payer's latest order.
-CREATE INDEX orders_payer ON orders (payer_openid, created_at);
+-- The follower's payee (keyword replies) is looked up by the payer's latest order: served by
+-- 0006's `orders_payer (payer_openid, created_at) WHERE payer_openid IS NOT NULL`.
