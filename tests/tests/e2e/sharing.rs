@@ -15,18 +15,18 @@ use shoukuan_tests::worker::Worker;
 use tokio::sync::OnceCell;
 
 const OPERATOR: &str = "e2e-share-operator-secret-0123456789";
-const SP_NAME: &str = "收款平台科技有限公司";
 
 /// Seconds the worker waits after payment (the simulator's scaled minute is 6 s).
 const SHARE_DELAY: &str = "7";
 
+/// The platform model's `WECHATPAY_SP_NAME` comes from `shoukuan keys dev --model platform`:
+/// WeChat refuses a fee receiver whose name is not the service provider's registered name.
 fn vars(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut v = vec![
         ("OPERATOR_SECRET", OPERATOR),
         ("PAY_TEST_HOOKS", "1"),
         ("PAY_REQUERY_AFTER_SECS", "0"),
         ("PAY_SHARE_DELAY_SECS", SHARE_DELAY),
-        ("WECHATPAY_SP_NAME", SP_NAME),
     ];
     v.extend_from_slice(extra);
     v
@@ -428,7 +428,6 @@ async fn a_worker_restart_between_payment_and_share_still_shares_exactly_once() 
 }
 
 #[tokio::test]
-#[ignore = "needs the simulator's partner profit sharing and merchant-configs (helper sim)"]
 async fn a_one_percent_platform_fee_reaches_the_service_provider_and_the_rest_is_unfrozen() {
     let s = Setup::start("platform", &[("WECHATPAY_PLATFORM_FEE_BPS", "100")]).await;
     let sub = sub_mchid(&s.sim, 0);
@@ -452,14 +451,29 @@ async fn a_one_percent_platform_fee_reaches_the_service_provider_and_the_rest_is
     let tid = transaction_id(&s.worker, id);
     let at_wechat = sim_share_orders(&s.sim, &tid).await;
     assert_eq!(at_wechat.len(), 1, "{at_wechat:?}");
+    assert_eq!(at_wechat[0]["state"], "FINISHED");
+    assert_eq!(at_wechat[0]["sub_mchid"], sub.as_str());
+    // The rest (¥99.00) was unfrozen back to the sub-merchant by the same share order.
+    let lines = at_wechat[0]["receivers"].as_array().unwrap();
+    let rest: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["account"] == sub.as_str())
+        .collect();
+    assert_eq!(rest.len(), 1, "{lines:?}");
+    assert_eq!(rest[0]["amount"], 9900);
+    assert_eq!(rest[0]["result"], "SUCCESS");
     assert_eq!(
         sim_order(&s.sim, &order["out_trade_no"]).await["shared"],
         100
     );
+    // The service provider's own merchant number received the fee from this sub-merchant.
+    let got = s.sim.received(&s.var("WECHATPAY_MCHID")).await.unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["from"], sub.as_str());
+    assert_eq!(got[0]["net"], 100);
 }
 
 #[tokio::test]
-#[ignore = "needs the simulator's partner profit sharing and merchant-configs (helper sim)"]
 async fn with_a_platform_fee_of_zero_orders_are_never_frozen_and_rules_above_the_authorised_ratio_are_refused(
 ) {
     let s = Setup::start("platform", &[("WECHATPAY_PLATFORM_FEE_BPS", "0")]).await;
@@ -489,7 +503,6 @@ async fn with_a_platform_fee_of_zero_orders_are_never_frozen_and_rules_above_the
 }
 
 #[tokio::test]
-#[ignore = "needs the simulator's return-orders (分账回退, helper sim)"]
 async fn a_full_refund_returns_a_merchant_share_first_and_totals_stay_exact() {
     let s = own().await;
     let (_, cookie) = s.payee(None).await;
@@ -519,4 +532,14 @@ async fn a_full_refund_returns_a_merchant_share_first_and_totals_stay_exact() {
     assert_eq!(returns[0]["return_mchid"], "1900000888");
     assert_eq!(returns[0]["amount_fen"], 500);
     assert_eq!(returns[0]["result"], "SUCCESS");
+    // At the simulator: the partner got ¥5.00 and returned it; all ¥50.00 went back.
+    let got = s.sim.received("1900000888").await.unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["received"], 500);
+    assert_eq!(got[0]["returned"], 500);
+    assert_eq!(got[0]["net"], 0);
+    assert_eq!(
+        sim_order(&s.sim, &order["out_trade_no"]).await["refunded"],
+        5000
+    );
 }
