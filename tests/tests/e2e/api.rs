@@ -288,7 +288,8 @@ async fn the_payer_page_is_server_rendered_and_unknown_ids_get_a_friendly_404() 
     let html = resp.text().await.unwrap();
     for expected in [
         "¥12.34",
-        "长按识别二维码付款",
+        "长按识别二维码",
+        "收款码不会自动填入金额",
         "微信支付",
         "张三",
         "请备注姓名",

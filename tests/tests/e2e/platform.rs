@@ -26,21 +26,6 @@ async fn platform() -> &'static Pay {
 
 const PHONE_UA: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
 
-/// The simulator's sub-merchants: (sub_mchid, may use H5).
-fn sub_merchants(p: &Pay) -> Vec<(String, bool)> {
-    p.sim
-        .sub_merchants()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["sub_mchid"].as_str().unwrap().to_string(),
-                m["h5"].as_bool().unwrap_or(false),
-            )
-        })
-        .collect()
-}
-
 /// Binds `openid` to `sub_mchid` through the operator API.
 async fn bind(p: &Pay, openid: &str, sub_mchid: &str) -> (u16, Value) {
     let resp = reqwest::Client::new()
@@ -99,23 +84,34 @@ fn stored_order(p: &Pay, id: &str) -> Value {
         .remove(0)
 }
 
-/// Two bound payees (A through the CLI, B through the API) and a collection of each.
+/// Two sub-merchants registered at the simulator for one test only — the first may use H5,
+/// the second may not — so tests running at the same time never take each other's.
+async fn fresh_sub_merchants(p: &Pay) -> [(String, bool); 2] {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let mut subs = Vec::new();
+    for h5 in [true, false] {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000;
+        let sub = format!("17{nanos:09}{n:03}");
+        p.sim
+            .add_sub_merchant(&sub, &format!("测试特约商户{n}"), h5, 3000)
+            .await
+            .unwrap();
+        subs.push((sub, h5));
+    }
+    [subs[0].clone(), subs[1].clone()]
+}
+
+/// Two bound payees (A through the CLI, B through the API) on two fresh sub-merchants, and a
+/// collection of each.
 async fn two_bound_payees(p: &Pay) -> [(Payee, String, String); 2] {
-    let subs = sub_merchants(p);
-    assert!(
-        subs.len() >= 2,
-        "the simulator has two sub-merchants: {subs:?}"
-    );
+    let subs = fresh_sub_merchants(p).await;
     let a = p.payee().await;
     let b = p.payee().await;
-    // Each test binds fresh payees: take the sub-merchants off whoever had them before.
-    for (sub, _) in &subs[..2] {
-        p.worker()
-            .query(&format!(
-                "UPDATE payee_merchants SET sub_mchid = NULL WHERE sub_mchid = '{sub}'"
-            ))
-            .unwrap();
-    }
     let printed = bind_with_cli(p, &a.openid, &subs[0].0);
     assert!(printed.contains(&subs[0].0), "{printed}");
     let (status, body) = bind(p, &b.openid, &subs[1].0).await;
@@ -383,8 +379,8 @@ async fn a_payee_without_a_sub_merchant_cannot_publish_merchant_mode_but_persona
 async fn wechat_gets_jsapi_a_phone_gets_h5_and_a_desktop_gets_native() {
     let p = platform().await;
     let [(_, ca, sa), (_, cb, sb)] = two_bound_payees(p).await;
-    let subs = sub_merchants(p);
-    let h5_of = |sub: &str| subs.iter().find(|(s, _)| s == sub).unwrap().1;
+    // fresh_sub_merchants: the first may use H5, the second may not.
+    let h5_of = |sub: &str| sub == sa.as_str();
 
     // Inside WeChat: JSAPI with payer.sp_openid under sp_appid, paySign appId = sp_appid.
     let payer = p.sim.create_payer(false).await.unwrap();
@@ -443,10 +439,6 @@ async fn wechat_gets_jsapi_a_phone_gets_h5_and_a_desktop_gets_native() {
             assert_eq!(stored_order(p, id)["trade_type"], "NATIVE");
         }
     }
-    assert!(
-        subs.iter().any(|(_, h5)| *h5) && subs.iter().any(|(_, h5)| !*h5),
-        "the simulator has one sub-merchant with H5 and one without: {subs:?}"
-    );
 
     // (Without a connecting address the worker falls back to the QR; wrangler dev always sets
     // CF-Connecting-IP, so that branch is not reachable here.)
