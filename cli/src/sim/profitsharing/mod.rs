@@ -50,6 +50,20 @@ fn not_exists(message: &str) -> PayError {
     PayError::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", message)
 }
 
+/// A query of a share or return record: a partner record needs its own `sub_mchid`; a record
+/// asked for under another sub-merchant does not exist for the caller.
+fn record_of_sub_mchid(own: Option<&str>, given: Option<&str>) -> Result<(), PayError> {
+    super::partner::same_sub_mchid(
+        own,
+        given,
+        super::pay::query_error("sub_mchid", super::partner::SUB_MCHID_REQUIRED),
+    )
+    .map_err(|e| match e.code {
+        "RESOURCE_NOT_EXISTS" => not_exists("记录不存在"),
+        _ => e,
+    })
+}
+
 fn check_type(path: &str, kind: &str) -> Result<(), PayError> {
     if TYPES.contains(&kind) {
         Ok(())

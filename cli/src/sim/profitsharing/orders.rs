@@ -7,12 +7,12 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use super::{
-    check_type, decrypt_name, max_ratio, merchant_no, not_authorised, not_exists, refuse_sub_openid,
+    check_type, decrypt_name, max_ratio, merchant_no, not_authorised, not_exists,
+    record_of_sub_mchid, refuse_sub_openid,
 };
 use crate::sim::partner::{check_relation, same_sub_mchid, SUB_MCHID_REQUIRED};
 use crate::sim::pay::{
-    check_appid_mchid, ok, optional_str, query_error, required_int, required_str, PayResult,
-    Request,
+    check_appid_mchid, ok, optional_str, required_int, required_str, PayResult, Request,
 };
 use crate::sim::state::{Order, ProfitOrder, ShareLine, State};
 
@@ -357,15 +357,7 @@ pub fn query_order(sim: &Sim, request: &Request<'_>, out_order_no: &str) -> PayR
         .get(out_order_no)
         .filter(|o| o.transaction_id == transaction_id)
         .ok_or_else(|| not_exists("记录不存在"))?;
-    same_sub_mchid(
-        order.sub_mchid.as_deref(),
-        sub_mchid.as_deref(),
-        query_error("sub_mchid", SUB_MCHID_REQUIRED),
-    )
-    .map_err(|e| match e.code {
-        "RESOURCE_NOT_EXISTS" => not_exists("记录不存在"),
-        _ => e,
-    })?;
+    record_of_sub_mchid(order.sub_mchid.as_deref(), sub_mchid.as_deref())?;
     // A partner order's unfreeze line is only listed once finished; hide a pending one.
     let mut shown = order.clone();
     if shown.state == "PROCESSING" {

@@ -6,11 +6,9 @@
 use serde_json::{json, Value};
 
 use super::orders::settle;
-use super::{merchant_no, not_exists};
+use super::{merchant_no, not_exists, record_of_sub_mchid};
 use crate::sim::partner::{check_relation, same_sub_mchid, SUB_MCHID_REQUIRED};
-use crate::sim::pay::{
-    ok, optional_str, query_error, required_int, required_str, PayResult, Request,
-};
+use crate::sim::pay::{ok, optional_str, required_int, required_str, PayResult, Request};
 use crate::sim::state::ReturnOrder;
 use crate::sim::{now, random_digits, rfc3339, PayError, Shared, Sim};
 
@@ -148,14 +146,6 @@ pub fn query_return(sim: &Sim, request: &Request<'_>, out_return_no: &str) -> Pa
         .get(out_return_no)
         .filter(|r| r.out_order_no == out_order_no)
         .ok_or_else(|| not_exists("记录不存在"))?;
-    same_sub_mchid(
-        record.sub_mchid.as_deref(),
-        sub_mchid.as_deref(),
-        query_error("sub_mchid", SUB_MCHID_REQUIRED),
-    )
-    .map_err(|e| match e.code {
-        "RESOURCE_NOT_EXISTS" => not_exists("记录不存在"),
-        _ => e,
-    })?;
+    record_of_sub_mchid(record.sub_mchid.as_deref(), sub_mchid.as_deref())?;
     ok(return_json(record))
 }
