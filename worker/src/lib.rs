@@ -6,7 +6,9 @@ mod abuse;
 mod collections;
 mod config;
 mod error;
+mod events;
 mod http;
+mod jobs;
 mod kind_pages;
 mod oa;
 mod pages;
@@ -43,8 +45,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 /// counters, used OAuth states and unused images are cleaned up.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    pay::scheduled(&env).await;
-    abuse::scheduled(&env).await;
+    jobs::run_all(&env, session::now_secs()).await;
 }
 
 async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Response, ApiError> {
@@ -62,5 +63,6 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Split(route) => splits::handle(route, req, env).await,
         Route::Product(route) => products::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
+        Route::TestCron => jobs::run_at(req, env).await,
     }
 }

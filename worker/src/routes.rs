@@ -22,6 +22,8 @@ pub enum Route {
     CloseCollection(String),
     /// `GET /c/:id`: the server-rendered payer page.
     PayerPage(String),
+    /// `POST /api/test/cron` `{now}`: every scheduled job at a given time (test hook).
+    TestCron,
     /// `GET /`, `/new`, `/dash`, `/o/:id`, `/manage/:id`, `/admin/:id`: the app's page, with
     /// the Content-Security-Policy for its loader script.
     AppPage,
@@ -64,6 +66,7 @@ impl Route {
                 Route::CloseCollection(id.to_string())
             }
             (Method::Get | Method::Head, ["c", id]) => Route::PayerPage(id.to_string()),
+            (Method::Post, ["api", "test", "cron"]) => Route::TestCron,
             (Method::Get | Method::Head, [""] | ["new"] | ["dash"])
             | (Method::Get | Method::Head, ["o" | "manage" | "admin", _]) => Route::AppPage,
             _ => return None,

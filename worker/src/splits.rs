@@ -714,6 +714,9 @@ async fn claim(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Response
     if changed.is_empty() && load_row(id, pid, env).await?.status()? == ParticipantStatus::Paid {
         return Err(already_paid());
     }
+    if !changed.is_empty() {
+        crate::events::claim_made(env, id, pid).await;
+    }
     let key = personal_data::key(env)?;
     http::json(200, &entry(id, pid, &split, env, Some(&key)).await?)
 }

@@ -282,7 +282,7 @@ pub async fn apply_transaction(
                     source.as_str()
                 );
                 if to == OrderState::Paid {
-                    on_paid(env, &order).await;
+                    crate::events::order_paid(env, &order).await;
                 }
                 return Ok((Outcome::Applied(to), Some(order)));
             }
@@ -318,35 +318,4 @@ pub async fn apply_transaction(
         "order {} kept changing; giving up for now",
         tx.out_trade_no
     )))
-}
-
-async fn on_paid(env: &Env, order: &OrderRow) {
-    // Channel attribution is a statistic: a failure there must not undo the payment.
-    if let Err(e) = crate::oa::channels::record_order_paid(env, &order.out_trade_no).await {
-        worker::console_error!("channel attribution of {}: {e:?}", order.out_trade_no);
-    }
-    // A merchant-mode split: this (verified, just-applied) payment marks its participant paid,
-    // with the amount the order was made and confirmed for. Idempotent; a failure is logged
-    // (the order is paid either way, and the payee sees it on the dashboard).
-    if let Some(pid) = order.participant_id.as_deref() {
-        match crate::splits::mark_paid_by_verified_payment(
-            env,
-            &order.collection_id,
-            pid,
-            Fen::new(order.amount_fen),
-            &order.out_trade_no,
-        )
-        .await
-        {
-            Ok(true) => worker::console_log!("order {} paid participant {pid}", order.id),
-            Ok(false) => worker::console_log!(
-                "order {} paid; participant {pid} was already marked paid",
-                order.id
-            ),
-            Err(e) => worker::console_error!(
-                "order {} paid but marking participant {pid} failed: {e:?}",
-                order.id
-            ),
-        }
-    }
 }

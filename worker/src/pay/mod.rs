@@ -12,7 +12,7 @@
 //! cron (every minute) ─► client::query_order ─► apply │ client::close_order │ refunds::sync
 //! ```
 
-mod apply;
+pub mod apply;
 mod certs;
 mod client;
 mod config;
@@ -22,7 +22,7 @@ mod dash;
 pub mod merchants;
 mod notify;
 mod orders;
-mod refunds;
+pub mod refunds;
 pub mod routing;
 pub mod sharing;
 mod testhooks;
@@ -93,6 +93,11 @@ pub async fn scheduled(env: &Env) {
     if let Err(e) = cron::run(env).await {
         worker::console_error!("pay cron failed: {e:?}");
     }
+}
+
+/// `Ok` when the test hooks are on (`PAY_TEST_HOOKS=1`, loopback only); otherwise 404.
+pub fn test_hooks_enabled(env: &Env) -> Result<(), ApiError> {
+    testhooks::enabled(env).map(|_| ())
 }
 
 /// Whether this deployment can take WeChat Pay payments (merchant collections and splits):

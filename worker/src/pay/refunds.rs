@@ -179,6 +179,9 @@ pub async fn apply_refund(
                         .await?;
                     }
                     settle_order(env, &current.order_id).await?;
+                    if to == RefundState::Success {
+                        crate::events::refund_succeeded(env, &current).await;
+                    }
                     return Ok(RefundApplied::Applied);
                 }
                 current = refund_by_no(env, &current.out_refund_no)

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::http;
 use crate::session::now_secs;
 
-fn enabled(env: &Env) -> Result<std::rc::Rc<PayConfig>, ApiError> {
+pub(super) fn enabled(env: &Env) -> Result<std::rc::Rc<PayConfig>, ApiError> {
     PayConfig::get(env)
         .filter(|c| c.test_hooks)
         .ok_or(ApiError::NotFound)
