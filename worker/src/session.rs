@@ -198,6 +198,17 @@ pub fn is_operator(req: &Request, env: &Env) -> bool {
     !given.is_empty() && secrets::secret_eq(given, expected.expose())
 }
 
+/// An openid from a URL path (`/api/operator/payees/:openid/…`), or a 400 naming the field.
+pub fn openid_param(raw: &str) -> Result<Openid, ApiError> {
+    Openid::parse(raw).ok_or_else(|| {
+        ApiError::Invalid(vec![shoukuan_core::collection::FieldError {
+            field: "openid".into(),
+            code: "INVALID_OPENID".into(),
+            message: "openid 只能由字母、数字、- 和 _ 组成".into(),
+        }])
+    })
+}
+
 /// The operator only.
 pub fn require_operator(req: &Request, env: &Env) -> Result<(), ApiError> {
     if is_operator(req, env) {

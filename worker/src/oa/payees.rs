@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use shoukuan_core::collection::is_valid_id;
-use shoukuan_core::session::{clear_cookie, Openid, Role};
+use shoukuan_core::session::{clear_cookie, Role};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
@@ -149,13 +149,7 @@ pub async fn set_status(
     env: &Env,
 ) -> Result<Response, ApiError> {
     require_operator(req, env)?;
-    let openid = Openid::parse(openid).ok_or_else(|| {
-        ApiError::Invalid(vec![shoukuan_core::collection::FieldError {
-            field: "openid".into(),
-            code: "INVALID_OPENID".into(),
-            message: "openid 只能由字母、数字、- 和 _ 组成".into(),
-        }])
-    })?;
+    let openid = crate::session::openid_param(openid)?;
     let status = if approve {
         PayeeStatus::Approved
     } else {

@@ -13,12 +13,11 @@
 
 use serde::{Deserialize, Serialize};
 use shoukuan_core::checkout::NewMerchantCollection;
-use shoukuan_core::collection::{AmountRule, Created, FieldError};
+use shoukuan_core::collection::{AmountRule, Created};
 use shoukuan_core::limits::DayStatus;
 use shoukuan_core::paytime::ShanghaiDay;
 use shoukuan_core::refund::RefundView;
 use shoukuan_core::routing::DeploymentModel;
-use shoukuan_core::session::Openid;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
@@ -266,13 +265,7 @@ struct IdentityBody {
 /// `POST /api/operator/payees/:openid/identity` `{verified}` (operator bearer).
 pub async fn set_identity(openid: &str, mut req: Request, env: &Env) -> Result<Response, ApiError> {
     require_operator(&req, env)?;
-    let openid = Openid::parse(openid).ok_or_else(|| {
-        ApiError::Invalid(vec![FieldError {
-            field: "openid".into(),
-            code: "INVALID_OPENID".into(),
-            message: "openid 只能由字母、数字、- 和 _ 组成".into(),
-        }])
-    })?;
+    let openid = crate::session::openid_param(openid)?;
     let body: IdentityBody = http::read_json(&mut req).await?;
     env.d1("DB")?
         .prepare(

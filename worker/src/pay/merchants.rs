@@ -140,13 +140,7 @@ fn field(code: &str, message: &str) -> ApiError {
 /// settle into another payee's account.
 pub async fn bind(openid: &str, mut req: Request, env: &Env) -> Result<Response, ApiError> {
     require_operator(&req, env)?;
-    let openid = Openid::parse(openid).ok_or_else(|| {
-        ApiError::Invalid(vec![FieldError {
-            field: "openid".into(),
-            code: "INVALID_OPENID".into(),
-            message: "openid 只能由字母、数字、- 和 _ 组成".into(),
-        }])
-    })?;
+    let openid = crate::session::openid_param(openid)?;
     let body: BindBody = http::read_json(&mut req).await?;
     let sub_mchid = body.sub_mchid.map(|s| s.trim().to_string());
     if let Some(sub) = &sub_mchid {
