@@ -35,6 +35,7 @@ pub mod ratelimit;
 pub mod refund;
 pub mod remind_schedule;
 pub mod routing;
+pub mod selfservice;
 pub mod session;
 pub mod share;
 pub mod split;

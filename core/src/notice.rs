@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::deadline::Deadline;
 use crate::money::Fen;
+use crate::paytime::ShanghaiDay;
 
 /// Longest `thing` value, in characters.
 pub const THING_MAX: usize = 20;
@@ -330,6 +331,20 @@ impl Digest {
     }
 }
 
+/// The digest goes out at 20:00 Beijing time…
+pub const DIGEST_FROM_SECS: i64 = 20 * 3600;
+/// …or, when the cron was late, until quiet hours begin at 22:00.
+pub const DIGEST_UNTIL_SECS: i64 = 22 * 3600;
+
+/// The Asia/Shanghai day whose digest is due at `now`: between 20:00 and 22:00 of that day.
+pub fn digest_day(now: i64) -> Option<ShanghaiDay> {
+    let day = ShanghaiDay::of(now);
+    let clock = now - day.start();
+    (DIGEST_FROM_SECS..DIGEST_UNTIL_SECS)
+        .contains(&clock)
+        .then_some(day)
+}
+
 /// The body of `/cgi-bin/message/template/send`. `client_msg_id` lets WeChat drop a repeat of
 /// the same send within 10 minutes (a retry after a lost answer).
 pub fn template_message(
@@ -524,6 +539,18 @@ mod tests {
             unconfirmed_claims: 0
         }
         .is_empty());
+    }
+
+    #[test]
+    fn the_digest_is_due_from_eight_to_ten_pm_beijing() {
+        // 2026-11-29 18:05 Beijing.
+        let at = 1_795_946_700;
+        assert_eq!(digest_day(at), None);
+        let eight = at + 115 * 60;
+        assert_eq!(digest_day(eight - 1), None);
+        assert_eq!(digest_day(eight), Some(ShanghaiDay::of(at)));
+        assert_eq!(digest_day(eight + 2 * 3600 - 1), Some(ShanghaiDay::of(at)));
+        assert_eq!(digest_day(eight + 2 * 3600), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod events;
 mod http;
 mod jobs;
 mod kind_pages;
+mod notices;
 mod oa;
 mod pages;
 mod pay;
@@ -29,6 +30,7 @@ use crate::routes::Route;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    notices::remember_local_origin(&req);
     let route = Route::parse(&req.method(), &req.path());
     let outcome = match route {
         Some(route) => handle(route, req, &env).await,
@@ -64,5 +66,6 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Product(route) => products::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
+        Route::Notice(route) => notices::handle(route, req, env).await,
     }
 }

@@ -35,6 +35,8 @@ pub enum Route {
     Product(ProductRoute),
     /// Merchant payments: orders, WeChat Pay callbacks, refunds, dashboard ([`PayRoute`]).
     Pay(PayRoute),
+    /// Notices and scheduled reminders ([`NoticeRoute`]).
+    Notice(NoticeRoute),
 }
 
 impl Route {
@@ -43,6 +45,9 @@ impl Route {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if let Some(oa) = OaRoute::parse(method, &segments) {
             return Some(Route::Oa(oa));
+        }
+        if let Some(notice) = NoticeRoute::parse(method, &segments) {
+            return Some(Route::Notice(notice));
         }
         if let Some(split) = SplitRoute::parse(method, &segments) {
             return Some(Route::Split(split));
@@ -243,6 +248,32 @@ impl SplitRoute {
             _ => return None,
         };
         Some(route)
+    }
+}
+
+/// Routes of notices (issue 13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeRoute {
+    /// `GET /api/dash/notices`: settings, whether configured, the latest messages.
+    Dash,
+    /// `PUT /api/dash/notices/settings`
+    PutSettings,
+    /// `GET /api/splits/:id/reminders` (manage token): slots and, per participant, what was sent.
+    GetSlots(String),
+    /// `PUT /api/splits/:id/reminders` (manage token): the reminder slots.
+    PutSlots(String),
+}
+
+impl NoticeRoute {
+    /// Matches the paths this family owns.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<NoticeRoute> {
+        Some(match (method, segments) {
+            (Method::Get, ["api", "dash", "notices"]) => NoticeRoute::Dash,
+            (Method::Put, ["api", "dash", "notices", "settings"]) => NoticeRoute::PutSettings,
+            (Method::Get, ["api", "splits", id, "reminders"]) => NoticeRoute::GetSlots(id.to_string()),
+            (Method::Put, ["api", "splits", id, "reminders"]) => NoticeRoute::PutSlots(id.to_string()),
+            _ => return None,
+        })
     }
 }
 

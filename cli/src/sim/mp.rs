@@ -1,7 +1,8 @@
 //! The Official Account platform: global access_token (`/cgi-bin/token`, `/cgi-bin/stable_token`;
 //! `40001` / `42001` on a bad or expired token), web authorization (`/connect/oauth2/authorize`
 //! with a simulated consent page, `/sns/oauth2/access_token` where a code works once → `40163`,
-//! `/sns/userinfo`), jsapi_ticket, template messages (recorded), parametric QR codes and
+//! `/sns/userinfo`), jsapi_ticket, template messages (recorded; typed keyword values checked as
+//! WeChat does → 47003, 43004 for non-followers, injected refusals), parametric QR codes and
 //! `showqrcode` (a real PNG), the custom menu, and pushes of messages and events to the worker's
 //! message URL in plain or safe mode (5 s timeout, 3 tries with the same MsgId).
 //!
@@ -21,6 +22,7 @@ use rand::RngCore as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shoukuan_core::mp::{self, cdata, msg_signature, url_signature};
+use shoukuan_core::notice::FieldKind;
 
 use super::state::{
     AccessToken, Attempt, OauthCode, Payer, Push, QrCode, SnsToken, State as SimState,
@@ -514,6 +516,41 @@ async fn getticket(State(sim): State<Shared>, Query(params): Params) -> Response
     wx_ok(json!({ "ticket": ticket, "expires_in": TOKEN_SECS }))
 }
 
+/// The message of errcode `code` for template sends, as WeChat writes it.
+fn template_errmsg(code: i64) -> &'static str {
+    match code {
+        43004 => "require subscribe",
+        43101 => "user refuse to accept the msg",
+        45009 => "reach max api daily quota limit",
+        47003 => "argument invalid!",
+        40037 => "invalid template_id",
+        40003 => "invalid openid",
+        -1 => "system error",
+        _ => "simulated error",
+    }
+}
+
+/// `data` checked as WeChat checks category templates: every keyword an object with a string
+/// `value`, typed by the keyword's name (`thing01` ≤ 20 characters, `amount02` a currency sign
+/// and ≤ 10 digits, `time03` a 24-hour time, …; `core::notice::FieldKind`). WeChat does not
+/// truncate: a value breaking its rule is 47003 naming the keyword.
+fn check_template_data(data: &Value) -> Result<(), String> {
+    let Some(fields) = data.as_object().filter(|o| !o.is_empty()) else {
+        return Err("argument invalid! data is empty".into());
+    };
+    for (key, field) in fields {
+        let Some(value) = field["value"].as_str() else {
+            return Err(format!("argument invalid! data.{key}.value invalid"));
+        };
+        if let Some(kind) = FieldKind::of_key(key) {
+            if !kind.check(value) {
+                return Err(format!("argument invalid! data.{key}.value invalid"));
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn template_send(State(sim): State<Shared>, Query(params): Params, body: Bytes) -> Response {
     if let Err(e) = check_access_token(&sim, &params) {
         return e.into_response();
@@ -522,17 +559,27 @@ async fn template_send(State(sim): State<Shared>, Query(params): Params, body: B
         return wx_error(47001, "data format error");
     };
     let mut state = sim.state();
-    let Some(payer) = message["touser"].as_str().and_then(|o| state.payer(o)) else {
-        return wx_error(40003, "invalid openid");
+    let refuse = |state: &mut SimState, code: i64, errmsg: &str| {
+        state
+            .template_refusals
+            .push(json!({ "errcode": code, "time": rfc3339(now()), "message": message }));
+        wx_error(code, errmsg)
     };
-    if !payer.subscribed {
-        return wx_error(43004, "require subscribe");
+    let touser = message["touser"].as_str().unwrap_or_default().to_string();
+    let Some(subscribed) = state.payer(&touser).map(|p| p.subscribed) else {
+        return refuse(&mut state, 40003, "invalid openid");
+    };
+    if let Some(&code) = state.template_faults.get(&touser) {
+        return refuse(&mut state, code, template_errmsg(code));
+    }
+    if !subscribed {
+        return refuse(&mut state, 43004, "require subscribe");
     }
     if message["template_id"].as_str().is_none_or(str::is_empty) {
-        return wx_error(40037, "invalid template_id");
+        return refuse(&mut state, 40037, "invalid template_id");
     }
-    if !message["data"].is_object() {
-        return wx_error(47003, "argument invalid! data is empty");
+    if let Err(errmsg) = check_template_data(&message["data"]) {
+        return refuse(&mut state, 47003, &errmsg);
     }
     let msgid: u64 = rand::rngs::OsRng.next_u64() >> 12;
     state.template_messages.push(json!({

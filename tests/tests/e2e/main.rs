@@ -3,6 +3,7 @@
 mod api;
 mod contract;
 mod journeys;
+mod notices;
 mod oa;
 mod payments;
 mod platform;
