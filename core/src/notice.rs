@@ -190,7 +190,11 @@ pub fn thing(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     if clean.chars().count() <= THING_MAX {
-        return if clean.is_empty() { "—".into() } else { clean };
+        return if clean.is_empty() {
+            "—".into()
+        } else {
+            clean
+        };
     }
     let mut cut: String = clean.chars().take(THING_MAX - 1).collect();
     cut.push('…');
@@ -405,7 +409,12 @@ impl SendOutcome {
             },
             Some(errcode) => SendOutcome::Refused {
                 errcode,
-                errmsg: v["errmsg"].as_str().unwrap_or("").chars().take(200).collect(),
+                errmsg: v["errmsg"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect(),
             },
             None => SendOutcome::Retry {
                 why: "answer without errcode".into(),
@@ -444,7 +453,10 @@ mod tests {
         assert_eq!(cut.chars().count(), 20);
         assert!(cut.ends_with('…'));
         assert!(cut.starts_with("一二三四五六七八九十一二三四五六七八九"));
-        assert_eq!(thing(&long[..60]), "一二三四五六七八九十一二三四五六七八九十");
+        assert_eq!(
+            thing(&long[..60]),
+            "一二三四五六七八九十一二三四五六七八九十"
+        );
         assert_eq!(thing("a\nb\tc"), "a b c");
         assert_eq!(thing("  "), "—");
         for text in [long, "x", "a\nb", &"字".repeat(100)] {

@@ -155,10 +155,7 @@ pub fn open_slots(slots: &Slots, deadline: i64, set_at: i64, now: i64) -> Vec<i6
         .filter(|&offset| {
             let at = deadline + offset;
             let due = release(at);
-            at >= set_at
-                && due <= now
-                && now < due + LATE_SECS
-                && (offset > 0 || now < deadline)
+            at >= set_at && due <= now && now < due + LATE_SECS && (offset > 0 || now < deadline)
         })
         .collect()
 }
@@ -249,10 +246,7 @@ mod tests {
         let nine = DEADLINE + 15 * HOUR;
         let early = slots(&["-2h"]);
         assert!(open_slots(&early, nine, set, nine - 2 * HOUR).is_empty());
-        assert_eq!(
-            open_slots(&early, nine, set, nine - HOUR),
-            vec![-2 * HOUR]
-        );
+        assert_eq!(open_slots(&early, nine, set, nine - HOUR), vec![-2 * HOUR]);
     }
 
     #[test]

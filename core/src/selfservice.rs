@@ -41,7 +41,10 @@ fn words(list: &str) -> impl Iterator<Item = &str> {
 impl Query {
     /// The query a whole message asks, with the configured word lists (comma-separated).
     pub fn parse(text: &str, order_words: &str, refund_words: &str) -> Option<Query> {
-        let text = text.trim().trim_end_matches(['？', '?', '！', '!', '。']).trim();
+        let text = text
+            .trim()
+            .trim_end_matches(['？', '?', '！', '!', '。'])
+            .trim();
         if text.is_empty() {
             return None;
         }
@@ -107,6 +110,24 @@ fn join_within(head: &str, lines: Vec<String>) -> String {
     out
 }
 
+/// How long after a follower's message the account may still write to them (customer-service
+/// messages, PROTOCOL-2 §4.3).
+pub const CUSTOM_WINDOW_SECS: i64 = 48 * 3600;
+
+/// Whether a customer-service message may go out at `now` to a follower whose message came at
+/// `asked_at`.
+pub fn within_window(asked_at: i64, now: i64) -> bool {
+    now >= asked_at && now < asked_at + CUSTOM_WINDOW_SECS
+}
+
+/// The later answer, when an order that was pending when the follower asked is confirmed.
+pub fn followup_text(title: &str, amount: Fen) -> String {
+    format!("你询问的订单「{}」{amount} 已支付成功。", short(title))
+}
+
+/// Said under the list when an order is still pending: the answer will come later.
+pub const PENDING_NOTE: &str = "有订单等待支付，确认到账后会再发消息告诉你。";
+
 /// The answer to [`Query::Payments`].
 pub fn payments_reply(orders: &[OrderLine], sign_ups: &[SignUpLine]) -> String {
     if orders.is_empty() && sign_ups.is_empty() {
@@ -132,6 +153,9 @@ pub fn payments_reply(orders: &[OrderLine], sign_ups: &[SignUpLine]) -> String {
             s.url
         )
     }));
+    if orders.iter().any(|o| o.state == OrderState::Pending) {
+        lines.push(PENDING_NOTE.into());
+    }
     join_within("你最近的付款：", lines)
 }
 
@@ -161,7 +185,10 @@ mod tests {
         assert_eq!(q("我想查询订单"), None);
         assert_eq!(q("订单号是多少"), None);
         assert_eq!(q(""), None);
-        assert_eq!(Query::parse("账单", "账单，流水", ""), Some(Query::Payments));
+        assert_eq!(
+            Query::parse("账单", "账单，流水", ""),
+            Some(Query::Payments)
+        );
     }
 
     #[test]
@@ -186,6 +213,24 @@ mod tests {
         let text = payments_reply(&many, &[]);
         assert_eq!(text.matches("课程费").count(), MAX_LINES);
         assert!(text.len() <= MAX_REPLY_BYTES);
+    }
+
+    #[test]
+    fn a_pending_order_promises_a_later_answer_within_the_window() {
+        let pending = OrderLine {
+            title: "课程费".into(),
+            amount: Fen::new(1000),
+            state: OrderState::Pending,
+            url: "u".into(),
+        };
+        assert!(payments_reply(&[pending], &[]).ends_with(PENDING_NOTE));
+        assert!(within_window(100, 100 + CUSTOM_WINDOW_SECS - 1));
+        assert!(!within_window(100, 100 + CUSTOM_WINDOW_SECS));
+        assert!(!within_window(100, 99));
+        assert_eq!(
+            followup_text("课程费", Fen::new(800)),
+            "你询问的订单「课程费」¥8.00 已支付成功。"
+        );
     }
 
     #[test]

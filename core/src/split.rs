@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::collection::{CollectionView, FieldError};
 use crate::deadline::Deadline;
 use crate::lint;
-use crate::notice;
 use crate::money::{Fen, MAX_REQUEST};
+use crate::notice;
 use crate::personal_data::{ParticipantName, Phone};
 use crate::text::TextError;
 

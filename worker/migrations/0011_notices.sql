@@ -58,3 +58,12 @@ CREATE INDEX notices_orders_payee_paid ON orders (payee_openid, paid_at) WHERE p
 -- hash of their openid (the openid itself stays sealed in openid_sealed).
 ALTER TABLE participants ADD COLUMN openid_key TEXT;
 CREATE INDEX participants_openid_key ON participants (openid_key, created_at) WHERE openid_key IS NOT NULL;
+
+-- A follower asked (订单) while an order of theirs was pending: when it is confirmed within
+-- 48 h of the question, the answer goes out as a customer-service message, once.
+CREATE TABLE oa_followups (
+  order_id   TEXT PRIMARY KEY,
+  openid     TEXT NOT NULL,
+  asked_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX oa_followups_asked ON oa_followups (asked_at);

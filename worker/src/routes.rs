@@ -270,8 +270,12 @@ impl NoticeRoute {
         Some(match (method, segments) {
             (Method::Get, ["api", "dash", "notices"]) => NoticeRoute::Dash,
             (Method::Put, ["api", "dash", "notices", "settings"]) => NoticeRoute::PutSettings,
-            (Method::Get, ["api", "splits", id, "reminders"]) => NoticeRoute::GetSlots(id.to_string()),
-            (Method::Put, ["api", "splits", id, "reminders"]) => NoticeRoute::PutSlots(id.to_string()),
+            (Method::Get, ["api", "splits", id, "reminders"]) => {
+                NoticeRoute::GetSlots(id.to_string())
+            }
+            (Method::Put, ["api", "splits", id, "reminders"]) => {
+                NoticeRoute::PutSlots(id.to_string())
+            }
             _ => return None,
         })
     }

@@ -92,7 +92,9 @@ pub fn Notices() -> impl IntoView {
     };
     let body = move || match overview.get() {
         None => view! { <p class="hint">"加载中…"</p> }.into_any(),
-        Some(Err(message)) => view! { <p class="status error" role="alert">{message}</p> }.into_any(),
+        Some(Err(message)) => {
+            view! { <p class="status error" role="alert">{message}</p> }.into_any()
+        }
         Some(Ok(o)) => {
             let s = o.settings;
             let off = (!o.configured).then(|| {

@@ -38,6 +38,7 @@ pub fn routes() -> Router<Shared> {
         .route("/sim/mp/templates", get(list_templates))
         .route("/sim/mp/template-refusals", get(list_template_refusals))
         .route("/sim/mp/template-faults", post(set_template_fault))
+        .route("/sim/mp/custom-messages", get(list_custom_messages))
         .route("/sim/mp/stats", get(mp_stats))
         .route("/sim/mp/expire-tokens", post(expire_tokens))
         .route("/sim/mp/verify", post(verify_mp_url))
@@ -413,6 +414,10 @@ async fn list_templates(State(sim): State<Shared>) -> ApiResult {
     to_json(&sim.state().template_messages)
 }
 
+async fn list_custom_messages(State(sim): State<Shared>) -> ApiResult {
+    to_json(&sim.state().custom_messages)
+}
+
 async fn list_template_refusals(State(sim): State<Shared>) -> ApiResult {
     to_json(&sim.state().template_refusals)
 }
@@ -438,7 +443,9 @@ async fn set_template_fault(
         Some(code) => state.template_faults.insert(fault.openid.clone(), code),
         None => state.template_faults.remove(&fault.openid),
     };
-    Ok(Json(json!({ "openid": fault.openid, "errcode": fault.errcode })))
+    Ok(Json(
+        json!({ "openid": fault.openid, "errcode": fault.errcode }),
+    ))
 }
 
 async fn mp_stats(State(sim): State<Shared>) -> ApiResult {

@@ -2,7 +2,8 @@
 //! `40001` / `42001` on a bad or expired token), web authorization (`/connect/oauth2/authorize`
 //! with a simulated consent page, `/sns/oauth2/access_token` where a code works once → `40163`,
 //! `/sns/userinfo`), jsapi_ticket, template messages (recorded; typed keyword values checked as
-//! WeChat does → 47003, 43004 for non-followers, injected refusals), parametric QR codes and
+//! WeChat does → 47003, 43004 for non-followers, injected refusals), customer-service messages
+//! (only inside the 48 h / 1 min windows a user opened: 45015, 45047), parametric QR codes and
 //! `showqrcode` (a real PNG), the custom menu, and pushes of messages and events to the worker's
 //! message URL in plain or safe mode (5 s timeout, 3 tries with the same MsgId).
 //!
@@ -48,6 +49,7 @@ pub fn routes() -> Router<Shared> {
         .route("/cgi-bin/user/info", get(user_info))
         .route("/cgi-bin/ticket/getticket", get(getticket))
         .route("/cgi-bin/message/template/send", post(template_send))
+        .route("/cgi-bin/message/custom/send", post(custom_send))
         .route("/cgi-bin/qrcode/create", post(qrcode_create))
         .route("/cgi-bin/showqrcode", get(showqrcode))
         .route("/cgi-bin/menu/create", post(menu_create))
@@ -590,6 +592,88 @@ async fn template_send(State(sim): State<Shared>, Query(params): Params, body: B
     wx_ok(json!({ "msgid": msgid }))
 }
 
+/// Customer-service windows (PROTOCOL-2 §4.3): a message opens 48 h for 5 messages; a menu
+/// click, a follow or a QR scan opens 1 min for 3.
+fn custom_window(kind: &str) -> Option<(i64, usize)> {
+    match kind {
+        "text" => Some((48 * 3600, 5)),
+        "CLICK" | "subscribe" | "SCAN" => Some((60, 3)),
+        _ => None,
+    }
+}
+
+const CUSTOM_TYPES: [&str; 9] = [
+    "text",
+    "image",
+    "voice",
+    "video",
+    "music",
+    "news",
+    "mpnews",
+    "msgmenu",
+    "miniprogrampage",
+];
+
+/// `POST /cgi-bin/message/custom/send`: only inside a window the user opened (else 45015),
+/// within its quota (else 45047); a user who no longer follows cannot be reached (45015).
+async fn custom_send(State(sim): State<Shared>, Query(params): Params, body: Bytes) -> Response {
+    if let Err(e) = check_access_token(&sim, &params) {
+        return e.into_response();
+    }
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+        return wx_error(47001, "data format error");
+    };
+    let mut state = sim.state();
+    let touser = message["touser"].as_str().unwrap_or_default().to_string();
+    let Some(subscribed) = state.payer(&touser).map(|p| p.subscribed) else {
+        return wx_error(40003, "invalid openid");
+    };
+    let msgtype = message["msgtype"].as_str().unwrap_or_default();
+    if !CUSTOM_TYPES.contains(&msgtype) {
+        return wx_error(40008, "invalid message type");
+    }
+    if msgtype == "text"
+        && message["text"]["content"]
+            .as_str()
+            .is_none_or(str::is_empty)
+    {
+        return wx_error(44004, "empty content");
+    }
+    let now = now();
+    let sent_since = |since: i64| {
+        state
+            .custom_messages
+            .iter()
+            .filter(|m| {
+                m["message"]["touser"] == touser.as_str() && m["at"].as_i64() >= Some(since)
+            })
+            .count()
+    };
+    // The user's actions whose window is still open, newest first.
+    let open: Vec<(i64, usize)> = state
+        .pushes
+        .iter()
+        .rev()
+        .filter(|p| p.openid == touser)
+        .filter_map(|p| custom_window(&p.kind).map(|(secs, quota)| (p.created_at, secs, quota)))
+        .filter(|(at, secs, _)| now < at + secs)
+        .map(|(at, _, quota)| (at, quota))
+        .collect();
+    if !subscribed || open.is_empty() {
+        return wx_error(
+            45015,
+            "response out of time limit or subscription is canceled",
+        );
+    }
+    if !open.iter().any(|&(at, quota)| sent_since(at) < quota) {
+        return wx_error(45047, "out of response count limit");
+    }
+    state
+        .custom_messages
+        .push(json!({ "at": now, "time": rfc3339(now), "message": message }));
+    wx_ok(json!({}))
+}
+
 async fn qrcode_create(State(sim): State<Shared>, Query(params): Params, body: Bytes) -> Response {
     if let Err(e) = check_access_token(&sim, &params) {
         return e.into_response();
@@ -915,6 +999,7 @@ pub fn prepare_push(sim: &Sim, request: &PushRequest) -> Result<u64, PayError> {
         url,
         attempts: Vec::new(),
         done: false,
+        created_at: created,
     });
     Ok(id)
 }

@@ -10,6 +10,7 @@ mod platform;
 mod product;
 mod publish;
 mod security;
+mod selfservice;
 mod sharing;
 mod split;
 

@@ -17,13 +17,13 @@ use tokio::sync::OnceCell;
 use crate::payments::{Pay, Payee, OPERATOR};
 use crate::{unique_pay_code, wechat_session};
 
-const NOTICE_TEMPLATE: &str = "sim-notice-template";
+pub(crate) const NOTICE_TEMPLATE: &str = "sim-notice-template";
 const REMINDER_TEMPLATE: &str = "tpl-notify-reminder";
 
 static NOTIFY: OnceCell<Pay> = OnceCell::const_new();
 
 /// One simulator and worker for these tests (own-business model, both templates configured).
-async fn notify() -> &'static Pay {
+pub(crate) async fn notify() -> &'static Pay {
     NOTIFY
         .get_or_init(|| async {
             Pay::start(
@@ -41,7 +41,7 @@ async fn notify() -> &'static Pay {
 }
 
 /// Template messages the simulator delivered to `openid` with `template`.
-async fn delivered(p: &Pay, openid: &str, template: &str) -> Vec<Value> {
+pub(crate) async fn delivered(p: &Pay, openid: &str, template: &str) -> Vec<Value> {
     let all = p.sim.get("/sim/mp/templates").await.unwrap();
     all.as_array()
         .unwrap()
@@ -78,7 +78,12 @@ async fn cron(p: &Pay, now: i64) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
 }
 
 async fn dash_notices(p: &Pay, payee: &Payee) -> Value {
@@ -113,7 +118,8 @@ async fn paid_order(p: &Pay, collection: &str) -> Value {
     let order = p.order(collection, None).await;
     let out_trade_no = order["out_trade_no"].as_str().unwrap();
     p.sim_pay(out_trade_no, "duplicate", 1).await;
-    p.wait_state(order["id"].as_str().unwrap(), "paid", 20).await;
+    p.wait_state(order["id"].as_str().unwrap(), "paid", 20)
+        .await;
     p.deliveries_done(out_trade_no, 2, 30).await;
     order
 }
@@ -140,11 +146,20 @@ async fn a_payment_with_a_duplicate_callback_sends_the_payee_one_notice_within_w
     let title = message["data"]["thing1"]["value"].as_str().unwrap();
     assert_eq!(title.chars().count(), 20, "{title}");
     assert!(title.ends_with('…'), "{title}");
-    assert!(title.starts_with("二〇二六年冬季周末少儿编程课程第二"), "{title}");
+    assert!(
+        title.starts_with("二〇二六年冬季周末少儿编程课程第二"),
+        "{title}"
+    );
     assert_eq!(message["data"]["amount2"]["value"], "¥10.00");
     let who = message["data"]["thing3"]["value"].as_str().unwrap();
-    assert!(who.starts_with("微信用户 *") && who.ends_with("已付款"), "{who}");
-    assert!(message["url"].as_str().unwrap().ends_with(&format!("/o/{id}")));
+    assert!(
+        who.starts_with("微信用户 *") && who.ends_with("已付款"),
+        "{who}"
+    );
+    assert!(message["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/o/{id}")));
     assert_eq!(
         p.worker
             .query(&format!(
@@ -178,7 +193,9 @@ async fn a_refusal_is_recorded_and_shown_and_never_retried() {
     for minutes in [2, 5, 10] {
         cron(p, secs_now() + minutes * 60).await;
     }
-    assert!(delivered(p, &payee.openid, NOTICE_TEMPLATE).await.is_empty());
+    assert!(delivered(p, &payee.openid, NOTICE_TEMPLATE)
+        .await
+        .is_empty());
     let refusals = refused(p, &payee.openid).await;
     assert_eq!(refusals.len(), 1, "asked once, never again: {refusals:?}");
     assert_eq!(refusals[0]["errcode"], 43004);
@@ -225,9 +242,13 @@ async fn the_simulator_refuses_values_that_break_their_type_like_wechat() {
                 .unwrap()
         }
     };
-    let long = send(json!({ "thing1": { "value": "一二三四五六七八九十一二三四五六七八九十一" } })).await;
+    let long =
+        send(json!({ "thing1": { "value": "一二三四五六七八九十一二三四五六七八九十一" } })).await;
     assert_eq!(long["errcode"], 47003, "{long}");
-    assert!(long["errmsg"].as_str().unwrap().contains("data.thing1.value invalid"));
+    assert!(long["errmsg"]
+        .as_str()
+        .unwrap()
+        .contains("data.thing1.value invalid"));
     let bare = send(json!({ "amount2": { "value": "3.00" } })).await;
     assert_eq!(bare["errcode"], 47003, "{bare}");
     let ok = send(json!({ "thing1": { "value": "一二三四五六七八九十一二三四五六七八九…" }, "amount2": { "value": "¥3.00" }, "time4": { "value": "2026年11月29日 18:05" } })).await;
@@ -235,7 +256,7 @@ async fn the_simulator_refuses_values_that_break_their_type_like_wechat() {
 }
 
 /// Publishes a personal-mode split owned by `payee`: `(id, manage token)`.
-async fn owned_split(p: &Pay, payee: &Payee, split: Value) -> (String, String) {
+pub(crate) async fn owned_split(p: &Pay, payee: &Payee, split: Value) -> (String, String) {
     let (status, body) = p
         .as_payee(
             payee,
@@ -258,7 +279,7 @@ async fn owned_split(p: &Pay, payee: &Payee, split: Value) -> (String, String) {
     )
 }
 
-async fn join(p: &Pay, id: &str, name: &str, cookie: Option<&str>) -> (String, String) {
+pub(crate) async fn join(p: &Pay, id: &str, name: &str, cookie: Option<&str>) -> (String, String) {
     let mut req = reqwest::Client::new()
         .post(p.worker.url(&format!("/api/splits/{id}/join")))
         .json(&json!({ "name": name }));
@@ -302,7 +323,9 @@ async fn a_claim_repeated_at_once_sends_the_payee_one_notice() {
     let claims: Vec<_> = (0..5)
         .map(|_| {
             let (claim, token) = (claim.clone(), token.clone());
-            tokio::spawn(async move { bearer(p, reqwest::Method::POST, &claim, &token, None).await })
+            tokio::spawn(
+                async move { bearer(p, reqwest::Method::POST, &claim, &token, None).await },
+            )
         })
         .collect();
     for claim in claims {
@@ -316,7 +339,10 @@ async fn a_claim_repeated_at_once_sends_the_payee_one_notice() {
     assert_eq!(message["data"]["thing1"]["value"], "周六聚餐");
     assert_eq!(message["data"]["amount2"]["value"], "¥20.00");
     assert_eq!(message["data"]["thing3"]["value"], "王** 称已付款，请确认");
-    assert!(message["url"].as_str().unwrap().ends_with(&format!("/admin/{id}")));
+    assert!(message["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/admin/{id}")));
 }
 
 /// 20:00 of today's Asia/Shanghai day.
@@ -343,10 +369,14 @@ async fn the_digest_goes_out_at_eight_pm_once_to_payees_who_want_it() {
     paid_order(p, &collection).await;
     paid_order(p, &collection).await;
     // Notices are off for this payee: nothing per payment.
-    assert!(delivered(p, &payee.openid, NOTICE_TEMPLATE).await.is_empty());
+    assert!(delivered(p, &payee.openid, NOTICE_TEMPLATE)
+        .await
+        .is_empty());
     let eight = eight_pm_today();
     cron(p, eight - 60).await;
-    assert!(delivered(p, &payee.openid, NOTICE_TEMPLATE).await.is_empty());
+    assert!(delivered(p, &payee.openid, NOTICE_TEMPLATE)
+        .await
+        .is_empty());
     cron(p, eight).await;
     cron(p, eight + 300).await;
     let messages = delivered(p, &payee.openid, NOTICE_TEMPLATE).await;
@@ -356,7 +386,10 @@ async fn the_digest_goes_out_at_eight_pm_once_to_payees_who_want_it() {
     assert_eq!(messages[0]["data"]["amount2"]["value"], "¥15.00");
     assert_eq!(messages[0]["data"]["thing3"]["value"], "2 笔收款");
     let dash = dash_notices(p, &payee).await;
-    assert_eq!(dash["settings"], json!({ "notices": false, "digest": true }));
+    assert_eq!(
+        dash["settings"],
+        json!({ "notices": false, "digest": true })
+    );
 }
 
 /// The deadline of the reminder test: 18:00 Beijing time, the day after tomorrow.
@@ -442,8 +475,14 @@ async fn scheduled_reminders_reach_each_unpaid_follower_once_per_slot_and_never_
     assert_eq!(first.len(), 1, "{first:?}");
     assert_within_limits(&first[0]);
     assert_eq!(first[0]["data"]["amount2"]["value"], "¥35.00");
-    assert!(first[0]["url"].as_str().unwrap().ends_with(&format!("/c/{id}")));
-    assert!(reminders(paid.clone()).await.is_empty(), "the paid get nothing");
+    assert!(first[0]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/c/{id}")));
+    assert!(
+        reminders(paid.clone()).await.is_empty(),
+        "the paid get nothing"
+    );
     // The one who does not follow: WeChat's 43004, asked once.
     assert_eq!(refused(p, &stranger).await.len(), 1);
 
@@ -452,7 +491,11 @@ async fn scheduled_reminders_reach_each_unpaid_follower_once_per_slot_and_never_
     // +5 h is 23:00 Beijing: held through the night, sent at 08:00.
     cron(p, deadline + 5 * hour).await;
     cron(p, deadline + 13 * hour + 59 * 60).await;
-    assert_eq!(reminders(follower.clone()).await.len(), 2, "nothing at night");
+    assert_eq!(
+        reminders(follower.clone()).await.len(),
+        2,
+        "nothing at night"
+    );
     cron(p, deadline + 14 * hour).await;
     cron(p, deadline + 14 * hour + 60).await;
     assert_eq!(reminders(follower.clone()).await.len(), 3);
@@ -486,7 +529,11 @@ async fn scheduled_reminders_reach_each_unpaid_follower_once_per_slot_and_never_
         .map(|s| s["slot"].as_str().unwrap())
         .collect();
     assert_eq!(slots, vec!["-24h", "-2h", "+5h"], "{sends}");
-    assert!(sends.as_array().unwrap().iter().all(|s| s["state"] == "sent"));
+    assert!(sends
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["state"] == "sent"));
     assert_eq!(of(&paid_pid), json!([]));
     let stranger_sends = of(&stranger_pid);
     assert_eq!(stranger_sends[0]["errcode"], 43004, "{stranger_sends}");

@@ -94,6 +94,7 @@ async fn paid(env: &Env, order: &OrderRow) -> Result<(), ApiError> {
         who: payer_label(facts.name_masked.as_deref(), facts.payer_openid.as_deref()),
         at: order.paid_at.unwrap_or_else(now_secs),
     };
+    super::selfservice::follow_up(env, &order.id, &notice.title, notice.amount, notice.at).await;
     let key = format!("paid:{}", order.id);
     let path = format!("/o/{}", order.id);
     notify_payee(env, key, payee, &order.collection_id, path, notice).await

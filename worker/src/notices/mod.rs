@@ -24,9 +24,9 @@ use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Method, Request};
 
 use crate::config::setting;
-use crate::routes::NoticeRoute;
 use crate::error::ApiError;
 use crate::personal_data::{self, column};
+use crate::routes::NoticeRoute;
 use crate::wechat::{OaClient, OaConfig};
 
 /// Answers one of the [`NoticeRoute`]s.
@@ -143,7 +143,11 @@ pub enum Delivered {
 }
 
 /// Inserts the message (claiming its event) and, when this call inserted it, sends it.
-pub async fn record_and_send(env: &Env, notice: NewNotice, now: i64) -> Result<Delivered, ApiError> {
+pub async fn record_and_send(
+    env: &Env,
+    notice: NewNotice,
+    now: i64,
+) -> Result<Delivered, ApiError> {
     #[derive(Deserialize)]
     struct Id {
         id: i64,
@@ -236,9 +240,8 @@ async fn deliver(env: &Env, id: i64, attempts: i64, now: i64) -> Result<Delivere
                 .first::<Recipient>(None)
                 .await?;
             // A reminder held or retried after the participant paid or withdrew: nothing to say.
-            let reachable = participant.filter(|p| {
-                p.status != "paid" || row.kind != NoticeKind::Reminder.as_str()
-            });
+            let reachable = participant
+                .filter(|p| p.status != "paid" || row.kind != NoticeKind::Reminder.as_str());
             match reachable.and_then(|p| p.openid_sealed) {
                 Some(sealed) => {
                     personal_data::open(&personal_data::key(env)?, column::OPENID, &sealed)?

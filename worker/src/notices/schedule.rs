@@ -45,8 +45,7 @@ pub async fn put_slots(id: &str, mut req: Request, env: &Env) -> Result<Response
             "这个接龙没有截止时间，不能按截止时间定时提醒",
         ));
     }
-    let offsets =
-        serde_json::to_string(&slots).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let offsets = serde_json::to_string(&slots).map_err(|e| ApiError::Internal(e.to_string()))?;
     db(env)?
         .prepare(
             "INSERT INTO split_reminder_slots (collection_id, offsets, updated_at) VALUES (?1, ?2, ?3) \

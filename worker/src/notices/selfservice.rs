@@ -12,14 +12,14 @@ use shoukuan_core::money::Fen;
 use shoukuan_core::order::OrderState;
 use shoukuan_core::refund::RefundState;
 use shoukuan_core::selfservice::{
-    payments_reply, refunds_reply, OrderLine, Query, RefundLine, SignUpLine, DEFAULT_ORDER_WORDS,
-    DEFAULT_REFUND_WORDS,
+    followup_text, payments_reply, refunds_reply, within_window, OrderLine, Query, RefundLine,
+    SignUpLine, DEFAULT_ORDER_WORDS, DEFAULT_REFUND_WORDS,
 };
 use shoukuan_core::session::Openid;
 use shoukuan_core::split::ParticipantStatus;
 use worker::Env;
 
-use super::db;
+use super::{db, num};
 use crate::config::{secret_setting, setting};
 use crate::error::ApiError;
 
@@ -106,8 +106,28 @@ async fn payments(env: &Env, origin: &str, openid: &Openid) -> Result<String, Ap
         )
         .bind(&[key.into(), RECENT.into()])?;
     let results = db.batch(vec![orders, sign_ups]).await?;
-    let orders: Vec<OrderLine> = results[0]
-        .results::<Order>()?
+    let rows = results[0].results::<Order>()?;
+    // Orders still pending: the answer must come later (customer-service message on payment).
+    let asked_at = num(crate::session::now_secs());
+    let waits = rows
+        .iter()
+        .filter(|o| o.state == OrderState::Pending.as_str())
+        .map(|o| {
+            db.prepare(
+                "INSERT INTO oa_followups (order_id, openid, asked_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (order_id) DO UPDATE SET asked_at = excluded.asked_at",
+            )
+            .bind(&[
+                o.id.as_str().into(),
+                openid.as_str().into(),
+                asked_at.clone(),
+            ])
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !waits.is_empty() {
+        db.batch(waits).await?;
+    }
+    let orders: Vec<OrderLine> = rows
         .into_iter()
         .filter_map(|o| {
             Some(OrderLine {
@@ -160,6 +180,48 @@ async fn refunds(env: &Env, openid: &Openid) -> Result<String, ApiError> {
         })
         .collect();
     Ok(refunds_reply(&lines))
+}
+
+/// An order just became paid: when its payer asked about it while it was pending, and asked
+/// less than 48 h ago, tell them now with a customer-service message (once: the row is taken
+/// before anything is sent). Errors are logged, never raised.
+pub async fn follow_up(env: &Env, order_id: &str, title: &str, amount: Fen, now: i64) {
+    #[derive(Deserialize)]
+    struct Wait {
+        openid: String,
+        asked_at: i64,
+    }
+    let result = async {
+        let taken = db(env)?
+            .prepare("DELETE FROM oa_followups WHERE order_id = ?1 RETURNING openid, asked_at")
+            .bind(&[order_id.into()])?
+            .first::<Wait>(None)
+            .await?;
+        let Some(wait) = taken.filter(|w| within_window(w.asked_at, now)) else {
+            return Ok(());
+        };
+        let body = serde_json::json!({
+            "touser": wait.openid,
+            "msgtype": "text",
+            "text": { "content": followup_text(title, amount) },
+        });
+        let answer = crate::wechat::OaClient::new(env)?
+            .call(
+                worker::Method::Post,
+                "/cgi-bin/message/custom/send",
+                &[],
+                Some(&body),
+            )
+            .await?;
+        if let Err(failure) = shoukuan_core::oa_api::read_ok(&answer) {
+            worker::console_error!("follow-up of order {order_id}: WeChat refused it: {failure}");
+        }
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        worker::console_error!("follow-up of order {order_id}: {e:?}");
+    }
 }
 
 /// The default reply for text nothing answered: `OA_DEFAULT_REPLY` when set and clean.

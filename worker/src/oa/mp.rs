@@ -24,8 +24,8 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
 use super::channels;
-use crate::notices::selfservice;
 use crate::error::ApiError;
+use crate::notices::selfservice;
 use crate::session::{self, now_ms, now_secs};
 use crate::wechat::{random_alnum, OaConfig};
 
