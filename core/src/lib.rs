@@ -12,6 +12,7 @@ pub mod collection;
 pub mod csp;
 pub mod csv;
 pub mod deadline;
+pub mod directed;
 pub mod jssdk;
 pub mod keywords;
 pub mod limits;

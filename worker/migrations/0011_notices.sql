@@ -67,3 +67,24 @@ CREATE TABLE oa_followups (
   asked_at   INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX oa_followups_asked ON oa_followups (asked_at);
+
+-- Directed requests (定向催收): each debtor's due date (the split's deadline is the latest).
+CREATE TABLE directed_debts (
+  participant_id  TEXT PRIMARY KEY,
+  collection_id   TEXT NOT NULL,
+  due_at          INTEGER
+) STRICT;
+CREATE INDEX directed_debts_collection ON directed_debts (collection_id);
+
+-- Transfer screenshots (转账凭证) attached to 我已付款, stored in R2 (IMAGES) under proofs/…;
+-- only the payee (manage token) reads them.
+CREATE TABLE claim_proofs (
+  id              INTEGER PRIMARY KEY,
+  participant_id  TEXT NOT NULL,
+  collection_id   TEXT NOT NULL,
+  r2_key          TEXT NOT NULL UNIQUE,
+  content_type    TEXT NOT NULL CHECK (content_type IN ('image/jpeg', 'image/png', 'image/webp')),
+  bytes           INTEGER NOT NULL CHECK (bytes > 0),
+  created_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX claim_proofs_participant ON claim_proofs (participant_id, created_at);

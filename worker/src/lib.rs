@@ -5,6 +5,7 @@
 mod abuse;
 mod collections;
 mod config;
+mod directed;
 mod error;
 mod events;
 mod http;
@@ -67,5 +68,6 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Pay(route) => pay::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
         Route::Notice(route) => notices::handle(route, req, env).await,
+        Route::Directed(route) => directed::handle(route, req, env).await,
     }
 }

@@ -37,6 +37,8 @@ pub enum Route {
     Pay(PayRoute),
     /// Notices and scheduled reminders ([`NoticeRoute`]).
     Notice(NoticeRoute),
+    /// Directed requests and transfer screenshots ([`DirectedRoute`]).
+    Directed(DirectedRoute),
 }
 
 impl Route {
@@ -45,6 +47,9 @@ impl Route {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if let Some(oa) = OaRoute::parse(method, &segments) {
             return Some(Route::Oa(oa));
+        }
+        if let Some(directed) = DirectedRoute::parse(method, &segments) {
+            return Some(Route::Directed(directed));
         }
         if let Some(notice) = NoticeRoute::parse(method, &segments) {
             return Some(Route::Notice(notice));
@@ -275,6 +280,34 @@ impl NoticeRoute {
             }
             (Method::Put, ["api", "splits", id, "reminders"]) => {
                 NoticeRoute::PutSlots(id.to_string())
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Routes of directed requests (issue 13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectedRoute {
+    /// `POST /api/directed`
+    Create,
+    /// `POST /api/splits/:id/participants/:pid/proof` (participant token)
+    UploadProof(String, String),
+    /// `GET /api/splits/:id/participants/:pid/proof` (manage token)
+    GetProof(String, String),
+}
+
+impl DirectedRoute {
+    /// Matches the paths this family owns.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<DirectedRoute> {
+        let s = |v: &&str| v.to_string();
+        Some(match (method, segments) {
+            (Method::Post, ["api", "directed"]) => DirectedRoute::Create,
+            (Method::Post, ["api", "splits", id, "participants", pid, "proof"]) => {
+                DirectedRoute::UploadProof(s(id), s(pid))
+            }
+            (Method::Get, ["api", "splits", id, "participants", pid, "proof"]) => {
+                DirectedRoute::GetProof(s(id), s(pid))
             }
             _ => return None,
         })

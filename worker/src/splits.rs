@@ -514,6 +514,17 @@ async fn load_own(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Row, 
     load_row(id, pid, env).await
 }
 
+/// Checks a participant token for participant `pid` of split `id` (other features' actions on
+/// one's own entry, e.g. a transfer screenshot).
+pub async fn authorize_participant(
+    id: &str,
+    pid: &str,
+    req: &Request,
+    env: &Env,
+) -> Result<(), ApiError> {
+    load_own(id, pid, req, env).await.map(|_| ())
+}
+
 async fn load_row(id: &str, pid: &str, env: &Env) -> Result<Row, ApiError> {
     db(env)?
         .prepare(format!(
