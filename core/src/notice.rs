@@ -400,10 +400,10 @@ impl SendOutcome {
                 why: "unreadable answer".into(),
             };
         };
+        let msgid = || v["msgid"].to_string().trim_matches('"').to_string();
         match v["errcode"].as_i64() {
-            Some(0) | None if v.get("msgid").is_some() => SendOutcome::Sent {
-                msgid: v["msgid"].to_string().trim_matches('"').to_string(),
-            },
+            Some(0) => SendOutcome::Sent { msgid: msgid() },
+            None if v.get("msgid").is_some() => SendOutcome::Sent { msgid: msgid() },
             Some(-1) => SendOutcome::Retry {
                 why: "errcode -1 (system busy)".into(),
             },
@@ -576,6 +576,10 @@ mod tests {
         assert!(matches!(
             SendOutcome::read(r#"{"errcode":43004,"errmsg":"require subscribe rid: x"}"#),
             SendOutcome::Refused { errcode: 43004, .. }
+        ));
+        assert!(matches!(
+            SendOutcome::read(r#"{"errcode":0,"errmsg":"ok"}"#),
+            SendOutcome::Sent { .. }
         ));
         assert!(matches!(
             SendOutcome::read(r#"{"errcode":-1,"errmsg":"system error"}"#),

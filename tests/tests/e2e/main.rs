@@ -2,6 +2,7 @@
 
 mod api;
 mod contract;
+mod directed;
 mod journeys;
 mod notices;
 mod oa;
