@@ -103,7 +103,7 @@ async fn long_titled_collection(p: &Pay, payee: &Payee) -> String {
             "/api/dash/merchant-collections",
             Some(json!({
                 "payee_name": "李四商店",
-                "title": "二〇二六年冬季周末少儿编程课程第二期学费",
+                "title": "二〇二六年冬季周末少儿编程课程第二期学费及教材费",
                 "amount": "10.00",
                 "note": "",
             })),
