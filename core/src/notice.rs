@@ -178,7 +178,7 @@ fn is_amount(value: &str) -> bool {
         && digits <= AMOUNT_MAX_DIGITS
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.bytes().all(|b| b.is_ascii_digit())
-        && (frac.is_empty() == !number.contains('.'))
+        && (frac.is_empty() != number.contains('.'))
 }
 
 /// A `thing` value: line breaks and control characters become spaces, then at most
@@ -204,7 +204,7 @@ pub fn thing(text: &str) -> String {
 /// An `amount` value: `¥12.50`. Amounts beyond ten digits (¥100 000 000.00 and more) cannot
 /// occur here (every collection is capped far below) and are written as the largest value.
 pub fn amount(fen: Fen) -> String {
-    let fen = fen.get().clamp(0, 99_999_999_99);
+    let fen = fen.get().clamp(0, 9_999_999_999);
     Fen::new(fen).to_plain_string()
 }
 

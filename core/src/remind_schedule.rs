@@ -94,7 +94,7 @@ fn parse_offset(text: &str) -> Result<i64, SlotError> {
     }
     let n: i64 = digits.parse().map_err(|_| SlotError::Format)?;
     let offset = sign * n * unit;
-    if offset == 0 || offset < -MAX_BEFORE_SECS || offset > MAX_AFTER_SECS {
+    if offset == 0 || !(-MAX_BEFORE_SECS..=MAX_AFTER_SECS).contains(&offset) {
         return Err(SlotError::OutOfRange);
     }
     Ok(offset)
@@ -121,7 +121,7 @@ fn beijing_clock(unix: i64) -> i64 {
 /// Whether `unix` is inside Beijing's quiet hours, 22:00–08:00.
 pub fn is_quiet(unix: i64) -> bool {
     let clock = beijing_clock(unix);
-    clock >= QUIET_FROM_HOUR * HOUR || clock < QUIET_UNTIL_HOUR * HOUR
+    !(QUIET_UNTIL_HOUR * HOUR..QUIET_FROM_HOUR * HOUR).contains(&clock)
 }
 
 /// The first moment at or after `unix` outside quiet hours (the next 08:00 when inside them).
