@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 
 use crate::notices::{delivered, notify, NOTICE_TEMPLATE};
 use crate::payments::Pay;
+use crate::split::wait_text;
 use crate::unique_pay_code;
+use shoukuan_tests::browser::Browser;
 
 /// A tiny valid PNG (1×1).
 const PNG: &[u8] = &[
@@ -287,4 +289,31 @@ async fn three_debtors_each_see_only_their_own_slot_and_a_screenshot_is_for_the_
     assert_eq!(resp.status(), 200);
     let confirmed: Value = resp.json().await.unwrap();
     assert_eq!(confirmed["status"], "paid", "{confirmed}");
+
+    // In WeChat, the second debtor's personal link opens their own slot, ready for 我已付款.
+    let second = &debtors[1];
+    let browser = Browser::wechat().await.unwrap();
+    browser
+        .driver
+        .goto(&p.worker.url(second["link"].as_str().unwrap()))
+        .await
+        .unwrap();
+    wait_text(&browser, "#my_entry", "¥80.00", 20).await;
+    browser
+        .wait_for("#claim")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&browser, "#my_status", "等待确认", 20).await;
+    browser.quit().await.unwrap();
+    let public: Value = reqwest::get(p.worker.url(&format!("/api/splits/{id}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["participants"][1]["status"], "claimed", "{public}");
+    assert_eq!(public["participants"][2]["status"], "joined");
 }

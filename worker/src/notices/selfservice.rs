@@ -54,6 +54,23 @@ pub async fn index_sign_up(env: &Env, participant_id: &str, openid: &str) {
     }
 }
 
+/// Unsubscribe: the follower's sign-ups are no longer findable by their openid and no later
+/// answer is owed to them (WeChat requires the user's data to be deleted).
+pub async fn forget(env: &Env, openid: &Openid) -> Result<(), ApiError> {
+    let db = db(env)?;
+    let mut statements = vec![db
+        .prepare("DELETE FROM oa_followups WHERE openid = ?1")
+        .bind(&[openid.as_str().into()])?];
+    if let Some(key) = openid_key(env, openid.as_str()) {
+        statements.push(
+            db.prepare("UPDATE participants SET openid_key = NULL WHERE openid_key = ?1")
+                .bind(&[key.into()])?,
+        );
+    }
+    db.batch(statements).await?;
+    Ok(())
+}
+
 /// The answer to a follower's text when it is a self-service word and the operator has no rule
 /// for it; `None` lets the keyword rules answer.
 pub async fn answer(

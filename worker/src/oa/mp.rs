@@ -324,6 +324,7 @@ async fn act(
     }
     if plan == PushPlan::Forget {
         forget(env, &openid, &dedup_key).await?;
+        selfservice::forget(env, &openid).await?;
     }
     prune_now_and_then(env).await?;
     Ok(reply_xml)
