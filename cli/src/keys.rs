@@ -238,6 +238,13 @@ fn dev_vars(keys: &DevKeys) -> String {
             "WECHAT_AES_KEY",
             sim.official_account.encoding_aes_key.clone(),
         ),
+        // Payee notices (template messages); the simulator takes any template id and checks
+        // the typed keyword values as WeChat does. Split reminders stay off until a
+        // WECHAT_REMINDER_TEMPLATE_ID is added.
+        (
+            "WECHAT_NOTICE_TEMPLATE_ID",
+            "sim-notice-template".to_string(),
+        ),
         ("DATA_KEY", keys.data_key.clone()),
         ("SESSION_SECRET", keys.session_secret.clone()),
         // The operator API (`shoukuan payees|menu` read it from this file).

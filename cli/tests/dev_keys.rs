@@ -13,7 +13,7 @@ use shoukuan_core::wechatpay::{
     PrivateKey, PublicKey, SignedHeaders,
 };
 
-const DEV_VARS_KEYS: [&str; 22] = [
+const DEV_VARS_KEYS: [&str; 23] = [
     "WECHATPAY_MCHID",
     "WECHATPAY_APPID",
     "WECHATPAY_MCH_SERIAL",
@@ -27,6 +27,7 @@ const DEV_VARS_KEYS: [&str; 22] = [
     "WECHAT_APPSECRET",
     "WECHAT_TOKEN",
     "WECHAT_AES_KEY",
+    "WECHAT_NOTICE_TEMPLATE_ID",
     "DATA_KEY",
     "SESSION_SECRET",
     "OPERATOR_SECRET",

@@ -18,6 +18,7 @@ use crate::collection::{CollectionView, FieldError};
 use crate::deadline::Deadline;
 use crate::lint;
 use crate::money::{Fen, MAX_REQUEST};
+use crate::notice;
 use crate::personal_data::{ParticipantName, Phone};
 use crate::text::TextError;
 
@@ -718,28 +719,21 @@ pub fn announcement_lint(text: &str) -> Vec<lint::Hit> {
 /// How long a participant is left alone after a reminder: 12 hours.
 pub const REMIND_EVERY_SECS: i64 = 12 * 3600;
 
-/// The body of a template-message reminder (`/cgi-bin/message/template/send`). The operator's
-/// template (`WECHAT_REMINDER_TEMPLATE_ID`) has the keywords `thing1` (what: the title, cut to
-/// WeChat's 20 characters), `amount2` (what they owe) and `time3` (the deadline, Beijing time).
-pub fn reminder_message(
-    openid: &str,
-    template_id: &str,
-    url: &str,
+/// The data of a template-message reminder. The operator's template
+/// (`WECHAT_REMINDER_TEMPLATE_ID`) has the keywords `thing1` (what: the title, within WeChat's
+/// 20 characters), `amount2` (what they owe) and `time3` (the deadline in Beijing time; the
+/// moment of sending when there is none — a `time` keyword must hold a time). Every value is
+/// built by `crate::notice` within its type's rule.
+pub fn reminder_data(
     title: &str,
     due: Fen,
     deadline: Option<Deadline>,
+    now: i64,
 ) -> serde_json::Value {
-    let thing: String = title.chars().take(20).collect();
-    let time = deadline.map_or_else(|| "尽快".to_owned(), |d| d.to_cst_string());
     serde_json::json!({
-        "touser": openid,
-        "template_id": template_id,
-        "url": url,
-        "data": {
-            "thing1": { "value": thing },
-            "amount2": { "value": due.to_plain_string() },
-            "time3": { "value": time },
-        },
+        "thing1": { "value": notice::thing(title) },
+        "amount2": { "value": notice::amount(due) },
+        "time3": { "value": notice::time(deadline.map_or(now, Deadline::unix)) },
     })
 }
 
@@ -1055,25 +1049,14 @@ mod tests {
     #[test]
     fn a_reminder_names_the_amount_and_the_deadline_within_wechat_limits() {
         let deadline = Deadline::parse_cst("2026-12-01T18:00").unwrap();
-        let m = reminder_message(
-            "o1",
-            "tpl",
-            "https://x.cn/c/a",
-            &"长".repeat(30),
-            Fen::new(3334),
-            Some(deadline),
-        );
-        assert_eq!(m["touser"], "o1");
-        assert_eq!(
-            m["data"]["thing1"]["value"]
-                .as_str()
-                .unwrap()
-                .chars()
-                .count(),
-            20
-        );
-        assert_eq!(m["data"]["amount2"]["value"], "¥33.34");
-        assert_eq!(m["data"]["time3"]["value"], "2026-12-01 18:00");
+        let m = reminder_data(&"长".repeat(30), Fen::new(3334), Some(deadline), 0);
+        let thing = m["thing1"]["value"].as_str().unwrap();
+        assert_eq!(thing.chars().count(), 20);
+        assert!(thing.ends_with('…'));
+        assert_eq!(m["amount2"]["value"], "¥33.34");
+        assert_eq!(m["time3"]["value"], "2026年12月1日 18:00");
+        let undated = reminder_data("t", Fen::new(1), None, deadline.unix());
+        assert_eq!(undated["time3"]["value"], "2026年12月1日 18:00");
     }
 
     #[test]

@@ -40,14 +40,17 @@ pub async fn order_paid(env: &Env, order: &OrderRow) {
             ),
         }
     }
+    crate::notices::events::order_paid(env, order).await;
 }
 
 /// A refund has just reached `SUCCESS` (exactly one caller wins the compare-and-swap).
-pub async fn refund_succeeded(_env: &Env, refund: &RefundRow) {
+pub async fn refund_succeeded(env: &Env, refund: &RefundRow) {
     worker::console_log!("refund {} succeeded", refund.out_refund_no);
+    crate::notices::events::refund_succeeded(env, refund).await;
 }
 
 /// A split participant has just said 我已付款 (personal mode; the row changed to `claimed`).
-pub async fn claim_made(_env: &Env, collection_id: &str, participant_id: &str) {
+pub async fn claim_made(env: &Env, collection_id: &str, participant_id: &str) {
     worker::console_log!("claim on {collection_id} by participant {participant_id}");
+    crate::notices::events::claim_made(env, collection_id, participant_id).await;
 }

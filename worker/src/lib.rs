@@ -5,11 +5,13 @@
 mod abuse;
 mod collections;
 mod config;
+mod directed;
 mod error;
 mod events;
 mod http;
 mod jobs;
 mod kind_pages;
+mod notices;
 mod oa;
 mod pages;
 mod pay;
@@ -29,6 +31,7 @@ use crate::routes::Route;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    notices::remember_local_origin(&req);
     let route = Route::parse(&req.method(), &req.path());
     let outcome = match route {
         Some(route) => handle(route, req, &env).await,
@@ -64,5 +67,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Product(route) => products::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
+        Route::Notice(route) => notices::handle(route, req, env).await,
+        Route::Directed(route) => directed::handle(route, req, env).await,
     }
 }

@@ -35,6 +35,10 @@ pub enum Route {
     Product(ProductRoute),
     /// Merchant payments: orders, WeChat Pay callbacks, refunds, dashboard ([`PayRoute`]).
     Pay(PayRoute),
+    /// Notices and scheduled reminders ([`NoticeRoute`]).
+    Notice(NoticeRoute),
+    /// Directed requests and transfer screenshots ([`DirectedRoute`]).
+    Directed(DirectedRoute),
 }
 
 impl Route {
@@ -43,6 +47,12 @@ impl Route {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if let Some(oa) = OaRoute::parse(method, &segments) {
             return Some(Route::Oa(oa));
+        }
+        if let Some(directed) = DirectedRoute::parse(method, &segments) {
+            return Some(Route::Directed(directed));
+        }
+        if let Some(notice) = NoticeRoute::parse(method, &segments) {
+            return Some(Route::Notice(notice));
         }
         if let Some(split) = SplitRoute::parse(method, &segments) {
             return Some(Route::Split(split));
@@ -243,6 +253,64 @@ impl SplitRoute {
             _ => return None,
         };
         Some(route)
+    }
+}
+
+/// Routes of notices (issue 13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeRoute {
+    /// `GET /api/dash/notices`: settings, whether configured, the latest messages.
+    Dash,
+    /// `PUT /api/dash/notices/settings`
+    PutSettings,
+    /// `GET /api/splits/:id/reminders` (manage token): slots and, per participant, what was sent.
+    GetSlots(String),
+    /// `PUT /api/splits/:id/reminders` (manage token): the reminder slots.
+    PutSlots(String),
+}
+
+impl NoticeRoute {
+    /// Matches the paths this family owns.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<NoticeRoute> {
+        Some(match (method, segments) {
+            (Method::Get, ["api", "dash", "notices"]) => NoticeRoute::Dash,
+            (Method::Put, ["api", "dash", "notices", "settings"]) => NoticeRoute::PutSettings,
+            (Method::Get, ["api", "splits", id, "reminders"]) => {
+                NoticeRoute::GetSlots(id.to_string())
+            }
+            (Method::Put, ["api", "splits", id, "reminders"]) => {
+                NoticeRoute::PutSlots(id.to_string())
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Routes of directed requests (issue 13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectedRoute {
+    /// `POST /api/directed`
+    Create,
+    /// `POST /api/splits/:id/participants/:pid/proof` (participant token)
+    UploadProof(String, String),
+    /// `GET /api/splits/:id/participants/:pid/proof` (manage token)
+    GetProof(String, String),
+}
+
+impl DirectedRoute {
+    /// Matches the paths this family owns.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<DirectedRoute> {
+        let s = |v: &&str| v.to_string();
+        Some(match (method, segments) {
+            (Method::Post, ["api", "directed"]) => DirectedRoute::Create,
+            (Method::Post, ["api", "splits", id, "participants", pid, "proof"]) => {
+                DirectedRoute::UploadProof(s(id), s(pid))
+            }
+            (Method::Get, ["api", "splits", id, "participants", pid, "proof"]) => {
+                DirectedRoute::GetProof(s(id), s(pid))
+            }
+            _ => return None,
+        })
     }
 }
 

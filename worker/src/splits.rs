@@ -391,8 +391,10 @@ async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiErro
     let valid = body.validate(&split.spec.mode).map_err(ApiError::Invalid)?;
     let key = personal_data::key(env)?;
     let sealed = seal_sign_up(&key, &valid)?;
-    let openid_sealed = signer_openid(&req, env)
-        .map(|o| personal_data::seal(&key, column::OPENID, &o))
+    let signer = signer_openid(&req, env);
+    let openid_sealed = signer
+        .as_deref()
+        .map(|o| personal_data::seal(&key, column::OPENID, o))
         .transpose()?;
     let pid = secrets::new_public_id()?;
     let token = secrets::new_token()?;
@@ -430,6 +432,9 @@ async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiErro
         split.require_editable(now_secs())?;
         return Err(ApiError::Conflict("SPLIT_FULL", "接龙人数已满"));
     };
+    if let Some(openid) = &signer {
+        crate::notices::selfservice::index_sign_up(env, &pid, openid).await;
+    }
     let due = due_of_new(&split.spec, id, seq, &valid, env).await?;
     let participant = ParticipantView {
         id: pid,
@@ -507,6 +512,17 @@ async fn load_own(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Row, 
         return Err(ApiError::NotParticipant);
     }
     load_row(id, pid, env).await
+}
+
+/// Checks a participant token for participant `pid` of split `id` (other features' actions on
+/// one's own entry, e.g. a transfer screenshot).
+pub async fn authorize_participant(
+    id: &str,
+    pid: &str,
+    req: &Request,
+    env: &Env,
+) -> Result<(), ApiError> {
+    load_own(id, pid, req, env).await.map(|_| ())
 }
 
 async fn load_row(id: &str, pid: &str, env: &Env) -> Result<Row, ApiError> {

@@ -76,6 +76,7 @@ pub fn Dash() -> impl IntoView {
 fn Board() -> impl IntoView {
     view! {
         <super::payments::Payments />
+        <super::notices::Notices />
         <Collections />
         <Keywords />
         <Channels />

@@ -9,6 +9,8 @@ pub mod home;
 pub mod manage;
 #[cfg(feature = "payee")]
 pub mod new;
+#[cfg(feature = "payee")]
+pub mod notices;
 pub mod order;
 pub mod pay;
 #[cfg(feature = "payee")]

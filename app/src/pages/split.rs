@@ -54,7 +54,29 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
+/// A directed request's personal link (`#p=<participant id>&t=<token>`) makes its slot this
+/// browser's own sign-up.
+fn ticket_from_link(id: &str) -> Option<Ticket> {
+    let hash = web_sys::window()?.location().hash().ok()?;
+    let field = |name: &str| {
+        hash.trim_start_matches('#')
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let ticket = Ticket {
+        pid: field("p=")?,
+        token: field("t=")?,
+    };
+    save_ticket(id, Some(&ticket));
+    Some(ticket)
+}
+
 fn load_ticket(id: &str) -> Option<Ticket> {
+    if let Some(ticket) = ticket_from_link(id) {
+        return Some(ticket);
+    }
     let text = storage()?.get_item(&ticket_key(id)).ok().flatten()?;
     serde_json::from_str(&text).ok()
 }

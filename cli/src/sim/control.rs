@@ -36,6 +36,9 @@ pub fn routes() -> Router<Shared> {
         .route("/sim/mp/push", post(push))
         .route("/sim/mp/pushes", get(list_pushes))
         .route("/sim/mp/templates", get(list_templates))
+        .route("/sim/mp/template-refusals", get(list_template_refusals))
+        .route("/sim/mp/template-faults", post(set_template_fault))
+        .route("/sim/mp/custom-messages", get(list_custom_messages))
         .route("/sim/mp/stats", get(mp_stats))
         .route("/sim/mp/expire-tokens", post(expire_tokens))
         .route("/sim/mp/verify", post(verify_mp_url))
@@ -409,6 +412,40 @@ async fn list_pushes(State(sim): State<Shared>) -> ApiResult {
 
 async fn list_templates(State(sim): State<Shared>) -> ApiResult {
     to_json(&sim.state().template_messages)
+}
+
+async fn list_custom_messages(State(sim): State<Shared>) -> ApiResult {
+    to_json(&sim.state().custom_messages)
+}
+
+async fn list_template_refusals(State(sim): State<Shared>) -> ApiResult {
+    to_json(&sim.state().template_refusals)
+}
+
+/// `POST /sim/mp/template-faults` body.
+#[derive(Debug, Deserialize)]
+struct TemplateFault {
+    openid: String,
+    /// The errcode every template send to `openid` is refused with (e.g. 43004, 47003, 45009);
+    /// `null` removes the fault.
+    errcode: Option<i64>,
+}
+
+async fn set_template_fault(
+    State(sim): State<Shared>,
+    Json(fault): Json<TemplateFault>,
+) -> ApiResult {
+    if fault.errcode == Some(0) {
+        return Err(bad_request("errcode must be a WeChat error code, not 0"));
+    }
+    let mut state = sim.state();
+    match fault.errcode {
+        Some(code) => state.template_faults.insert(fault.openid.clone(), code),
+        None => state.template_faults.remove(&fault.openid),
+    };
+    Ok(Json(
+        json!({ "openid": fault.openid, "errcode": fault.errcode }),
+    ))
 }
 
 async fn mp_stats(State(sim): State<Shared>) -> ApiResult {

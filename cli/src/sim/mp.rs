@@ -1,7 +1,9 @@
 //! The Official Account platform: global access_token (`/cgi-bin/token`, `/cgi-bin/stable_token`;
 //! `40001` / `42001` on a bad or expired token), web authorization (`/connect/oauth2/authorize`
 //! with a simulated consent page, `/sns/oauth2/access_token` where a code works once → `40163`,
-//! `/sns/userinfo`), jsapi_ticket, template messages (recorded), parametric QR codes and
+//! `/sns/userinfo`), jsapi_ticket, template messages (recorded; typed keyword values checked as
+//! WeChat does → 47003, 43004 for non-followers, injected refusals), customer-service messages
+//! (only inside the 48 h / 1 min windows a user opened: 45015, 45047), parametric QR codes and
 //! `showqrcode` (a real PNG), the custom menu, and pushes of messages and events to the worker's
 //! message URL in plain or safe mode (5 s timeout, 3 tries with the same MsgId).
 //!
@@ -21,6 +23,7 @@ use rand::RngCore as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shoukuan_core::mp::{self, cdata, msg_signature, url_signature};
+use shoukuan_core::notice::FieldKind;
 
 use super::state::{
     AccessToken, Attempt, OauthCode, Payer, Push, QrCode, SnsToken, State as SimState,
@@ -46,6 +49,7 @@ pub fn routes() -> Router<Shared> {
         .route("/cgi-bin/user/info", get(user_info))
         .route("/cgi-bin/ticket/getticket", get(getticket))
         .route("/cgi-bin/message/template/send", post(template_send))
+        .route("/cgi-bin/message/custom/send", post(custom_send))
         .route("/cgi-bin/qrcode/create", post(qrcode_create))
         .route("/cgi-bin/showqrcode", get(showqrcode))
         .route("/cgi-bin/menu/create", post(menu_create))
@@ -514,6 +518,41 @@ async fn getticket(State(sim): State<Shared>, Query(params): Params) -> Response
     wx_ok(json!({ "ticket": ticket, "expires_in": TOKEN_SECS }))
 }
 
+/// The message of errcode `code` for template sends, as WeChat writes it.
+fn template_errmsg(code: i64) -> &'static str {
+    match code {
+        43004 => "require subscribe",
+        43101 => "user refuse to accept the msg",
+        45009 => "reach max api daily quota limit",
+        47003 => "argument invalid!",
+        40037 => "invalid template_id",
+        40003 => "invalid openid",
+        -1 => "system error",
+        _ => "simulated error",
+    }
+}
+
+/// `data` checked as WeChat checks category templates: every keyword an object with a string
+/// `value`, typed by the keyword's name (`thing01` ≤ 20 characters, `amount02` a currency sign
+/// and ≤ 10 digits, `time03` a 24-hour time, …; `core::notice::FieldKind`). WeChat does not
+/// truncate: a value breaking its rule is 47003 naming the keyword.
+fn check_template_data(data: &Value) -> Result<(), String> {
+    let Some(fields) = data.as_object().filter(|o| !o.is_empty()) else {
+        return Err("argument invalid! data is empty".into());
+    };
+    for (key, field) in fields {
+        let Some(value) = field["value"].as_str() else {
+            return Err(format!("argument invalid! data.{key}.value invalid"));
+        };
+        if let Some(kind) = FieldKind::of_key(key) {
+            if !kind.check(value) {
+                return Err(format!("argument invalid! data.{key}.value invalid"));
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn template_send(State(sim): State<Shared>, Query(params): Params, body: Bytes) -> Response {
     if let Err(e) = check_access_token(&sim, &params) {
         return e.into_response();
@@ -522,17 +561,27 @@ async fn template_send(State(sim): State<Shared>, Query(params): Params, body: B
         return wx_error(47001, "data format error");
     };
     let mut state = sim.state();
-    let Some(payer) = message["touser"].as_str().and_then(|o| state.payer(o)) else {
-        return wx_error(40003, "invalid openid");
+    let refuse = |state: &mut SimState, code: i64, errmsg: &str| {
+        state
+            .template_refusals
+            .push(json!({ "errcode": code, "time": rfc3339(now()), "message": message }));
+        wx_error(code, errmsg)
     };
-    if !payer.subscribed {
-        return wx_error(43004, "require subscribe");
+    let touser = message["touser"].as_str().unwrap_or_default().to_string();
+    let Some(subscribed) = state.payer(&touser).map(|p| p.subscribed) else {
+        return refuse(&mut state, 40003, "invalid openid");
+    };
+    if let Some(&code) = state.template_faults.get(&touser) {
+        return refuse(&mut state, code, template_errmsg(code));
+    }
+    if !subscribed {
+        return refuse(&mut state, 43004, "require subscribe");
     }
     if message["template_id"].as_str().is_none_or(str::is_empty) {
-        return wx_error(40037, "invalid template_id");
+        return refuse(&mut state, 40037, "invalid template_id");
     }
-    if !message["data"].is_object() {
-        return wx_error(47003, "argument invalid! data is empty");
+    if let Err(errmsg) = check_template_data(&message["data"]) {
+        return refuse(&mut state, 47003, &errmsg);
     }
     let msgid: u64 = rand::rngs::OsRng.next_u64() >> 12;
     state.template_messages.push(json!({
@@ -541,6 +590,88 @@ async fn template_send(State(sim): State<Shared>, Query(params): Params, body: B
         "message": message,
     }));
     wx_ok(json!({ "msgid": msgid }))
+}
+
+/// Customer-service windows (PROTOCOL-2 §4.3): a message opens 48 h for 5 messages; a menu
+/// click, a follow or a QR scan opens 1 min for 3.
+fn custom_window(kind: &str) -> Option<(i64, usize)> {
+    match kind {
+        "text" => Some((48 * 3600, 5)),
+        "CLICK" | "subscribe" | "SCAN" => Some((60, 3)),
+        _ => None,
+    }
+}
+
+const CUSTOM_TYPES: [&str; 9] = [
+    "text",
+    "image",
+    "voice",
+    "video",
+    "music",
+    "news",
+    "mpnews",
+    "msgmenu",
+    "miniprogrampage",
+];
+
+/// `POST /cgi-bin/message/custom/send`: only inside a window the user opened (else 45015),
+/// within its quota (else 45047); a user who no longer follows cannot be reached (45015).
+async fn custom_send(State(sim): State<Shared>, Query(params): Params, body: Bytes) -> Response {
+    if let Err(e) = check_access_token(&sim, &params) {
+        return e.into_response();
+    }
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+        return wx_error(47001, "data format error");
+    };
+    let mut state = sim.state();
+    let touser = message["touser"].as_str().unwrap_or_default().to_string();
+    let Some(subscribed) = state.payer(&touser).map(|p| p.subscribed) else {
+        return wx_error(40003, "invalid openid");
+    };
+    let msgtype = message["msgtype"].as_str().unwrap_or_default();
+    if !CUSTOM_TYPES.contains(&msgtype) {
+        return wx_error(40008, "invalid message type");
+    }
+    if msgtype == "text"
+        && message["text"]["content"]
+            .as_str()
+            .is_none_or(str::is_empty)
+    {
+        return wx_error(44004, "empty content");
+    }
+    let now = now();
+    let sent_since = |since: i64| {
+        state
+            .custom_messages
+            .iter()
+            .filter(|m| {
+                m["message"]["touser"] == touser.as_str() && m["at"].as_i64() >= Some(since)
+            })
+            .count()
+    };
+    // The user's actions whose window is still open, newest first.
+    let open: Vec<(i64, usize)> = state
+        .pushes
+        .iter()
+        .rev()
+        .filter(|p| p.openid == touser)
+        .filter_map(|p| custom_window(&p.kind).map(|(secs, quota)| (p.created_at, secs, quota)))
+        .filter(|(at, secs, _)| now < at + secs)
+        .map(|(at, _, quota)| (at, quota))
+        .collect();
+    if !subscribed || open.is_empty() {
+        return wx_error(
+            45015,
+            "response out of time limit or subscription is canceled",
+        );
+    }
+    if !open.iter().any(|&(at, quota)| sent_since(at) < quota) {
+        return wx_error(45047, "out of response count limit");
+    }
+    state
+        .custom_messages
+        .push(json!({ "at": now, "time": rfc3339(now), "message": message }));
+    wx_ok(json!({}))
 }
 
 async fn qrcode_create(State(sim): State<Shared>, Query(params): Params, body: Bytes) -> Response {
@@ -868,6 +999,7 @@ pub fn prepare_push(sim: &Sim, request: &PushRequest) -> Result<u64, PayError> {
         url,
         attempts: Vec::new(),
         done: false,
+        created_at: created,
     });
     Ok(id)
 }

@@ -406,6 +406,9 @@ pub struct Push {
     pub attempts: Vec<Attempt>,
     /// No more attempts will be made.
     pub done: bool,
+    /// Unix seconds when it was made (the user's action: opens customer-service windows).
+    #[serde(default)]
+    pub created_at: i64,
 }
 
 /// A platform certificate WeChat Pay signs with (certificate mode).
@@ -484,6 +487,16 @@ pub struct State {
     pub menu: Option<serde_json::Value>,
     /// Template messages sent, as received.
     pub template_messages: Vec<serde_json::Value>,
+    /// Template sends WeChat refused (errcode and the request), for tests.
+    #[serde(default)]
+    pub template_refusals: Vec<serde_json::Value>,
+    /// Customer-service messages sent (`/cgi-bin/message/custom/send`), with `at` (Unix seconds).
+    #[serde(default)]
+    pub custom_messages: Vec<serde_json::Value>,
+    /// Injected answers: template sends to this openid are refused with this errcode
+    /// (`POST /sim/mp/template-faults`).
+    #[serde(default)]
+    pub template_faults: BTreeMap<String, i64>,
     /// Requests to /cgi-bin/token and /cgi-bin/stable_token.
     pub token_requests: u64,
     /// New global tokens minted.
@@ -522,6 +535,9 @@ impl State {
             qrcodes: BTreeMap::new(),
             menu: None,
             template_messages: Vec::new(),
+            template_refusals: Vec::new(),
+            template_faults: BTreeMap::new(),
+            custom_messages: Vec::new(),
             token_requests: 0,
             tokens_issued: 0,
             deliveries: Vec::new(),

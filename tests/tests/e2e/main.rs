@@ -2,13 +2,16 @@
 
 mod api;
 mod contract;
+mod directed;
 mod journeys;
+mod notices;
 mod oa;
 mod payments;
 mod platform;
 mod product;
 mod publish;
 mod security;
+mod selfservice;
 mod sharing;
 mod split;
 

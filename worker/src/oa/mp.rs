@@ -25,6 +25,7 @@ use worker::{Env, Request, Response};
 
 use super::channels;
 use crate::error::ApiError;
+use crate::notices::selfservice;
 use crate::session::{self, now_ms, now_secs};
 use crate::wechat::{random_alnum, OaConfig};
 
@@ -233,9 +234,12 @@ async fn act(
     let (kind, detail, content, scan) = match &plan {
         PushPlan::Keyword { text } => {
             let rules = load_rules(env).await?;
+            // Self-service words (订单, 退款, …) after the operator's rules, before payees'.
+            let own = selfservice::answer(env, &origin, &openid, &rules, text).await?;
             // The follower's payee matters only when the operator has no answer and some
             // payee's rule would answer: only then is it looked up (one D1 read).
-            let payee = if keywords::rule_for_follower(&rules, None, text).is_none()
+            let payee = if own.is_none()
+                && keywords::rule_for_follower(&rules, None, text).is_none()
                 && keywords::payee_rule_may_answer(&rules, text)
             {
                 follower_payee(env, &openid).await?
@@ -243,12 +247,12 @@ async fn act(
                 None
             };
             let rule = keywords::rule_for_follower(&rules, payee.as_deref(), text);
-            (
-                "text",
-                rule.map(|r| r.id.to_string()),
-                rule_reply(env, &origin, rule).await?,
-                None,
-            )
+            let content = match (own, rule) {
+                (Some(own), _) => Reply::Text(own),
+                (None, Some(_)) => rule_reply(env, &origin, rule).await?,
+                (None, None) => selfservice::default_reply(env).map_or(Reply::None, Reply::Text),
+            };
+            ("text", rule.map(|r| r.id.to_string()), content, None)
         }
         PushPlan::Click { key } => {
             // The menu is the operator's: only its rules answer a click.
@@ -320,6 +324,7 @@ async fn act(
     }
     if plan == PushPlan::Forget {
         forget(env, &openid, &dedup_key).await?;
+        selfservice::forget(env, &openid).await?;
     }
     prune_now_and_then(env).await?;
     Ok(reply_xml)
