@@ -35,6 +35,8 @@ pub enum Route {
     Product(ProductRoute),
     /// Merchant payments: orders, WeChat Pay callbacks, refunds, dashboard ([`PayRoute`]).
     Pay(PayRoute),
+    /// Growth: A/B tests of presentation ([`GrowthRoute`]).
+    Growth(GrowthRoute),
 }
 
 impl Route {
@@ -52,6 +54,9 @@ impl Route {
         }
         if let Some(pay) = PayRoute::parse(method, &segments) {
             return Some(Route::Pay(pay));
+        }
+        if let Some(growth) = GrowthRoute::parse(method, &segments) {
+            return Some(Route::Growth(growth));
         }
         let route = match (method, segments.as_slice()) {
             (Method::Get | Method::Head, ["health"]) => Route::Health,
@@ -342,6 +347,41 @@ impl PayRoute {
             (Method::Post, ["api", "test", "pay", "faults"]) => PayRoute::TestFaults,
             (Method::Post, ["api", "test", "pay", "age"]) => PayRoute::TestAge,
             (Method::Post, ["api", "test", "pay", "bench"]) => PayRoute::TestBench,
+            _ => return None,
+        };
+        Some(route)
+    }
+}
+
+/// Growth routes of the payee dashboard (`worker/src/growth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrowthRoute {
+    /// `GET /api/dash/growth/ab/:collection_id`: the A/B test and its figures.
+    GetTest(String),
+    /// `PUT /api/dash/growth/ab/:collection_id`: start a test with 2–4 variants.
+    PutTest(String),
+    /// `POST /api/dash/growth/ab/:collection_id/winner`
+    DeclareWinner(String),
+    /// `DELETE /api/dash/growth/ab/:collection_id`
+    StopTest(String),
+}
+
+impl GrowthRoute {
+    /// Matches the growth paths.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<GrowthRoute> {
+        let route = match (method, segments) {
+            (Method::Get, ["api", "dash", "growth", "ab", id]) => {
+                GrowthRoute::GetTest(id.to_string())
+            }
+            (Method::Put, ["api", "dash", "growth", "ab", id]) => {
+                GrowthRoute::PutTest(id.to_string())
+            }
+            (Method::Delete, ["api", "dash", "growth", "ab", id]) => {
+                GrowthRoute::StopTest(id.to_string())
+            }
+            (Method::Post, ["api", "dash", "growth", "ab", id, "winner"]) => {
+                GrowthRoute::DeclareWinner(id.to_string())
+            }
             _ => return None,
         };
         Some(route)

@@ -430,6 +430,7 @@ async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiErro
         split.require_editable(now_secs())?;
         return Err(ApiError::Conflict("SPLIT_FULL", "接龙人数已满"));
     };
+    crate::growth::ab::signed_up(env, &req, id, &pid).await;
     let due = due_of_new(&split.spec, id, seq, &valid, env).await?;
     let participant = ParticipantView {
         id: pid,

@@ -14,6 +14,10 @@
 //! counts). A winner is declared only when its probability is at least [`WINNER_PROBABILITY`]
 //! *and* every variant has at least [`MIN_VISITORS`] visitors and the test at least
 //! [`MIN_CONVERSIONS`] conversions (stopping early on a lucky streak is the usual A/B mistake).
+//!
+//! The crate denies float arithmetic so money never becomes `f64`; these are rates and
+//! probabilities, never amounts, so this module alone allows it.
+#![allow(clippy::float_arithmetic)]
 
 use serde::Serialize;
 

@@ -285,6 +285,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     {
         worker::console_error!("channel attribution of a new order failed: {e:?}");
     }
+    crate::growth::ab::order_created(env, &req, &found.id, out_trade_no.as_str()).await;
 
     let description = Description::parse(&shorten(
         &format!("{}-{}", found.payee_name, found.title),

@@ -1,0 +1,21 @@
+//! Growth (issue 15): A/B tests of a collection's presentation ([`ab`], [`ab_dash`]) and the
+//! first-party visitor id they assign by ([`visitor`]).
+
+pub mod ab;
+mod ab_dash;
+pub mod visitor;
+
+use worker::{Env, Request, Response};
+
+use crate::error::ApiError;
+use crate::routes::GrowthRoute;
+
+/// Dispatches the growth routes.
+pub async fn handle(route: GrowthRoute, req: Request, env: &Env) -> Result<Response, ApiError> {
+    match route {
+        GrowthRoute::GetTest(id) => ab_dash::get(&id, &req, env).await,
+        GrowthRoute::PutTest(id) => ab_dash::put(&id, req, env).await,
+        GrowthRoute::DeclareWinner(id) => ab_dash::declare_winner(&id, req, env).await,
+        GrowthRoute::StopTest(id) => ab_dash::stop(&id, &req, env).await,
+    }
+}
