@@ -7,6 +7,7 @@
 #![deny(clippy::float_arithmetic)]
 
 pub mod abtest;
+pub mod approval;
 pub mod channel;
 pub mod checkout;
 pub mod collection;

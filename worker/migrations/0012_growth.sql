@@ -50,3 +50,58 @@ CREATE TABLE ab_conversions (
   created_at  INTEGER NOT NULL,
   PRIMARY KEY (test_id, visitor, variant, kind)
 ) STRICT, WITHOUT ROWID;
+
+-- Approval before refunds.
+
+-- A payee's rule: refunds above threshold_fen need its approvers (JSON array of 1–3 openids,
+-- in order), each of whom accepted an invitation of this payee.
+CREATE TABLE refund_policies (
+  payee_openid   TEXT PRIMARY KEY,
+  threshold_fen  INTEGER NOT NULL CHECK (threshold_fen > 0),
+  approvers      TEXT NOT NULL,
+  updated_at     INTEGER NOT NULL
+) STRICT;
+
+-- Invitations to approve a payee's refunds (other payees or staff), by link. The token itself
+-- is never stored.
+CREATE TABLE approver_invites (
+  token_hash    TEXT PRIMARY KEY,
+  payee_openid  TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL,
+  accepted_by   TEXT,
+  accepted_at   INTEGER
+) STRICT;
+
+CREATE INDEX approver_invites_payee ON approver_invites (payee_openid);
+
+-- A refund waiting for its approvers; it reaches WeChat Pay (a `refunds` row) only after the
+-- last approval. `step` is the index of the approver whose turn it is.
+CREATE TABLE refund_requests (
+  id                TEXT PRIMARY KEY,
+  order_id          TEXT NOT NULL REFERENCES orders (id),
+  payee_openid      TEXT NOT NULL,
+  requester_openid  TEXT NOT NULL,
+  amount_fen        INTEGER NOT NULL CHECK (amount_fen > 0),
+  reason            TEXT NOT NULL,
+  chain             TEXT NOT NULL,
+  step              INTEGER NOT NULL DEFAULT 0,
+  status            TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'executing', 'refunded', 'failed')),
+  out_refund_no     TEXT,
+  failure           TEXT,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX refund_requests_payee ON refund_requests (payee_openid, created_at);
+
+-- Every decision: who, when, approve or reject, the comment. One per step.
+CREATE TABLE refund_approvals (
+  request_id       TEXT NOT NULL REFERENCES refund_requests (id),
+  step             INTEGER NOT NULL,
+  approver_openid  TEXT NOT NULL,
+  decision         TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+  comment          TEXT NOT NULL,
+  decided_at       INTEGER NOT NULL,
+  PRIMARY KEY (request_id, step)
+) STRICT;

@@ -364,6 +364,18 @@ pub enum GrowthRoute {
     DeclareWinner(String),
     /// `DELETE /api/dash/growth/ab/:collection_id`
     StopTest(String),
+    /// `GET /api/dash/growth/refund-policy`
+    GetRefundPolicy,
+    /// `PUT /api/dash/growth/refund-policy`: threshold and approvers.
+    PutRefundPolicy,
+    /// `POST /api/dash/growth/approver-invites`: an invitation link.
+    InviteApprover,
+    /// `POST /api/dash/growth/approver-invites/accept`
+    AcceptInvite,
+    /// `GET /api/dash/growth/refund-requests`
+    RefundRequests,
+    /// `POST /api/dash/growth/refund-requests/:id/decide`
+    DecideRefund(String),
 }
 
 impl GrowthRoute {
@@ -381,6 +393,24 @@ impl GrowthRoute {
             }
             (Method::Post, ["api", "dash", "growth", "ab", id, "winner"]) => {
                 GrowthRoute::DeclareWinner(id.to_string())
+            }
+            (Method::Get, ["api", "dash", "growth", "refund-policy"]) => {
+                GrowthRoute::GetRefundPolicy
+            }
+            (Method::Put, ["api", "dash", "growth", "refund-policy"]) => {
+                GrowthRoute::PutRefundPolicy
+            }
+            (Method::Post, ["api", "dash", "growth", "approver-invites"]) => {
+                GrowthRoute::InviteApprover
+            }
+            (Method::Post, ["api", "dash", "growth", "approver-invites", "accept"]) => {
+                GrowthRoute::AcceptInvite
+            }
+            (Method::Get, ["api", "dash", "growth", "refund-requests"]) => {
+                GrowthRoute::RefundRequests
+            }
+            (Method::Post, ["api", "dash", "growth", "refund-requests", id, "decide"]) => {
+                GrowthRoute::DecideRefund(id.to_string())
             }
             _ => return None,
         };

@@ -2,6 +2,8 @@
 
 mod api;
 mod contract;
+mod growth;
+mod growth_approval;
 mod journeys;
 mod oa;
 mod payments;

@@ -1,8 +1,9 @@
 //! Growth (issue 15): A/B tests of a collection's presentation ([`ab`], [`ab_dash`]) and the
-//! first-party visitor id they assign by ([`visitor`]).
+//! first-party visitor id they assign by ([`visitor`]); approval before refunds ([`approval`]).
 
 pub mod ab;
 mod ab_dash;
+pub mod approval;
 pub mod visitor;
 
 use worker::{Env, Request, Response};
@@ -17,5 +18,11 @@ pub async fn handle(route: GrowthRoute, req: Request, env: &Env) -> Result<Respo
         GrowthRoute::PutTest(id) => ab_dash::put(&id, req, env).await,
         GrowthRoute::DeclareWinner(id) => ab_dash::declare_winner(&id, req, env).await,
         GrowthRoute::StopTest(id) => ab_dash::stop(&id, &req, env).await,
+        GrowthRoute::GetRefundPolicy => approval::get_policy(&req, env).await,
+        GrowthRoute::PutRefundPolicy => approval::put_policy(req, env).await,
+        GrowthRoute::InviteApprover => approval::invite(&req, env).await,
+        GrowthRoute::AcceptInvite => approval::accept(req, env).await,
+        GrowthRoute::RefundRequests => approval::list(&req, env).await,
+        GrowthRoute::DecideRefund(id) => approval::decide(&id, req, env).await,
     }
 }
