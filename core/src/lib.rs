@@ -28,6 +28,7 @@ pub mod page;
 pub mod paycode;
 pub mod paytime;
 pub mod personal_data;
+pub mod points;
 pub mod product;
 pub mod profitshare;
 pub mod publish;

@@ -105,3 +105,34 @@ CREATE TABLE refund_approvals (
   decided_at       INTEGER NOT NULL,
   PRIMARY KEY (request_id, step)
 ) STRICT;
+
+-- Membership points.
+
+-- A payee's programme: points per whole yuan of verified payments.
+CREATE TABLE points_programmes (
+  payee_openid  TEXT PRIMARY KEY,
+  per_yuan      INTEGER NOT NULL CHECK (per_yuan BETWEEN 1 AND 100),
+  updated_at    INTEGER NOT NULL
+) STRICT;
+
+-- The ledger: append-only (the triggers refuse changes); a balance is SUM(delta). `member` is a
+-- keyed hash of the payer's openid (never the openid). `ref` names the event (`earn:<out_trade_no>`,
+-- `reverse:<out_refund_no>`), so an event is booked once.
+CREATE TABLE points_ledger (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  payee_openid  TEXT NOT NULL,
+  member        TEXT NOT NULL,
+  delta         INTEGER NOT NULL,
+  kind          TEXT NOT NULL CHECK (kind IN ('earn', 'reverse')),
+  ref           TEXT NOT NULL UNIQUE,
+  order_id      TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX points_ledger_member ON points_ledger (payee_openid, member);
+CREATE INDEX points_ledger_order ON points_ledger (order_id, kind);
+
+CREATE TRIGGER points_ledger_no_update BEFORE UPDATE ON points_ledger
+BEGIN SELECT RAISE(ABORT, 'points_ledger is append-only'); END;
+CREATE TRIGGER points_ledger_no_delete BEFORE DELETE ON points_ledger
+BEGIN SELECT RAISE(ABORT, 'points_ledger is append-only'); END;

@@ -376,6 +376,14 @@ pub enum GrowthRoute {
     RefundRequests,
     /// `POST /api/dash/growth/refund-requests/:id/decide`
     DecideRefund(String),
+    /// `GET /api/dash/growth/points`: the points programme and members' balances.
+    GetPoints,
+    /// `PUT /api/dash/growth/points`
+    PutPoints,
+    /// `GET /api/dash/growth/points.csv`: the ledger.
+    PointsCsv,
+    /// `GET /api/growth/points` (payer session): my balances.
+    MyPoints,
 }
 
 impl GrowthRoute {
@@ -409,6 +417,10 @@ impl GrowthRoute {
             (Method::Get, ["api", "dash", "growth", "refund-requests"]) => {
                 GrowthRoute::RefundRequests
             }
+            (Method::Get, ["api", "dash", "growth", "points"]) => GrowthRoute::GetPoints,
+            (Method::Put, ["api", "dash", "growth", "points"]) => GrowthRoute::PutPoints,
+            (Method::Get, ["api", "dash", "growth", "points.csv"]) => GrowthRoute::PointsCsv,
+            (Method::Get, ["api", "growth", "points"]) => GrowthRoute::MyPoints,
             (Method::Post, ["api", "dash", "growth", "refund-requests", id, "decide"]) => {
                 GrowthRoute::DecideRefund(id.to_string())
             }

@@ -70,7 +70,49 @@ impl Row {
 pub fn Growth() -> impl IntoView {
     view! {
         <AbTests />
+        <Points />
         <Approvals />
+    }
+}
+
+#[component]
+fn Points() -> impl IntoView {
+    let notice: Notice = RwSignal::new(None);
+    let programme = RwSignal::new(Value::Null);
+    let per_yuan = RwSignal::new(String::new());
+    spawn_local(async move {
+        if let Ok(body) = api::get::<Value>("/api/dash/growth/points").await {
+            programme.set(body);
+        }
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let n = per_yuan.get_untracked().trim().parse::<i64>().ok();
+        spawn_local(async move {
+            match api::put::<Value, _>("/api/dash/growth/points", &json!({ "per_yuan": n })).await {
+                Ok(body) => {
+                    programme.set(body);
+                    notice.set(Some(Ok("已保存积分规则".into())));
+                }
+                Err(e) => notice.set(Some(Err(e.message()))),
+            }
+        });
+    };
+    view! {
+        <section class="card" id="points">
+            <h2 class="title">"会员积分"</h2>
+            <p class="hint">{move || match programme.get()["per_yuan"].as_i64() {
+                Some(n) => format!("每支付 1 元得 {n} 积分；退款按比例扣回"),
+                None => "还没有开启积分".to_owned(),
+            }}</p>
+            <form class="form" on:submit=save>
+                <input class="input" placeholder="每元积分（1–100，留空关闭）" bind:value=per_yuan />
+                <button class="button small" type="submit">"保存"</button>
+            </form>
+            <p>{move || format!("会员 {} 位", programme.get()["members"].as_array().map_or(0, Vec::len))}</p>
+            <a class="button small" href="/api/dash/growth/points.csv">"导出积分明细 CSV"</a>
+            {notice_view(notice)}
+        </section>
     }
 }
 

@@ -4,6 +4,7 @@ mod api;
 mod contract;
 mod growth;
 mod growth_approval;
+mod growth_points;
 mod journeys;
 mod oa;
 mod payments;

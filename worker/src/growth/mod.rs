@@ -1,9 +1,11 @@
 //! Growth (issue 15): A/B tests of a collection's presentation ([`ab`], [`ab_dash`]) and the
-//! first-party visitor id they assign by ([`visitor`]); approval before refunds ([`approval`]).
+//! first-party visitor id they assign by ([`visitor`]); approval before refunds ([`approval`]);
+//! membership points ([`points`]).
 
 pub mod ab;
 mod ab_dash;
 pub mod approval;
+pub mod points;
 pub mod visitor;
 
 use worker::{Env, Request, Response};
@@ -24,5 +26,9 @@ pub async fn handle(route: GrowthRoute, req: Request, env: &Env) -> Result<Respo
         GrowthRoute::AcceptInvite => approval::accept(req, env).await,
         GrowthRoute::RefundRequests => approval::list(&req, env).await,
         GrowthRoute::DecideRefund(id) => approval::decide(&id, req, env).await,
+        GrowthRoute::GetPoints => points::get(&req, env).await,
+        GrowthRoute::PutPoints => points::put(req, env).await,
+        GrowthRoute::PointsCsv => points::export_csv(&req, env).await,
+        GrowthRoute::MyPoints => points::mine(&req, env).await,
     }
 }
