@@ -10,21 +10,62 @@ use crate::money::Fen;
 /// Most points per yuan a programme may give.
 pub const MAX_PER_YUAN: i64 = 100;
 
+/// Most a point may be worth, in fen.
+pub const MAX_FEN_PER_POINT: i64 = 100;
+
 /// A payee's programme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Programme {
     /// Points per whole yuan paid (1–100).
     pub per_yuan: i64,
+    /// What a redeemed point takes off a merchant order, in fen (0: no redemption).
+    pub fen_per_point: i64,
+    /// Most points one order may redeem.
+    pub max_per_order: i64,
 }
 
 impl Programme {
-    /// Checks a programme; the message is shown to people.
+    /// Checks a programme without redemption; the message is shown to people.
     pub fn new(per_yuan: i64) -> Result<Programme, String> {
-        if (1..=MAX_PER_YUAN).contains(&per_yuan) {
-            Ok(Programme { per_yuan })
-        } else {
-            Err(format!("每元积分要在 1–{MAX_PER_YUAN} 之间"))
+        Programme::with_redemption(per_yuan, 0, 0)
+    }
+
+    /// Checks a programme whose points can be redeemed at `fen_per_point`, at most
+    /// `max_per_order` per order.
+    pub fn with_redemption(
+        per_yuan: i64,
+        fen_per_point: i64,
+        max_per_order: i64,
+    ) -> Result<Programme, String> {
+        if !(1..=MAX_PER_YUAN).contains(&per_yuan) {
+            return Err(format!("每元积分要在 1–{MAX_PER_YUAN} 之间"));
         }
+        if !(0..=MAX_FEN_PER_POINT).contains(&fen_per_point) || max_per_order < 0 {
+            return Err(format!(
+                "每积分抵扣 0–{MAX_FEN_PER_POINT} 分，每单上限不能为负"
+            ));
+        }
+        Ok(Programme {
+            per_yuan,
+            fen_per_point,
+            max_per_order,
+        })
+    }
+
+    /// The discount of redeeming `points` on an order of `amount`: refused when redemption is
+    /// off, over the cap, or when it would leave less than ¥0.01 to pay (WeChat Pay's minimum).
+    pub fn discount(&self, points: i64, amount: Fen) -> Result<Fen, String> {
+        if self.fen_per_point == 0 || self.max_per_order == 0 {
+            return Err("这位收款方没有开启积分抵扣".into());
+        }
+        if points < 1 || points > self.max_per_order {
+            return Err(format!("每单最多用 {} 积分", self.max_per_order));
+        }
+        let discount = points.saturating_mul(self.fen_per_point);
+        if discount >= amount.get() {
+            return Err("抵扣后至少要付 ¥0.01".into());
+        }
+        Ok(Fen::new(discount))
     }
 
     /// Points for a payment: whole yuan times the rate (fen below a yuan earn nothing).
@@ -63,6 +104,20 @@ mod tests {
         assert_eq!(p.earned(Fen::new(99)), 0);
         assert!(Programme::new(0).is_err());
         assert!(Programme::new(101).is_err());
+    }
+
+    #[test]
+    fn redemption_is_capped_and_leaves_something_to_pay() {
+        let p = Programme::with_redemption(1, 1, 500).unwrap();
+        assert_eq!(p.discount(300, Fen::new(6800)), Ok(Fen::new(300)));
+        assert!(p.discount(501, Fen::new(6800)).is_err());
+        assert!(p.discount(0, Fen::new(6800)).is_err());
+        assert!(p.discount(100, Fen::new(100)).is_err());
+        assert!(Programme::new(1)
+            .unwrap()
+            .discount(1, Fen::new(100))
+            .is_err());
+        assert!(Programme::with_redemption(1, 101, 1).is_err());
     }
 
     #[test]

@@ -112,18 +112,23 @@ CREATE TABLE refund_approvals (
 CREATE TABLE points_programmes (
   payee_openid  TEXT PRIMARY KEY,
   per_yuan      INTEGER NOT NULL CHECK (per_yuan BETWEEN 1 AND 100),
+  -- Redemption at merchant checkout: what one point is worth (0 = no redemption) and the cap
+  -- of points per order.
+  fen_per_point INTEGER NOT NULL DEFAULT 0 CHECK (fen_per_point BETWEEN 0 AND 100),
+  max_per_order INTEGER NOT NULL DEFAULT 0 CHECK (max_per_order >= 0),
   updated_at    INTEGER NOT NULL
 ) STRICT;
 
 -- The ledger: append-only (the triggers refuse changes); a balance is SUM(delta). `member` is a
 -- keyed hash of the payer's openid (never the openid). `ref` names the event (`earn:<out_trade_no>`,
--- `reverse:<out_refund_no>`), so an event is booked once.
+-- `reverse:<out_refund_no>`, `redeem:<out_trade_no>` reserved with the order, `release:<out_trade_no>`
+-- when that order closes unpaid), so an event is booked once.
 CREATE TABLE points_ledger (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,
   payee_openid  TEXT NOT NULL,
   member        TEXT NOT NULL,
   delta         INTEGER NOT NULL,
-  kind          TEXT NOT NULL CHECK (kind IN ('earn', 'reverse')),
+  kind          TEXT NOT NULL CHECK (kind IN ('earn', 'reverse', 'redeem', 'release')),
   ref           TEXT NOT NULL UNIQUE,
   order_id      TEXT NOT NULL,
   created_at    INTEGER NOT NULL

@@ -80,6 +80,8 @@ fn Points() -> impl IntoView {
     let notice: Notice = RwSignal::new(None);
     let programme = RwSignal::new(Value::Null);
     let per_yuan = RwSignal::new(String::new());
+    let fen_per_point = RwSignal::new(String::new());
+    let max_per_order = RwSignal::new(String::new());
     spawn_local(async move {
         if let Ok(body) = api::get::<Value>("/api/dash/growth/points").await {
             programme.set(body);
@@ -87,9 +89,14 @@ fn Points() -> impl IntoView {
     });
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let n = per_yuan.get_untracked().trim().parse::<i64>().ok();
+        let int = |s: RwSignal<String>| s.get_untracked().trim().parse::<i64>().ok();
+        let body = json!({
+            "per_yuan": int(per_yuan),
+            "fen_per_point": int(fen_per_point).unwrap_or(0),
+            "max_per_order": int(max_per_order).unwrap_or(0),
+        });
         spawn_local(async move {
-            match api::put::<Value, _>("/api/dash/growth/points", &json!({ "per_yuan": n })).await {
+            match api::put::<Value, _>("/api/dash/growth/points", &body).await {
                 Ok(body) => {
                     programme.set(body);
                     notice.set(Some(Ok("已保存积分规则".into())));
@@ -107,6 +114,8 @@ fn Points() -> impl IntoView {
             }}</p>
             <form class="form" on:submit=save>
                 <input class="input" placeholder="每元积分（1–100，留空关闭）" bind:value=per_yuan />
+                <input class="input" placeholder="每积分抵扣（分，0＝不可抵扣）" bind:value=fen_per_point />
+                <input class="input" placeholder="每单最多用多少积分" bind:value=max_per_order />
                 <button class="button small" type="submit">"保存"</button>
             </form>
             <p>{move || format!("会员 {} 位", programme.get()["members"].as_array().map_or(0, Vec::len))}</p>

@@ -250,3 +250,130 @@ async fn points_are_credited_once_per_payment_reversed_in_proportion_and_the_led
         5
     );
 }
+
+/// `POST /api/orders[?points=n]` as the signed-in payer (desktop: Native).
+async fn order_with(p: &Pay, collection: &str, cookie: &str, points: Option<i64>) -> (u16, Value) {
+    let query = points.map_or(String::new(), |n| format!("?points={n}"));
+    let resp = reqwest::Client::new()
+        .post(p.worker().url(&format!("/api/orders{query}")))
+        .header("cookie", cookie)
+        .json(&json!({ "collection_id": collection }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redeemed_points_are_reserved_with_the_order_returned_when_it_expires_and_never_overspent()
+{
+    let p = growth().await;
+    let payee = p.payee().await;
+    let (status, body) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::PUT,
+            "/api/dash/growth/points",
+            Some(json!({ "per_yuan": 1, "fen_per_point": 1, "max_per_order": 5000 })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let collection = p.collection(&payee, Some("68.00")).await;
+    let member = p.sim.create_payer(true).await.unwrap();
+    let key = crate::unique("rdm");
+    let (status, _) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/dash/routes",
+            Some(json!({ "key": key, "target": format!("/c/{collection}") })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let cookie = crate::wechat_session(p.worker(), &format!("/m/{key}"), &member, "sk_payer").await;
+
+    // Earn 68 on a first order.
+    let (status, first) = order_with(p, &collection, &cookie, None).await;
+    assert_eq!(status, 201, "{first}");
+    pay_as(p, &first, &member, 1).await;
+    wait_balance(p, &payee, 68).await;
+
+    // Redeem 50 (¥0.50): reserved at once; WeChat Pay is asked for ¥67.50 and the callback
+    // for ¥67.50 is accepted; the payment earns 67 more.
+    let (status, second) = order_with(p, &collection, &cookie, Some(50)).await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(balance(p, &payee).await, 18, "reserved with the order");
+    let no = second["out_trade_no"].as_str().unwrap();
+    let prepay = p.sim.prepay_request(no).await.unwrap();
+    assert_eq!(prepay["amount"]["total"], 6750, "{prepay}");
+    assert_eq!(
+        p.order_view_on(p.worker(), second["id"].as_str().unwrap())
+            .await["amount_fen"],
+        6750
+    );
+    pay_as(p, &second, &member, 1).await;
+    wait_balance(p, &payee, 85).await;
+
+    // More than the cap, or more than the balance: refused, nothing reserved.
+    let (status, body) = order_with(p, &collection, &cookie, Some(5001)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_POINTS"))
+    );
+    let (status, body) = order_with(p, &collection, &cookie, Some(86)).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("POINTS_SHORT")));
+    // Without a payer session there is nobody to take points from.
+    let (status, _) = order_with(p, &collection, "", Some(10)).await;
+    assert_eq!(status, 401);
+
+    // An order holding 40 points expires unpaid: the cron closes it and the points come back.
+    let (status, third) = order_with(p, &collection, &cookie, Some(40)).await;
+    assert_eq!(status, 201, "{third}");
+    assert_eq!(balance(p, &payee).await, 45);
+    let third_id = third["id"].as_str().unwrap();
+    let resp = reqwest::Client::new()
+        .post(p.worker().url("/api/test/pay/age"))
+        .json(&json!({ "order_id": third_id, "seconds": 3600 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    p.worker().run_cron().await.unwrap();
+    p.wait_state(third_id, "closed", 20).await;
+    p.worker().run_cron().await.unwrap();
+    wait_balance(p, &payee, 85).await;
+    p.worker().run_cron().await.unwrap();
+    assert_eq!(balance(p, &payee).await, 85, "returned once");
+
+    // 50 orders at once each redeeming 60 of the 85 points: one gets them.
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (url, cookie, collection) = (
+            p.worker().url("/api/orders?points=60"),
+            cookie.clone(),
+            collection.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("cookie", cookie)
+                .json(&json!({ "collection_id": collection }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            201 => created += 1,
+            409 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(balance(p, &payee).await, 25);
+}

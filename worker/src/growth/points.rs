@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use shoukuan_core::csv::Csv;
 use shoukuan_core::money::Fen;
 use shoukuan_core::points::{reversal, Programme};
-use shoukuan_core::session::Role;
+use shoukuan_core::session::{Openid, Role};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
@@ -33,16 +33,135 @@ fn member_of(env: &Env, openid: &str) -> Option<String> {
 #[derive(Deserialize)]
 struct ProgrammeRow {
     per_yuan: i64,
+    fen_per_point: i64,
+    max_per_order: i64,
 }
 
 async fn programme_of(env: &Env, payee: &str) -> Result<Option<Programme>, ApiError> {
     let row = env
         .d1("DB")?
-        .prepare("SELECT per_yuan FROM points_programmes WHERE payee_openid = ?1")
+        .prepare("SELECT per_yuan, fen_per_point, max_per_order FROM points_programmes WHERE payee_openid = ?1")
         .bind(&[payee.into()])?
         .first::<ProgrammeRow>(None)
         .await?;
-    Ok(row.and_then(|r| Programme::new(r.per_yuan).ok()))
+    Ok(row.and_then(|r| {
+        Programme::with_redemption(r.per_yuan, r.fen_per_point, r.max_per_order).ok()
+    }))
+}
+
+#[derive(Deserialize)]
+struct RedeemQuery {
+    #[serde(default)]
+    points: Option<i64>,
+}
+
+/// Points redeemed at checkout (`POST /api/orders?points=n`, the payer signed in): reserved
+/// by a conditional insert — it books only while the member's balance covers it, so any
+/// number of concurrent redemptions spend at most the balance — and the discounted amount is
+/// returned: it is what the order stores, what WeChat Pay is asked for and what the callback
+/// is checked against. Without `points` the amount is unchanged.
+#[allow(clippy::too_many_arguments)]
+pub async fn reserve(
+    env: &Env,
+    req: &Request,
+    payer: Option<&Openid>,
+    payee: &str,
+    for_split: bool,
+    amount: Fen,
+    order_id: &str,
+    out_trade_no: &str,
+) -> Result<Fen, ApiError> {
+    let points = req
+        .query::<RedeemQuery>()
+        .ok()
+        .and_then(|q| q.points)
+        .unwrap_or(0);
+    if points == 0 {
+        return Ok(amount);
+    }
+    let refuse = |status: u16, code: &'static str, message: String| {
+        Err(ApiError::Pay(status, code, message))
+    };
+    if for_split {
+        return refuse(400, "POINTS_NOT_HERE", "接龙的份额不能用积分抵扣".into());
+    }
+    let Some(member) = payer.and_then(|o| member_of(env, o.as_str())) else {
+        return refuse(
+            401,
+            "PAYER_SIGN_IN_REQUIRED",
+            "用积分抵扣需先在微信中授权".into(),
+        );
+    };
+    let Some(programme) = programme_of(env, payee).await? else {
+        return refuse(400, "POINTS_OFF", "这位收款方没有开启积分".into());
+    };
+    let discount = match programme.discount(points, amount) {
+        Ok(d) => d,
+        Err(message) => return refuse(400, "INVALID_POINTS", message),
+    };
+    let booked = env
+        .d1("DB")?
+        .prepare(
+            "INSERT INTO points_ledger (payee_openid, member, delta, kind, ref, order_id, created_at)              SELECT ?1, ?2, ?3, 'redeem', ?4, ?5, ?6              WHERE (SELECT COALESCE(SUM(delta), 0) FROM points_ledger WHERE payee_openid = ?1 AND member = ?2) >= ?7",
+        )
+        .bind(&[
+            payee.into(),
+            member.as_str().into(),
+            num(-points),
+            format!("redeem:{out_trade_no}").into(),
+            order_id.into(),
+            num(now_secs()),
+            num(points),
+        ])?
+        .run()
+        .await?
+        .meta()?
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    if booked == 0 {
+        return refuse(409, "POINTS_SHORT", "积分不足".into());
+    }
+    amount
+        .checked_sub(discount)
+        .ok_or_else(|| ApiError::Internal("discount over amount".into()))
+}
+
+/// Returns the points reserved for an order that was not created or closed unpaid (once).
+pub async fn release(env: &Env, out_trade_no: &str) {
+    let outcome = async {
+        env.d1("DB")?
+            .prepare(
+                "INSERT OR IGNORE INTO points_ledger (payee_openid, member, delta, kind, ref, order_id, created_at)                  SELECT payee_openid, member, -delta, 'release', ?2, order_id, ?3 FROM points_ledger WHERE ref = ?1",
+            )
+            .bind(&[
+                format!("redeem:{out_trade_no}").into(),
+                format!("release:{out_trade_no}").into(),
+                num(now_secs()),
+            ])?
+            .run()
+            .await?;
+        Ok::<(), ApiError>(())
+    };
+    if let Err(e) = outcome.await {
+        worker::console_error!("points release for {out_trade_no}: {e:?}");
+    }
+}
+
+/// The cron: points reserved by orders that closed unpaid go back (idempotent).
+pub async fn scheduled(env: &Env, now: i64) {
+    let outcome = async {
+        env.d1("DB")?
+            .prepare(
+                "INSERT OR IGNORE INTO points_ledger (payee_openid, member, delta, kind, ref, order_id, created_at)                  SELECT l.payee_openid, l.member, -l.delta, 'release', 'release:' || substr(l.ref, 8), l.order_id, ?1                  FROM points_ledger l JOIN orders o ON o.id = l.order_id                  WHERE l.kind = 'redeem' AND o.state = 'closed'",
+            )
+            .bind(&[num(now)])?
+            .run()
+            .await?;
+        Ok::<(), ApiError>(())
+    };
+    if let Err(e) = outcome.await {
+        worker::console_error!("points release job: {e:?}");
+    }
 }
 
 #[derive(Deserialize)]
@@ -165,6 +284,12 @@ async fn try_reverse(env: &Env, refund: &RefundRow) -> Result<(), ApiError> {
 struct ProgrammeBody {
     /// `null` ends the programme (balances stay).
     per_yuan: Option<i64>,
+    /// What a redeemed point is worth, fen (0 or absent: no redemption).
+    #[serde(default)]
+    fen_per_point: i64,
+    /// Most points per order.
+    #[serde(default)]
+    max_per_order: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -191,7 +316,12 @@ pub async fn get(req: &Request, env: &Env) -> Result<Response, ApiError> {
         .results::<MemberRow>()?;
     http::json(
         200,
-        &serde_json::json!({ "per_yuan": programme.map(|p| p.per_yuan), "members": members }),
+        &serde_json::json!({
+            "per_yuan": programme.map(|p| p.per_yuan),
+            "fen_per_point": programme.map(|p| p.fen_per_point),
+            "max_per_order": programme.map(|p| p.max_per_order),
+            "members": members,
+        }),
     )
 }
 
@@ -208,12 +338,20 @@ pub async fn put(mut req: Request, env: &Env) -> Result<Response, ApiError> {
                 .await?;
         }
         Some(n) => {
-            let p = Programme::new(n).map_err(|m| ApiError::Pay(400, "INVALID_PROGRAMME", m))?;
+            let p = Programme::with_redemption(n, body.fen_per_point, body.max_per_order)
+                .map_err(|m| ApiError::Pay(400, "INVALID_PROGRAMME", m))?;
             db.prepare(
-                "INSERT INTO points_programmes (payee_openid, per_yuan, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (payee_openid) DO UPDATE SET per_yuan = ?2, updated_at = ?3",
+                "INSERT INTO points_programmes (payee_openid, per_yuan, fen_per_point, max_per_order, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (payee_openid) DO UPDATE SET per_yuan = ?2, \
+                 fen_per_point = ?3, max_per_order = ?4, updated_at = ?5",
             )
-            .bind(&[payee.as_str().into(), num(p.per_yuan), num(now_secs())])?
+            .bind(&[
+                payee.as_str().into(),
+                num(p.per_yuan),
+                num(p.fen_per_point),
+                num(p.max_per_order),
+                num(now_secs()),
+            ])?
             .run()
             .await?;
         }
