@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 #![deny(clippy::float_arithmetic)]
 
+pub mod abtest;
+pub mod approval;
 pub mod channel;
 pub mod checkout;
 pub mod collection;
@@ -28,6 +30,7 @@ pub mod page;
 pub mod paycode;
 pub mod paytime;
 pub mod personal_data;
+pub mod points;
 pub mod product;
 pub mod profitshare;
 pub mod publish;

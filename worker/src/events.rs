@@ -12,6 +12,8 @@ use crate::pay::refunds::RefundRow;
 
 /// An order has just become paid (exactly one caller wins the compare-and-swap).
 pub async fn order_paid(env: &Env, order: &OrderRow) {
+    crate::growth::ab::order_paid(env, &order.out_trade_no).await;
+    crate::growth::points::credit(env, order).await;
     // Channel attribution is a statistic: a failure there must not undo the payment.
     if let Err(e) = crate::oa::channels::record_order_paid(env, &order.out_trade_no).await {
         worker::console_error!("channel attribution of {}: {e:?}", order.out_trade_no);
@@ -45,12 +47,14 @@ pub async fn order_paid(env: &Env, order: &OrderRow) {
 
 /// A refund has just reached `SUCCESS` (exactly one caller wins the compare-and-swap).
 pub async fn refund_succeeded(env: &Env, refund: &RefundRow) {
+    crate::growth::points::reverse(env, refund).await;
     worker::console_log!("refund {} succeeded", refund.out_refund_no);
     crate::notices::events::refund_succeeded(env, refund).await;
 }
 
 /// A split participant has just said 我已付款 (personal mode; the row changed to `claimed`).
 pub async fn claim_made(env: &Env, collection_id: &str, participant_id: &str) {
+    crate::growth::ab::claimed(env, participant_id).await;
     worker::console_log!("claim on {collection_id} by participant {participant_id}");
     crate::notices::events::claim_made(env, collection_id, participant_id).await;
 }

@@ -15,6 +15,7 @@ pub async fn run_all(env: &Env, now: i64) {
     crate::pay::scheduled(env).await;
     crate::abuse::scheduled(env).await;
     crate::notices::scheduled(env, now).await;
+    crate::growth::points::scheduled(env, now).await;
 }
 
 #[derive(Deserialize)]

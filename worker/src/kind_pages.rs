@@ -34,9 +34,10 @@ pub async fn render(
     match view.kind {
         Kind::Request => Ok(None),
         Kind::Split => {
-            let Some(split) = splits::find_public_view(&view.id, env).await? else {
+            let Some(mut split) = splits::find_public_view(&view.id, env).await? else {
                 return Ok(None);
             };
+            crate::growth::ab::present(&mut split, req, env).await;
             let desc = format!(
                 "{} · {}",
                 mode_summary(&split.spec.mode),
@@ -65,9 +66,10 @@ pub async fn render(
             }))
         }
         Kind::Product => {
-            let Some(product) = products::find_view(&view.id, env).await? else {
+            let Some(mut product) = products::find_view(&view.id, env).await? else {
                 return Ok(None);
             };
+            crate::growth::ab::present(&mut product, req, env).await;
             Ok(Some(KindPage {
                 title: format!("<title>{}</title>", escape(&view.title)),
                 head: og_meta(&product, &origin),

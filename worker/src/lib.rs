@@ -8,6 +8,7 @@ mod config;
 mod directed;
 mod error;
 mod events;
+mod growth;
 mod http;
 mod jobs;
 mod kind_pages;
@@ -60,12 +61,13 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::ManageCollection(id) => collections::get_managed(&id, &req, env).await,
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
-        Route::PayerPage(id) => pages::payer_page(&id, &req, env).await,
+        Route::PayerPage(id) => growth::visitor::payer_page(&id, req, env).await,
         Route::AppPage => pages::app_page(env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,
         Route::Split(route) => splits::handle(route, req, env).await,
         Route::Product(route) => products::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
+        Route::Growth(route) => growth::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
         Route::Notice(route) => notices::handle(route, req, env).await,
         Route::Directed(route) => directed::handle(route, req, env).await,

@@ -31,7 +31,8 @@ pub async fn payer_page(id: &str, req: &Request, env: &Env) -> Result<worker::Re
     // Payers get the card without the app's WebAssembly (see `page::without_app_bundle`).
     let shell = page::without_app_bundle(&app_shell(env).await?);
     match found {
-        Some(view) => {
+        Some(mut view) => {
+            crate::growth::ab::present(&mut view, req, env).await;
             // The share card (JS-SDK) is a few lines of plain script, only acting inside WeChat.
             let share = crate::oa::share_script(&view, req, env);
             // A merchant collection gets a pay button and a small inline script instead of a

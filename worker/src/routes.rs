@@ -39,6 +39,8 @@ pub enum Route {
     Notice(NoticeRoute),
     /// Directed requests and transfer screenshots ([`DirectedRoute`]).
     Directed(DirectedRoute),
+    /// Growth: A/B tests of presentation ([`GrowthRoute`]).
+    Growth(GrowthRoute),
 }
 
 impl Route {
@@ -62,6 +64,9 @@ impl Route {
         }
         if let Some(pay) = PayRoute::parse(method, &segments) {
             return Some(Route::Pay(pay));
+        }
+        if let Some(growth) = GrowthRoute::parse(method, &segments) {
+            return Some(Route::Growth(growth));
         }
         let route = match (method, segments.as_slice()) {
             (Method::Get | Method::Head, ["health"]) => Route::Health,
@@ -410,6 +415,83 @@ impl PayRoute {
             (Method::Post, ["api", "test", "pay", "faults"]) => PayRoute::TestFaults,
             (Method::Post, ["api", "test", "pay", "age"]) => PayRoute::TestAge,
             (Method::Post, ["api", "test", "pay", "bench"]) => PayRoute::TestBench,
+            _ => return None,
+        };
+        Some(route)
+    }
+}
+
+/// Growth routes of the payee dashboard (`worker/src/growth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrowthRoute {
+    /// `GET /api/dash/growth/ab/:collection_id`: the A/B test and its figures.
+    GetTest(String),
+    /// `PUT /api/dash/growth/ab/:collection_id`: start a test with 2–4 variants.
+    PutTest(String),
+    /// `POST /api/dash/growth/ab/:collection_id/winner`
+    DeclareWinner(String),
+    /// `DELETE /api/dash/growth/ab/:collection_id`
+    StopTest(String),
+    /// `GET /api/dash/growth/refund-policy`
+    GetRefundPolicy,
+    /// `PUT /api/dash/growth/refund-policy`: threshold and approvers.
+    PutRefundPolicy,
+    /// `POST /api/dash/growth/approver-invites`: an invitation link.
+    InviteApprover,
+    /// `POST /api/dash/growth/approver-invites/accept`
+    AcceptInvite,
+    /// `GET /api/dash/growth/refund-requests`
+    RefundRequests,
+    /// `POST /api/dash/growth/refund-requests/:id/decide`
+    DecideRefund(String),
+    /// `GET /api/dash/growth/points`: the points programme and members' balances.
+    GetPoints,
+    /// `PUT /api/dash/growth/points`
+    PutPoints,
+    /// `GET /api/dash/growth/points.csv`: the ledger.
+    PointsCsv,
+    /// `GET /api/growth/points` (payer session): my balances.
+    MyPoints,
+}
+
+impl GrowthRoute {
+    /// Matches the growth paths.
+    pub fn parse(method: &Method, segments: &[&str]) -> Option<GrowthRoute> {
+        let route = match (method, segments) {
+            (Method::Get, ["api", "dash", "growth", "ab", id]) => {
+                GrowthRoute::GetTest(id.to_string())
+            }
+            (Method::Put, ["api", "dash", "growth", "ab", id]) => {
+                GrowthRoute::PutTest(id.to_string())
+            }
+            (Method::Delete, ["api", "dash", "growth", "ab", id]) => {
+                GrowthRoute::StopTest(id.to_string())
+            }
+            (Method::Post, ["api", "dash", "growth", "ab", id, "winner"]) => {
+                GrowthRoute::DeclareWinner(id.to_string())
+            }
+            (Method::Get, ["api", "dash", "growth", "refund-policy"]) => {
+                GrowthRoute::GetRefundPolicy
+            }
+            (Method::Put, ["api", "dash", "growth", "refund-policy"]) => {
+                GrowthRoute::PutRefundPolicy
+            }
+            (Method::Post, ["api", "dash", "growth", "approver-invites"]) => {
+                GrowthRoute::InviteApprover
+            }
+            (Method::Post, ["api", "dash", "growth", "approver-invites", "accept"]) => {
+                GrowthRoute::AcceptInvite
+            }
+            (Method::Get, ["api", "dash", "growth", "refund-requests"]) => {
+                GrowthRoute::RefundRequests
+            }
+            (Method::Get, ["api", "dash", "growth", "points"]) => GrowthRoute::GetPoints,
+            (Method::Put, ["api", "dash", "growth", "points"]) => GrowthRoute::PutPoints,
+            (Method::Get, ["api", "dash", "growth", "points.csv"]) => GrowthRoute::PointsCsv,
+            (Method::Get, ["api", "growth", "points"]) => GrowthRoute::MyPoints,
+            (Method::Post, ["api", "dash", "growth", "refund-requests", id, "decide"]) => {
+                GrowthRoute::DecideRefund(id.to_string())
+            }
             _ => return None,
         };
         Some(route)

@@ -435,6 +435,7 @@ async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiErro
     if let Some(openid) = &signer {
         crate::notices::selfservice::index_sign_up(env, &pid, openid).await;
     }
+    crate::growth::ab::signed_up(env, &req, id, &pid).await;
     let due = due_of_new(&split.spec, id, seq, &valid, env).await?;
     let participant = ParticipantView {
         id: pid,

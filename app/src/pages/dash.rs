@@ -60,6 +60,7 @@ pub fn Dash() -> impl IntoView {
                 <p>"请把下面的账号编号发给运营方，审核通过后刷新本页。"</p>
                 <p><code id="openid">{me.openid.clone()}</code></p>
             </article>
+            <super::growth::Approvals />
         }
         .into_any(),
         State::Ready(_) => view! { <Board /> }.into_any(),
@@ -82,6 +83,7 @@ fn Board() -> impl IntoView {
         <Channels />
         <Routes />
         <Menu />
+        <super::growth::Growth />
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod dash;
 #[cfg(feature = "payee")]
 pub mod dash_api;
+#[cfg(feature = "payee")]
+pub mod growth;
 pub mod home;
 #[cfg(feature = "payee")]
 pub mod manage;

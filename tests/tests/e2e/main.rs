@@ -3,6 +3,9 @@
 mod api;
 mod contract;
 mod directed;
+mod growth;
+mod growth_approval;
+mod growth_points;
 mod journeys;
 mod notices;
 mod oa;

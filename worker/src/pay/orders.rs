@@ -210,6 +210,19 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         new_out_trade_no(now, &random::<16>()?).map_err(|e| ApiError::Internal(e.to_string()))?;
     let (expires_at, expire_text) = time_expire(now, config.order_ttl_secs);
     let day = ShanghaiDay::of(now);
+    // Points redeemed as a discount (growth): reserved here, returned if the order is refused
+    // below or closes unpaid; the discounted amount is what WeChat Pay is asked for.
+    let amount = crate::growth::points::reserve(
+        env,
+        &req,
+        payer.as_ref(),
+        &payee,
+        participant.is_some(),
+        amount,
+        &id,
+        out_trade_no.as_str(),
+    )
+    .await?;
     // The reservation: inserted only if the payee is (still) approved and the day's counted
     // amount plus this one stays within the limit (or the payee is verified) — one statement,
     // so concurrent orders serialise and a revocation takes effect at once.
@@ -250,6 +263,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .first::<serde_json::Value>(None)
         .await?;
     if inserted.is_none() {
+        crate::growth::points::release(env, out_trade_no.as_str()).await;
         // The payee's standing is checked in the same statement: an approval revoked a moment
         // ago stops new orders at once.
         let standing = match Openid::parse(&payee) {
@@ -285,6 +299,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     {
         worker::console_error!("channel attribution of a new order failed: {e:?}");
     }
+    crate::growth::ab::order_created(env, &req, &found.id, out_trade_no.as_str()).await;
 
     let description = Description::parse(&shorten(
         &format!("{}-{}", found.payee_name, found.title),

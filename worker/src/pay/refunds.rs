@@ -271,7 +271,7 @@ struct Committed {
 /// `{refund, order}`. 409 `OVER_REFUND` / `NOT_PAID`, 400 `INVALID_AMOUNT` / `INVALID_REASON`.
 pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let payee = session::require_approved_payee(&req, env).await?;
-    let config = PayConfig::require(env)?;
+    PayConfig::require(env)?;
     let order = apply::order_by_id(env, order_id)
         .await?
         .filter(|o| o.payee_openid == payee.as_str())
@@ -292,7 +292,41 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         draft.amount.as_deref(),
     )
     .map_err(refund_error)?;
-    super::sharing::before_refund(env, &config, &order, amount).await?;
+    // Above the payee's approval threshold the refund waits for its approvers (growth).
+    if let Some(pending) =
+        crate::growth::approval::gate(env, &payee, &order, amount, &reason).await?
+    {
+        return Ok(pending);
+    }
+    let out_refund_no = execute(env, &req, &order, amount, &reason).await?;
+    let refund = refund_by_no(env, &out_refund_no)
+        .await?
+        .ok_or_else(|| ApiError::Internal("refund vanished".into()))?;
+    let order = apply::order_by_id(env, order_id)
+        .await?
+        .ok_or(ApiError::Missing("订单"))?;
+    http::json(
+        201,
+        &Created {
+            refund: refund.view()?,
+            order: orders::view(env, &order).await?,
+        },
+    )
+}
+
+/// Sends a checked refund of `order` to WeChat Pay and returns its `out_refund_no`: first
+/// reserved by a conditional insert (the refunded total never exceeds what was paid, whoever
+/// races), then asked for. Also the last step of an approved request (`growth::approval`).
+pub(crate) async fn execute(
+    env: &Env,
+    req: &Request,
+    order: &OrderRow,
+    amount: Fen,
+    reason: &Reason,
+) -> Result<String, ApiError> {
+    let config = PayConfig::require(env)?;
+    let order_id = order.id.as_str();
+    super::sharing::before_refund(env, &config, order, amount).await?;
     let mut random = [0u8; 14];
     getrandom::getrandom(&mut random).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
     let now = now_secs();
@@ -325,10 +359,10 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         "out_trade_no": order.out_trade_no,
         "out_refund_no": out_refund_no,
         "reason": reason.as_str(),
-        "notify_url": format!("{}/wechatpay/notify/refund", session::public_origin(&req, env)?),
+        "notify_url": format!("{}/wechatpay/notify/refund", session::public_origin(req, env)?),
         "amount": { "refund": amount.get(), "total": order.amount_fen, "currency": "CNY" },
     });
-    let routing = super::routing::for_order(&order, &config);
+    let routing = super::routing::for_order(order, &config);
     match client::create_refund(env, &config, &routing, &body).await {
         Ok(answer) => {
             if let Some(reported) = RefundState::from_wechat(answer.status) {
@@ -362,19 +396,7 @@ pub async fn create(order_id: &str, mut req: Request, env: &Env) -> Result<Respo
         // Unknown outcome: the refund stays processing and the cron asks WeChat Pay.
         Err(e) => worker::console_error!("refund {out_refund_no}: {e}; the cron will query it"),
     }
-    let refund = refund_by_no(env, &out_refund_no)
-        .await?
-        .ok_or_else(|| ApiError::Internal("refund vanished".into()))?;
-    let order = apply::order_by_id(env, order_id)
-        .await?
-        .ok_or(ApiError::Missing("订单"))?;
-    http::json(
-        201,
-        &Created {
-            refund: refund.view()?,
-            order: orders::view(env, &order).await?,
-        },
-    )
+    Ok(out_refund_no)
 }
 
 fn refund_error(e: RefundError) -> ApiError {
