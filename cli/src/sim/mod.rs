@@ -27,7 +27,10 @@
 //!                                       registers or updates one
 //! GET  /sim/orders, /sim/orders/{no}   orders; one order with `request`, its last prepay body
 //! POST /sim/pay                        {out_trade_no | prepay_id, openid?, variant?, count?,
-//!                                       success_time?}: pay, then send the callback
+//!                                       success_time?, no_callback?}: pay, then send the
+//!                                       callback (never, with no_callback)
+//! GET|POST /sim/bills, POST /sim/bills/refund   bill clock, tampering, amounts shown in
+//!                                       bills, refunds only WeChat knows (bill.rs)
 //! POST /sim/notify                     {out_trade_no, variant?, count?}: send it again
 //!                                       variants: normal, duplicate, concurrent, stale,
 //!                                       wrong_amount, wrong_sub_mchid (partner), signtest
@@ -455,6 +458,7 @@ fn router(sim: Shared) -> Router {
         .route("/v3/{*path}", any(pay::handle))
         .merge(mp::routes())
         .merge(control::routes())
+        .merge(bill::routes())
         .merge(partner::routes())
         .merge(profitsharing::routes())
         .merge(h5::routes())
@@ -584,16 +588,6 @@ pub fn rfc3339(unix: i64) -> String {
         t.minute(),
         t.second()
     )
-}
-
-/// `yyyy-MM-dd HH:mm:ss` in China time (bills).
-pub fn china_datetime(unix: i64) -> String {
-    rfc3339(unix)[..19].replacen('T', " ", 1)
-}
-
-/// `yyyy-MM-dd` in China time.
-pub fn china_date(unix: i64) -> String {
-    rfc3339(unix)[..10].to_string()
 }
 
 /// `yyyyMMddHHmmss` in China time (ids).
