@@ -3,6 +3,7 @@
 //! Handlers are thin: every rule lives in `shoukuan-core`.
 
 mod abuse;
+mod books;
 mod collections;
 mod config;
 mod error;
@@ -63,6 +64,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Split(route) => splits::handle(route, req, env).await,
         Route::Product(route) => products::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
+        Route::Books(route) => books::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
     }
 }

@@ -35,6 +35,8 @@ pub enum Route {
     Product(ProductRoute),
     /// Merchant payments: orders, WeChat Pay callbacks, refunds, dashboard ([`PayRoute`]).
     Pay(PayRoute),
+    /// Bills and reconciliation ([`crate::books::BooksRoute`]).
+    Books(crate::books::BooksRoute),
 }
 
 impl Route {
@@ -52,6 +54,9 @@ impl Route {
         }
         if let Some(pay) = PayRoute::parse(method, &segments) {
             return Some(Route::Pay(pay));
+        }
+        if let Some(books) = crate::books::BooksRoute::parse(method, &segments) {
+            return Some(Route::Books(books));
         }
         let route = match (method, segments.as_slice()) {
             (Method::Get | Method::Head, ["health"]) => Route::Health,
