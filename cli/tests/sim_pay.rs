@@ -883,10 +883,13 @@ async fn gzip_bills_fund_flow_and_the_bill_switches() {
             let answer = sim.pay("GET", &apply, None).await.expect(200, None);
             let url = answer["download_url"].as_str().unwrap().to_string();
             assert!(url.ends_with("&tartype=gzip"), "{url}");
-            let file = sim.pay("GET", &url[url.find("/v3/").unwrap()..], None).await;
+            let file = sim
+                .pay("GET", &url[url.find("/v3/").unwrap()..], None)
+                .await;
             assert_eq!(file.status, 200);
             let text = shoukuan_core::bill::gzip::gunzip(&file.body).unwrap();
-            let matches = hex::encode(Sha1::digest(&text)) == answer["hash_value"].as_str().unwrap();
+            let matches =
+                hex::encode(Sha1::digest(&text)) == answer["hash_value"].as_str().unwrap();
             (String::from_utf8(text).unwrap(), matches)
         }
     };
@@ -903,7 +906,10 @@ async fn gzip_bills_fund_flow_and_the_bill_switches() {
         .collect();
     assert_eq!(
         shown,
-        vec![("order_gz_01".to_string(), 1000), ("order_gz_02".to_string(), 251)]
+        vec![
+            ("order_gz_01".to_string(), 1000),
+            ("order_gz_02".to_string(), 251)
+        ]
     );
     let (text, hash_ok) = fetch(format!(
         "/v3/bill/fundflowbill?bill_date={yesterday}&account_type=BASIC&tar_type=GZIP"

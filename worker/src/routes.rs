@@ -72,7 +72,7 @@ impl Route {
             }
             (Method::Get | Method::Head, ["c", id]) => Route::PayerPage(id.to_string()),
             (Method::Post, ["api", "test", "cron"]) => Route::TestCron,
-            (Method::Get | Method::Head, [""] | ["new"] | ["dash"])
+            (Method::Get | Method::Head, [""] | ["new"] | ["dash"] | ["dash", "books"])
             | (Method::Get | Method::Head, ["o" | "manage" | "admin", _]) => Route::AppPage,
             _ => return None,
         };

@@ -181,7 +181,14 @@ fn fund_bill(sim: &Sim, day: ShanghaiDay) -> Option<String> {
     for order in state.orders.values().filter(|o| covers(o, None)) {
         if let (Some(paid_at), Some(tx)) = (order.success_time, &order.transaction_id) {
             if ShanghaiDay::of(paid_at) == day {
-                moves.push((paid_at, Direction::In, order.total, tx.clone(), tx.clone(), "交易"));
+                moves.push((
+                    paid_at,
+                    Direction::In,
+                    order.total,
+                    tx.clone(),
+                    tx.clone(),
+                    "交易",
+                ));
             }
         }
     }
@@ -209,22 +216,28 @@ fn fund_bill(sim: &Sim, day: ShanghaiDay) -> Option<String> {
     let rows = moves
         .into_iter()
         .enumerate()
-        .map(|(i, (time, direction, amount, business_no, voucher, name))| {
-            balance += if direction == Direction::In { amount } else { -amount };
-            FundRow {
-                time,
-                business_no,
-                flow_no: format!("1900{}{:06}", day.to_date_string().replace('-', ""), i + 1),
-                name: name.into(),
-                kind: name.into(),
-                direction,
-                amount: Fen::new(amount),
-                balance: Fen::new(balance),
-                applicant: "system".into(),
-                note: String::new(),
-                voucher,
-            }
-        })
+        .map(
+            |(i, (time, direction, amount, business_no, voucher, name))| {
+                balance += if direction == Direction::In {
+                    amount
+                } else {
+                    -amount
+                };
+                FundRow {
+                    time,
+                    business_no,
+                    flow_no: format!("1900{}{:06}", day.to_date_string().replace('-', ""), i + 1),
+                    name: name.into(),
+                    kind: name.into(),
+                    direction,
+                    amount: Fen::new(amount),
+                    balance: Fen::new(balance),
+                    applicant: "system".into(),
+                    note: String::new(),
+                    voucher,
+                }
+            },
+        )
         .collect();
     Some(FundBill { rows }.render())
 }
@@ -237,8 +250,8 @@ fn bill_now(sim: &Sim) -> i64 {
 /// Checks `bill_date` against the bill clock: past, within 3 months, and made already.
 fn check_date(sim: &Sim, request: &Request<'_>, ready_note: &str) -> Result<ShanghaiDay, PayError> {
     let text = request.query_required("bill_date")?;
-    let day =
-        parse_bill_date(&text).ok_or_else(|| query_error("bill_date", "日期格式错误，应为yyyy-MM-DD"))?;
+    let day = parse_bill_date(&text)
+        .ok_or_else(|| query_error("bill_date", "日期格式错误，应为yyyy-MM-DD"))?;
     let now = bill_now(sim);
     let today = ShanghaiDay::of(now);
     if day > today {
@@ -371,10 +384,7 @@ struct SetControls {
     amounts: Option<BTreeMap<String, i64>>,
 }
 
-async fn set_controls(
-    State(sim): State<Shared>,
-    Json(set): Json<SetControls>,
-) -> Json<Value> {
+async fn set_controls(State(sim): State<Shared>, Json(set): Json<SetControls>) -> Json<Value> {
     let mut state = sim.state();
     let controls = &mut state.bill_controls;
     if let Some(offset) = set.clock_offset_secs {
@@ -419,7 +429,11 @@ async fn outside_refund(
     order.refunded += body.refund;
     order.state = super::state::OrderState::Refund;
     let refund = Refund {
-        refund_id: format!("5030{}{}", &transaction_id[4..transaction_id.len().min(16)], random_digits(12)),
+        refund_id: format!(
+            "5030{}{}",
+            &transaction_id[4..transaction_id.len().min(16)],
+            random_digits(12)
+        ),
         sub_mchid: order.sub_mchid.clone(),
         out_refund_no: body
             .out_refund_no

@@ -72,12 +72,9 @@ pub async fn handle(
     match result {
         Ok(Reply::Json(status, value)) => signed(&sim, status, value.to_string().into_bytes()),
         Ok(Reply::NoContent) => signed(&sim, StatusCode::NO_CONTENT, Vec::new()),
-        Ok(Reply::File(bytes, content_type)) => (
-            StatusCode::OK,
-            [(CONTENT_TYPE, content_type)],
-            bytes,
-        )
-            .into_response(),
+        Ok(Reply::File(bytes, content_type)) => {
+            (StatusCode::OK, [(CONTENT_TYPE, content_type)], bytes).into_response()
+        }
         Err(e) => signed(&sim, e.status, e.body().to_string().into_bytes()),
     }
 }

@@ -40,8 +40,14 @@ fn reads_success_and_refund_bills_with_bom_and_crlf() {
     let bill = TradeBill::parse(REFUND).unwrap();
     assert_eq!(bill.kind, TradeKind::Refund);
     let row = &bill.rows[0];
-    assert_eq!(row.refund_requested_at, parse_cst_time("2019-07-23 20:53:36"));
-    assert_eq!(row.refund_succeeded_at, parse_cst_time("2019-07-23 20:53:40"));
+    assert_eq!(
+        row.refund_requested_at,
+        parse_cst_time("2019-07-23 20:53:36")
+    );
+    assert_eq!(
+        row.refund_succeeded_at,
+        parse_cst_time("2019-07-23 20:53:40")
+    );
     assert_eq!(row.refund_requested, Fen::new(334));
 }
 
@@ -54,7 +60,10 @@ fn reads_a_fund_flow_bill() {
     assert_eq!(bill.rows[0].balance, Fen::new(17));
     assert_eq!(bill.rows[0].voucher, "REF4200000068201801293084726067");
     let t = bill.totals();
-    assert_eq!((t.income_count, t.income, t.expense), (1, Fen::new(100), Fen::new(2)));
+    assert_eq!(
+        (t.income_count, t.income, t.expense),
+        (1, Fen::new(100), Fen::new(2))
+    );
 }
 
 #[test]
@@ -83,22 +92,34 @@ fn a_summary_that_disagrees_with_the_rows_is_an_error() {
     let wrong_total = ALL.replace("`3,`100.01,", "`3,`100.02,");
     assert!(matches!(
         TradeBill::parse(&wrong_total),
-        Err(BillError::Totals { column: "应结订单总金额", .. })
+        Err(BillError::Totals {
+            column: "应结订单总金额",
+            ..
+        })
     ));
     let wrong_count = ALL.replace("`3,`100.01,", "`4,`100.01,");
     assert!(matches!(
         TradeBill::parse(&wrong_count),
-        Err(BillError::Totals { column: "总交易单数", .. })
+        Err(BillError::Totals {
+            column: "总交易单数",
+            ..
+        })
     ));
     let wrong_fee = ALL.replace("`0.42000,", "`0.42001,");
     assert!(matches!(
         TradeBill::parse(&wrong_fee),
-        Err(BillError::Totals { column: "手续费总金额", .. })
+        Err(BillError::Totals {
+            column: "手续费总金额",
+            ..
+        })
     ));
     let wrong_fund = FUND.replace("`1,`0.02", "`1,`0.03");
     assert!(matches!(
         FundBill::parse(&wrong_fund),
-        Err(BillError::Totals { column: "支出金额", .. })
+        Err(BillError::Totals {
+            column: "支出金额",
+            ..
+        })
     ));
 }
 
@@ -115,7 +136,11 @@ fn malformed_files_are_refused() {
     let bad_amount = ALL.replacen("`100.00,`0.00,`0,", "`1e2,`0.00,`0,", 1);
     assert!(matches!(
         TradeBill::parse(&bad_amount),
-        Err(BillError::Value { line: 3, column: "应结订单金额", .. })
+        Err(BillError::Value {
+            line: 3,
+            column: "应结订单金额",
+            ..
+        })
     ));
     let extra_value = ALL.replacen("`cipher code,", "`cipher,`code,", 1);
     assert!(matches!(
@@ -153,9 +178,31 @@ fn trade_row(kind: TradeKind) -> impl Strategy<Value = TradeRow> {
     let times = kind == TradeKind::Refund;
     (
         (time(), text(), id(), id(), text(), id(), text(), text()),
-        (text(), prop::bool::ANY, text(), fen(), fen(), text(), text()),
-        (-10_000_000i64..10_000_000, text(), fen(), fen(), fen(), fen()),
-        (id(), id(), text(), text(), prop::option::of(time()), prop::option::of(time())),
+        (
+            text(),
+            prop::bool::ANY,
+            text(),
+            fen(),
+            fen(),
+            text(),
+            text(),
+        ),
+        (
+            -10_000_000i64..10_000_000,
+            text(),
+            fen(),
+            fen(),
+            fen(),
+            fen(),
+        ),
+        (
+            id(),
+            id(),
+            text(),
+            text(),
+            prop::option::of(time()),
+            prop::option::of(time()),
+        ),
     )
         .prop_map(move |(a, b, c, d)| TradeRow {
             time: a.0,
@@ -167,7 +214,11 @@ fn trade_row(kind: TradeKind) -> impl Strategy<Value = TradeRow> {
             out_trade_no: a.6,
             openid: a.7,
             trade_type: b.0,
-            state: if b.1 { "SUCCESS".into() } else { "REFUND".into() },
+            state: if b.1 {
+                "SUCCESS".into()
+            } else {
+                "REFUND".into()
+            },
             bank: b.2,
             currency: "CNY".into(),
             settled: b.3,
@@ -203,7 +254,19 @@ fn trade_bill() -> impl Strategy<Value = TradeBill> {
 
 fn fund_bill() -> impl Strategy<Value = FundBill> {
     prop::collection::vec(
-        (time(), id(), id(), text(), text(), prop::bool::ANY, fen(), fen(), text(), text(), id()),
+        (
+            time(),
+            id(),
+            id(),
+            text(),
+            text(),
+            prop::bool::ANY,
+            fen(),
+            fen(),
+            text(),
+            text(),
+            id(),
+        ),
         0..8,
     )
     .prop_map(|rows| FundBill {

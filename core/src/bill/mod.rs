@@ -286,7 +286,10 @@ pub(crate) fn lines(text: &str) -> Vec<&str> {
 /// The values of a detail or summary line, each without its one leading backtick.
 pub(crate) fn values(line: &str, number: usize) -> Result<Vec<&str>, BillError> {
     line.split(',')
-        .map(|v| v.strip_prefix('`').ok_or(BillError::Backtick { line: number }))
+        .map(|v| {
+            v.strip_prefix('`')
+                .ok_or(BillError::Backtick { line: number })
+        })
         .collect()
 }
 
@@ -413,7 +416,9 @@ mod tests {
     #[test]
     fn download_path_keeps_the_query_as_given() {
         assert_eq!(
-            download_path("https://api.mch.weixin.qq.com/v3/billdownload/file?token=a%2Bb&tartype=gzip"),
+            download_path(
+                "https://api.mch.weixin.qq.com/v3/billdownload/file?token=a%2Bb&tartype=gzip"
+            ),
             Some("/v3/billdownload/file?token=a%2Bb&tartype=gzip")
         );
         assert_eq!(download_path("ftp://x/y"), None);

@@ -219,8 +219,10 @@ pub fn reconcile(
     refunds: &[OurRefund],
     default_payee: Option<&str>,
 ) -> Reconciliation {
-    let by_no: HashMap<&str, &OurOrder> =
-        orders.iter().map(|o| (o.out_trade_no.as_str(), o)).collect();
+    let by_no: HashMap<&str, &OurOrder> = orders
+        .iter()
+        .map(|o| (o.out_trade_no.as_str(), o))
+        .collect();
     let refund_by_no: HashMap<&str, &OurRefund> = refunds
         .iter()
         .map(|r| (r.out_refund_no.as_str(), r))
@@ -320,7 +322,9 @@ pub fn reconcile(
             }),
             Some(o)
                 if o.paid
-                    && o.transaction_id.as_deref().is_some_and(|t| t != row.transaction_id) =>
+                    && o.transaction_id
+                        .as_deref()
+                        .is_some_and(|t| t != row.transaction_id) =>
             {
                 result.discrepancies.push(Discrepancy {
                     kind: DiscrepancyKind::TransactionMismatch,

@@ -445,6 +445,11 @@ fn check_summary(
             check_total(name, at(name)?, 2, value.get())?;
         }
     }
-    check_total("手续费总金额", at("手续费总金额")?, 5, computed.fee_milli_fen)?;
+    check_total(
+        "手续费总金额",
+        at("手续费总金额")?,
+        5,
+        computed.fee_milli_fen,
+    )?;
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! (our orders and refunds), discrepancies, heals and per-payee totals (migration 0009).
 
 use serde::Deserialize;
-use shoukuan_core::bill::reconcile::{Discrepancy, DiscrepancyKind, OurOrder, OurRefund, PayeeTotals};
+use shoukuan_core::bill::reconcile::{
+    Discrepancy, DiscrepancyKind, OurOrder, OurRefund, PayeeTotals,
+};
 use shoukuan_core::bill::trade::TradeBill;
 use shoukuan_core::money::Fen;
 use shoukuan_core::paytime::ShanghaiDay;
@@ -31,8 +33,6 @@ pub struct DayRow {
     pub bill_date: String,
     /// mchid or sub_mchid.
     pub merchant: String,
-    /// The sub-merchant's payee (platform).
-    pub payee_openid: Option<String>,
     /// See the migration.
     pub state: String,
     /// Tries.
@@ -50,7 +50,7 @@ pub struct DayRow {
 }
 
 /// The columns of [`DayRow`].
-pub const DAY_COLUMNS: &str = "bill_date, merchant, payee_openid, state, attempts, last_attempt_at, \
+pub const DAY_COLUMNS: &str = "bill_date, merchant, state, attempts, last_attempt_at, \
      message, trade_hash, fund_income_fen, fund_expense_fen";
 
 /// Every payee with a bound sub-merchant: `(openid, sub_mchid)`.
@@ -84,7 +84,12 @@ pub async fn book_day(env: &Env, date: &str, merchant: &str) -> Result<Option<Da
 }
 
 /// Counts a try (creating the row as `waiting` the first time).
-pub async fn start_attempt(env: &Env, date: &str, target: &Target, now: i64) -> Result<(), ApiError> {
+pub async fn start_attempt(
+    env: &Env,
+    date: &str,
+    target: &Target,
+    now: i64,
+) -> Result<(), ApiError> {
     env.d1("DB")?
         .prepare(
             "INSERT INTO book_days (bill_date, merchant, sub_mchid, payee_openid, state, attempts, \
@@ -105,7 +110,13 @@ pub async fn start_attempt(env: &Env, date: &str, target: &Target, now: i64) -> 
 }
 
 /// Still waiting for WeChat, with its last answer.
-pub async fn note_waiting(env: &Env, date: &str, target: &Target, why: &str, now: i64) -> Result<(), ApiError> {
+pub async fn note_waiting(
+    env: &Env,
+    date: &str,
+    target: &Target,
+    why: &str,
+    now: i64,
+) -> Result<(), ApiError> {
     finish(env, date, target, "waiting", Some(why), now).await
 }
 
@@ -195,7 +206,11 @@ pub async fn has_money(env: &Env, day: ShanghaiDay, target: &Target) -> Result<b
              (SELECT COUNT(*) FROM refunds r JOIN orders o ON o.id = r.order_id \
                WHERE r.created_at >= ?1 AND r.created_at < ?2 AND o.sub_mchid IS ?3) AS n",
         )
-        .bind(&[num(day.start()), num(day.end()), opt(target.sub_mchid.as_deref())])?
+        .bind(&[
+            num(day.start()),
+            num(day.end()),
+            opt(target.sub_mchid.as_deref()),
+        ])?
         .first::<Count>(None)
         .await?
         .map_or(0, |c| c.n);
@@ -248,12 +263,16 @@ impl From<RefundFacts> for OurRefund {
     }
 }
 
-const ORDER_FACTS: &str = "o.out_trade_no, o.transaction_id, o.amount_fen, o.state, o.paid_at, o.payee_openid";
+const ORDER_FACTS: &str =
+    "o.out_trade_no, o.transaction_id, o.amount_fen, o.state, o.paid_at, o.payee_openid";
 const REFUND_FACTS: &str =
     "r.out_refund_no, o.out_trade_no, r.amount_fen, r.state, r.created_at, o.payee_openid";
 
 fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+    (from..from + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Our orders and refunds to match the bill with: those it names, and those of `day` for
@@ -265,7 +284,11 @@ pub async fn our_side(
     bill: &TradeBill,
 ) -> Result<(Vec<OurOrder>, Vec<OurRefund>), ApiError> {
     let db = env.d1("DB")?;
-    let range = [num(day.start()), num(day.end()), opt(target.sub_mchid.as_deref())];
+    let range = [
+        num(day.start()),
+        num(day.end()),
+        opt(target.sub_mchid.as_deref()),
+    ];
     let mut orders: Vec<OrderFacts> = db
         .prepare(format!(
             "SELECT {ORDER_FACTS} FROM orders o WHERE o.paid_at >= ?1 AND o.paid_at < ?2 AND o.sub_mchid IS ?3"
@@ -283,7 +306,12 @@ pub async fn our_side(
         .all()
         .await?
         .results()?;
-    let named: Vec<&str> = bill.rows.iter().filter(|r| !r.is_refund()).map(|r| r.out_trade_no.as_str()).collect();
+    let named: Vec<&str> = bill
+        .rows
+        .iter()
+        .filter(|r| !r.is_refund())
+        .map(|r| r.out_trade_no.as_str())
+        .collect();
     for chunk in named.chunks(CHUNK) {
         let params: Vec<JsValue> = chunk.iter().map(|&s| s.into()).collect();
         orders.extend(
@@ -297,7 +325,12 @@ pub async fn our_side(
             .results::<OrderFacts>()?,
         );
     }
-    let named: Vec<&str> = bill.rows.iter().filter(|r| r.is_refund()).map(|r| r.out_refund_no.as_str()).collect();
+    let named: Vec<&str> = bill
+        .rows
+        .iter()
+        .filter(|r| r.is_refund())
+        .map(|r| r.out_refund_no.as_str())
+        .collect();
     for chunk in named.chunks(CHUNK) {
         let params: Vec<JsValue> = chunk.iter().map(|&s| s.into()).collect();
         refunds.extend(
@@ -313,7 +346,12 @@ pub async fn our_side(
         );
     }
     // The orders refunded in the bill are needed for their payee.
-    let refunded: Vec<&str> = bill.rows.iter().filter(|r| r.is_refund()).map(|r| r.out_trade_no.as_str()).collect();
+    let refunded: Vec<&str> = bill
+        .rows
+        .iter()
+        .filter(|r| r.is_refund())
+        .map(|r| r.out_trade_no.as_str())
+        .collect();
     for chunk in refunded.chunks(CHUNK) {
         let params: Vec<JsValue> = chunk.iter().map(|&s| s.into()).collect();
         orders.extend(

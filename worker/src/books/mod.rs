@@ -269,8 +269,14 @@ async fn heal(
         let tx = match client::query_order(env, config, &routing, &out_trade_no).await {
             Ok(Some(tx)) => tx,
             Ok(None) => {
-                ledger::record_heal(env, id, None, "查询结果：微信支付无此订单，未处理", &json!({}))
-                    .await?;
+                ledger::record_heal(
+                    env,
+                    id,
+                    None,
+                    "查询结果：微信支付无此订单，未处理",
+                    &json!({}),
+                )
+                .await?;
                 continue;
             }
             Err(e) => {

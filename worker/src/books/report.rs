@@ -2,7 +2,9 @@
 //! narrows everything to one payee's money (None: the operator's view of all of it).
 
 use serde::{Deserialize, Serialize};
-use shoukuan_core::bill::reconcile::{day_status, BillState, DayReport, DayStatus, Discrepancy, DiscrepancyKind, PayeeTotals};
+use shoukuan_core::bill::reconcile::{
+    day_status, BillState, DayReport, DayStatus, Discrepancy, DiscrepancyKind, PayeeTotals,
+};
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -15,7 +17,12 @@ fn opt(s: Option<&str>) -> JsValue {
 
 /// The bills a viewer sees: all (operator), or the payee's own sub-merchant bills and the
 /// shared bills of the merchant's own account.
-async fn bills(env: &Env, filter: &str, arg: &str, payee: Option<&str>) -> Result<Vec<DayRow>, ApiError> {
+async fn bills(
+    env: &Env,
+    filter: &str,
+    arg: &str,
+    payee: Option<&str>,
+) -> Result<Vec<DayRow>, ApiError> {
     Ok(env
         .d1("DB")?
         .prepare(format!(
@@ -38,7 +45,12 @@ struct DiscrepancyRow {
     heal: Option<String>,
 }
 
-async fn discrepancies(env: &Env, filter: &str, arg: &str, payee: Option<&str>) -> Result<Vec<(String, Discrepancy)>, ApiError> {
+async fn discrepancies(
+    env: &Env,
+    filter: &str,
+    arg: &str,
+    payee: Option<&str>,
+) -> Result<Vec<(String, Discrepancy)>, ApiError> {
     let rows = env
         .d1("DB")?
         .prepare(format!(
@@ -79,12 +91,20 @@ fn bill_state(row: DayRow) -> BillState {
 /// Healed discrepancies stay in the report (with what healed them) but no longer make the day
 /// inconsistent.
 fn open(discrepancies: &[Discrepancy]) -> Vec<Discrepancy> {
-    discrepancies.iter().filter(|d| d.healed_at.is_none()).cloned().collect()
+    discrepancies
+        .iter()
+        .filter(|d| d.healed_at.is_none())
+        .cloned()
+        .collect()
 }
 
 /// The report of `date` (yyyy-MM-dd) as `payee` (None: everyone) sees it.
 pub async fn day_report(env: &Env, date: &str, payee: Option<&str>) -> Result<DayReport, ApiError> {
-    let bills: Vec<BillState> = bills(env, "bill_date = ?1", date, payee).await?.into_iter().map(bill_state).collect();
+    let bills: Vec<BillState> = bills(env, "bill_date = ?1", date, payee)
+        .await?
+        .into_iter()
+        .map(bill_state)
+        .collect();
     let discrepancies: Vec<Discrepancy> = discrepancies(env, "bill_date = ?1", date, payee)
         .await?
         .into_iter()
@@ -128,7 +148,10 @@ pub async fn day_report(env: &Env, date: &str, payee: Option<&str>) -> Result<Da
     // Bill rows that agree: every row of the bill minus those a discrepancy is about (stable
     // across re-runs, as discrepancy rows are never removed).
     let rows: u32 = totals.iter().map(|t| t.payments + t.refunds).sum();
-    let disputed = discrepancies.iter().filter(|d| d.bill_row.is_some()).count() as u32;
+    let disputed = discrepancies
+        .iter()
+        .filter(|d| d.bill_row.is_some())
+        .count() as u32;
     let status = day_status(&bills, &open(&discrepancies));
     Ok(DayReport {
         date: date.to_string(),
@@ -157,7 +180,11 @@ pub struct CalendarDay {
 }
 
 /// The days of `month` (yyyy-MM) that have bills, as `payee` (None: everyone) sees them.
-pub async fn calendar(env: &Env, month: &str, payee: Option<&str>) -> Result<Vec<CalendarDay>, ApiError> {
+pub async fn calendar(
+    env: &Env,
+    month: &str,
+    payee: Option<&str>,
+) -> Result<Vec<CalendarDay>, ApiError> {
     let like = format!("{month}-%");
     let days = bills(env, "bill_date LIKE ?1", &like, payee).await?;
     let found = discrepancies(env, "bill_date LIKE ?1", &like, payee).await?;
@@ -165,8 +192,17 @@ pub async fn calendar(env: &Env, month: &str, payee: Option<&str>) -> Result<Vec
     let mut dates: Vec<&str> = days.iter().map(|d| d.bill_date.as_str()).collect();
     dates.dedup();
     for date in dates {
-        let bills: Vec<BillState> = days.iter().filter(|d| d.bill_date == date).cloned().map(bill_state).collect();
-        let of_day: Vec<Discrepancy> = found.iter().filter(|(d, _)| d == date).map(|(_, x)| x.clone()).collect();
+        let bills: Vec<BillState> = days
+            .iter()
+            .filter(|d| d.bill_date == date)
+            .cloned()
+            .map(bill_state)
+            .collect();
+        let of_day: Vec<Discrepancy> = found
+            .iter()
+            .filter(|(d, _)| d == date)
+            .map(|(_, x)| x.clone())
+            .collect();
         let open = open(&of_day);
         let status = day_status(&bills, &open);
         out.push(CalendarDay {

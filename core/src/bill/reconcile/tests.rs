@@ -172,7 +172,10 @@ fn each_kind_of_disagreement_is_reported_with_its_evidence() {
     let stranger = &r.discrepancies[2];
     assert!(!stranger.order_known);
     assert_eq!(stranger.payee.as_deref(), Some("platform-payee"));
-    assert_eq!(r.discrepancies[4].refund_id.as_deref(), Some("5000ONLYWECHAT"));
+    assert_eq!(
+        r.discrepancies[4].refund_id.as_deref(),
+        Some("5000ONLYWECHAT")
+    );
     assert_eq!((r.matched_payments, r.matched_refunds), (0, 0));
 }
 
@@ -217,6 +220,9 @@ fn the_day_status_follows_the_bills_and_open_discrepancies() {
     assert_eq!(day_status(&[], &[]), DayStatus::Waiting);
     assert_eq!(day_status(&[state("done")], &[]), DayStatus::Matched);
     assert_eq!(day_status(&[state("no_bill")], &[]), DayStatus::Matched);
-    assert_eq!(day_status(&[state("done"), state("refused")], &[]), DayStatus::Refused);
+    assert_eq!(
+        day_status(&[state("done"), state("refused")], &[]),
+        DayStatus::Refused
+    );
     assert_eq!(day_status(&[state("waiting")], &[]), DayStatus::Waiting);
 }
