@@ -71,16 +71,17 @@ pub async fn sub_merchants(env: &Env) -> Result<Vec<(String, String)>, ApiError>
         .collect())
 }
 
-/// The day row of one bill.
-pub async fn book_day(env: &Env, date: &str, merchant: &str) -> Result<Option<DayRow>, ApiError> {
+/// The day rows of every bill of `date`.
+pub async fn book_days_of(env: &Env, date: &str) -> Result<Vec<DayRow>, ApiError> {
     Ok(env
         .d1("DB")?
         .prepare(format!(
-            "SELECT {DAY_COLUMNS} FROM book_days WHERE bill_date = ?1 AND merchant = ?2"
+            "SELECT {DAY_COLUMNS} FROM book_days WHERE bill_date = ?1"
         ))
-        .bind(&[date.into(), merchant.into()])?
-        .first::<DayRow>(None)
-        .await?)
+        .bind(&[date.into()])?
+        .all()
+        .await?
+        .results::<DayRow>()?)
 }
 
 /// Counts a try (creating the row as `waiting` the first time).
