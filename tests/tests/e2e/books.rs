@@ -332,3 +332,91 @@ async fn a_tampered_bill_is_refused_and_reported_and_nothing_is_parsed() {
     assert_eq!(rerun["status"], "discrepancies", "{rerun}");
     assert_eq!(kinds(&rerun), vec![("amount_mismatch".to_string(), no)]);
 }
+
+#[tokio::test]
+async fn platform_bills_are_per_sub_merchant_and_each_payee_sees_its_own() {
+    let pay = Pay::start(
+        "platform",
+        &[
+            ("WECHATPAY_MODEL", "platform"),
+            ("PAY_REQUERY_AFTER_SECS", "3600"),
+        ],
+    )
+    .await;
+    let [(a, ca, sa), (b, cb, sb)] = crate::platform::two_bound_payees(&pay).await;
+    let (_, paid) = paid_order(&pay, &ca).await;
+    let undelivered = pay.order(&cb, None).await;
+    let undelivered_no = undelivered["out_trade_no"].as_str().unwrap().to_string();
+    let undelivered_id = undelivered["id"].as_str().unwrap().to_string();
+    let payer = pay.sim.create_payer(false).await.unwrap();
+    pay.sim
+        .pay_without_callback(&undelivered_no, &payer)
+        .await
+        .unwrap();
+    let (today, next_morning) = today_and_next_morning();
+    pay.sim.set_bill_clock(next_morning).await.unwrap();
+    cron(&pay, next_morning).await;
+
+    // One bill per sub-merchant, each reconciled.
+    let all = report(&pay, &today).await;
+    let mut merchants: Vec<(String, String)> = all["bills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["merchant"].as_str().unwrap().to_string(),
+                b["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    merchants.sort();
+    let mut expected = vec![
+        (sa.clone(), "done".to_string()),
+        (sb.clone(), "done".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(merchants, expected, "{all}");
+    assert_eq!(
+        kinds(&all),
+        vec![("paid_not_here".to_string(), undelivered_no.clone())]
+    );
+    assert_eq!(
+        pay.order_view_on(pay.worker(), &undelivered_id).await["state"],
+        "paid"
+    );
+
+    // A sees its own bill and money only; B sees its own discrepancy, healed.
+    let (_, of_a) = pay
+        .as_payee(
+            &a,
+            reqwest::Method::GET,
+            &format!("/api/dash/books/{today}"),
+            None,
+        )
+        .await;
+    assert_eq!(of_a["bills"].as_array().unwrap().len(), 1, "{of_a}");
+    assert_eq!(of_a["bills"][0]["merchant"], sa.as_str());
+    assert_eq!(of_a["discrepancies"], json!([]));
+    assert_eq!(of_a["totals"][0]["paid_fen"], 1200);
+    assert_eq!(of_a["status"], "matched");
+    assert_eq!(of_a["matched"], 1);
+    let (_, of_b) = pay
+        .as_payee(
+            &b,
+            reqwest::Method::GET,
+            &format!("/api/dash/books/{today}"),
+            None,
+        )
+        .await;
+    assert_eq!(of_b["bills"][0]["merchant"], sb.as_str());
+    assert_eq!(
+        kinds(&of_b),
+        vec![("paid_not_here".to_string(), undelivered_no)]
+    );
+    assert!(of_b["discrepancies"][0]["healed_at"].is_i64(), "{of_b}");
+    // Healed, nothing open: the day agrees for B too.
+    assert_eq!(of_b["status"], "matched");
+    assert_eq!(of_b["totals"][0]["paid_fen"], 3400);
+    assert!(kinds(&all).iter().all(|(_, k)| *k != paid));
+}
