@@ -419,4 +419,45 @@ async fn platform_bills_are_per_sub_merchant_and_each_payee_sees_its_own() {
     assert_eq!(of_b["status"], "matched");
     assert_eq!(of_b["totals"][0]["paid_fen"], 3400);
     assert!(kinds(&all).iter().all(|(_, k)| *k != paid));
+
+    // The page: A opens /dash/books on a 375-px phone, picks today, and reads its report.
+    let browser = shoukuan_tests::browser::Browser::wechat().await.unwrap();
+    browser
+        .driver
+        .goto(pay.worker().url("/health"))
+        .await
+        .unwrap();
+    let cookie = a.cookie.split(';').next().unwrap();
+    let (name, value) = cookie.split_once('=').unwrap();
+    browser
+        .driver
+        .add_cookie(thirtyfour::Cookie::new(name.trim(), value.trim()))
+        .await
+        .unwrap();
+    browser
+        .driver
+        .goto(pay.worker().url("/dash/books"))
+        .await
+        .unwrap();
+    let day = browser
+        .wait_for("#book-days li[data-status='matched'] button")
+        .await
+        .unwrap();
+    assert!(day.text().await.unwrap().contains(&today));
+    day.click().await.unwrap();
+    let report = browser.wait_for("#book-report").await.unwrap();
+    let text = report.text().await.unwrap();
+    assert!(
+        text.contains("已核对一致") && text.contains("¥12.00"),
+        "{text}"
+    );
+    let width = browser
+        .eval("return document.documentElement.scrollWidth")
+        .await
+        .unwrap();
+    assert!(
+        width.as_i64().unwrap() <= 375,
+        "the page is {width} px wide"
+    );
+    browser.quit().await.unwrap();
 }
