@@ -461,3 +461,74 @@ async fn platform_bills_are_per_sub_merchant_and_each_payee_sees_its_own() {
     );
     browser.quit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_bill_not_made_yet_is_retried_every_half_hour_then_flagged_at_noon() {
+    let pay = books().await;
+    let payee: Payee = pay.payee().await;
+    let collection = pay.collection(&payee, Some("10.00")).await;
+    paid_order(&pay, &collection).await;
+    let (today, next_morning) = today_and_next_morning();
+    // The simulator's clock is not moved: for it today's bill is still being made.
+    let attempts = |pay: &Pay| {
+        pay.worker()
+            .query(&format!(
+                "SELECT state, attempts FROM book_days WHERE bill_date = '{today}'"
+            ))
+            .unwrap()
+    };
+    cron(&pay, next_morning).await;
+    assert_eq!(
+        attempts(&pay),
+        vec![json!({ "state": "waiting", "attempts": 1 })]
+    );
+    let waiting = report(&pay, &today).await;
+    assert_eq!(waiting["status"], "waiting");
+    assert!(
+        waiting["bills"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("STATEMENT_CREATING"),
+        "{waiting}"
+    );
+    cron(&pay, next_morning + 15 * 60).await;
+    assert_eq!(
+        attempts(&pay),
+        vec![json!({ "state": "waiting", "attempts": 1 })]
+    );
+    cron(&pay, next_morning + 30 * 60).await;
+    assert_eq!(
+        attempts(&pay),
+        vec![json!({ "state": "waiting", "attempts": 2 })]
+    );
+    // 12:01: still no bill, and our ledger has a payment that day: flagged, no longer retried.
+    cron(&pay, next_morning + 90 * 60).await;
+    assert_eq!(
+        attempts(&pay),
+        vec![json!({ "state": "missing", "attempts": 3 })]
+    );
+    assert_eq!(report(&pay, &today).await["status"], "missing");
+    let flags = pay
+        .worker()
+        .query("SELECT kind FROM pay_flags WHERE kind = 'books_missing'")
+        .unwrap();
+    assert_eq!(flags.len(), 1);
+    cron(&pay, next_morning + 150 * 60).await;
+    assert_eq!(
+        attempts(&pay),
+        vec![json!({ "state": "missing", "attempts": 3 })]
+    );
+}
+
+#[tokio::test]
+async fn a_day_without_trades_on_either_side_needs_no_bill() {
+    let pay = books().await;
+    let today = ShanghaiDay::of(now());
+    let yesterday = ShanghaiDay::from_number(today.number() - 1).to_date_string();
+    let half_past_ten = today.start() + 10 * 3600 + 30 * 60;
+    pay.sim.set_bill_clock(half_past_ten).await.unwrap();
+    cron(&pay, half_past_ten).await;
+    let report = report(&pay, &yesterday).await;
+    assert_eq!(report["bills"][0]["state"], "no_bill", "{report}");
+    assert_eq!(report["status"], "matched");
+}
