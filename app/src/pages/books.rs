@@ -7,7 +7,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
-use shoukuan_core::bill::reconcile::{DayReport, Discrepancy};
+use shoukuan_core::bill::reconcile::Discrepancy;
+use shoukuan_core::bill::report::DayReport;
 use shoukuan_core::money::Fen;
 use shoukuan_core::paytime::{self, ShanghaiDay};
 

@@ -17,6 +17,7 @@
 pub mod fund;
 pub mod gzip;
 pub mod reconcile;
+pub mod report;
 pub mod trade;
 
 use sha1::{Digest as _, Sha1};
@@ -24,7 +25,8 @@ use sha1::{Digest as _, Sha1};
 use crate::money::Fen;
 use crate::paytime::{civil_from_days, days_from_civil, CST_OFFSET_SECS};
 
-pub use reconcile::{DayReport, Discrepancy, DiscrepancyKind};
+pub use reconcile::{Discrepancy, DiscrepancyKind};
+pub use report::DayReport;
 
 /// Why a bill file was not accepted. Nothing from a refused file is used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -22,6 +22,7 @@
 
 mod fetch;
 mod ledger;
+mod ours;
 mod report;
 mod routes;
 
@@ -156,7 +157,7 @@ async fn attempt(
     let path = bill::trade_bill_path(&date, target.sub_mchid.as_deref());
     let (text, hash) = match fetch::fetch(env, config, &path).await {
         Fetched::File { text, hash } => (text, hash),
-        Fetched::NoStatement if !ledger::has_money(env, day, target).await? => {
+        Fetched::NoStatement if !ours::has_money(env, day, target).await? => {
             return ledger::finish(env, &date, target, "no_bill", Some("当日无交易"), now).await;
         }
         Fetched::NoStatement => {
@@ -197,7 +198,7 @@ async fn attempt(
         }
         None => None,
     };
-    let (orders, refunds) = ledger::our_side(env, day, target, &trade).await?;
+    let (orders, refunds) = ours::our_side(env, day, target, &trade).await?;
     let found = reconcile(day, &trade, &orders, &refunds, target.payee.as_deref());
     for d in &found.discrepancies {
         ledger::record_discrepancy(env, &date, &target.merchant, d, now).await?;

@@ -2,9 +2,8 @@
 //! narrows everything to one payee's money (None: the operator's view of all of it).
 
 use serde::{Deserialize, Serialize};
-use shoukuan_core::bill::reconcile::{
-    day_status, BillState, DayReport, DayStatus, Discrepancy, DiscrepancyKind, PayeeTotals,
-};
+use shoukuan_core::bill::reconcile::{Discrepancy, DiscrepancyKind, PayeeTotals};
+use shoukuan_core::bill::report::{day_status, BillState, DayReport, DayStatus};
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::bill::report::{day_status, BillState, DayStatus};
 use crate::bill::trade::{TradeBill, TradeKind, TradeRow};
 use crate::bill::{format_cst_time, parse_cst_time};
 
