@@ -8,6 +8,7 @@
 
 pub mod abtest;
 pub mod approval;
+pub mod bill;
 pub mod channel;
 pub mod checkout;
 pub mod collection;

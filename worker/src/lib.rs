@@ -3,6 +3,7 @@
 //! Handlers are thin: every rule lives in `shoukuan-core`.
 
 mod abuse;
+mod books;
 mod collections;
 mod config;
 mod directed;
@@ -68,6 +69,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Product(route) => products::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
         Route::Growth(route) => growth::handle(route, req, env).await,
+        Route::Books(route) => books::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
         Route::Notice(route) => notices::handle(route, req, env).await,
         Route::Directed(route) => directed::handle(route, req, env).await,
