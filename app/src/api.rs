@@ -168,6 +168,18 @@ pub async fn close(id: &str, token: &str) -> Result<CollectionView, Error> {
     .await
 }
 
+/// `POST /api/collections/:id/reopen` with the manage token.
+pub async fn reopen(id: &str, token: &str) -> Result<CollectionView, Error> {
+    send(
+        with_token(
+            Request::post(&format!("/api/collections/{id}/reopen")),
+            token,
+        )
+        .build(),
+    )
+    .await
+}
+
 /// `GET /api/orders/:id` (`refresh`: let the worker ask WeChat Pay while the order is pending).
 pub async fn order(id: &str, refresh: bool) -> Result<shoukuan_core::order::OrderView, Error> {
     let query = if refresh { "?refresh=1" } else { "" };

@@ -324,10 +324,29 @@ pub async fn update(id: &str, mut req: Request, env: &Env) -> Result<Response, A
 
 /// `POST /api/collections/:id/close`: payers see 该收款已关闭 instead of the QR.
 pub async fn close(id: &str, req: Request, env: &Env) -> Result<Response, ApiError> {
-    load_managed(id, &req, env).await?;
+    set_status(id, &req, env, Status::Closed).await
+}
+
+/// `POST /api/collections/:id/reopen`: a closed collection takes payments again, as it was
+/// (a split keeps its list and rules; a deadline already past still ends it).
+pub async fn reopen(id: &str, req: Request, env: &Env) -> Result<Response, ApiError> {
+    set_status(id, &req, env, Status::Open).await
+}
+
+async fn set_status(
+    id: &str,
+    req: &Request,
+    env: &Env,
+    status: Status,
+) -> Result<Response, ApiError> {
+    load_managed(id, req, env).await?;
     db(env)?
-        .prepare("UPDATE collections SET status = 'closed', updated_at = ?2 WHERE id = ?1")
-        .bind(&[id.into(), JsValue::from_f64(now_secs() as f64)])?
+        .prepare("UPDATE collections SET status = ?2, updated_at = ?3 WHERE id = ?1")
+        .bind(&[
+            id.into(),
+            status.as_str().into(),
+            JsValue::from_f64(now_secs() as f64),
+        ])?
         .run()
         .await?;
     get(id, env).await

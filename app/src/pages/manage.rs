@@ -156,6 +156,18 @@ fn fixed_after_publishing(kind: Kind) -> &'static str {
     }
 }
 
+/// What reopening does, per kind.
+fn reopen_hint(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Split => {
+            "重新打开后，付款链接恢复可用，原有名单和付款记录都保留；已过截止时间的接龙仍不能报名。"
+        }
+        Kind::Request | Kind::Product => {
+            "重新打开后，原来的付款链接恢复可用，付款人又能看到收款码。"
+        }
+    }
+}
+
 #[component]
 fn Editor(view: CollectionView, token: String) -> impl IntoView {
     let kind = view.kind;
@@ -227,6 +239,20 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
             busy.set(false);
         });
     };
+    let reopen = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        closing.set(None);
+        spawn_local(async move {
+            match api::reopen(&id.get_value(), &token.get_value()).await {
+                Ok(view) => status.set(view.status),
+                Err(e) => closing.set(Some(Outcome::failed(&e))),
+            }
+            busy.set(false);
+        });
+    };
     let pay_path = Route::Pay(view.id.clone()).path();
     let admin_href = format!("/admin/{}#t={}", view.id, token.get_value());
     let open = move || status.get() == Status::Open;
@@ -249,9 +275,12 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
                 fallback=move || view! {
                     <div id="closed_notice" class="closed">
                         <p>{format!("这个{noun}已关闭，付款人看不到收款码。")}</p>
-                        <p>"已关闭的不能重新打开；如需继续收款，请重新发起。"</p>
+                        <p>{reopen_hint(kind)}</p>
                     </div>
-                    <a class="button" href="/new">"重新发起"</a>
+                    <button id="reopen" class="button" type="button" prop:disabled=move || busy.get() on:click=reopen>
+                        {format!("重新打开{noun}")}
+                    </button>
+                    <OutcomeLine outcome=closing id="reopen_result" />
                 }
             >
                 <form on:submit=save novalidate=true>

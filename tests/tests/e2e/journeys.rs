@@ -262,6 +262,25 @@ async fn each_kind_has_its_own_manage_page() {
     browser.driver.refresh().await.unwrap();
     wait_text(&browser, "#closed_notice", "已关闭", 20).await;
     assert!(browser.driver.find(By::Css("#save")).await.is_err());
+    // A closed item can be reopened: payers can sign up again, the list is kept.
+    wait_text(&browser, "#closed_notice", "名单", 20).await;
+    click(&browser, "#reopen").await;
+    wait_text(&browser, "#manage_status", "接龙中", 20).await;
+    browser.wait_for("#save").await.unwrap();
+    let view: Value = reqwest::get(worker.url(&format!("/api/collections/{split}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "open", "{view}");
+    let joined = reqwest::Client::new()
+        .post(worker.url(&format!("/api/splits/{split}/join")))
+        .json(&json!({ "name": "重开后" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), 201);
 
     // A wrong token: an error, never a form that fails only on save.
     browser.driver.goto("about:blank").await.unwrap();
