@@ -36,6 +36,7 @@ pub mod routing;
 pub mod session;
 pub mod share;
 pub mod split;
+pub mod split_settings;
 pub mod text;
 pub mod urlenc;
 pub mod wechatpay;
