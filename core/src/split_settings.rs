@@ -86,7 +86,7 @@ mod tests {
             },
             Some(10),
         );
-        let changed = apply(&fixed, &edited("30", "2030-01-01T18:00"), 4, NOW).unwrap();
+        let changed = apply(&fixed, &edited("30", "2026-12-01T18:00"), 4, NOW).unwrap();
         assert_eq!(changed.cap, Some(30));
         assert!(changed.deadline.is_some());
         assert_eq!(changed.mode, fixed.mode);
