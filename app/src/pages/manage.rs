@@ -38,7 +38,7 @@ enum Extra {
 enum State {
     Loading,
     /// The collection, and what its kind adds.
-    Ready(CollectionView, Extra),
+    Ready(Box<(CollectionView, Extra)>),
     NotFound,
     WrongToken,
     Failed(String),
@@ -90,7 +90,7 @@ pub fn Manage(id: String) -> impl IntoView {
             };
             state.set(match (managed, extra) {
                 (Ok(_), Err(e)) => State::Failed(e.message()),
-                (Ok(view), Ok(extra)) => State::Ready(view, extra),
+                (Ok(view), Ok(extra)) => State::Ready(Box::new((view, extra))),
                 (Err(e), _) if e.is_not_found() => State::NotFound,
                 (Err(e), _) if e.is_unauthorized() => State::WrongToken,
                 (Err(e), _) => State::Failed(e.message()),
@@ -122,11 +122,14 @@ pub fn Manage(id: String) -> impl IntoView {
             }
             .into_any()
         }
-        State::Ready(view, extra) => view! {
+        State::Ready(ready) => {
+            let (view, extra) = *ready;
+            view! {
             {published.then(|| view! { <Published view=view.clone() token=token.get_value() /> })}
             <Editor view=view extra=extra token=token.get_value() />
+            }
+            .into_any()
         }
-        .into_any(),
     };
     view! { <main class="page">{body}</main> }.into_any()
 }
