@@ -94,13 +94,16 @@ pub fn interpret<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, Erro
 }
 
 /// `GET /api/config`: what this deployment has configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct Config {
     /// Whether publishing needs the operator's invite code.
     pub invite_required: bool,
     /// Whether split reminders through the Official Account are configured (its template).
     #[serde(default)]
     pub reminders: bool,
+    /// How payees reach the operator (`OPERATOR_CONTACT`), shown while they wait for approval.
+    #[serde(default)]
+    pub operator_contact: Option<String>,
 }
 
 /// Sends a built request and interprets the answer.
@@ -151,9 +154,24 @@ pub async fn get_managed(id: &str, token: &str) -> Result<CollectionView, Error>
     .await
 }
 
-/// `PUT /api/collections/:id` with the manage token.
-pub async fn update(id: &str, token: &str, body: &NewCollection) -> Result<CollectionView, Error> {
+/// `PUT /api/collections/:id` with the manage token: the collection's fields, and a price
+/// page's `product` part.
+pub async fn update(
+    id: &str,
+    token: &str,
+    body: &shoukuan_core::publish::PublishBody,
+) -> Result<CollectionView, Error> {
     send(with_token(Request::put(&format!("/api/collections/{id}")), token).json(body)).await
+}
+
+/// `GET /api/splits/:id`: a split's rules and list (the manage page edits its cap and deadline).
+pub async fn split(id: &str) -> Result<shoukuan_core::split::SplitView, Error> {
+    send(Request::get(&format!("/api/splits/{id}")).build()).await
+}
+
+/// `GET /api/products/:id`: a price page's details (the manage page edits them).
+pub async fn product(id: &str) -> Result<shoukuan_core::product::ProductView, Error> {
+    send(Request::get(&format!("/api/products/{id}")).build()).await
 }
 
 /// `POST /api/collections/:id/close` with the manage token.
@@ -161,6 +179,18 @@ pub async fn close(id: &str, token: &str) -> Result<CollectionView, Error> {
     send(
         with_token(
             Request::post(&format!("/api/collections/{id}/close")),
+            token,
+        )
+        .build(),
+    )
+    .await
+}
+
+/// `POST /api/collections/:id/reopen` with the manage token.
+pub async fn reopen(id: &str, token: &str) -> Result<CollectionView, Error> {
+    send(
+        with_token(
+            Request::post(&format!("/api/collections/{id}/reopen")),
             token,
         )
         .build(),

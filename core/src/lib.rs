@@ -44,6 +44,7 @@ pub mod selfservice;
 pub mod session;
 pub mod share;
 pub mod split;
+pub mod split_settings;
 pub mod text;
 pub mod urlenc;
 pub mod wechatpay;

@@ -3,8 +3,7 @@
 
 use serde::Deserialize;
 use shoukuan_core::collection::{
-    is_valid_id, AmountRule, CollectionView, Created, FieldError, Kind, NewCollection, Status,
-    ValidCollection,
+    is_valid_id, AmountRule, CollectionView, Created, FieldError, Kind, Status, ValidCollection,
 };
 use shoukuan_core::money::Fen;
 use shoukuan_core::publish::{Extra, PublishBody};
@@ -33,6 +32,8 @@ struct Row {
     pay_code: String,
     manage_token_hash: String,
     created_at: i64,
+    /// `personal` (the payee's own 收款码) or `merchant` (WeChat Pay).
+    pay_mode: String,
 }
 
 impl Row {
@@ -86,6 +87,8 @@ pub fn public_config(env: &Env) -> Result<Response, ApiError> {
             // What the pages offer: reminders need the Official Account and its template.
             "reminders": crate::config::setting(env, "WECHAT_REMINDER_TEMPLATE_ID").is_some()
                 && crate::config::setting(env, "WECHAT_APPID").is_some(),
+            // Whom a payee waiting for approval contacts (a WeChat id, a phone number).
+            "operator_contact": crate::config::setting(env, "OPERATOR_CONTACT"),
         }),
     )
 }
@@ -273,6 +276,10 @@ async fn load_managed(id: &str, req: &Request, env: &Env) -> Result<Row, ApiErro
         .flatten()
         .unwrap_or_default();
     let token = header.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
+    load_with_token(id, token, env).await
+}
+
+async fn load_with_token(id: &str, token: &str, env: &Env) -> Result<Row, ApiError> {
     let row = load(id, env).await?;
     if token.is_empty() || !secrets::secret_eq(&secrets::token_hash(token), &row.manage_token_hash)
     {
@@ -281,33 +288,78 @@ async fn load_managed(id: &str, req: &Request, env: &Env) -> Result<Row, ApiErro
     Ok(row)
 }
 
-/// `PUT /api/collections/:id`: edit payee name, title, amount and note.
+/// A manage page's credential `manage <id> <token>` (image uploads): the collection id once
+/// the token is checked (401 when wrong), `None` for anything else (an invite code).
+pub async fn managed_by(credential: &str, env: &Env) -> Result<Option<String>, ApiError> {
+    let Some(rest) = credential.strip_prefix("manage ") else {
+        return Ok(None);
+    };
+    let (id, token) = rest.trim().split_once(' ').unwrap_or((rest, ""));
+    let row = load_with_token(id, token.trim(), env).await?;
+    Ok(Some(row.id))
+}
+
+/// `PUT /api/collections/:id`: edit what the collection's kind has — payee name, title, note;
+/// the amount of a request, the price and the `product` part (images, description, original
+/// price, deadline, shop, topics) of a price page; a split's cap and deadline
+/// (`core::split_settings`; its way of splitting and amounts stay); and the 收款码 of a
+/// personal-code collection (a new code must be sent; none keeps the old one).
 pub async fn update(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let row = load_managed(id, &req, env).await?;
     if row.status != Status::Open.as_str() {
         return Err(ApiError::Closed);
     }
-    let mut draft: NewCollection = http::read_json(&mut req).await?;
-    // The receive code is fixed at publish time: a manage link must not redirect the money.
-    draft.pay_code = row.pay_code.clone();
+    let body: PublishBody = http::read_json(&mut req).await?;
+    let mut draft = body.collection;
+    // Only a personal-code collection has a 收款码 to replace; merchant ones keep theirs.
+    if row.pay_mode != "personal" || draft.pay_code.trim().is_empty() {
+        draft.pay_code = row.pay_code.clone();
+    }
     // A split's amounts live in its own settings (`splits`), not in `amount_fen`.
     if row.kind == Kind::Split.as_str() {
         draft.amount = None;
     }
-    let valid = draft.validate().map_err(ApiError::Invalid)?;
-    if row.kind == Kind::Product.as_str() && valid.amount == AmountRule::PayerEntered {
-        return Err(ApiError::Invalid(vec![
-            shoukuan_core::collection::FieldError {
-                field: "amount".into(),
-                code: "INVALID_AMOUNT".into(),
-                message: "价格页需要填写价格".into(),
-            },
-        ]));
+    let valid = draft.validate().map_err(ApiError::Invalid);
+    let price = match &valid {
+        Ok(v) => match v.amount {
+            AmountRule::Fixed { fen } => Some(fen),
+            AmountRule::PayerEntered => None,
+        },
+        Err(_) => None,
+    };
+    let product = match (row.kind == Kind::Product.as_str(), body.product) {
+        (true, Some(part)) => Some(part.validate(price, now_secs())),
+        (true, None) if valid.is_ok() && price.is_none() => Some(Err(vec![FieldError {
+            field: "amount".into(),
+            code: "INVALID_AMOUNT".into(),
+            message: "价格页需要填写价格".into(),
+        }])),
+        _ => None,
+    };
+    // Every problem at once: the collection's and the product's.
+    let product = match (valid, product) {
+        (Ok(v), None) => Ok((v, None)),
+        (Ok(v), Some(Ok(p))) => Ok((v, Some(p))),
+        (Ok(_), Some(Err(e))) => Err(e),
+        (Err(ApiError::Invalid(mut e)), Some(Err(more))) => {
+            e.extend(more.into_iter().filter(|m| m.field != "amount"));
+            Err(e)
+        }
+        (Err(e), _) => return Err(e),
+    };
+    let (valid, product) = product.map_err(ApiError::Invalid)?;
+    if let Some(product) = &product {
+        crate::products::check_images(env, product).await?;
     }
-    db(env)?
+    let db = db(env)?;
+    let split = match (row.kind == Kind::Split.as_str(), &body.split) {
+        (true, Some(edited)) => Some(split_settings(&db, id, edited).await?),
+        _ => None,
+    };
+    let mut statements = vec![db
         .prepare(
-            "UPDATE collections SET payee_name = ?2, title = ?3, amount_fen = ?4, note = ?5, updated_at = ?6 \
-             WHERE id = ?1 AND status = 'open'",
+            "UPDATE collections SET payee_name = ?2, title = ?3, amount_fen = ?4, note = ?5, \
+             pay_code = ?7, updated_at = ?6 WHERE id = ?1 AND status = 'open'",
         )
         .bind(&[
             id.into(),
@@ -316,18 +368,86 @@ pub async fn update(id: &str, mut req: Request, env: &Env) -> Result<Response, A
             amount_value(valid.amount),
             valid.note.as_str().into(),
             JsValue::from_f64(now_secs() as f64),
-        ])?
-        .run()
-        .await?;
+            valid.pay_code.as_str().into(),
+        ])?];
+    if let Some(product) = &product {
+        statements.push(crate::products::update_statement(&db, id, product)?);
+    }
+    if let Some(spec) = &split {
+        let json = serde_json::to_string(spec).map_err(|e| ApiError::Internal(e.to_string()))?;
+        // The cap is checked against the sign-ups again inside the statement.
+        statements.push(
+            db.prepare(
+                "UPDATE splits SET spec = ?2, cap = ?3, deadline = ?4 WHERE collection_id = ?1 \
+                 AND (?3 IS NULL OR (SELECT COUNT(*) FROM participants WHERE collection_id = ?1) <= ?3)",
+            )
+            .bind(&[
+                id.into(),
+                json.into(),
+                spec.cap.map_or(JsValue::NULL, |c| JsValue::from_f64(f64::from(c))),
+                spec.deadline
+                    .map_or(JsValue::NULL, |d| JsValue::from_f64(d.unix() as f64)),
+            ])?,
+        );
+    }
+    // One batch: the collection and its product change together or not at all.
+    db.batch(statements).await?;
     get(id, env).await
+}
+
+/// A split's settings as the manage page edited them (`core::split_settings`): 400 on
+/// `split.cap` / `split.deadline` when refused.
+async fn split_settings(
+    db: &D1Database,
+    id: &str,
+    edited: &shoukuan_core::split::NewSplit,
+) -> Result<shoukuan_core::split::SplitSpec, ApiError> {
+    #[derive(Deserialize)]
+    struct Current {
+        spec: String,
+        joined: i64,
+    }
+    let current = db
+        .prepare(
+            "SELECT spec, (SELECT COUNT(*) FROM participants WHERE collection_id = ?1) AS joined \
+             FROM splits WHERE collection_id = ?1",
+        )
+        .bind(&[id.into()])?
+        .first::<Current>(None)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let spec = serde_json::from_str(&current.spec)
+        .map_err(|e| ApiError::Internal(format!("split {id}: {e}")))?;
+    let joined = u32::try_from(current.joined).unwrap_or(u32::MAX);
+    shoukuan_core::split_settings::apply(&spec, edited, joined, now_secs())
+        .map_err(ApiError::Invalid)
 }
 
 /// `POST /api/collections/:id/close`: payers see 该收款已关闭 instead of the QR.
 pub async fn close(id: &str, req: Request, env: &Env) -> Result<Response, ApiError> {
-    load_managed(id, &req, env).await?;
+    set_status(id, &req, env, Status::Closed).await
+}
+
+/// `POST /api/collections/:id/reopen`: a closed collection takes payments again, as it was
+/// (a split keeps its list and rules; a deadline already past still ends it).
+pub async fn reopen(id: &str, req: Request, env: &Env) -> Result<Response, ApiError> {
+    set_status(id, &req, env, Status::Open).await
+}
+
+async fn set_status(
+    id: &str,
+    req: &Request,
+    env: &Env,
+    status: Status,
+) -> Result<Response, ApiError> {
+    load_managed(id, req, env).await?;
     db(env)?
-        .prepare("UPDATE collections SET status = 'closed', updated_at = ?2 WHERE id = ?1")
-        .bind(&[id.into(), JsValue::from_f64(now_secs() as f64)])?
+        .prepare("UPDATE collections SET status = ?2, updated_at = ?3 WHERE id = ?1")
+        .bind(&[
+            id.into(),
+            status.as_str().into(),
+            JsValue::from_f64(now_secs() as f64),
+        ])?
         .run()
         .await?;
     get(id, env).await

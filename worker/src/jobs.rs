@@ -12,7 +12,7 @@ use crate::http;
 
 /// Runs every job once, at `now`.
 pub async fn run_all(env: &Env, now: i64) {
-    crate::pay::scheduled(env).await;
+    crate::pay::scheduled(env, now).await;
     crate::abuse::scheduled(env).await;
     crate::notices::scheduled(env, now).await;
     crate::growth::points::scheduled(env, now).await;

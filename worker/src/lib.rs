@@ -62,6 +62,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::ManageCollection(id) => collections::get_managed(&id, &req, env).await,
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
+        Route::ReopenCollection(id) => collections::reopen(&id, req, env).await,
         Route::PayerPage(id) => growth::visitor::payer_page(&id, req, env).await,
         Route::AppPage => pages::app_page(env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,

@@ -45,6 +45,24 @@ pub fn insert_statement(
         ])?)
 }
 
+/// The statement that replaces a product's details (the manage page's save).
+pub fn update_statement(
+    db: &D1Database,
+    id: &str,
+    product: &Product,
+) -> Result<D1PreparedStatement, ApiError> {
+    let json = serde_json::to_string(product).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(db
+        .prepare("UPDATE products SET detail = ?2, deadline = ?3 WHERE collection_id = ?1")
+        .bind(&[
+            id.into(),
+            json.into(),
+            product
+                .deadline
+                .map_or(JsValue::NULL, |d| JsValue::from_f64(d.unix() as f64)),
+        ])?)
+}
+
 /// Refuses a product whose images were not uploaded here (400 on `product.images`).
 pub async fn check_images(env: &Env, product: &Product) -> Result<(), ApiError> {
     #[derive(Deserialize)]
@@ -116,23 +134,32 @@ async fn get(id: &str, env: &Env) -> Result<Response, ApiError> {
 /// `POST /api/images` with the image as the body (`Content-Type: image/jpeg|png|webp`):
 /// `201 {"key", "path"}`. Who may publish may upload (invite code in `X-Invite-Code`, or an
 /// approved payee session).
+///
+/// A manage page sends `X-Invite-Code: manage <id> <manage token>` instead: the collection's
+/// manage link is the credential, and the quota is that collection's.
 async fn upload(mut req: Request, env: &Env) -> Result<Response, ApiError> {
-    let publish = PublishConfig::from_env(env);
-    let owner = crate::session::publisher(&req, env, publish.access).await?;
-    if owner.is_none() {
-        let given = req
-            .headers()
-            .get("x-invite-code")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        collections::check_invite(&req, env, &publish, &given).await?;
-    }
-    // The upload quota: per payee, or per client address when publishing by invite code.
+    let given = req
+        .headers()
+        .get("x-invite-code")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let guard = abuse::Guard::new(&req, env);
-    let publisher = match &owner {
-        Some(openid) => format!("payee:{}", secrets::token_hash(openid.as_str())),
-        None => guard.client().to_owned(),
+    let (publisher, owner) = match collections::managed_by(&given, env).await? {
+        Some(id) => (format!("manage:{id}"), None),
+        None => {
+            let publish = PublishConfig::from_env(env);
+            let owner = crate::session::publisher(&req, env, publish.access).await?;
+            if owner.is_none() {
+                collections::check_invite(&req, env, &publish, &given).await?;
+            }
+            // The upload quota: per payee, or per client address when publishing by invite code.
+            let publisher = match &owner {
+                Some(openid) => format!("payee:{}", secrets::token_hash(openid.as_str())),
+                None => guard.client().to_owned(),
+            };
+            (publisher, owner)
+        }
     };
     guard.check(env, &UPLOAD_PER_PUBLISHER, &publisher).await?;
     let content_type = req

@@ -20,6 +20,8 @@ pub enum Route {
     UpdateCollection(String),
     /// `POST /api/collections/:id/close` (manage token)
     CloseCollection(String),
+    /// `POST /api/collections/:id/reopen` (manage token)
+    ReopenCollection(String),
     /// `GET /c/:id`: the server-rendered payer page.
     PayerPage(String),
     /// `POST /api/test/cron` `{now}`: every scheduled job at a given time (test hook).
@@ -84,6 +86,9 @@ impl Route {
             }
             (Method::Post, ["api", "collections", id, "close"]) => {
                 Route::CloseCollection(id.to_string())
+            }
+            (Method::Post, ["api", "collections", id, "reopen"]) => {
+                Route::ReopenCollection(id.to_string())
             }
             (Method::Get | Method::Head, ["c", id]) => Route::PayerPage(id.to_string()),
             (Method::Post, ["api", "test", "cron"]) => Route::TestCron,

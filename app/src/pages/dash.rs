@@ -1,7 +1,7 @@
 //! `/dash`, the payee dashboard: sign in through WeChat (the worker's `/oauth/start`), wait for
 //! the operator's approval, then manage what the Official Account shows — own collections
 //! (and claiming earlier ones by their manage link), keyword replies, channels with their QR
-//! codes and funnels, menu-jump routes and the custom menu.
+//! codes and funnels, and menu-jump routes (the custom menu is the operator's).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::dash_api::{self as api, Channel, Me, MenuRoute, MyCollection, Rule};
 use crate::api::Error;
+use crate::components::{CopyRow, Outcome, OutcomeLine};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
@@ -42,27 +43,13 @@ pub fn Dash() -> impl IntoView {
         State::SignedOut if in_wechat() => view! {
             <article class="card">
                 <h1 class="title">"收款后台"</h1>
-                <p>"用微信登录后管理收款、关键词回复和渠道二维码。"</p>
+                <p>"用微信登录后，可以查看收到的钱、管理你发起的收款。"</p>
                 <a id="sign_in" class="button" href="/oauth/start?next=/dash">"微信登录"</a>
             </article>
         }
         .into_any(),
-        State::SignedOut => view! {
-            <article class="card">
-                <h1 class="title">"请在微信中打开"</h1>
-                <p class="hint">"收款后台通过公众号登录：请在微信里打开公众号菜单中的「收款后台」，或把本页链接发到微信里打开。"</p>
-            </article>
-        }
-        .into_any(),
-        State::Ready(me) if me.status != "approved" => view! {
-            <article class="card">
-                <h1 class="title">{if me.status == "revoked" { "账号已停用" } else { "等待审核" }}</h1>
-                <p>"请把下面的账号编号发给运营方，审核通过后刷新本页。"</p>
-                <p><code id="openid">{me.openid.clone()}</code></p>
-            </article>
-            <super::growth::Approvals />
-        }
-        .into_any(),
+        State::SignedOut => view! { <OpenInWeChat /> }.into_any(),
+        State::Ready(me) if me.status != "approved" => view! { <Waiting me=me /> <super::growth::Approvals /> }.into_any(),
         State::Ready(_) => view! { <Board /> }.into_any(),
         State::Failed(message) => view! {
             <article class="card error-card"><h1 class="title">"加载失败"</h1><p class="hint">{message}</p></article>
@@ -71,6 +58,77 @@ pub fn Dash() -> impl IntoView {
     }
     };
     view! { <main class="page dash">{body}</main> }
+}
+
+/// Outside WeChat: the way in, without Official Account words.
+#[component]
+fn OpenInWeChat() -> impl IntoView {
+    let here = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
+    view! {
+        <article class="card" id="open_in_wechat">
+            <h1 class="title">"请在微信里打开"</h1>
+            <p>"收款后台用微信登录，只能在微信里打开。"</p>
+            <p class="hint">"复制本页链接，发给微信里的「文件传输助手」，再在微信里点开它。"</p>
+            <CopyRow label="本页链接" input_id="dash_link" button_id="copy_dash_link" value=here
+                done_text="已复制，去微信「文件传输助手」粘贴发送吧" />
+        </article>
+    }
+}
+
+/// Signed in, not (or no longer) approved: the account id to send, with copy and refresh, and
+/// whom to send it to.
+#[component]
+fn Waiting(me: Me) -> impl IntoView {
+    let revoked = me.status == "revoked";
+    let copied = RwSignal::new(None::<Outcome>);
+    let openid = StoredValue::new(me.openid.clone());
+    let contact = RwSignal::new(None::<String>);
+    spawn_local(async move {
+        if let Ok(config) = crate::api::config().await {
+            contact.set(config.operator_contact);
+        }
+    });
+    let copy = move |_| {
+        spawn_local(async move {
+            copied.set(Some(
+                if crate::clipboard::copy_text(&openid.get_value(), "openid").await {
+                    Outcome::Done("已复制，去微信里粘贴发给对方吧".to_owned())
+                } else {
+                    Outcome::Done("请长按上面的编号复制".to_owned())
+                },
+            ));
+        });
+    };
+    let reload = |_| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().reload();
+        }
+    };
+    view! {
+        <article class="card" id="waiting">
+            <h1 class="title">{if revoked { "账号已停用" } else { "等待开通" }}</h1>
+            <p>{if revoked {
+                "你的收款后台已被停用。如有疑问，请把下面的账号编号发给平台的管理员。"
+            } else {
+                "收款后台需要平台的管理员开通。请把下面的账号编号发给管理员，开通后点「刷新」。"
+            }}</p>
+            <p class="label">"账号编号"</p>
+            <p><code id="openid">{me.openid.clone()}</code></p>
+            <div class="actions">
+                <button id="copy_openid" class="button small" type="button" on:click=copy>"复制编号"</button>
+                <button id="refresh" class="button small secondary" type="button" on:click=reload>"刷新"</button>
+            </div>
+            <OutcomeLine outcome=copied />
+            <p id="contact" class="hint">
+                {move || match contact.get() {
+                    Some(who) => format!("管理员联系方式：{who}"),
+                    None => "管理员就是把这个收款后台介绍给你的人（通常是公众号的运营方）。".to_owned(),
+                }}
+            </p>
+        </article>
+    }
 }
 
 #[component]
@@ -83,7 +141,6 @@ fn Board() -> impl IntoView {
         <Keywords />
         <Channels />
         <Routes />
-        <Menu />
         <super::growth::Growth />
     }
 }
@@ -372,52 +429,6 @@ fn Routes() -> impl IntoView {
                 <input id="route_key" class="input" type="text" placeholder="标识，如 pay" bind:value=key />
                 <input id="route_target" class="input" type="text" placeholder="页面，如 /c/收款编号" bind:value=target />
                 <button class="button small" type="submit">"添加入口"</button>
-            </form>
-            {notice_view(notice)}
-        </section>
-    }
-}
-
-const MENU_EXAMPLE: &str = r#"{"button":[{"name":"付款","type":"view","route":"pay"},{"name":"帮助","type":"click","key":"帮助"}]}"#;
-
-#[component]
-fn Menu() -> impl IntoView {
-    let notice: Notice = RwSignal::new(None);
-    let text = RwSignal::new(String::new());
-    spawn_local(async move {
-        if let Ok(body) = api::get::<Value>("/api/dash/menu").await {
-            if !body["menu"].is_null() {
-                text.set(serde_json::to_string_pretty(&body["menu"]).unwrap_or_default());
-            }
-        }
-    });
-    let save_and_publish = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let menu: Value = match serde_json::from_str(&text.get_untracked()) {
-            Ok(menu) => menu,
-            Err(e) => {
-                notice.set(Some(Err(format!("菜单不是有效的 JSON：{e}"))));
-                return;
-            }
-        };
-        spawn_local(async move {
-            let result = match api::put::<Value, _>("/api/dash/menu", &menu).await {
-                Ok(_) => api::post::<Value, _>("/api/dash/menu/publish", &json!({})).await,
-                Err(e) => Err(e),
-            };
-            notice.set(Some(match result {
-                Ok(_) => Ok("菜单已发布（微信客户端约 5 分钟内更新）".into()),
-                Err(e) => Err(e.message()),
-            }));
-        });
-    };
-    view! {
-        <section class="card" id="menu">
-            <h2 class="title">"公众号菜单"</h2>
-            <p class="hint">"最多 3 个一级按钮：view 打开某个入口，click 回复同名关键词。"</p>
-            <form class="form" on:submit=save_and_publish>
-                <textarea id="menu_json" class="input code" rows="8" placeholder=MENU_EXAMPLE bind:value=text></textarea>
-                <button id="menu_publish" class="button small" type="submit">"保存并发布"</button>
             </form>
             {notice_view(notice)}
         </section>

@@ -12,8 +12,12 @@ pub fn Home() -> impl IntoView {
         <main class="page">
             <article class="card intro">
                 <h1 class="title">"收款"</h1>
-                <p>"上传你的微信收款码，填好金额和备注，得到一个收款链接。"</p>
-                <p>"把链接发到微信群或聊天里，对方打开后长按二维码即可付款。"</p>
+                <p>"上传你的微信收款码，填好内容，得到一个链接；发到微信群或聊天里，对方打开后长按二维码付款。"</p>
+                <ul class="kinds" id="home_kinds">
+                    <li><strong>"收款"</strong>"：向朋友收一笔钱，如 AA、班费、代购。"</li>
+                    <li><strong>"群接龙"</strong>"：发到群里报名，各自算出应付多少，你来确认谁付了。"</li>
+                    <li><strong>"价格页"</strong>"：发到朋友圈的商品页，有图片、价格和店铺。"</li>
+                </ul>
                 <a class="button" href=Route::New.path()>"发起收款"</a>
             </article>
         </main>

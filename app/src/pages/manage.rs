@@ -6,23 +6,39 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shoukuan_core::collection::FieldError;
 use shoukuan_core::collection::{CollectionView, Kind, Status};
+use shoukuan_core::product::Product;
+use shoukuan_core::publish::PublishBody;
+use shoukuan_core::split::{NewSplit, SplitMode, SplitSpec};
 
 use crate::api;
 use crate::components::{
     AmountField, CopyRow, FormError, FormState, NameAndTitle, NoteField, Outcome, OutcomeLine,
 };
 use crate::form::{self, AmountMode, Draft};
-use crate::pages::publish_kinds::AdminLink;
+use crate::pages::new::PayCodeUpload;
+use crate::pages::product::{ProductDraft, ProductFields};
+use crate::pages::publish_kinds::{self, AdminLink};
+use crate::pages::split::SplitDraft;
 use crate::route::{manage_token, Route};
 
 const WRONG_TOKEN: &str =
     "管理链接不正确或不完整：请使用发布时保存的完整管理链接（含 #t= 之后的部分）。";
 
+/// What a kind adds to the collection, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Extra {
+    None,
+    Product(Product),
+    Split(SplitSpec),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Loading,
-    Ready(CollectionView),
+    /// The collection, and what its kind adds.
+    Ready(Box<(CollectionView, Extra)>),
     NotFound,
     WrongToken,
     Failed(String),
@@ -61,11 +77,23 @@ pub fn Manage(id: String) -> impl IntoView {
     let load = move |id: String| {
         state.set(State::Loading);
         spawn_local(async move {
-            state.set(match api::get_managed(&id, &token.get_value()).await {
-                Ok(view) => State::Ready(view),
-                Err(e) if e.is_not_found() => State::NotFound,
-                Err(e) if e.is_unauthorized() => State::WrongToken,
-                Err(e) => State::Failed(e.message()),
+            let managed = api::get_managed(&id, &token.get_value()).await;
+            // What the kind adds, to edit it (not secret: the payer page shows it).
+            let extra = match &managed {
+                Ok(view) if view.kind == Kind::Product => {
+                    api::product(&id).await.map(|v| Extra::Product(v.product))
+                }
+                Ok(view) if view.kind == Kind::Split => {
+                    api::split(&id).await.map(|v| Extra::Split(v.spec))
+                }
+                _ => Ok(Extra::None),
+            };
+            state.set(match (managed, extra) {
+                (Ok(_), Err(e)) => State::Failed(e.message()),
+                (Ok(view), Ok(extra)) => State::Ready(Box::new((view, extra))),
+                (Err(e), _) if e.is_not_found() => State::NotFound,
+                (Err(e), _) if e.is_unauthorized() => State::WrongToken,
+                (Err(e), _) => State::Failed(e.message()),
             });
         });
     };
@@ -94,11 +122,14 @@ pub fn Manage(id: String) -> impl IntoView {
             }
             .into_any()
         }
-        State::Ready(view) => view! {
+        State::Ready(ready) => {
+            let (view, extra) = *ready;
+            view! {
             {published.then(|| view! { <Published view=view.clone() token=token.get_value() /> })}
-            <Editor view=view token=token.get_value() />
+            <Editor view=view extra=extra token=token.get_value() />
+            }
+            .into_any()
         }
-        .into_any(),
     };
     view! { <main class="page">{body}</main> }.into_any()
 }
@@ -146,21 +177,75 @@ fn Published(view: CollectionView, token: String) -> impl IntoView {
 /// What each kind can change after publishing, and what it cannot.
 fn fixed_after_publishing(kind: Kind) -> &'static str {
     match kind {
-        Kind::Request => "收款码发布后不能更换：如需换码，请关闭后重新发起。",
+        Kind::Request => "保存后付款页立即更新；已付款的人不受影响。",
         Kind::Split => {
-            "分摊方式、金额、人数和截止时间发布后不能修改（已接龙的人按发布时的规则付款）；名单、确认收款和导出在「接龙管理」。"
+            "人数上限和截止时间可以在这里修改；分摊方式和金额发布后不能修改（已接龙的人按发布时的规则付款）。名单、确认收款和导出在「接龙管理」。"
         }
-        Kind::Product => {
-            "图片、描述、原价、话题和店铺信息发布后暂不能修改：如需修改，请关闭后重新发布。"
+        Kind::Product => "图片、描述、原价、截止时间、店铺和话题都可以在这里修改，保存后付款页立即更新。",
+    }
+}
+
+/// A price page's details as the publish form's draft, to edit them.
+fn product_draft(product: &Product) -> ProductDraft {
+    let draft = ProductDraft::new();
+    draft.images.set(
+        product
+            .images
+            .iter()
+            .map(|k| (k.as_str().to_owned(), k.path()))
+            .collect(),
+    );
+    draft.original_price.set(
+        product
+            .original_price
+            .map(|f| f.to_yuan_string())
+            .unwrap_or_default(),
+    );
+    draft.deadline.set(
+        product
+            .deadline
+            .map(|d| d.to_input_value())
+            .unwrap_or_default(),
+    );
+    draft.description.set(product.description.clone());
+    if let Some(shop) = &product.location {
+        draft.shop_name.set(shop.name.clone());
+        draft.shop_address.set(shop.address.clone());
+        draft.map_url.set(shop.map_url.clone());
+    }
+    draft.tags.set(product.tags.join(" "));
+    draft
+}
+
+/// What reopening does, per kind.
+fn reopen_hint(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Split => {
+            "重新打开后，付款链接恢复可用，原有名单和付款记录都保留；已过截止时间的接龙仍不能报名。"
+        }
+        Kind::Request | Kind::Product => {
+            "重新打开后，原来的付款链接恢复可用，付款人又能看到收款码。"
         }
     }
 }
 
 #[component]
-fn Editor(view: CollectionView, token: String) -> impl IntoView {
+fn Editor(view: CollectionView, extra: Extra, token: String) -> impl IntoView {
     let kind = view.kind;
     let noun = form::kind_noun(kind);
     let form = FormState::new(Draft::from_view(&view));
+    let details = match &extra {
+        Extra::Product(product) => Some(product_draft(product)),
+        _ => None,
+    };
+    let settings = match &extra {
+        Extra::Split(spec) => Some(SplitSettings::of(spec)),
+        _ => None,
+    };
+    // A personal-code collection has a 收款码 to replace; a WeChat Pay one has none.
+    let has_pay_code = !view.pay_code.is_empty();
+    // Images uploaded here are this collection's: the manage link is the credential.
+    let upload_credential = RwSignal::new(format!("manage {} {token}", view.id));
     if kind == Kind::Product {
         // A price page always has a price (the server refuses 付款人填写).
         form.amount_mode.set(AmountMode::Fixed);
@@ -187,6 +272,19 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
             form.form_error.set(Some("请先修改标红的内容".to_owned()));
             return;
         };
+        if details.is_some_and(|d| d.uploading.get_untracked() > 0) {
+            form.form_error.set(Some("图片还在上传，请稍等".to_owned()));
+            return;
+        }
+        let body = PublishBody {
+            collection: body,
+            kind: None,
+            split: settings.map(SplitSettings::to_new),
+            product: details.map(ProductDraft::to_new),
+        };
+        if let Some(settings) = settings {
+            settings.errors.set(Vec::new());
+        }
         busy.set(true);
         form.form_error.set(None);
         spawn_local(async move {
@@ -202,6 +300,12 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
                     // Field problems go under their fields; anything else under the button.
                     if matches!(&e, api::Error::Api { body, .. } if !body.fields.is_empty()) {
                         form.refused(&e);
+                        if let Some(details) = details {
+                            publish_kinds::refused(&e, &SplitDraft::new(), &details);
+                        }
+                        if let (Some(settings), api::Error::Api { body, .. }) = (settings, &e) {
+                            settings.errors.set(body.fields.clone());
+                        }
                     } else {
                         saved.set(Some(Outcome::failed(&e)));
                     }
@@ -221,6 +325,20 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
         closing.set(None);
         spawn_local(async move {
             match api::close(&id.get_value(), &token.get_value()).await {
+                Ok(view) => status.set(view.status),
+                Err(e) => closing.set(Some(Outcome::failed(&e))),
+            }
+            busy.set(false);
+        });
+    };
+    let reopen = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        closing.set(None);
+        spawn_local(async move {
+            match api::reopen(&id.get_value(), &token.get_value()).await {
                 Ok(view) => status.set(view.status),
                 Err(e) => closing.set(Some(Outcome::failed(&e))),
             }
@@ -249,9 +367,12 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
                 fallback=move || view! {
                     <div id="closed_notice" class="closed">
                         <p>{format!("这个{noun}已关闭，付款人看不到收款码。")}</p>
-                        <p>"已关闭的不能重新打开；如需继续收款，请重新发起。"</p>
+                        <p>{reopen_hint(kind)}</p>
                     </div>
-                    <a class="button" href="/new">"重新发起"</a>
+                    <button id="reopen" class="button" type="button" prop:disabled=move || busy.get() on:click=reopen>
+                        {format!("重新打开{noun}")}
+                    </button>
+                    <OutcomeLine outcome=closing id="reopen_result" />
                 }
             >
                 <form on:submit=save novalidate=true>
@@ -262,6 +383,17 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
                         Kind::Split => ().into_any(),
                     }}
                     <NoteField form=form />
+                    {details.map(|draft| view! {
+                        <ProductFields draft=draft invite_code=upload_credential />
+                    })}
+                    {settings.map(|settings| view! { <SplitSettingsFields settings=settings /> })}
+                    {has_pay_code.then(|| view! {
+                        <details id="pay_code_change" class="field">
+                            <summary>"更换收款码"</summary>
+                            <p class="hint">"上传新的收款码截图后保存，付款页立即换成新码。管理链接能换码，请只自己保存。"</p>
+                            <PayCodeUpload form=form />
+                        </details>
+                    })}
                     <p class="hint">{fixed_after_publishing(kind)}</p>
                     <button id="save" class="button" type="submit" prop:disabled=move || busy.get()>
                         "保存修改"
@@ -275,5 +407,73 @@ fn Editor(view: CollectionView, token: String) -> impl IntoView {
                 <OutcomeLine outcome=closing id="close_result" />
             </Show>
         </article>
+    }
+}
+
+/// A split's settings that may change after publishing (`core::split_settings`).
+#[derive(Clone, Copy)]
+struct SplitSettings {
+    /// An equal split's head count is everybody's share: shown, not editable.
+    equal: bool,
+    cap: RwSignal<String>,
+    deadline: RwSignal<String>,
+    errors: RwSignal<Vec<FieldError>>,
+}
+
+impl SplitSettings {
+    fn of(spec: &SplitSpec) -> SplitSettings {
+        SplitSettings {
+            equal: matches!(spec.mode, SplitMode::Equal { .. }),
+            cap: RwSignal::new(spec.cap.map(|c| c.to_string()).unwrap_or_default()),
+            deadline: RwSignal::new(
+                spec.deadline
+                    .map(|d| d.to_input_value())
+                    .unwrap_or_default(),
+            ),
+            errors: RwSignal::new(Vec::new()),
+        }
+    }
+
+    fn to_new(self) -> NewSplit {
+        NewSplit {
+            cap: Some(self.cap.get_untracked()),
+            deadline: Some(self.deadline.get_untracked()),
+            ..NewSplit::default()
+        }
+    }
+
+    fn error(self, field: &'static str) -> impl IntoView {
+        move || {
+            self.errors
+                .with(|e| form::message_for(e, field))
+                .map(|m| view! { <p class="field-error" data-field=field role="alert">{m}</p> })
+        }
+    }
+}
+
+#[component]
+fn SplitSettingsFields(settings: SplitSettings) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for="split_cap">"人数上限"</label>
+            <input id="split_cap" type="text" inputmode="numeric" placeholder="不填则不限人数"
+                prop:disabled=settings.equal
+                prop:value=move || settings.cap.get()
+                on:input=move |ev| settings.cap.set(event_target_value(&ev)) />
+            <p class="hint">{if settings.equal {
+                "均摊的人数决定每人金额，发布后不能修改。"
+            } else {
+                "可以调大或去掉上限；不能少于已接龙的人数。"
+            }}</p>
+            {settings.error("split.cap")}
+        </div>
+        <div class="field">
+            <label for="split_deadline">"截止时间（北京时间，选填）"</label>
+            <input id="split_deadline" type="datetime-local"
+                prop:value=move || settings.deadline.get()
+                on:input=move |ev| settings.deadline.set(event_target_value(&ev)) />
+            <p class="hint">"到时间后不能再报名、修改或退出；清空则不截止。"</p>
+            {settings.error("split.deadline")}
+        </div>
     }
 }

@@ -145,9 +145,9 @@ fn PublishForm(
     }
 }
 
-/// The 收款码 upload, decoded in the browser.
+/// The 收款码 upload, decoded in the browser (the publish form, and the manage page's 更换).
 #[component]
-fn PayCodeUpload(form: FormState) -> impl IntoView {
+pub fn PayCodeUpload(form: FormState) -> impl IntoView {
     let upload = RwSignal::new(Upload::Idle);
     // Only the latest choice may update the form when two decodes overlap.
     let latest = StoredValue::new(0u32);
@@ -212,7 +212,7 @@ fn PayCodeUpload(form: FormState) -> impl IntoView {
                     _ => view! { <span class="upload-icon" aria-hidden="true">"+"</span> }.into_any(),
                 }}
                 <span class="upload-text">
-                    {move || if matches!(upload.get(), Upload::Recognised(_)) { "重新选择" } else { "上传收款码截图" }}
+                    {move || if matches!(upload.get(), Upload::Recognised(_)) { "重新选择" } else { "选择收款码截图" }}
                 </span>
             </label>
             <input id="pay_code_file" class="file" type="file" accept="image/*" on:change=on_change />
@@ -225,7 +225,7 @@ fn PayCodeUpload(form: FormState) -> impl IntoView {
             >
                 {status}
             </p>
-            <p class="hint">"微信「我 → 服务 → 收付款 → 二维码收款」里保存收款码图片后上传。图片只在你的手机上识别，不会上传。"</p>
+            <p class="hint">"先在微信「我 → 服务 → 收付款 → 二维码收款」里保存收款码图片，再在这里选择它。图片只在你的手机上识别，不会发到服务器。"</p>
             <ErrorText form=form field="pay_code" />
         </div>
     }

@@ -8,7 +8,7 @@ use shoukuan_core::money::Fen;
 use shoukuan_core::publish::PublishBody;
 
 use crate::api;
-use crate::components::FormState;
+use crate::components::{CopyRow, FormState};
 use crate::form::AmountMode;
 use crate::pages::product::ProductDraft;
 use crate::pages::split::SplitDraft;
@@ -144,11 +144,18 @@ pub async fn publish(body: &PublishBody) -> Result<shoukuan_core::collection::Cr
 #[component]
 pub fn AdminLink(id: String, token: String) -> impl IntoView {
     let href = format!("/admin/{id}#t={token}");
+    // The full address: one to keep in 文件传输助手, not a path that opens nowhere.
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    let full = crate::form::absolute_url(&origin, &href);
     view! {
         <div class="warning">
             <p><strong>"接龙管理"</strong></p>
             <p>"查看未付款名单、确认收款、复制群公告和导出表格（同样请勿外传）。"</p>
-            <a id="admin_link" href=href.clone()>{href.clone()}</a>
+            <a id="admin_link" class="button small" href=href>"打开接龙管理"</a>
+            <CopyRow label="接龙管理链接" input_id="admin_link_url" button_id="copy_admin_link"
+                value=full done_text="已复制，去「文件传输助手」粘贴保存吧" />
         </div>
     }
 }

@@ -200,6 +200,23 @@ async fn each_kind_has_its_own_manage_page() {
         .is_displayed()
         .await
         .unwrap());
+    // Its 收款码 can be replaced.
+    let dir = tempfile::tempdir().unwrap();
+    let new_code = unique_pay_code();
+    let fixture = dir.path().join("new-code.png");
+    write_receive_code_screenshot(&new_code, &fixture).unwrap();
+    click(&browser, "#pay_code_change summary").await;
+    type_into(&browser, "#pay_code_file", fixture.to_str().unwrap()).await;
+    wait_text(&browser, "#pay_code_status", "已识别", 20).await;
+    click(&browser, "#save").await;
+    wait_text(&browser, "#save_result", "已保存", 20).await;
+    let view: Value = reqwest::get(worker.url(&format!("/api/collections/{request}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["pay_code"], new_code.as_str(), "{view}");
     shot(&browser, "journey-manage-request").await;
 
     // A price page: a price, never 付款人填写; saving edits what it has.
@@ -222,15 +239,41 @@ async fn each_kind_has_its_own_manage_page() {
     );
     price.clear().await.unwrap();
     price.send_keys("25").await.unwrap();
+    // Its details and images, as published.
+    assert_eq!(value_of(&browser, "#product_description").await, "每日现做");
+    type_into(&browser, "#product_description", "，当天送达").await;
+    let photo = dir.path().join("photo.png");
+    std::fs::write(&photo, crate::product::photo_png(640, 480)).unwrap();
+    type_into(&browser, "#product_images", photo.to_str().unwrap()).await;
+    browser.wait_for(".thumbs .thumb img").await.unwrap();
+    type_into(&browser, "#original_price", "39").await;
     click(&browser, "#save").await;
     wait_text(&browser, "#save_result", "已保存", 20).await;
-    let view: Value = reqwest::get(worker.url(&format!("/api/collections/{product}")))
+    let view: Value = reqwest::get(worker.url(&format!("/api/products/{product}")))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(view["amount"]["fen"], 2500, "{view}");
+    assert_eq!(view["collection"]["amount"]["fen"], 2500, "{view}");
+    assert_eq!(
+        view["product"]["description"], "每日现做，当天送达",
+        "{view}"
+    );
+    assert_eq!(view["product"]["original_price"], 3900, "{view}");
+    assert_eq!(
+        view["product"]["images"].as_array().unwrap().len(),
+        1,
+        "{view}"
+    );
+    // A reload shows what was saved.
+    browser.driver.refresh().await.unwrap();
+    wait_text(&browser, "#manage_kind", "价格页", 20).await;
+    browser.wait_for(".thumbs .thumb img").await.unwrap();
+    assert_eq!(
+        value_of(&browser, "#product_description").await,
+        "每日现做，当天送达"
+    );
     shot(&browser, "journey-manage-product").await;
 
     // A split: no amount at all here (its amounts are its settings), the way to the list, and a
@@ -249,6 +292,30 @@ async fn each_kind_has_its_own_manage_page() {
         .find(By::Css("#amount_mode_payer"))
         .await
         .is_err());
+    // Its settings: the cap (never below the sign-ups) and the deadline.
+    join(worker, &split, "张三").await;
+    join(worker, &split, "李四").await;
+    type_into(&browser, "#split_cap", "1").await;
+    click(&browser, "#save").await;
+    wait_text(&browser, "[data-field='split.cap']", "已有 2 人", 20).await;
+    browser
+        .wait_for("#split_cap")
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    type_into(&browser, "#split_cap", "5").await;
+    click(&browser, "#save").await;
+    wait_text(&browser, "#save_result", "已保存", 20).await;
+    let view: Value = reqwest::get(worker.url(&format!("/api/splits/{split}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["spec"]["cap"], 5, "{view}");
+    assert_eq!(view["spec"]["per_person"], 3000, "the amounts stay: {view}");
     browser.eval(CAPTURE_CONFIRM).await.unwrap();
     click(&browser, "#close").await;
     wait_text(&browser, "#closed_notice", "已关闭", 20).await;
@@ -262,6 +329,25 @@ async fn each_kind_has_its_own_manage_page() {
     browser.driver.refresh().await.unwrap();
     wait_text(&browser, "#closed_notice", "已关闭", 20).await;
     assert!(browser.driver.find(By::Css("#save")).await.is_err());
+    // A closed item can be reopened: payers can sign up again, the list is kept.
+    wait_text(&browser, "#closed_notice", "名单", 20).await;
+    click(&browser, "#reopen").await;
+    wait_text(&browser, "#manage_status", "接龙中", 20).await;
+    browser.wait_for("#save").await.unwrap();
+    let view: Value = reqwest::get(worker.url(&format!("/api/collections/{split}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "open", "{view}");
+    let joined = reqwest::Client::new()
+        .post(worker.url(&format!("/api/splits/{split}/join")))
+        .json(&json!({ "name": "重开后" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), 201);
 
     // A wrong token: an error, never a form that fails only on save.
     browser.driver.goto("about:blank").await.unwrap();
@@ -477,4 +563,74 @@ async fn server_errors_show_their_message_and_the_csv_keeps_its_bom() {
         "{head}"
     );
     payee.quit().await.unwrap();
+}
+
+/// `/dash` signed out in a desktop browser: the way in, in plain words; signed in but not yet
+/// approved: the account id with copy and refresh, and whom to send it to.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_speaks_plainly_before_approval() {
+    let p = crate::payments::pay().await;
+    let desktop = Browser::desktop().await.unwrap();
+    desktop.driver.goto(p.worker().url("/dash")).await.unwrap();
+    let text = wait_text(&desktop, "#open_in_wechat", "文件传输助手", 20).await;
+    assert!(!text.contains("公众号"), "{text}");
+    assert!(value_of(&desktop, "#dash_link").await.ends_with("/dash"));
+    desktop.quit().await.unwrap();
+
+    let browser = Browser::wechat().await.unwrap();
+    browser.driver.goto(p.worker().url("/dash")).await.unwrap();
+    let text = wait_text(&browser, "main", "微信登录", 20).await;
+    assert!(!text.contains("关键词") && !text.contains("渠道"), "{text}");
+    click(&browser, "#sign_in").await;
+    let waiting = wait_text(&browser, "#waiting", "等待开通", 20).await;
+    assert!(waiting.contains("管理员"), "{waiting}");
+    let openid = browser
+        .wait_for("#openid")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(shoukuan_core::session::Openid::parse(&openid).is_some());
+    browser.wait_for("#refresh").await.unwrap();
+    click(&browser, "#copy_openid").await;
+    wait_text(&browser, "#waiting .status", "复制", 10).await;
+    shot(&browser, "journey-dash-waiting").await;
+    browser.quit().await.unwrap();
+}
+
+/// The simulator's page fits a 375-px phone and plays a transfer to a personal 收款码.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulator_page_fits_a_phone_and_plays_a_personal_code_transfer() {
+    let p = crate::payments::pay().await;
+    let browser = Browser::wechat().await.unwrap();
+    browser.driver.goto(p.sim.url("/sim/")).await.unwrap();
+    browser.wait_for("#t_code").await.unwrap();
+    let widths = browser
+        .eval("return [document.documentElement.scrollWidth, window.innerWidth];")
+        .await
+        .unwrap();
+    assert!(
+        widths[0].as_f64().unwrap() <= widths[1].as_f64().unwrap(),
+        "no sideways scrolling: {widths}"
+    );
+    type_into(&browser, "#t_code", "not a code").await;
+    type_into(&browser, "#t_amount", "88.5").await;
+    click(&browser, ".transfer button").await;
+    wait_text(&browser, "#t_result", "wxp://", 10).await;
+    let code = unique_pay_code();
+    browser
+        .wait_for("#t_code")
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    type_into(&browser, "#t_code", &code).await;
+    type_into(&browser, "#t_note", "刘小明").await;
+    click(&browser, ".transfer button").await;
+    wait_text(&browser, "#t_result", "¥88.50", 10).await;
+    wait_text(&browser, "#transfers", "刘小明", 10).await;
+    shot(&browser, "journey-sim-375").await;
+    browser.quit().await.unwrap();
 }

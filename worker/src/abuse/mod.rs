@@ -20,6 +20,7 @@ mod cron;
 pub use cron::scheduled;
 use serde::Deserialize;
 use shoukuan_core::ratelimit::{Limit, ORDER_PER_CLIENT, ORDER_PER_COLLECTION};
+use shoukuan_core::session::Openid;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request};
 
@@ -78,6 +79,24 @@ impl Guard {
     }
 }
 
+/// Who is paying, for the daily limit's per-payer hold (`core::limits`): a keyed hash of the
+/// payer's openid inside WeChat, of the client address outside (as [`Guard::client`]). Only
+/// equality is ever needed, so the clear value is not kept.
+pub fn payer_key(req: &Request, env: &Env, payer: Option<&Openid>) -> String {
+    match payer {
+        Some(openid) => keyed(env, "payer", openid.as_str()),
+        None => format!("ip:{}", client(req, env)),
+    }
+}
+
+/// A keyed hash of `value` in `domain` (the key: `SESSION_SECRET`), 32 hex digits.
+fn keyed(env: &Env, domain: &str, value: &str) -> String {
+    let salt = crate::config::secret_setting(env, "SESSION_SECRET")
+        .map(|s| s.expose().to_owned())
+        .unwrap_or_default();
+    crate::secrets::token_hash(&format!("{salt}|{domain}|{value}"))[..32].to_owned()
+}
+
 /// The caller, as a counter subject: a keyed hash of the client address Cloudflare reports
 /// (`CF-Connecting-IP`, set by the edge, never by the client), `"unknown"` without one.
 fn client(req: &Request, env: &Env) -> String {
@@ -91,10 +110,7 @@ fn client(req: &Request, env: &Env) -> String {
     if ip.is_empty() {
         return "unknown".into();
     }
-    let salt = crate::config::secret_setting(env, "SESSION_SECRET")
-        .map(|s| s.expose().to_owned())
-        .unwrap_or_default();
-    crate::secrets::token_hash(&format!("{salt}|client|{ip}"))[..32].to_owned()
+    keyed(env, "client", ip)
 }
 
 #[derive(Deserialize)]

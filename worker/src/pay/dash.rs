@@ -114,8 +114,9 @@ pub async fn overview(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let payee = require_approved_payee(req, env).await?;
     let db = env.d1("DB")?;
     let owner: JsValue = payee.as_str().into();
-    let day = ShanghaiDay::of(now_secs());
-    let (confirmed, reserved, verified) = day_totals(env, payee.as_str(), day).await?;
+    let now = now_secs();
+    let day = ShanghaiDay::of(now);
+    let (confirmed, reserved, held, verified) = day_totals(env, payee.as_str(), day, now).await?;
     let collections = db
         .prepare(
             "SELECT c.id, c.title, c.status, c.pay_mode, c.amount_fen, c.created_at, \
@@ -188,7 +189,7 @@ pub async fn overview(req: &Request, env: &Env) -> Result<Response, ApiError> {
         &Dashboard {
             merchant_configured: super::configured(env),
             money,
-            today: DayStatus::new(day, confirmed, reserved, verified),
+            today: DayStatus::new(day, confirmed, reserved, held, verified),
             collections,
             orders,
             refunds,

@@ -88,9 +88,9 @@ pub async fn merchant_card(
     )))
 }
 
-/// The scheduled event's share: re-query, close, refund sync.
-pub async fn scheduled(env: &Env) {
-    if let Err(e) = cron::run(env).await {
+/// The scheduled event's share at `now`: re-query, close, refund sync.
+pub async fn scheduled(env: &Env, now: i64) {
+    if let Err(e) = cron::run(env, now).await {
         worker::console_error!("pay cron failed: {e:?}");
     }
 }

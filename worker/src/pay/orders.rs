@@ -2,8 +2,9 @@
 //! (the order page's live status and receipt).
 //!
 //! Creating an order fixes who receives the money (`routing::for_payee`: the merchant in own
-//! business, the payee's own sub-merchant in platform mode) and reserves its amount against
-//! the payee's daily limit in the same SQL statement that inserts it, then prepays at WeChat
+//! business, the payee's own sub-merchant in platform mode) and checks the payee's daily limit
+//! (receipts in full, pending orders only as much as each payer can hold: `core::limits`) in
+//! the same SQL statement that inserts it, then prepays at WeChat
 //! Pay: JSAPI inside WeChat (the payer's openid comes from the payer session), H5 in a phone
 //! browser (falling back to Native when WeChat Pay refuses H5), Native on a desktop. A failed
 //! prepay closes the order again, which releases the reservation.
@@ -13,7 +14,7 @@ use shoukuan_core::checkout::{
     remember_order, remembered_orders, PayerOrderLine, ORDERS_COOKIE, PAYER_SIGN_IN_REQUIRED,
 };
 use shoukuan_core::collection::{is_valid_id, AmountRule, Kind, Status};
-use shoukuan_core::limits::{self, counted_states_sql};
+use shoukuan_core::limits::{self, counted_for_payer_sql};
 use shoukuan_core::money::Fen;
 use shoukuan_core::order::{
     h5_url_with_redirect, new_out_trade_no, order_amount, time_expire, CreatedOrder, NewOrder,
@@ -79,35 +80,67 @@ fn random<const N: usize>() -> Result<[u8; N], ApiError> {
     Ok(buf)
 }
 
-/// Confirmed and reserved receipts of `payee` on `day`, and whether the payee is verified.
+/// The payee's `day` as the dashboard shows it: confirmed receipts, pending orders, what those
+/// hold for a new payer (`core::limits::held_by_others`), and whether the payee is verified.
 pub async fn day_totals(
     env: &Env,
     payee: &str,
     day: ShanghaiDay,
-) -> Result<(Fen, Fen, bool), ApiError> {
+    now: i64,
+) -> Result<(Fen, Fen, Fen, bool), ApiError> {
     let db = env.d1("DB")?;
     #[derive(Deserialize)]
     struct Totals {
         confirmed: i64,
         reserved: i64,
+        counted: i64,
         verified: i64,
     }
+    // A payer key nobody has: every pending order is somebody else's.
     let row = db
-        .prepare(
+        .prepare(format!(
             "SELECT \
              COALESCE((SELECT SUM(amount_fen) FROM orders WHERE payee_openid = ?1 AND limit_day = ?2 AND state IN ('paid', 'refunding', 'refunded')), 0) AS confirmed, \
-             COALESCE((SELECT SUM(amount_fen) FROM orders WHERE payee_openid = ?1 AND limit_day = ?2 AND state = 'pending'), 0) AS reserved, \
+             COALESCE((SELECT SUM(amount_fen) FROM orders WHERE payee_openid = ?1 AND limit_day = ?2 AND state = 'pending' AND expires_at > ?4), 0) AS reserved, \
+             {} AS counted, \
              COALESCE((SELECT verified FROM payee_verifications WHERE openid = ?1), 0) AS verified",
-        )
-        .bind(&[payee.into(), num(day.number())])?
+            counted_for_payer_sql("?1", "?2", "?3", "?4")
+        ))
+        .bind(&[payee.into(), num(day.number()), "".into(), num(now)])?
         .first::<Totals>(None)
         .await?
         .ok_or_else(|| ApiError::Internal("totals query returned nothing".into()))?;
     Ok((
         Fen::new(row.confirmed),
         Fen::new(row.reserved),
+        Fen::new((row.counted - row.confirmed).max(0)),
         row.verified == 1,
     ))
+}
+
+/// What counts toward the payee's `day` for a new order of `payer_key` (`core::limits`).
+async fn counted_for(
+    env: &Env,
+    payee: &str,
+    day: ShanghaiDay,
+    payer_key: &str,
+    now: i64,
+) -> Result<Fen, ApiError> {
+    #[derive(Deserialize)]
+    struct Counted {
+        counted: i64,
+    }
+    let row = env
+        .d1("DB")?
+        .prepare(format!(
+            "SELECT {} AS counted",
+            counted_for_payer_sql("?1", "?2", "?3", "?4")
+        ))
+        .bind(&[payee.into(), num(day.number()), payer_key.into(), num(now)])?
+        .first::<Counted>(None)
+        .await?
+        .ok_or_else(|| ApiError::Internal("counted query returned nothing".into()))?;
+    Ok(Fen::new(row.counted))
 }
 
 /// `POST /api/orders`: `NewOrder` → 201 `CreatedOrder`.
@@ -190,6 +223,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let routing = routing::for_payee(env, &config, &payee).await?;
     let payer = session::payer_openid(&req, env);
     let payer_ip = client_ip(&req);
+    let payer_key = crate::abuse::payer_key(&req, env, payer.as_ref());
     let method = match PayMethod::for_user_agent(&session::user_agent(&req)) {
         // H5 needs the payer's real address; without one the QR still works.
         PayMethod::H5 if payer_ip.is_none() => PayMethod::Native,
@@ -223,22 +257,21 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         out_trade_no.as_str(),
     )
     .await?;
-    // The reservation: inserted only if the payee is (still) approved and the day's counted
-    // amount plus this one stays within the limit (or the payee is verified) — one statement,
-    // so concurrent orders serialise and a revocation takes effect at once.
+    // The reservation: inserted only if the payee is (still) approved and what counts for this
+    // payer today plus this order stays within the limit (or the payee is verified) — one
+    // statement, so concurrent orders serialise and a revocation takes effect at once.
     let inserted = env
         .d1("DB")?
         .prepare(format!(
             "INSERT INTO orders (id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, payer_openid, \
              state, limit_day, expires_at, changed_by, created_at, updated_at, participant_id, \
-             mchid, sub_mchid, appid, profit_sharing) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10, ?12, ?13, ?14, ?15, ?16 \
+             mchid, sub_mchid, appid, profit_sharing, payer_key, prepaid) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10, ?12, ?13, ?14, ?15, ?16, ?17, 0 \
              WHERE EXISTS (SELECT 1 FROM payee_accounts WHERE openid = ?4 AND status = 'approved') \
              AND (EXISTS (SELECT 1 FROM payee_verifications WHERE openid = ?4 AND verified = 1) \
-             OR (SELECT COALESCE(SUM(amount_fen), 0) FROM orders WHERE payee_openid = ?4 AND limit_day = ?8 \
-                 AND state IN ({})) + ?5 <= ?11) \
+             OR {} + ?5 <= ?11) \
              RETURNING id",
-            counted_states_sql()
+            counted_for_payer_sql("?4", "?8", "?17", "?10")
         ))
         .bind(&[
             id.as_str().into(),
@@ -259,6 +292,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             routing.sub_mchid().map_or(JsValue::NULL, JsValue::from_str),
             routing.appid().into(),
             num(i64::from(profit_sharing)),
+            payer_key.as_str().into(),
         ])?
         .first::<serde_json::Value>(None)
         .await?;
@@ -277,11 +311,8 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
                 "收款方目前不能收款（未通过审核或已被停用），暂时无法付款".into(),
             ));
         }
-        let (confirmed, reserved, verified) = day_totals(env, &payee, day).await?;
-        let counted = confirmed
-            .checked_add(reserved)
-            .unwrap_or(limits::DAILY_LIMIT);
-        let message = match limits::admit(counted, amount, verified) {
+        let counted = counted_for(env, &payee, day, &payer_key, now).await?;
+        let message = match limits::admit(counted, amount, false) {
             Err(e) => e.to_string(),
             Ok(()) => "收款方今日收款已达上限，请稍后再试".to_string(),
         };
@@ -390,7 +421,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         Prepaid::H5(h5_url) => (None, None, Some(h5_url.as_str())),
     };
     env.d1("DB")?
-        .prepare("UPDATE orders SET prepay_id = ?2, code_url = ?3 WHERE id = ?1")
+        .prepare("UPDATE orders SET prepay_id = ?2, code_url = ?3, prepaid = 1 WHERE id = ?1")
         .bind(&[
             id.as_str().into(),
             prepay_id.map_or(JsValue::NULL, Into::into),
