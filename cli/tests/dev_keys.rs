@@ -13,7 +13,7 @@ use shoukuan_core::wechatpay::{
     PrivateKey, PublicKey, SignedHeaders,
 };
 
-const DEV_VARS_KEYS: [&str; 22] = [
+const DEV_VARS_KEYS: [&str; 23] = [
     "WECHATPAY_MCHID",
     "WECHATPAY_APPID",
     "WECHATPAY_MCH_SERIAL",
@@ -29,6 +29,7 @@ const DEV_VARS_KEYS: [&str; 22] = [
     "WECHAT_AES_KEY",
     "DATA_KEY",
     "SESSION_SECRET",
+    "RECEIPT_SIGNING_KEY",
     "OPERATOR_SECRET",
     "PUBLISH_INVITE_CODE",
     "PUBLISH_ACCESS",

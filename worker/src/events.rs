@@ -12,6 +12,7 @@ use crate::pay::refunds::RefundRow;
 
 /// An order has just become paid (exactly one caller wins the compare-and-swap).
 pub async fn order_paid(env: &Env, order: &OrderRow) {
+    crate::receipts::order_paid(env, &order.id).await;
     // Channel attribution is a statistic: a failure there must not undo the payment.
     if let Err(e) = crate::oa::channels::record_order_paid(env, &order.out_trade_no).await {
         worker::console_error!("channel attribution of {}: {e:?}", order.out_trade_no);
@@ -43,7 +44,8 @@ pub async fn order_paid(env: &Env, order: &OrderRow) {
 }
 
 /// A refund has just reached `SUCCESS` (exactly one caller wins the compare-and-swap).
-pub async fn refund_succeeded(_env: &Env, refund: &RefundRow) {
+pub async fn refund_succeeded(env: &Env, refund: &RefundRow) {
+    crate::webhooks::refund_succeeded(env, refund).await;
     worker::console_log!("refund {} succeeded", refund.out_refund_no);
 }
 

@@ -15,6 +15,7 @@ pub async fn run_all(env: &Env, now: i64) {
     let _ = now;
     crate::pay::scheduled(env).await;
     crate::abuse::scheduled(env).await;
+    crate::webhooks::scheduled(env, now).await;
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ mod collections;
 mod config;
 mod error;
 mod events;
+mod exports;
 mod http;
 mod jobs;
 mod kind_pages;
@@ -15,11 +16,13 @@ mod pages;
 mod pay;
 mod personal_data;
 mod products;
+mod receipts;
 mod reminders;
 mod routes;
 mod secrets;
 mod session;
 mod splits;
+mod webhooks;
 mod wechat;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
@@ -63,6 +66,9 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Split(route) => splits::handle(route, req, env).await,
         Route::Product(route) => products::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
+        Route::Receipt(route) => receipts::handle(route, req, env).await,
+        Route::Export(route) => exports::handle(route, req, env).await,
+        Route::Webhook(route) => webhooks::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
     }
 }

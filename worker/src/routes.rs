@@ -35,6 +35,12 @@ pub enum Route {
     Product(ProductRoute),
     /// Merchant payments: orders, WeChat Pay callbacks, refunds, dashboard ([`PayRoute`]).
     Pay(PayRoute),
+    /// Receipts, exports and accounting webhooks (issue 11).
+    Receipt(crate::receipts::ReceiptRoute),
+    /// Payments / refunds exports.
+    Export(crate::exports::ExportRoute),
+    /// Accounting webhooks.
+    Webhook(crate::webhooks::WebhookRoute),
 }
 
 impl Route {
@@ -52,6 +58,15 @@ impl Route {
         }
         if let Some(pay) = PayRoute::parse(method, &segments) {
             return Some(Route::Pay(pay));
+        }
+        if let Some(r) = crate::receipts::ReceiptRoute::parse(method, &segments) {
+            return Some(Route::Receipt(r));
+        }
+        if let Some(r) = crate::exports::ExportRoute::parse(method, &segments) {
+            return Some(Route::Export(r));
+        }
+        if let Some(r) = crate::webhooks::WebhookRoute::parse(method, &segments) {
+            return Some(Route::Webhook(r));
         }
         let route = match (method, segments.as_slice()) {
             (Method::Get | Method::Head, ["health"]) => Route::Health,
