@@ -2,15 +2,18 @@
 
 mod api;
 mod contract;
+mod exports;
 mod journeys;
 mod oa;
 mod payments;
 mod platform;
 mod product;
 mod publish;
+mod receipts;
 mod security;
 mod sharing;
 mod split;
+mod webhooks;
 
 use serde_json::{json, Value};
 use shoukuan_tests::worker::Worker;

@@ -1,0 +1,184 @@
+//! Exports end to end: a payee's CSV of today's payments (Asia/Shanghai) starts with the BOM,
+//! keeps Chinese intact, has the documented columns and only that payee's rows; JSON carries
+//! the same rows in fen; refunds export; the operator's `shoukuan books export` writes the file
+//! with every payee's rows; a bad date is a JSON 400.
+
+use serde_json::Value;
+use shoukuan_core::export::{PAYMENT_COLUMNS, REFUND_COLUMNS};
+use shoukuan_core::paytime::ShanghaiDay;
+use shoukuan_tests::sim::shoukuan_bin;
+
+use crate::payments::{now, Pay, Payee, OPERATOR};
+use crate::receipts::{books, paid_order};
+
+fn today() -> String {
+    ShanghaiDay::of(now()).to_date_string()
+}
+
+async fn export(p: &Pay, payee: &Payee, path: &str) -> (u16, String, Vec<u8>) {
+    let resp = reqwest::Client::new()
+        .get(p.worker().url(path))
+        .header("cookie", &payee.cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, resp.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_csv_export_has_the_bom_chinese_text_and_the_documented_columns() {
+    let p = books().await;
+    let payee = p.payee().await;
+    let other = p.payee().await;
+    let first = paid_order(p, &payee, "12.34").await;
+    let second = paid_order(p, &payee, "0.50").await;
+    let foreign = paid_order(p, &other, "7.00").await;
+    let (status, body) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            &format!("/api/dash/orders/{}/refunds", first.id),
+            Some(serde_json::json!({ "amount": "2.00", "reason": "少发了一件" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let day = today();
+    let (status, content_type, bytes) = export(
+        p,
+        &payee,
+        &format!("/api/dash/exports/payments?date={day}&format=csv"),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(content_type, "text/csv; charset=utf-8");
+    assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF], "UTF-8 BOM first");
+    let text = String::from_utf8(bytes[3..].to_vec()).expect("valid UTF-8");
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], PAYMENT_COLUMNS.join(","));
+    assert_eq!(lines.len(), 3, "header + this payee's two payments: {text}");
+    let row_of = |no: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(no))
+            .unwrap_or_else(|| panic!("{no} missing: {text}"))
+            .split(',')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let row = row_of(&first.out_trade_no);
+    assert_eq!(row.len(), PAYMENT_COLUMNS.len());
+    assert!(row[0].starts_with(&day), "paid time in China time: {row:?}");
+    assert_eq!(row[2], first.transaction_id);
+    assert_eq!(row[3], "课程费");
+    assert_eq!(row[5], "李四商店");
+    assert_eq!(&row[7..], ["12.34", "0.00", "已支付"]);
+    assert_eq!(row_of(&second.out_trade_no)[7], "0.50");
+    assert!(!text.contains(&foreign.out_trade_no), "another payee's row");
+
+    // JSON: the same rows, amounts in fen.
+    let (status, _, bytes) = export(
+        p,
+        &payee,
+        &format!("/api/dash/exports/payments?date={day}&format=json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["count"], 2);
+    assert_eq!(doc["total_fen"], 1284);
+    assert_eq!(doc["from"], day.as_str());
+
+    // Refunds: the one just requested.
+    let (status, _, bytes) = export(
+        p,
+        &payee,
+        &format!("/api/dash/exports/refunds?date={day}&to={day}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], REFUND_COLUMNS.join(","));
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[1].contains(&first.out_trade_no) && lines[1].contains(",2.00,少发了一件,"));
+
+    // Bad input: a JSON error with a Chinese message, nothing exported.
+    for (path, code) in [
+        (
+            "/api/dash/exports/payments?date=2026-13-01".to_string(),
+            "BAD_RANGE",
+        ),
+        (
+            format!("/api/dash/exports/payments?date={day}&format=xls"),
+            "BAD_FORMAT",
+        ),
+    ] {
+        let (status, _, bytes) = export(p, &payee, &path).await;
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!((status, body["code"].as_str()), (400, Some(code)), "{path}");
+        assert!(!body["message"].as_str().unwrap().is_empty());
+    }
+    // Without a session or the operator secret: 401.
+    let resp = reqwest::get(
+        p.worker()
+            .url(&format!("/api/dash/exports/payments?date={day}")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // The operator's CLI: every payee's rows, the file byte for byte as the worker sent it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payments.csv");
+    let out = std::process::Command::new(shoukuan_bin())
+        .args(["books", "export", "--date", &day, "--out"])
+        .arg(&file)
+        .env("SHOUKUAN_URL", p.worker().url(""))
+        .env("OPERATOR_SECRET", OPERATOR)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF]);
+    let text = String::from_utf8(bytes).unwrap();
+    for paid in [&first, &second, &foreign] {
+        assert!(
+            text.contains(&paid.out_trade_no),
+            "operator sees every payee"
+        );
+    }
+    // JSON to standard output.
+    let out = std::process::Command::new(shoukuan_bin())
+        .args([
+            "books", "export", "--date", &day, "--format", "json", "--kind", "refunds",
+        ])
+        .env("SHOUKUAN_URL", p.worker().url(""))
+        .env("OPERATOR_SECRET", OPERATOR)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["kind"], "refunds");
+    assert!(doc["count"].as_u64().unwrap() >= 1);
+    // A wrong date fails before any request, with the reason.
+    let out = std::process::Command::new(shoukuan_bin())
+        .args(["books", "export", "--date", "2026-02-30"])
+        .env("SHOUKUAN_URL", p.worker().url(""))
+        .env("OPERATOR_SECRET", OPERATOR)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
+}
