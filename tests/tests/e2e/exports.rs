@@ -49,6 +49,20 @@ async fn the_csv_export_has_the_bom_chinese_text_and_the_documented_columns() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    // REFUND.SUCCESS arrives from the simulator (seconds, scaled): the order is paid again
+    // with ¥2.00 refunded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let view = p.order_view_on(p.worker(), &first.id).await;
+        if view["state"] == "paid" && view["refunded_fen"] == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refund not settled: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
 
     let day = today();
     let (status, content_type, bytes) = export(
@@ -79,7 +93,7 @@ async fn the_csv_export_has_the_bom_chinese_text_and_the_documented_columns() {
     assert_eq!(row[2], first.transaction_id);
     assert_eq!(row[3], "课程费");
     assert_eq!(row[5], "李四商店");
-    assert_eq!(&row[7..], ["12.34", "0.00", "已支付"]);
+    assert_eq!(&row[7..], ["12.34", "2.00", "已支付"]);
     assert_eq!(row_of(&second.out_trade_no)[7], "0.50");
     assert!(!text.contains(&foreign.out_trade_no), "another payee's row");
 
@@ -108,7 +122,11 @@ async fn the_csv_export_has_the_bom_chinese_text_and_the_documented_columns() {
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(lines[0], REFUND_COLUMNS.join(","));
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[1].contains(&first.out_trade_no) && lines[1].contains(",2.00,少发了一件,"));
+    assert!(lines[1].contains(&first.out_trade_no), "{text}");
+    assert!(
+        lines[1].ends_with(",李四商店,2.00,少发了一件,退款成功"),
+        "{text}"
+    );
 
     // Bad input: a JSON error with a Chinese message, nothing exported.
     for (path, code) in [
