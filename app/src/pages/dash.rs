@@ -81,6 +81,7 @@ fn Board() -> impl IntoView {
         <Channels />
         <Routes />
         <Menu />
+        <super::exports::Exports />
     }
 }
 

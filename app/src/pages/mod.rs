@@ -4,6 +4,8 @@
 pub mod dash;
 #[cfg(feature = "payee")]
 pub mod dash_api;
+#[cfg(feature = "payee")]
+pub mod exports;
 pub mod home;
 #[cfg(feature = "payee")]
 pub mod manage;
@@ -17,3 +19,5 @@ pub mod product;
 #[cfg(feature = "payee")]
 pub mod publish_kinds;
 pub mod split;
+#[cfg(feature = "payee")]
+pub mod webhooks;
