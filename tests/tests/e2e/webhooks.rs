@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use shoukuan_core::webhook::{self, RETRY_AFTER_SECS};
+use shoukuan_tests::browser::Browser;
 
 use crate::payments::{now, Pay, Payee};
 use crate::receipts::{books, paid_order};
@@ -287,4 +288,127 @@ async fn a_receiver_that_fails_twice_gets_three_signed_deliveries_and_the_log_sh
         webhook::verify_header(&secret, &got[4].0, got[4].1.as_bytes(), t1),
         Ok(())
     );
+}
+
+/// Waits until the text of `css` contains `needle`.
+async fn wait_text(browser: &Browser, css: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(el) = browser.driver.find(thirtyfour::By::Css(css)).await {
+            last = el.text().await.unwrap_or_default();
+            if last.contains(needle) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{css}: expected {needle:?}, got {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_the_dashboard_a_payee_adds_an_endpoint_sees_deliveries_and_downloads_the_csv() {
+    let p = books().await;
+    let hook = receiver(vec![]).await;
+    let browser = Browser::wechat().await.unwrap();
+    let d = &browser.driver;
+    d.goto(p.worker().url("/dash")).await.unwrap();
+    browser
+        .wait_for("#sign_in")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let openid = browser
+        .wait_for("#openid")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = reqwest::Client::new()
+        .post(
+            p.worker()
+                .url(&format!("/api/operator/payees/{openid}/approve")),
+        )
+        .bearer_auth(crate::payments::OPERATOR)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    d.refresh().await.unwrap();
+
+    browser
+        .wait_for("#webhook_url")
+        .await
+        .unwrap()
+        .send_keys(&hook.url)
+        .await
+        .unwrap();
+    browser
+        .wait_for("#webhook_add")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let secret = browser
+        .wait_for("#webhook_secret")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(secret.starts_with(webhook::SECRET_PREFIX), "{secret}");
+    wait_text(&browser, "#webhooks", &hook.url).await;
+
+    // A payment of this payee is delivered; after a reload the log says so.
+    let cookie = d
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "sk_payee")
+        .map(|c| format!("sk_payee={}", c.value))
+        .expect("the payee session cookie");
+    let payee = Payee { openid, cookie };
+    let paid = paid_order(p, &payee, "3.21").await;
+    let (_, list) = p
+        .as_payee(&payee, reqwest::Method::GET, "/api/dash/webhooks", None)
+        .await;
+    let endpoint = list["endpoints"][0]["id"].as_str().unwrap().to_string();
+    queued(p, &payee, &endpoint, &format!("evt_pay_{}", paid.id)).await;
+    let t = now() + 5;
+    cron(p, t).await;
+    let got = seen(&hook);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        webhook::verify_header(&secret, &got[0].0, got[0].1.as_bytes(), t),
+        Ok(()),
+        "the secret the page showed signs the delivery"
+    );
+    d.refresh().await.unwrap();
+    wait_text(&browser, "#webhooks", "已送达").await;
+    wait_text(&browser, "#webhooks", "HTTP 200").await;
+
+    // The CSV link of today's payments, fetched with the page's own session.
+    let csv = browser
+        .eval(
+            "return fetch(document.getElementById('export_payments_csv').href)\
+             .then(function (r) { return r.text(); });",
+        )
+        .await
+        .unwrap();
+    let csv = csv.as_str().unwrap();
+    assert!(
+        csv.trim_start_matches('\u{feff}')
+            .starts_with("付款时间,商户订单号"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&paid.out_trade_no) && csv.contains(",3.21,"),
+        "{csv}"
+    );
+    browser.quit().await.unwrap();
 }
