@@ -131,7 +131,7 @@ async fn payments(
 ) -> Result<Vec<PaymentRow>, ApiError> {
     let rows = env
         .d1("DB")?
-        .prepare(&format!(
+        .prepare(format!(
             "SELECT o.paid_at, o.out_trade_no, o.transaction_id, c.title, o.collection_id, c.payee_name, \
              o.sub_mchid, o.amount_fen, o.refunded_fen, o.state FROM orders o JOIN collections c ON c.id = o.collection_id \
              WHERE o.state IN ('paid', 'refunding', 'refunded') AND o.paid_at >= ?1 AND o.paid_at < ?2 \
@@ -184,7 +184,7 @@ async fn refunds(
 ) -> Result<Vec<RefundRow>, ApiError> {
     let rows = env
         .d1("DB")?
-        .prepare(&format!(
+        .prepare(format!(
             "SELECT r.created_at, r.out_refund_no, o.out_trade_no, r.refund_id, c.payee_name, r.amount_fen, \
              r.reason, r.state FROM refunds r JOIN orders o ON o.id = r.order_id \
              JOIN collections c ON c.id = o.collection_id \

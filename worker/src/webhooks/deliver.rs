@@ -48,7 +48,7 @@ pub async fn scheduled(env: &Env, now: i64) {
 async fn run(env: &Env, now: i64) -> Result<(), ApiError> {
     let db = env.d1("DB")?;
     let due = db
-        .prepare(&format!(
+        .prepare(format!(
             "SELECT {DUE_COLUMNS} FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
              WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND e.disabled_at IS NULL \
              ORDER BY d.next_attempt_at LIMIT {BATCH}"
@@ -168,7 +168,7 @@ async fn post(url: &str, signature: &str, body: &str) -> Result<u16, String> {
 pub async fn resend(manager: &Manager, id: &str, env: &Env) -> Result<Response, ApiError> {
     let delivery = env
         .d1("DB")?
-        .prepare(&format!(
+        .prepare(format!(
             "SELECT {DUE_COLUMNS} FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
              WHERE d.id = ?1"
         ))
