@@ -86,6 +86,8 @@ fn App(route: Route, boot: Boot) -> impl IntoView {
         Route::Manage(id) => view! { <pages::manage::Manage id=id /> }.into_any(),
         #[cfg(feature = "payee")]
         Route::Dash => view! { <pages::dash::Dash /> }.into_any(),
+        #[cfg(feature = "payee")]
+        Route::Books => view! { <pages::books::Books /> }.into_any(),
         _ => view! { <pages::home::NotFound /> }.into_any(),
     }
 }

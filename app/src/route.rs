@@ -18,6 +18,8 @@ pub enum Route {
     Manage(String),
     /// `/dash`: the payee dashboard (signed in through the Official Account).
     Dash,
+    /// `/dash/books`: reconciliation with WeChat Pay's daily bills.
+    Books,
     /// `/o/:id`: an order's live status and, once paid, its receipt.
     Order(String),
     /// `/admin/:id`: the payee's view of a split (who has not paid, confirmations, exports);
@@ -39,6 +41,7 @@ impl Route {
             [""] => Route::Home,
             ["new"] => Route::New,
             ["dash"] => Route::Dash,
+            ["dash", "books"] => Route::Books,
             ["c", id] if is_valid_id(id) => Route::Pay((*id).to_owned()),
             ["o", id] if is_valid_id(id) => Route::Order((*id).to_owned()),
             ["manage", id] if is_valid_id(id) => Route::Manage((*id).to_owned()),
@@ -53,6 +56,7 @@ impl Route {
             Route::Home | Route::NotFound => "/".to_owned(),
             Route::New => "/new".to_owned(),
             Route::Dash => "/dash".to_owned(),
+            Route::Books => "/dash/books".to_owned(),
             Route::Pay(id) => format!("/c/{id}"),
             Route::Order(id) => format!("/o/{id}"),
             Route::Manage(id) => format!("/manage/{id}"),

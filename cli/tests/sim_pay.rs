@@ -762,9 +762,20 @@ fn china_date(days_ago: i64) -> String {
     )
 }
 
+/// Bills are ready from 10:00 China time: before that, the bill clock is moved to 10:01 today.
+async fn after_ten(sim: &Sim) {
+    let into_day = (now() + 8 * 3600).rem_euclid(86_400);
+    let offset = (10 * 3600 + 60 - into_day).max(0);
+    let (status, _) = sim
+        .post("/sim/bills", &json!({ "clock_offset_secs": offset }))
+        .await;
+    assert_eq!(status, 200);
+}
+
 #[tokio::test]
 async fn trade_bills_download_as_wechat_csv() {
     let sim = Sim::start(&[]);
+    after_ten(&sim).await;
     let yesterday = china_date(1);
     let openid = sim.payer().await;
     let mut body = sim.jsapi_body("order_bill_01", 1234, NOTIFY, &openid);
@@ -843,6 +854,93 @@ async fn trade_bills_download_as_wechat_csv() {
     sim.pay("GET", "/v3/billdownload/file?token=nosuchtoken", None)
         .await
         .expect(400, Some("INVALID_REQUEST"));
+}
+
+#[tokio::test]
+async fn gzip_bills_fund_flow_and_the_bill_switches() {
+    let sim = Sim::start(&[]);
+    after_ten(&sim).await;
+    let yesterday = china_date(1);
+    let openid = sim.payer().await;
+    for (no, fen) in [("order_gz_01", 1000), ("order_gz_02", 250)] {
+        let body = sim.jsapi_body(no, fen, NOTIFY, &openid);
+        sim.pay("POST", "/v3/pay/transactions/jsapi", Some(&body))
+            .await
+            .expect(200, None);
+        let (status, _) = sim
+            .post("/sim/pay", &json!({"out_trade_no": no, "no_callback": true, "success_time": format!("{yesterday}T09:00:00+08:00")}))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = sim
+        .post("/sim/bills", &json!({"amounts": {"order_gz_02": 251}}))
+        .await;
+    assert_eq!(status, 200);
+    // Downloads a bill and checks the SHA-1 of the uncompressed file.
+    let fetch = |apply: String| {
+        let sim = &sim;
+        async move {
+            let answer = sim.pay("GET", &apply, None).await.expect(200, None);
+            let url = answer["download_url"].as_str().unwrap().to_string();
+            assert!(url.ends_with("&tartype=gzip"), "{url}");
+            let file = sim
+                .pay("GET", &url[url.find("/v3/").unwrap()..], None)
+                .await;
+            assert_eq!(file.status, 200);
+            let text = shoukuan_core::bill::gzip::gunzip(&file.body).unwrap();
+            let matches =
+                hex::encode(Sha1::digest(&text)) == answer["hash_value"].as_str().unwrap();
+            (String::from_utf8(text).unwrap(), matches)
+        }
+    };
+    let (text, hash_ok) = fetch(format!(
+        "/v3/bill/tradebill?bill_date={yesterday}&bill_type=ALL&tar_type=GZIP"
+    ))
+    .await;
+    assert!(hash_ok);
+    let bill = shoukuan_core::bill::trade::TradeBill::parse(&text).unwrap();
+    let shown: Vec<(String, i64)> = bill
+        .rows
+        .iter()
+        .map(|r| (r.out_trade_no.clone(), r.total.get()))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("order_gz_01".to_string(), 1000),
+            ("order_gz_02".to_string(), 251)
+        ]
+    );
+    let (text, hash_ok) = fetch(format!(
+        "/v3/bill/fundflowbill?bill_date={yesterday}&account_type=BASIC&tar_type=GZIP"
+    ))
+    .await;
+    assert!(hash_ok);
+    let fund = shoukuan_core::bill::fund::FundBill::parse(&text).unwrap();
+    assert_eq!(fund.totals().income.get(), 1250);
+    // A tampered download no longer matches its hash_value.
+    let (status, _) = sim.post("/sim/bills", &json!({"tamper": true})).await;
+    assert_eq!(status, 200);
+    let (_, hash_ok) = fetch(format!(
+        "/v3/bill/tradebill?bill_date={yesterday}&tar_type=GZIP"
+    ))
+    .await;
+    assert!(!hash_ok);
+    // An unrelated sub_mchid is not this merchant's to ask about.
+    sim.pay(
+        "GET",
+        &format!("/v3/bill/tradebill?bill_date={yesterday}&sub_mchid=1999999999"),
+        None,
+    )
+    .await
+    .expect(403, Some("NO_AUTH"));
+    sim.pay(
+        "GET",
+        &format!("/v3/bill/fundflowbill?bill_date={yesterday}&account_type=NOPE"),
+        None,
+    )
+    .await
+    .expect(400, Some("PARAM_ERROR"));
 }
 
 #[tokio::test]

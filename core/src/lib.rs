@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 #![deny(clippy::float_arithmetic)]
 
+pub mod bill;
 pub mod channel;
 pub mod checkout;
 pub mod collection;

@@ -181,6 +181,40 @@ impl Sim {
         Ok(worker)
     }
 
+    /// Bills: moves the bill clock so WeChat's bills are made as if it were `at` (Unix
+    /// seconds), e.g. tomorrow 10:31 China time for today's bill (`/sim/bills`).
+    pub async fn set_bill_clock(&self, at: i64) -> Result<Value> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        self.post("/sim/bills", &json!({ "clock_offset_secs": at - now }))
+            .await
+    }
+
+    /// Bills: `tamper` (downloads no longer match their hash) and `amounts` shown in bills
+    /// (`{out_trade_no: fen}`).
+    pub async fn set_bill_switches(&self, switches: &Value) -> Result<Value> {
+        self.post("/sim/bills", switches).await
+    }
+
+    /// A refund only WeChat knows (made outside the merchant's system; no callback).
+    pub async fn outside_refund(&self, out_trade_no: &str, fen: i64) -> Result<Value> {
+        self.post(
+            "/sim/bills/refund",
+            &json!({ "out_trade_no": out_trade_no, "refund": fen }),
+        )
+        .await
+    }
+
+    /// Pays an order as `openid` without ever delivering its callback.
+    pub async fn pay_without_callback(&self, out_trade_no: &str, openid: &str) -> Result<Value> {
+        self.post(
+            "/sim/pay",
+            &json!({ "out_trade_no": out_trade_no, "openid": openid, "no_callback": true }),
+        )
+        .await
+    }
+
     /// `GET` a control-API path, as JSON.
     pub async fn get(&self, path: &str) -> Result<Value> {
         // A client per call: tests run on separate runtimes, and a pooled connection does not

@@ -12,10 +12,10 @@ use crate::http;
 
 /// Runs every job once, at `now`.
 pub async fn run_all(env: &Env, now: i64) {
-    let _ = now;
     crate::pay::scheduled(env).await;
     crate::abuse::scheduled(env).await;
     crate::webhooks::scheduled(env, now).await;
+    crate::books::scheduled(env, now).await;
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 //! Handlers are thin: every rule lives in `shoukuan-core`.
 
 mod abuse;
+mod books;
 mod collections;
 mod config;
 mod error;
@@ -69,6 +70,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Receipt(route) => receipts::handle(route, req, env).await,
         Route::Export(route) => exports::handle(route, req, env).await,
         Route::Webhook(route) => webhooks::handle(route, req, env).await,
+        Route::Books(route) => books::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
     }
 }

@@ -41,6 +41,8 @@ pub enum Route {
     Export(crate::exports::ExportRoute),
     /// Accounting webhooks.
     Webhook(crate::webhooks::WebhookRoute),
+    /// Bills and reconciliation ([`crate::books::BooksRoute`]).
+    Books(crate::books::BooksRoute),
 }
 
 impl Route {
@@ -68,6 +70,9 @@ impl Route {
         if let Some(r) = crate::webhooks::WebhookRoute::parse(method, &segments) {
             return Some(Route::Webhook(r));
         }
+        if let Some(books) = crate::books::BooksRoute::parse(method, &segments) {
+            return Some(Route::Books(books));
+        }
         let route = match (method, segments.as_slice()) {
             (Method::Get | Method::Head, ["health"]) => Route::Health,
             (Method::Get, ["api", "config"]) => Route::Config,
@@ -82,7 +87,7 @@ impl Route {
             }
             (Method::Get | Method::Head, ["c", id]) => Route::PayerPage(id.to_string()),
             (Method::Post, ["api", "test", "cron"]) => Route::TestCron,
-            (Method::Get | Method::Head, [""] | ["new"] | ["dash"])
+            (Method::Get | Method::Head, [""] | ["new"] | ["dash"] | ["dash", "books"])
             | (Method::Get | Method::Head, ["o" | "manage" | "admin", _]) => Route::AppPage,
             _ => return None,
         };

@@ -75,6 +75,7 @@ pub fn Dash() -> impl IntoView {
 #[component]
 fn Board() -> impl IntoView {
     view! {
+        <p><a id="books-link" href="/dash/books">"对账：核对微信支付账单"</a></p>
         <super::payments::Payments />
         <Collections />
         <Keywords />

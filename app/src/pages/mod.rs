@@ -1,6 +1,8 @@
 //! One module per page.
 
 #[cfg(feature = "payee")]
+pub mod books;
+#[cfg(feature = "payee")]
 pub mod dash;
 #[cfg(feature = "payee")]
 pub mod dash_api;

@@ -1,273 +1,350 @@
-//! Trade bills: `GET /v3/bill/tradebill` answers a `download_url` (plus the SHA-1 of the file),
-//! and the download (signed request, unsigned answer) is the CSV in WeChat's format — a header
-//! line, one line per payment and refund with every field prefixed by `` ` ``, then a summary
-//! header and line. Amounts are in yuan. Bills exist only for past days (China time), as
-//! WeChat makes yesterday's bill the next morning.
+//! Bills (PROTOCOL-2 §1). `GET /v3/bill/tradebill` (`bill_type` ALL | SUCCESS | REFUND,
+//! `sub_mchid` for a service provider's sub-merchant) and `GET /v3/bill/fundflowbill`
+//! (`account_type` BASIC) answer `{hash_type: "SHA1", hash_value, download_url}`; the download
+//! (`GET /v3/billdownload/file?token=…`, signed request, **unsigned** answer) is the file in
+//! WeChat's exact format (`core::bill`), gzipped when `tar_type=GZIP` was asked for, and
+//! `hash_value` is the SHA-1 of the **uncompressed** file. Links live 5 minutes.
+//!
+//! Bills exist only for past China days, from 10:00 the next morning: before that the answer is
+//! `400 STATEMENT_CREATING`; a day without payments or refunds is `400 NO_STATEMENT_EXIST`; a
+//! date more than 3 months back or in the future is `400 INVALID_REQUEST` / `PARAM_ERROR`; an
+//! unrelated `sub_mchid` is `403 NO_AUTH`; an expired or unknown token `400 INVALID_REQUEST`.
+//!
+//! Control (`/sim/bills…`, for tests; JSON, unsigned):
+//!
+//! ```text
+//! GET|POST /sim/bills   {clock_offset_secs?, tamper?, amounts?: {out_trade_no: fen}}
+//!     clock_offset_secs: the bill clock runs this far ahead of the real one, so a test can ask
+//!       for "today's" bill as if it were tomorrow 10:30 (only bills see this clock)
+//!     tamper: downloads are altered after hashing (the file no longer matches hash_value)
+//!     amounts: the bill shows this 订单金额 for the order instead of what was paid
+//! POST /sim/bills/refund  {out_trade_no, refund (fen), out_refund_no?}: a refund made outside
+//!     the merchant's system (e.g. in the merchant platform): it succeeds at once and sends no
+//!     callback, so only WeChat knows it
+//! ```
+//!
+//! A payment whose callback never arrives is `POST /sim/pay {…, "no_callback": true}`.
 
+use std::collections::BTreeMap;
+
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::json;
-use sha1::{Digest as _, Sha1};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use shoukuan_core::bill::fund::{Direction, FundBill, FundRow};
+use shoukuan_core::bill::trade::{TradeBill, TradeKind, TradeRow};
+use shoukuan_core::bill::{gzip, parse_bill_date, sha1_hex};
+use shoukuan_core::money::Fen;
+use shoukuan_core::paytime::ShanghaiDay;
 
+use super::partner;
 use super::pay::{ok, query_error, PayResult, Reply, Request};
 use super::state::{BillFile, Order, Refund};
-use super::{china_date, china_datetime, now, random_alnum, PayError, Sim};
+use super::{now, random_alnum, random_digits, PayError, Shared, Sim};
 
 /// How long a download link works, in seconds.
 const LINK_SECS: i64 = 300;
 
-const ALL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
-const SUCCESS_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注";
-const REFUND_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
-const SUMMARY_HEADER: &str =
-    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+/// The simulated merchant's fee rate: 0.6 %, i.e. 6 milli-fen per fen.
+const FEE_MILLI_PER_FEN: i64 = 6;
 
-/// The simulated merchant's fee rate: 0.6 %.
-const FEE_PER_MILLE: i64 = 6;
+/// Bills are made by 10:00 the next morning (China time).
+const READY_SECS_AFTER_MIDNIGHT: i64 = 10 * 3600;
 
-/// Fen as yuan with two decimals.
-pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let fen = fen.abs();
-    format!("{sign}{}.{:02}", fen / 100, fen % 100)
+/// Test switches (see the module docs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BillControls {
+    /// The bill clock's lead over the real clock, seconds.
+    #[serde(default)]
+    pub clock_offset_secs: i64,
+    /// Alter downloads after hashing.
+    #[serde(default)]
+    pub tamper: bool,
+    /// 订单金额 shown instead of the paid amount, by out_trade_no.
+    #[serde(default)]
+    pub amounts: BTreeMap<String, i64>,
 }
 
-/// The 0.6 % fee of `fen`, in yuan with five decimals (WeChat's precision).
-fn fee(fen: i64) -> String {
-    // fen × 6/1000 fen = fen × 6 units of 0.00001 yuan.
-    let units = (fen * FEE_PER_MILLE).abs();
-    let sign = if fen < 0 { "-" } else { "" };
-    format!("{sign}{}.{:05}", units / 100_000, units % 100_000)
+fn fee(fen: i64) -> i64 {
+    fen * FEE_MILLI_PER_FEN
 }
 
-fn row(fields: &[String]) -> String {
-    fields
-        .iter()
-        .map(|f| format!("`{}", f.replace(',', "，")))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-#[derive(Default)]
-struct Totals {
-    count: usize,
-    settled: i64,
-    refunded: i64,
-    fees: i64,
-    ordered: i64,
-    requested_refunds: i64,
-}
-
-fn payment_row(order: &Order, kind: &str) -> Vec<String> {
-    let paid_at = order.success_time.unwrap_or(order.created_at);
-    let mut fields = vec![
-        china_datetime(paid_at),
-        order.appid.clone(),
-        order.mchid.clone(),
-        "0".into(),
-        String::new(),
-        order.transaction_id.clone().unwrap_or_default(),
-        order.out_trade_no.clone(),
-        order.openid.clone().unwrap_or_default(),
-        order.trade_type.clone(),
-        "SUCCESS".into(),
-        "OTHERS".into(),
-        "CNY".into(),
-        yuan(order.total),
-        "0.00".into(),
-    ];
-    if kind == "ALL" {
-        fields.extend([
-            "0".into(),
-            "0".into(),
-            "0.00".into(),
-            "0.00".into(),
-            String::new(),
-            String::new(),
-        ]);
+fn payment_row(order: &Order, paid_at: i64, shown: i64) -> TradeRow {
+    TradeRow {
+        time: paid_at,
+        appid: order.appid.clone(),
+        mchid: order.mchid.clone(),
+        sub_mchid: order.sub_mchid.clone().unwrap_or_else(|| "0".into()),
+        device: String::new(),
+        transaction_id: order.transaction_id.clone().unwrap_or_default(),
+        out_trade_no: order.out_trade_no.clone(),
+        openid: order.openid.clone().unwrap_or_default(),
+        trade_type: order.trade_type.clone(),
+        state: "SUCCESS".into(),
+        bank: "OTHERS".into(),
+        currency: "CNY".into(),
+        settled: Fen::new(shown),
+        coupon: Fen::ZERO,
+        refund_requested_at: None,
+        refund_succeeded_at: None,
+        refund_id: "0".into(),
+        out_refund_no: "0".into(),
+        refund: Fen::ZERO,
+        coupon_refund: Fen::ZERO,
+        refund_type: String::new(),
+        refund_status: String::new(),
+        description: order.description.clone(),
+        attach: order.attach.clone().unwrap_or_default(),
+        fee_milli_fen: fee(shown),
+        rate: "0.60%".into(),
+        total: Fen::new(shown),
+        refund_requested: Fen::ZERO,
+        rate_note: String::new(),
     }
-    fields.extend([
-        order.description.clone(),
-        order.attach.clone().unwrap_or_default(),
-        fee(order.total),
-        "0.60%".into(),
-        yuan(order.total),
-    ]);
-    if kind == "ALL" {
-        fields.push("0.00".into());
-    }
-    fields.push(String::new());
-    fields
 }
 
-fn refund_row(order: &Order, refund: &Refund, kind: &str) -> Vec<String> {
-    let mut fields = vec![
-        china_datetime(refund.created_at),
-        order.appid.clone(),
-        order.mchid.clone(),
-        "0".into(),
-        String::new(),
-        refund.transaction_id.clone(),
-        refund.out_trade_no.clone(),
-        order.openid.clone().unwrap_or_default(),
-        order.trade_type.clone(),
-        "REFUND".into(),
-        "OTHERS".into(),
-        "CNY".into(),
-        "0.00".into(),
-        "0.00".into(),
-    ];
-    if kind == "REFUND" {
-        fields.push(china_datetime(refund.created_at));
-        fields.push(refund.success_time.map(china_datetime).unwrap_or_default());
+fn refund_row(order: &Order, refund: &Refund) -> TradeRow {
+    TradeRow {
+        time: refund.created_at,
+        state: "REFUND".into(),
+        transaction_id: refund.transaction_id.clone(),
+        settled: Fen::ZERO,
+        total: Fen::ZERO,
+        refund_requested_at: Some(refund.created_at),
+        refund_succeeded_at: refund.success_time,
+        refund_id: refund.refund_id.clone(),
+        out_refund_no: refund.out_refund_no.clone(),
+        refund: Fen::new(refund.refund),
+        refund_requested: Fen::new(refund.refund),
+        refund_type: "ORIGINAL".into(),
+        refund_status: refund.status.clone(),
+        fee_milli_fen: -fee(refund.refund),
+        ..payment_row(order, refund.created_at, 0)
     }
-    fields.extend([
-        refund.refund_id.clone(),
-        refund.out_refund_no.clone(),
-        yuan(refund.refund),
-        "0.00".into(),
-        "ORIGINAL".into(),
-        refund.status.clone(),
-        order.description.clone(),
-        order.attach.clone().unwrap_or_default(),
-        fee(-refund.refund),
-        "0.60%".into(),
-        "0.00".into(),
-        yuan(refund.refund),
-        String::new(),
-    ]);
-    fields
 }
 
-/// The bill of `date` (yyyy-MM-dd, China time), or None when nothing happened that day.
-fn build(sim: &Sim, date: &str, kind: &str) -> Option<String> {
+/// Which orders a bill covers: one sub-merchant's, or (no `sub_mchid`) the merchant's own.
+fn covers(order: &Order, sub_mchid: Option<&str>) -> bool {
+    order.sub_mchid.as_deref() == sub_mchid
+}
+
+/// The trade bill of `day`, or None when nothing happened that day.
+fn trade_bill(sim: &Sim, day: ShanghaiDay, kind: TradeKind, sub: Option<&str>) -> Option<String> {
     let state = sim.state();
     let mut rows = Vec::new();
-    let mut totals = Totals::default();
-    if kind != "REFUND" {
-        for order in state.orders.values() {
+    if kind != TradeKind::Refund {
+        for order in state.orders.values().filter(|o| covers(o, sub)) {
             let Some(paid_at) = order.success_time else {
                 continue;
             };
-            if china_date(paid_at) != date {
-                continue;
+            if ShanghaiDay::of(paid_at) == day {
+                let shown = state
+                    .bill_controls
+                    .amounts
+                    .get(&order.out_trade_no)
+                    .copied()
+                    .unwrap_or(order.total);
+                rows.push(payment_row(order, paid_at, shown));
             }
-            rows.push((paid_at, row(&payment_row(order, kind))));
-            totals.count += 1;
-            totals.settled += order.total;
-            totals.ordered += order.total;
-            totals.fees += order.total * FEE_PER_MILLE;
         }
     }
-    if kind != "SUCCESS" {
+    if kind != TradeKind::Success {
         for refund in state.refunds.values() {
-            if china_date(refund.created_at) != date {
-                continue;
-            }
             let Some(order) = state.orders.get(&refund.out_trade_no) else {
                 continue;
             };
-            rows.push((refund.created_at, row(&refund_row(order, refund, kind))));
-            totals.count += 1;
-            totals.refunded += refund.refund;
-            totals.requested_refunds += refund.refund;
-            totals.fees -= refund.refund * FEE_PER_MILLE;
+            if covers(order, sub) && ShanghaiDay::of(refund.created_at) == day {
+                rows.push(refund_row(order, refund));
+            }
         }
     }
     if rows.is_empty() {
         return None;
     }
-    rows.sort_by_key(|(t, _)| *t);
-    let header = match kind {
-        "SUCCESS" => SUCCESS_HEADER,
-        "REFUND" => REFUND_HEADER,
-        _ => ALL_HEADER,
-    };
-    let mut csv = String::from(header);
-    csv.push_str("\r\n");
-    for (_, line) in rows {
-        csv.push_str(&line);
-        csv.push_str("\r\n");
+    rows.sort_by(|a, b| (a.time, &a.out_trade_no).cmp(&(b.time, &b.out_trade_no)));
+    if kind == TradeKind::Success {
+        for row in &mut rows {
+            row.refund_id.clear();
+            row.out_refund_no.clear();
+        }
     }
-    csv.push_str(SUMMARY_HEADER);
-    csv.push_str("\r\n");
-    let fees = {
-        let units = totals.fees.abs();
-        let sign = if totals.fees < 0 { "-" } else { "" };
-        format!("{sign}{}.{:05}", units / 100_000, units % 100_000)
-    };
-    csv.push_str(&row(&[
-        totals.count.to_string(),
-        yuan(totals.settled),
-        yuan(totals.refunded),
-        "0.00".into(),
-        fees,
-        yuan(totals.ordered),
-        yuan(totals.requested_refunds),
-    ]));
-    csv.push_str("\r\n");
-    Some(csv)
+    Some(TradeBill { kind, rows }.render())
 }
 
-/// `GET /v3/bill/tradebill?bill_date=…[&bill_type=ALL|SUCCESS|REFUND]`.
-pub fn trade_bill(sim: &Sim, request: &Request<'_>) -> PayResult {
-    let bill_date = request.query_required("bill_date")?;
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = time::Date::parse(&bill_date, format)
-        .map_err(|_| query_error("bill_date", "日期格式错误，应为yyyy-MM-DD"))?;
-    let kind = request
-        .query_optional("bill_type")
-        .unwrap_or_else(|| "ALL".into());
-    if !["ALL", "SUCCESS", "REFUND"].contains(&kind.as_str()) {
-        return Err(query_error(
-            "bill_type",
-            "枚举值错误，应为ALL、SUCCESS或REFUND",
-        ));
+/// The BASIC fund-flow bill of `day`: money into and out of the merchant's own basic account
+/// (a service provider's account does not receive its sub-merchants' payments).
+fn fund_bill(sim: &Sim, day: ShanghaiDay) -> Option<String> {
+    let state = sim.state();
+    let mut moves: Vec<(i64, Direction, i64, String, String, &str)> = Vec::new();
+    for order in state.orders.values().filter(|o| covers(o, None)) {
+        if let (Some(paid_at), Some(tx)) = (order.success_time, &order.transaction_id) {
+            if ShanghaiDay::of(paid_at) == day {
+                moves.push((
+                    paid_at,
+                    Direction::In,
+                    order.total,
+                    tx.clone(),
+                    tx.clone(),
+                    "交易",
+                ));
+            }
+        }
     }
-    if let Some(tar) = request.query_optional("tar_type") {
-        return Err(query_error(
-            "tar_type",
-            &format!("{tar}：模拟器只提供不压缩的账单，请不传tar_type"),
-        ));
+    for refund in state.refunds.values() {
+        let direct = state
+            .orders
+            .get(&refund.out_trade_no)
+            .is_some_and(|o| covers(o, None));
+        if direct && ShanghaiDay::of(refund.created_at) == day {
+            moves.push((
+                refund.created_at,
+                Direction::Out,
+                refund.refund,
+                refund.refund_id.clone(),
+                format!("REF{}", refund.transaction_id),
+                "退款",
+            ));
+        }
     }
-    let today_text = china_date(now());
-    let today = time::Date::parse(&today_text, format).map_err(PayError::system)?;
-    if date > today {
+    if moves.is_empty() {
+        return None;
+    }
+    moves.sort_by_key(|m| m.0);
+    let mut balance = 0;
+    let rows = moves
+        .into_iter()
+        .enumerate()
+        .map(
+            |(i, (time, direction, amount, business_no, voucher, name))| {
+                balance += if direction == Direction::In {
+                    amount
+                } else {
+                    -amount
+                };
+                FundRow {
+                    time,
+                    business_no,
+                    flow_no: format!("1900{}{:06}", day.to_date_string().replace('-', ""), i + 1),
+                    name: name.into(),
+                    kind: name.into(),
+                    direction,
+                    amount: Fen::new(amount),
+                    balance: Fen::new(balance),
+                    applicant: "system".into(),
+                    note: String::new(),
+                    voucher,
+                }
+            },
+        )
+        .collect();
+    Some(FundBill { rows }.render())
+}
+
+/// The bill clock (China time as bills see it).
+fn bill_now(sim: &Sim) -> i64 {
+    now() + sim.state().bill_controls.clock_offset_secs
+}
+
+/// Checks `bill_date` against the bill clock: past, within 3 months, and made already.
+fn check_date(sim: &Sim, request: &Request<'_>, ready_note: &str) -> Result<ShanghaiDay, PayError> {
+    let text = request.query_required("bill_date")?;
+    let day = parse_bill_date(&text)
+        .ok_or_else(|| query_error("bill_date", "日期格式错误，应为yyyy-MM-DD"))?;
+    let now = bill_now(sim);
+    let today = ShanghaiDay::of(now);
+    if day > today {
         return Err(query_error("bill_date", "账单日期不能晚于今天"));
     }
-    if date == today {
+    let ready = day < today
+        && !(day.number() + 1 == today.number() && now - today.start() < READY_SECS_AFTER_MIDNIGHT);
+    if !ready {
         return Err(PayError::new(
             StatusCode::BAD_REQUEST,
             "STATEMENT_CREATING",
-            "账单生成中，当日账单请在次日10点以后下载",
+            format!("账单生成中，{ready_note}"),
         ));
     }
-    if (today - date).whole_days() > 92 {
+    if today.number() - day.number() > 92 {
         return Err(PayError::invalid("仅支持三个月内的账单下载申请"));
     }
-    let csv = build(sim, &bill_date, &kind).ok_or_else(|| {
-        PayError::new(
-            StatusCode::BAD_REQUEST,
-            "NO_STATEMENT_EXIST",
-            "账单文件不存在，请检查当前商户号在指定日期内是否有成功的交易",
-        )
-    })?;
-    let hash = hex::encode(Sha1::digest(csv.as_bytes()));
+    Ok(day)
+}
+
+fn no_statement() -> PayError {
+    PayError::new(
+        StatusCode::BAD_REQUEST,
+        "NO_STATEMENT_EXIST",
+        "账单文件不存在，请检查当前商户号在指定日期内是否有成功的交易",
+    )
+}
+
+/// Stores a file behind a fresh token and answers the apply call.
+fn offer(sim: &Sim, request: &Request<'_>, text: String) -> PayResult {
+    let gzipped = match request.query_optional("tar_type").as_deref() {
+        None => false,
+        Some("GZIP") => true,
+        Some(_) => return Err(query_error("tar_type", "枚举值错误，仅支持GZIP")),
+    };
+    let hash = sha1_hex(text.as_bytes());
     let token = random_alnum(32);
     sim.state().bills.insert(
         token.clone(),
         BillFile {
-            csv,
+            csv: text,
             expires_at: now() + LINK_SECS,
+            gzip: gzipped,
         },
     );
+    let tar = if gzipped { "&tartype=gzip" } else { "" };
     ok(json!({
         "hash_type": "SHA1",
         "hash_value": hash,
-        "download_url": format!("http://{}/v3/billdownload/file?token={token}", request.host),
+        "download_url": format!("http://{}/v3/billdownload/file?token={token}{tar}", request.host),
     }))
 }
 
-/// `GET /v3/billdownload/file?token=…`: the CSV itself.
+/// `GET /v3/bill/tradebill?bill_date=…[&bill_type=ALL|SUCCESS|REFUND][&tar_type=GZIP][&sub_mchid=…]`.
+pub fn trade_bill_apply(sim: &Sim, request: &Request<'_>) -> PayResult {
+    let kind = match request.query_optional("bill_type").as_deref() {
+        None | Some("ALL") => TradeKind::All,
+        Some("SUCCESS") => TradeKind::Success,
+        Some("REFUND") => TradeKind::Refund,
+        Some(_) => {
+            return Err(query_error(
+                "bill_type",
+                "枚举值错误，应为ALL、SUCCESS或REFUND",
+            ))
+        }
+    };
+    let sub = request.query_optional("sub_mchid");
+    if let Some(sub) = &sub {
+        partner::check_relation(&sim.state(), sub)?;
+    }
+    let day = check_date(sim, request, "交易账单请在次日上午10点以后下载")?;
+    let text = trade_bill(sim, day, kind, sub.as_deref()).ok_or_else(no_statement)?;
+    offer(sim, request, text)
+}
+
+/// `GET /v3/bill/fundflowbill?bill_date=…[&account_type=BASIC][&tar_type=GZIP]`.
+pub fn fund_bill_apply(sim: &Sim, request: &Request<'_>) -> PayResult {
+    match request.query_optional("account_type").as_deref() {
+        None | Some("BASIC") => {}
+        Some("OPERATION" | "FEES") => return Err(no_statement()),
+        Some(_) => {
+            return Err(query_error(
+                "account_type",
+                "枚举值错误，应为BASIC、OPERATION或FEES",
+            ))
+        }
+    }
+    let day = check_date(sim, request, "资金账单请在次日上午10点以后下载")?;
+    let text = fund_bill(sim, day).ok_or_else(no_statement)?;
+    offer(sim, request, text)
+}
+
+/// `GET /v3/billdownload/file?token=…`: the file itself (unsigned).
 pub fn download(sim: &Sim, request: &Request<'_>) -> PayResult {
     let token = request.query_required("token")?;
     let mut state = sim.state();
@@ -277,7 +354,109 @@ pub fn download(sim: &Sim, request: &Request<'_>) -> PayResult {
         .bills
         .get(&token)
         .ok_or_else(|| PayError::invalid("下载链接无效或已过期，请重新申请账单"))?;
-    Ok(Reply::File(file.csv.clone()))
+    let mut text = file.csv.clone();
+    if state.bill_controls.tamper {
+        // One amount changed after hashing: what a corrupted or forged file looks like.
+        text = text.replacen("`0.", "`9.", 1);
+    }
+    Ok(if file.gzip {
+        Reply::File(gzip::gzip(text.as_bytes()), "application/x-gzip")
+    } else {
+        Reply::File(text.into_bytes(), "text/plain; charset=utf-8")
+    })
+}
+
+/// The `/sim/bills…` control routes.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/sim/bills", get(get_controls).post(set_controls))
+        .route("/sim/bills/refund", post(outside_refund))
+}
+
+async fn get_controls(State(sim): State<Shared>) -> Json<Value> {
+    Json(json!(sim.state().bill_controls))
+}
+
+#[derive(Deserialize)]
+struct SetControls {
+    clock_offset_secs: Option<i64>,
+    tamper: Option<bool>,
+    amounts: Option<BTreeMap<String, i64>>,
+}
+
+async fn set_controls(State(sim): State<Shared>, Json(set): Json<SetControls>) -> Json<Value> {
+    let mut state = sim.state();
+    let controls = &mut state.bill_controls;
+    if let Some(offset) = set.clock_offset_secs {
+        controls.clock_offset_secs = offset;
+    }
+    if let Some(tamper) = set.tamper {
+        controls.tamper = tamper;
+    }
+    if let Some(amounts) = set.amounts {
+        controls.amounts.extend(amounts);
+    }
+    Json(json!(controls))
+}
+
+#[derive(Deserialize)]
+struct OutsideRefund {
+    out_trade_no: String,
+    refund: i64,
+    out_refund_no: Option<String>,
+}
+
+async fn outside_refund(
+    State(sim): State<Shared>,
+    Json(body): Json<OutsideRefund>,
+) -> Result<Json<Value>, PayError> {
+    let mut state = sim.state();
+    let now = now();
+    let order = state
+        .orders
+        .get_mut(&body.out_trade_no)
+        .ok_or_else(|| PayError::new(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"))?;
+    let Some(transaction_id) = order.transaction_id.clone() else {
+        return Err(PayError::invalid("订单未支付，不能退款"));
+    };
+    if body.refund <= 0 || order.refunded + body.refund > order.total {
+        return Err(PayError::new(
+            StatusCode::BAD_REQUEST,
+            "NOT_ENOUGH",
+            "可退金额不足",
+        ));
+    }
+    order.refunded += body.refund;
+    order.state = super::state::OrderState::Refund;
+    let refund = Refund {
+        refund_id: format!(
+            "5030{}{}",
+            &transaction_id[4..transaction_id.len().min(16)],
+            random_digits(12)
+        ),
+        sub_mchid: order.sub_mchid.clone(),
+        out_refund_no: body
+            .out_refund_no
+            .unwrap_or_else(|| format!("MP{}", random_digits(16))),
+        transaction_id,
+        out_trade_no: body.out_trade_no.clone(),
+        refund: body.refund,
+        total: order.total,
+        reason: Some("商户平台退款".into()),
+        notify_url: None,
+        funds_account: None,
+        status: "SUCCESS".into(),
+        created_at: now,
+        success_time: Some(now),
+        fingerprint: Value::Null,
+    };
+    let answer = json!({
+        "out_refund_no": refund.out_refund_no,
+        "refund_id": refund.refund_id,
+        "refund": refund.refund,
+    });
+    state.refunds.insert(refund.out_refund_no.clone(), refund);
+    Ok(Json(answer))
 }
 
 #[cfg(test)]
@@ -285,17 +464,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amounts_are_written_in_yuan() {
-        assert_eq!(yuan(1), "0.01");
-        assert_eq!(yuan(12345), "123.45");
-        assert_eq!(yuan(-150), "-1.50");
-        assert_eq!(fee(100), "0.00600");
-        assert_eq!(fee(100_000), "6.00000");
-        assert_eq!(fee(-100), "-0.00600");
-    }
-
-    #[test]
-    fn every_field_is_backquoted() {
-        assert_eq!(row(&["a".into(), "1.00".into()]), "`a,`1.00");
+    fn the_fee_is_six_per_mille() {
+        // 0.6 % of ¥1.00 is 0.6 fen = 0.00600 yuan in the bill.
+        assert_eq!(fee(100), 600);
+        assert_eq!(shoukuan_core::bill::format_fee(fee(100)), "0.00600");
     }
 }

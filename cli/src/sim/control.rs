@@ -181,6 +181,9 @@ pub struct PayRequest {
     pub count: Option<usize>,
     /// Backdate the payment (RFC 3339), e.g. to put it in yesterday's bill.
     pub success_time: Option<String>,
+    /// Pay without ever delivering the callback (reconciliation tests).
+    #[serde(default)]
+    pub no_callback: bool,
 }
 
 async fn pay(State(sim): State<Shared>, Json(request): Json<PayRequest>) -> ApiResult {
@@ -273,7 +276,11 @@ pub fn pay_order(sim: &Shared, request: &PayRequest) -> Result<Value, PayError> 
         (order.clone(), transaction_id)
     };
     let variant = request.variant.unwrap_or(Variant::Normal);
-    let deliveries = send_transaction(sim, &order, variant, request.count.unwrap_or(1))?;
+    let deliveries = if request.no_callback {
+        Vec::new()
+    } else {
+        send_transaction(sim, &order, variant, request.count.unwrap_or(1))?
+    };
     Ok(json!({
         "out_trade_no": order.out_trade_no,
         "transaction_id": transaction_id,

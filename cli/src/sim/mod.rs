@@ -27,7 +27,10 @@
 //!                                       registers or updates one
 //! GET  /sim/orders, /sim/orders/{no}   orders; one order with `request`, its last prepay body
 //! POST /sim/pay                        {out_trade_no | prepay_id, openid?, variant?, count?,
-//!                                       success_time?}: pay, then send the callback
+//!                                       success_time?, no_callback?}: pay, then send the
+//!                                       callback (never, with no_callback)
+//! GET|POST /sim/bills, POST /sim/bills/refund   bill clock, tampering, amounts shown in
+//!                                       bills, refunds only WeChat knows (bill.rs)
 //! POST /sim/notify                     {out_trade_no, variant?, count?}: send it again
 //!                                       variants: normal, duplicate, concurrent, stale,
 //!                                       wrong_amount, wrong_sub_mchid (partner), signtest
@@ -455,6 +458,7 @@ fn router(sim: Shared) -> Router {
         .route("/v3/{*path}", any(pay::handle))
         .merge(mp::routes())
         .merge(control::routes())
+        .merge(bill::routes())
         .merge(partner::routes())
         .merge(profitsharing::routes())
         .merge(h5::routes())
@@ -586,16 +590,6 @@ pub fn rfc3339(unix: i64) -> String {
     )
 }
 
-/// `yyyy-MM-dd HH:mm:ss` in China time (bills).
-pub fn china_datetime(unix: i64) -> String {
-    rfc3339(unix)[..19].replacen('T', " ", 1)
-}
-
-/// `yyyy-MM-dd` in China time.
-pub fn china_date(unix: i64) -> String {
-    rfc3339(unix)[..10].to_string()
-}
-
 /// `yyyyMMddHHmmss` in China time (ids).
 pub fn compact_time(unix: i64) -> String {
     rfc3339(unix)[..19].replace(['-', 'T', ':'], "")
@@ -682,7 +676,6 @@ mod tests {
     #[test]
     fn times_are_written_in_china_time_without_fractions() {
         assert_eq!(rfc3339(0), "1970-01-01T08:00:00+08:00");
-        assert_eq!(china_datetime(0), "1970-01-01 08:00:00");
         assert_eq!(compact_time(0), "19700101080000");
         assert_eq!(parse_rfc3339("1970-01-01T08:00:00+08:00"), Some(0));
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00+08:00"), None);

@@ -26,8 +26,8 @@ pub enum Reply {
     Json(StatusCode, Value),
     /// 204, empty body.
     NoContent,
-    /// A bill file (not signed, as WeChat Pay's downloads are not).
-    File(String),
+    /// A bill file and its content type (not signed, as WeChat Pay's downloads are not).
+    File(Vec<u8>, &'static str),
 }
 
 /// A v3 handler's result.
@@ -72,12 +72,9 @@ pub async fn handle(
     match result {
         Ok(Reply::Json(status, value)) => signed(&sim, status, value.to_string().into_bytes()),
         Ok(Reply::NoContent) => signed(&sim, StatusCode::NO_CONTENT, Vec::new()),
-        Ok(Reply::File(csv)) => (
-            StatusCode::OK,
-            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-            csv,
-        )
-            .into_response(),
+        Ok(Reply::File(bytes, content_type)) => {
+            (StatusCode::OK, [(CONTENT_TYPE, content_type)], bytes).into_response()
+        }
         Err(e) => signed(&sim, e.status, e.body().to_string().into_bytes()),
     }
 }
@@ -276,7 +273,8 @@ async fn route(sim: &Shared, request: &Request<'_>) -> PayResult {
         ("GET", ["profitsharing", "return-orders", no]) => {
             profitsharing::query_return(sim, request, no)
         }
-        ("GET", ["bill", "tradebill"]) => bill::trade_bill(sim, request),
+        ("GET", ["bill", "tradebill"]) => bill::trade_bill_apply(sim, request),
+        ("GET", ["bill", "fundflowbill"]) => bill::fund_bill_apply(sim, request),
         ("GET", ["billdownload", "file"]) => bill::download(sim, request),
         _ => Err(PayError::new(
             StatusCode::NOT_FOUND,

@@ -430,6 +430,9 @@ pub struct BillFile {
     pub csv: String,
     /// Unix seconds (links live 5 minutes).
     pub expires_at: i64,
+    /// Served gzipped (`tar_type=GZIP`).
+    #[serde(default)]
+    pub gzip: bool,
 }
 
 /// Settings changeable at run time through the control API.
@@ -497,8 +500,11 @@ pub struct State {
     pub pushes: Vec<Push>,
     /// Platform certificates, oldest first.
     pub certificates: Vec<PlatformCert>,
-    /// Trade bills by download token.
+    /// Bills by download token.
     pub bills: BTreeMap<String, BillFile>,
+    /// Bill test switches (bill.rs).
+    #[serde(default)]
+    pub bill_controls: super::bill::BillControls,
     /// Counter behind ids.
     pub next_id: u64,
 }
@@ -528,6 +534,7 @@ impl State {
             pushes: Vec::new(),
             certificates: vec![first_certificate],
             bills: BTreeMap::new(),
+            bill_controls: Default::default(),
             next_id: 1,
         }
     }

@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, real workerd + D1 + Chromium.
 
 mod api;
+mod books;
 mod contract;
 mod exports;
 mod journeys;

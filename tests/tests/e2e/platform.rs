@@ -108,7 +108,7 @@ async fn fresh_sub_merchants(p: &Pay) -> [(String, bool); 2] {
 
 /// Two bound payees (A through the CLI, B through the API) on two fresh sub-merchants, and a
 /// collection of each.
-async fn two_bound_payees(p: &Pay) -> [(Payee, String, String); 2] {
+pub(crate) async fn two_bound_payees(p: &Pay) -> [(Payee, String, String); 2] {
     let subs = fresh_sub_merchants(p).await;
     let a = p.payee().await;
     let b = p.payee().await;

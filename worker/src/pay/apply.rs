@@ -26,6 +26,9 @@ pub enum Source {
     Cron,
     /// Our own close call succeeded.
     Close,
+    /// The daily reconciliation's query of a payment WeChat's bill has and we did not
+    /// (`crate::books`).
+    Reconcile,
 }
 
 impl Source {
@@ -36,6 +39,7 @@ impl Source {
             Source::Query => "query",
             Source::Cron => "cron",
             Source::Close => "close",
+            Source::Reconcile => "reconcile",
         }
     }
 }

@@ -14,8 +14,8 @@
 
 pub mod apply;
 mod certs;
-mod client;
-mod config;
+pub mod client;
+pub mod config;
 mod cron;
 pub(crate) mod crypto;
 mod dash;
