@@ -1,4 +1,4 @@
-//! `shoukuan books export --date YYYY-MM-DD [--to YYYY-MM-DD] [--kind payments|refunds]
+//! `shoukuan books export --date YYYY-MM-DD [--to YYYY-MM-DD] [--kind payments|refunds|report]
 //! [--format csv|json] [--out FILE]`: the accounting exports through the worker's operator API
 //! (`GET /api/dash/exports/:kind` with the operator's bearer secret, every payee's rows).
 //! Days are Asia/Shanghai calendar days. CSV is UTF-8 with a byte-order mark (opens in Excel
@@ -24,8 +24,9 @@ pub enum Command {
         /// The last day of a range (included).
         #[arg(long)]
         to: Option<String>,
-        /// `payments` or `refunds`.
-        #[arg(long, default_value = "payments", value_parser = ["payments", "refunds"])]
+        /// `payments`, `refunds`, or `report` (the reconciliation's daily reports: WeChat's
+        /// fees, the net settled amount and open discrepancies per payee; at most 31 days).
+        #[arg(long, default_value = "payments", value_parser = ["payments", "refunds", "report"])]
         kind: String,
         /// `csv` or `json`.
         #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]

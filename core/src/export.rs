@@ -1,10 +1,13 @@
-//! Exports for accounting: payments and refunds per Asia/Shanghai day or range, as CSV for
+//! Exports for accounting: payments, refunds and the reconciliation's daily report (with
+//! WeChat's fees and the net settled amount, `core::bill::DayReport`) per Asia/Shanghai day
+//! or range, as CSV for
 //! spreadsheets (`core::csv`: BOM, CRLF, formula cells defused) or JSON for programs. The
 //! columns are fixed and documented here ([`PAYMENT_COLUMNS`], [`REFUND_COLUMNS`]); amounts
 //! are yuan with two decimals in CSV and both fen and yuan in JSON.
 
 use serde::Serialize;
 
+use crate::bill::DayReport;
 use crate::csv::Csv;
 use crate::money::Fen;
 use crate::paytime::{display_cst, ShanghaiDay};
@@ -38,6 +41,24 @@ pub const REFUND_COLUMNS: [&str; 8] = [
     "状态",
 ];
 
+/// CSV header of a daily-report export: one row per day and payee (a day without money is
+/// one row with its status).
+pub const REPORT_COLUMNS: [&str; 10] = [
+    "日期",
+    "对账状态",
+    "收款人",
+    "收款笔数",
+    "收款金额（元）",
+    "退款笔数",
+    "退款金额（元）",
+    "手续费（元）",
+    "结算净额（元）",
+    "未解决差异",
+];
+
+/// The longest range of a daily-report export (each day is its own report).
+pub const MAX_REPORT_DAYS: i64 = 31;
+
 /// What is exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -45,6 +66,8 @@ pub enum Kind {
     Payments,
     /// Refunds (by request time).
     Refunds,
+    /// The reconciliation's daily reports (fees, net settled, discrepancies).
+    Report,
 }
 
 impl Kind {
@@ -53,6 +76,7 @@ impl Kind {
         match s {
             "payments" => Some(Kind::Payments),
             "refunds" => Some(Kind::Refunds),
+            "report" => Some(Kind::Report),
             _ => None,
         }
     }
@@ -62,6 +86,7 @@ impl Kind {
         match self {
             Kind::Payments => "payments",
             Kind::Refunds => "refunds",
+            Kind::Report => "report",
         }
     }
 }
@@ -136,6 +161,11 @@ impl DayRange {
             return Err(RangeError::TooLong);
         }
         Ok(DayRange { from, to })
+    }
+
+    /// Every day of the range, in order.
+    pub fn days(self) -> impl Iterator<Item = ShanghaiDay> {
+        (self.from.number()..=self.to.number()).map(ShanghaiDay::from_number)
     }
 
     /// Unix seconds `[start, end)` of the range.
@@ -256,6 +286,60 @@ pub fn refunds_csv(rows: &[RefundRow]) -> String {
     csv.finish()
 }
 
+/// Daily reports as CSV ([`REPORT_COLUMNS`]); `payee_name` turns a payee id (openid) into
+/// what the reader knows it by.
+pub fn report_csv(reports: &[DayReport], payee_name: impl Fn(&str) -> String) -> String {
+    let mut csv = Csv::new();
+    csv.row(&REPORT_COLUMNS);
+    for report in reports {
+        let open = |payee: Option<&str>| {
+            report
+                .discrepancies
+                .iter()
+                .filter(|d| d.healed_at.is_none() && d.payee.as_deref() == payee)
+                .count()
+        };
+        if report.totals.is_empty() {
+            csv.row(&[
+                report.date.clone(),
+                report.status_label.clone(),
+                String::new(),
+                "0".into(),
+                "0.00".into(),
+                "0".into(),
+                "0.00".into(),
+                "0.00".into(),
+                "0.00".into(),
+                report
+                    .discrepancies
+                    .iter()
+                    .filter(|d| d.healed_at.is_none())
+                    .count()
+                    .to_string(),
+            ]);
+        }
+        for t in &report.totals {
+            let yuan = |fen: i64| Fen::new(fen).to_yuan_string();
+            csv.row(&[
+                report.date.clone(),
+                report.status_label.clone(),
+                t.payee
+                    .as_deref()
+                    .map(&payee_name)
+                    .unwrap_or_else(|| "（未知收款人）".into()),
+                t.payments.to_string(),
+                yuan(t.paid_fen),
+                t.refunds.to_string(),
+                yuan(t.refunded_fen),
+                yuan(t.fees_fen),
+                yuan(t.net_fen),
+                open(t.payee.as_deref()).to_string(),
+            ]);
+        }
+    }
+    csv.finish()
+}
+
 /// The JSON document of an export: `{kind, from, to, count, total_fen, rows}`; every row has
 /// its amounts in fen and `*_text` times in China time.
 pub fn json_document<T: Serialize>(
@@ -336,6 +420,43 @@ mod tests {
             text.lines().nth(1).unwrap(),
             "1970-01-01 08:00:00,RF1,SK1,,李四,0.05,退课,退款成功"
         );
+    }
+
+    #[test]
+    fn report_csv_has_one_row_per_day_and_payee_with_fees_and_net() {
+        use crate::bill::reconcile::{DayStatus, PayeeTotals};
+        let day = |date: &str, totals: Vec<PayeeTotals>| DayReport {
+            date: date.into(),
+            status: DayStatus::Matched,
+            status_label: DayStatus::Matched.label().into(),
+            bills: vec![],
+            matched: 1,
+            totals,
+            discrepancies: vec![],
+        };
+        let totals = PayeeTotals {
+            payee: Some("oPAYEE".into()),
+            payments: 2,
+            paid_fen: 1284,
+            refunds: 1,
+            refunded_fen: 200,
+            fee_milli_fen: 7_704,
+            fees_fen: 8,
+            net_fen: 1076,
+        };
+        let text = report_csv(
+            &[day("2026-11-27", vec![]), day("2026-11-28", vec![totals])],
+            |openid| format!("<{openid}>"),
+        );
+        let lines: Vec<&str> = text.trim_start_matches(crate::csv::BOM).lines().collect();
+        assert_eq!(lines[0], REPORT_COLUMNS.join(","));
+        assert_eq!(lines[1], "2026-11-27,已核对一致,,0,0.00,0,0.00,0.00,0.00,0");
+        assert_eq!(
+            lines[2],
+            "2026-11-28,已核对一致,<oPAYEE>,2,12.84,1,2.00,0.08,10.76,0"
+        );
+        let range = DayRange::parse("2026-11-27", Some("2026-11-28")).unwrap();
+        assert_eq!(range.days().count(), 2);
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub fn Exports() -> impl IntoView {
                 <a id="export_payments_csv" class="button small" href=link("payments", "csv")>"收款 CSV"</a>" "
                 <a class="button small" href=link("payments", "json")>"收款 JSON"</a>" "
                 <a id="export_refunds_csv" class="button small" href=link("refunds", "csv")>"退款 CSV"</a>" "
-                <a class="button small" href=link("refunds", "json")>"退款 JSON"</a>
+                <a class="button small" href=link("refunds", "json")>"退款 JSON"</a>" "
+                <a id="export_report_csv" class="button small" href=link("report", "csv")>"对账日报 CSV（含手续费）"</a>
             </p>
         </section>
         <super::webhooks::Webhooks />

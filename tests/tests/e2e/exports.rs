@@ -200,3 +200,82 @@ async fn the_csv_export_has_the_bom_chinese_text_and_the_documented_columns() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_report_export_has_the_bills_fees_and_net_per_payee() {
+    // Its own simulator: this test moves the simulator's bill clock to tomorrow morning.
+    let p = Pay::start(
+        "own_business",
+        &[
+            ("WECHATPAY_MODEL", "own_business"),
+            ("WECHATPAY_MERCHANT_NAME", crate::receipts::MERCHANT_NAME),
+        ],
+    )
+    .await;
+    let payee = p.payee().await;
+    paid_order(&p, &payee, "10.00").await;
+    let day = ShanghaiDay::of(now());
+    let next_morning = day.end() + 10 * 3600 + 31 * 60;
+    p.sim.set_bill_clock(next_morning).await.unwrap();
+    let resp = reqwest::Client::new()
+        .post(p.worker().url("/api/test/cron"))
+        .json(&serde_json::json!({ "now": next_morning }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let date = day.to_date_string();
+    let (status, _, bytes) = export(
+        &p,
+        &payee,
+        &format!("/api/dash/exports/report?date={date}&format=csv"),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF]);
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], shoukuan_core::export::REPORT_COLUMNS.join(","));
+    assert_eq!(lines.len(), 2, "one payee, one day: {text}");
+    let row: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(&row[..2], [date.as_str(), "已核对一致"], "{text}");
+    assert!(row[2].starts_with("李四商店（"), "the payee's name: {text}");
+    assert_eq!(&row[3..7], ["1", "10.00", "0", "0.00"], "{text}");
+    // WeChat's fee and what settles add up to the payment.
+    let fen = |s: &str| shoukuan_core::money::Fen::parse_yuan(s).unwrap().get();
+    assert_eq!(fen(row[7]) + fen(row[8]), 1000, "{text}");
+    assert_eq!(row[9], "0");
+
+    // The operator's CLI, JSON: the full report with its totals.
+    let out = std::process::Command::new(shoukuan_bin())
+        .args([
+            "books", "export", "--date", &date, "--kind", "report", "--format", "json",
+        ])
+        .env("SHOUKUAN_URL", p.worker().url(""))
+        .env("OPERATOR_SECRET", OPERATOR)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["kind"], "report");
+    let report = &doc["rows"][0];
+    assert_eq!(report["date"], date.as_str());
+    assert_eq!(report["status"], "matched", "{report}");
+    assert_eq!(report["totals"][0]["paid_fen"], 1000);
+    assert_eq!(report["totals"][0]["payee"], payee.openid.as_str());
+    assert_eq!(report["matched"], 1, "the one payment agrees: {report}");
+    // More than 31 days of reports at once is refused.
+    let (status, _, bytes) = export(
+        &p,
+        &payee,
+        "/api/dash/exports/report?date=2026-01-01&to=2026-03-01",
+    )
+    .await;
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((status, body["code"].as_str()), (400, Some("BAD_RANGE")));
+}

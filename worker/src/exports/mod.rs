@@ -1,8 +1,9 @@
-//! Exports for accounting: `GET /api/dash/exports/{payments|refunds}?date=YYYY-MM-DD[&to=…]
-//! [&format=csv|json]`, Asia/Shanghai days. A payee (dashboard session) gets their own
-//! collections' rows; the operator (bearer secret, `shoukuan books export`) gets every payee's.
-//! Columns: `core::export`. Fees are in WeChat's bills, not in our orders: the daily report of
-//! the reconciliation (migration 0009) is where they appear.
+//! Exports for accounting: `GET /api/dash/exports/{payments|refunds|report}?date=YYYY-MM-DD
+//! [&to=…][&format=csv|json]`, Asia/Shanghai days. A payee (dashboard session) gets their own
+//! rows; the operator (bearer secret, `shoukuan books export`) gets every payee's. Columns:
+//! `core::export`. Fees are in WeChat's bills, not in our orders: `report` exports the
+//! reconciliation's daily reports (`books::day_report`: per payee the bill's payments,
+//! refunds, WeChat's fees and the net settled amount, and open discrepancies).
 
 use serde::Deserialize;
 use shoukuan_core::export::{self, DayRange, Format, Kind, PaymentRow, RefundRow};
@@ -77,6 +78,36 @@ pub async fn handle(route: ExportRoute, req: Request, env: &Env) -> Result<Respo
                 export::json_document(kind, range, &rows, total),
             )
         }
+        Kind::Report => {
+            if range.to.number() - range.from.number() + 1 > export::MAX_REPORT_DAYS {
+                return Err(bad(
+                    "BAD_RANGE",
+                    format!("对账日报一次最多导出 {} 天", export::MAX_REPORT_DAYS),
+                ));
+            }
+            let mut reports = Vec::new();
+            for day in range.days() {
+                reports.push(
+                    crate::books::day_report(env, &day.to_date_string(), manager.owner()).await?,
+                );
+            }
+            let names = payee_names(env, &reports).await?;
+            let total = Fen::new(
+                reports
+                    .iter()
+                    .flat_map(|r| r.totals.iter().map(|t| t.net_fen))
+                    .sum(),
+            );
+            (
+                export::report_csv(&reports, |openid| {
+                    names
+                        .iter()
+                        .find(|(id, _)| id == openid)
+                        .map_or_else(|| openid.to_string(), |(_, name)| name.clone())
+                }),
+                export::json_document(kind, range, &reports, total),
+            )
+        }
     };
     let name = format!("shoukuan-{}-{}", kind.as_str(), range.label());
     match format {
@@ -92,6 +123,41 @@ pub async fn handle(route: ExportRoute, req: Request, env: &Env) -> Result<Respo
             Ok(resp)
         }
     }
+}
+
+#[derive(Deserialize)]
+struct NameRow {
+    payee_name: String,
+}
+
+/// `(openid, name)` of every payee in the reports: the name on their latest collection.
+async fn payee_names(
+    env: &Env,
+    reports: &[shoukuan_core::bill::DayReport],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    let payees = reports
+        .iter()
+        .flat_map(|r| r.totals.iter().filter_map(|t| t.payee.clone()));
+    for openid in payees {
+        if names.iter().any(|(id, _)| *id == openid) {
+            continue;
+        }
+        let row = env
+            .d1("DB")?
+            .prepare(
+                "SELECT payee_name FROM collections WHERE owner_openid = ?1 ORDER BY created_at DESC LIMIT 1",
+            )
+            .bind(&[openid.as_str().into()])?
+            .first::<NameRow>(None)
+            .await?;
+        let name = row.map_or_else(
+            || openid.clone(),
+            |r| format!("{}（{openid}）", r.payee_name),
+        );
+        names.push((openid, name));
+    }
+    Ok(names)
 }
 
 fn manager_owner(manager: &Manager) -> JsValue {
