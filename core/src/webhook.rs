@@ -37,6 +37,8 @@ pub mod event {
     pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
     /// A refund reached `SUCCESS`.
     pub const REFUND_SUCCEEDED: &str = "refund.succeeded";
+    /// A day's books were reconciled with WeChat's bill (`data` is `core::bill::DayReport`).
+    pub const DAY_REPORT: &str = "books.day_report";
     /// A synthetic event the payee sends to check the endpoint.
     pub const PING: &str = "ping";
 }

@@ -213,17 +213,67 @@ async fn the_daily_report_export_has_the_bills_fees_and_net_per_payee() {
     )
     .await;
     let payee = p.payee().await;
+    // An accounting endpoint: it gets the day's report once the day is reconciled.
+    let hook = crate::webhooks::receiver(vec![]).await;
+    let (status, created) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/dash/webhooks",
+            Some(serde_json::json!({ "url": hook.url })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
     paid_order(&p, &payee, "10.00").await;
     let day = ShanghaiDay::of(now());
     let next_morning = day.end() + 10 * 3600 + 31 * 60;
     p.sim.set_bill_clock(next_morning).await.unwrap();
-    let resp = reqwest::Client::new()
-        .post(p.worker().url("/api/test/cron"))
-        .json(&serde_json::json!({ "now": next_morning }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let cron = |at: i64| {
+        let url = p.worker().url("/api/test/cron");
+        async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .json(&serde_json::json!({ "now": at }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+    };
+    // 10:31: the payment's event goes out; the bill is fetched and the day reconciled.
+    cron(next_morning).await;
+    // The next minute: the reconciled day's report is queued and sent.
+    cron(next_morning + 60).await;
+    let got = crate::webhooks::seen(&hook);
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|(_, body, _)| serde_json::from_str::<Value>(body).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["\"payment.succeeded\"", "\"books.day_report\""],
+        "{got:?}"
+    );
+    let (signature, body, _) = &got[1];
+    assert_eq!(
+        shoukuan_core::webhook::verify_header(
+            &secret,
+            signature,
+            body.as_bytes(),
+            next_morning + 60
+        ),
+        Ok(())
+    );
+    let event: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(event["id"], format!("evt_report_{}", day.to_date_string()));
+    assert_eq!(event["data"]["date"], day.to_date_string());
+    assert_eq!(event["data"]["status"], "matched", "{event}");
+    assert_eq!(event["data"]["totals"][0]["paid_fen"], 1000);
+    assert_eq!(event["data"]["totals"][0]["payee"], payee.openid.as_str());
+    // Queued once: later runs send nothing new.
+    cron(next_morning + 120).await;
+    assert_eq!(crate::webhooks::seen(&hook).len(), 2);
 
     let date = day.to_date_string();
     let (status, _, bytes) = export(

@@ -19,13 +19,13 @@ use crate::receipts::{books, paid_order};
 /// What the receiver saw: (signature header, body, status it answered).
 type Seen = Arc<Mutex<Vec<(String, String, u16)>>>;
 
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     seen: Seen,
 }
 
 /// A local HTTP server answering `statuses` in turn (then 200).
-async fn receiver(statuses: Vec<u16>) -> Receiver {
+pub(crate) async fn receiver(statuses: Vec<u16>) -> Receiver {
     let seen: Seen = Arc::default();
     let script = Arc::new(Mutex::new(statuses.into_iter()));
     let state = (seen.clone(), script);
@@ -94,7 +94,7 @@ async fn queued(p: &Pay, payee: &Payee, endpoint: &str, event_id: &str) -> Value
     }
 }
 
-fn seen(r: &Receiver) -> Vec<(String, String, u16)> {
+pub(crate) fn seen(r: &Receiver) -> Vec<(String, String, u16)> {
     r.seen.lock().unwrap().clone()
 }
 

@@ -46,6 +46,9 @@ pub async fn scheduled(env: &Env, now: i64) {
 }
 
 async fn run(env: &Env, now: i64) -> Result<(), ApiError> {
+    if let Err(e) = super::report::queue_day_reports(env, now).await {
+        worker::console_error!("webhook day reports: {e:?}");
+    }
     let db = env.d1("DB")?;
     let due = db
         .prepare(format!(

@@ -139,14 +139,30 @@ async fn queue(
         .await?
         .results::<EndpointId>()?;
     for endpoint in endpoints {
-        let id = format!("wd_{}", crate::secrets::new_public_id()?);
-        db.prepare(
+        insert(env, &endpoint.id, event_id, kind, body, now).await?;
+    }
+    Ok(())
+}
+
+/// One pending delivery of `event_id` to `endpoint_id`, due at `now` (nothing when queued
+/// before).
+pub async fn insert(
+    env: &Env,
+    endpoint_id: &str,
+    event_id: &str,
+    kind: &str,
+    body: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let id = format!("wd_{}", crate::secrets::new_public_id()?);
+    env.d1("DB")?
+        .prepare(
             "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body, next_attempt_at, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (endpoint_id, event_id) DO NOTHING",
         )
         .bind(&[
             id.into(),
-            endpoint.id.as_str().into(),
+            endpoint_id.into(),
             event_id.into(),
             kind.into(),
             body.into(),
@@ -154,6 +170,5 @@ async fn queue(
         ])?
         .run()
         .await?;
-    }
     Ok(())
 }

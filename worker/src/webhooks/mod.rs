@@ -10,10 +10,13 @@
 //! GET    /api/dash/webhooks/:id/deliveries           deliveries with every attempt
 //! POST   /api/dash/webhooks/deliveries/:id/resend    one attempt now
 //! ```
-//! Payee endpoints receive their own payments and refunds; operator endpoints receive all.
+//! Payee endpoints receive their own payments, refunds and daily reports; operator endpoints
+//! receive all. A day's `books.day_report` is queued by the cron once the reconciliation of
+//! yesterday is no longer waiting for WeChat's bill (`report`).
 
 mod deliver;
 mod enqueue;
+mod report;
 
 use serde::{Deserialize, Serialize};
 use shoukuan_core::webhook;
