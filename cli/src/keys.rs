@@ -83,6 +83,7 @@ struct DevKeys {
     merchant_private_key_pem: String,
     data_key: String,
     session_secret: String,
+    receipt_signing_key_pem: String,
 }
 
 fn rsa_2048() -> anyhow::Result<PrivateKey> {
@@ -207,6 +208,7 @@ fn generate(model: Model) -> anyhow::Result<DevKeys> {
         merchant_private_key_pem: merchant.to_pkcs8_pem()?,
         data_key: random_b64_32(),
         session_secret: random_b64_32(),
+        receipt_signing_key_pem: rsa_2048()?.to_pkcs8_pem()?,
     })
 }
 
@@ -247,6 +249,11 @@ fn dev_vars(keys: &DevKeys) -> String {
         ),
         ("DATA_KEY", keys.data_key.clone()),
         ("SESSION_SECRET", keys.session_secret.clone()),
+        // Signs electronic receipts (电子回单); its public key is listed by the worker.
+        (
+            "RECEIPT_SIGNING_KEY",
+            dotenv_pem(&keys.receipt_signing_key_pem),
+        ),
         // The operator API (`shoukuan payees|menu` read it from this file).
         ("OPERATOR_SECRET", random_string(ALNUM, 32)),
         ("PUBLISH_INVITE_CODE", String::new()),

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
+mod books;
 mod jssdk;
 mod keys;
 mod lint;
@@ -71,6 +72,9 @@ commands! {
     /// The Official Account custom menu and menu-jump routes (the worker's API, OPERATOR_SECRET).
     #[command(subcommand)]
     Menu(operator::MenuCommand),
+    /// Books: export payments / refunds as CSV or JSON (the worker's operator API).
+    #[command(subcommand)]
+    Books(books::Command),
 }
 
 /// A subcommand's work.

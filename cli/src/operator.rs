@@ -21,10 +21,10 @@ use crate::{Outcome, Run};
 pub struct Target {
     /// The worker's base URL.
     #[arg(long, env = "SHOUKUAN_URL", default_value = "http://127.0.0.1:8787")]
-    url: String,
+    pub(crate) url: String,
     /// A dotenv file to read OPERATOR_SECRET from when the environment has none.
     #[arg(long, default_value = ".dev.vars")]
-    dev_vars: PathBuf,
+    pub(crate) dev_vars: PathBuf,
 }
 
 /// `shoukuan payees …`
@@ -215,7 +215,7 @@ enum Method {
 }
 
 /// `OPERATOR_SECRET` from the environment, else from the dotenv file.
-fn operator_secret(dev_vars: &std::path::Path) -> anyhow::Result<String> {
+pub(crate) fn operator_secret(dev_vars: &std::path::Path) -> anyhow::Result<String> {
     if let Some(secret) = std::env::var("OPERATOR_SECRET")
         .ok()
         .filter(|s| !s.trim().is_empty())

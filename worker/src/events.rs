@@ -14,6 +14,7 @@ use crate::pay::refunds::RefundRow;
 pub async fn order_paid(env: &Env, order: &OrderRow) {
     crate::growth::ab::order_paid(env, &order.out_trade_no).await;
     crate::growth::points::credit(env, order).await;
+    crate::receipts::order_paid(env, &order.id).await;
     // Channel attribution is a statistic: a failure there must not undo the payment.
     if let Err(e) = crate::oa::channels::record_order_paid(env, &order.out_trade_no).await {
         worker::console_error!("channel attribution of {}: {e:?}", order.out_trade_no);
@@ -48,6 +49,7 @@ pub async fn order_paid(env: &Env, order: &OrderRow) {
 /// A refund has just reached `SUCCESS` (exactly one caller wins the compare-and-swap).
 pub async fn refund_succeeded(env: &Env, refund: &RefundRow) {
     crate::growth::points::reverse(env, refund).await;
+    crate::webhooks::refund_succeeded(env, refund).await;
     worker::console_log!("refund {} succeeded", refund.out_refund_no);
     crate::notices::events::refund_succeeded(env, refund).await;
 }

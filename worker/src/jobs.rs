@@ -16,6 +16,7 @@ pub async fn run_all(env: &Env, now: i64) {
     crate::abuse::scheduled(env).await;
     crate::notices::scheduled(env, now).await;
     crate::growth::points::scheduled(env, now).await;
+    crate::webhooks::scheduled(env, now).await;
     crate::books::scheduled(env, now).await;
 }
 

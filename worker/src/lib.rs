@@ -9,6 +9,7 @@ mod config;
 mod directed;
 mod error;
 mod events;
+mod exports;
 mod growth;
 mod http;
 mod jobs;
@@ -19,11 +20,13 @@ mod pages;
 mod pay;
 mod personal_data;
 mod products;
+mod receipts;
 mod reminders;
 mod routes;
 mod secrets;
 mod session;
 mod splits;
+mod webhooks;
 mod wechat;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
@@ -70,6 +73,9 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Product(route) => products::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
         Route::Growth(route) => growth::handle(route, req, env).await,
+        Route::Receipt(route) => receipts::handle(route, req, env).await,
+        Route::Export(route) => exports::handle(route, req, env).await,
+        Route::Webhook(route) => webhooks::handle(route, req, env).await,
         Route::Books(route) => books::handle(route, req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
         Route::Notice(route) => notices::handle(route, req, env).await,

@@ -43,6 +43,12 @@ pub enum Route {
     Directed(DirectedRoute),
     /// Growth: A/B tests of presentation ([`GrowthRoute`]).
     Growth(GrowthRoute),
+    /// Receipts, exports and accounting webhooks (issue 11).
+    Receipt(crate::receipts::ReceiptRoute),
+    /// Payments / refunds exports.
+    Export(crate::exports::ExportRoute),
+    /// Accounting webhooks.
+    Webhook(crate::webhooks::WebhookRoute),
     /// Bills and reconciliation ([`crate::books::BooksRoute`]).
     Books(crate::books::BooksRoute),
 }
@@ -71,6 +77,15 @@ impl Route {
         }
         if let Some(growth) = GrowthRoute::parse(method, &segments) {
             return Some(Route::Growth(growth));
+        }
+        if let Some(r) = crate::receipts::ReceiptRoute::parse(method, &segments) {
+            return Some(Route::Receipt(r));
+        }
+        if let Some(r) = crate::exports::ExportRoute::parse(method, &segments) {
+            return Some(Route::Export(r));
+        }
+        if let Some(r) = crate::webhooks::WebhookRoute::parse(method, &segments) {
+            return Some(Route::Webhook(r));
         }
         if let Some(books) = crate::books::BooksRoute::parse(method, &segments) {
             return Some(Route::Books(books));

@@ -748,7 +748,9 @@ async fn confirm(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respon
     if current.status == ParticipantStatus::Paid {
         return http::json(200, &current);
     }
-    mark_paid(env, id, pid, current.due, PaidBy::PayeeConfirmed, None).await?;
+    if mark_paid(env, id, pid, current.due, PaidBy::PayeeConfirmed, None).await? {
+        crate::receipts::payee_confirmed(env, id, pid).await;
+    }
     http::json(200, &entry(id, pid, &split, env, Some(&key)).await?)
 }
 

@@ -6,6 +6,7 @@ pub mod books;
 pub mod dash;
 #[cfg(feature = "payee")]
 pub mod dash_api;
+pub mod exports;
 #[cfg(feature = "payee")]
 pub mod growth;
 pub mod home;
@@ -23,3 +24,5 @@ pub mod product;
 #[cfg(feature = "payee")]
 pub mod publish_kinds;
 pub mod split;
+#[cfg(feature = "payee")]
+pub mod webhooks;

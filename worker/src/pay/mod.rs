@@ -17,7 +17,7 @@ mod certs;
 pub mod client;
 pub mod config;
 mod cron;
-mod crypto;
+pub(crate) mod crypto;
 mod dash;
 pub mod merchants;
 mod notify;
