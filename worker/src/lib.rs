@@ -13,6 +13,7 @@ mod kind_pages;
 mod oa;
 mod pages;
 mod pay;
+mod payer_forms;
 mod personal_data;
 mod products;
 mod reminders;
@@ -58,6 +59,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
         Route::PayerPage(id) => pages::payer_page(&id, &req, env).await,
+        Route::PayerForm(id, action) => payer_forms::handle(&id, &action, req, env).await,
         Route::AppPage => pages::app_page(env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,
         Route::Split(route) => splits::handle(route, req, env).await,

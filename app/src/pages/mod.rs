@@ -10,7 +10,6 @@ pub mod manage;
 #[cfg(feature = "payee")]
 pub mod new;
 pub mod order;
-pub mod pay;
 #[cfg(feature = "payee")]
 pub mod payments;
 pub mod product;
