@@ -7,9 +7,9 @@
 //! variant) happens between the two.
 
 use shoukuan_core::collection::{CollectionView, Kind};
-use shoukuan_core::page::escape;
 use shoukuan_core::page::split::{parse_ticket, split_body, split_parts, ticket_cookie_name};
 use shoukuan_core::page::split::{Attempt, SplitPage};
+use shoukuan_core::page::{escape, json_for_script};
 use shoukuan_core::product::{og_meta, product_body, product_card, share_description};
 use shoukuan_core::share::{share_script, ShareCard};
 use shoukuan_core::split::{mode_summary, progress_text, ParticipantView};
@@ -70,12 +70,15 @@ pub async fn render(
                 attempt: None,
                 notice: None,
             };
-            let share = share_script(&ShareCard {
-                title: view.title.clone(),
-                desc,
-                link: url,
-                img_url: String::new(),
-            });
+            let share = share(
+                &ShareCard {
+                    title: view.title.clone(),
+                    desc,
+                    link: url,
+                    img_url: String::new(),
+                },
+                env,
+            );
             Ok(Some(KindPage {
                 title: format!("<title>{} - 接龙</title>", escape(&view.title)),
                 head,
@@ -86,23 +89,39 @@ pub async fn render(
             let Some(product) = products::find_view(&view.id, env).await? else {
                 return Ok(None);
             };
-            let share = share_script(&ShareCard {
-                title: view.title.clone(),
-                desc: share_description(&product),
-                link: url,
-                img_url: product
-                    .product
-                    .images
-                    .first()
-                    .map(|k| format!("{origin}{}", k.path()))
-                    .unwrap_or_default(),
-            });
+            let share = share(
+                &ShareCard {
+                    title: view.title.clone(),
+                    desc: share_description(&product),
+                    link: url,
+                    img_url: product
+                        .product
+                        .images
+                        .first()
+                        .map(|k| format!("{origin}{}", k.path()))
+                        .unwrap_or_default(),
+                },
+                env,
+            );
             Ok(Some(KindPage {
                 title: format!("<title>{}</title>", escape(&view.title)),
                 head: og_meta(&product, &origin),
                 body: format!(r#"<div id="app">{}</div>{share}"#, product_body(&product)),
             }))
         }
+    }
+}
+
+/// The share card: WeChat's JS-SDK script when the Official Account (whose signature it needs)
+/// is configured; otherwise only the card as `window.__skShare`, and nothing is loaded.
+fn share(card: &ShareCard, env: &Env) -> String {
+    if crate::wechat::OaConfig::from_env(env).is_some() {
+        share_script(card)
+    } else {
+        format!(
+            "<script>window.__skShare={};</script>",
+            json_for_script(card)
+        )
     }
 }
 
