@@ -1,5 +1,5 @@
-//! Shoukuan's web app (Leptos CSR, built by Trunk): the publish page for payees, the payer
-//! page, and the private manage page.
+//! Shoukuan's web app (Leptos CSR, built by Trunk): the payee's pages (publish, manage, dashboard,
+//! a split's admin view) and the price-page poster. Payer pages are the worker's (`core::page`).
 //!
 //! `main.rs` only calls [`start`]. Routing is a match on `location.pathname` ([`route`]);
 //! logic that needs no DOM lives in [`form`], [`api::interpret`], [`decode`] and [`boot`],
@@ -71,12 +71,11 @@ pub fn mount(app: web_sys::HtmlElement, route: Route) {
 fn App(route: Route) -> impl IntoView {
     match route {
         Route::Home => view! { <pages::home::Home /> }.into_any(),
-        // `/c/:id` is the worker's page (no app); a stray client-side visit gets the link.
-        Route::Pay(_) => view! { <pages::home::NotFound /> }.into_any(),
+        // `/c/:id` and `/o/:id` are the worker's pages (no app).
+        Route::Pay(_) | Route::Order(_) => view! { <pages::home::NotFound /> }.into_any(),
         Route::Poster(id) => view! { <pages::product::ProductPoster id=id /> }.into_any(),
         #[cfg(feature = "payee")]
         Route::Admin(id) => view! { <pages::split::SplitAdmin id=id /> }.into_any(),
-        Route::Order(id) => view! { <pages::order::Order id=id /> }.into_any(),
         #[cfg(feature = "payee")]
         Route::New => view! { <pages::new::New /> }.into_any(),
         #[cfg(feature = "payee")]

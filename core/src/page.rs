@@ -6,6 +6,7 @@ use crate::collection::{AmountRule, CollectionView, Status};
 use crate::money::Fen;
 use crate::qr;
 
+pub mod order;
 pub mod split;
 
 /// The readiness signal of a page that has no other script to finish with: every page sets

@@ -59,6 +59,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::UpdateCollection(id) => collections::update(&id, req, env).await,
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
         Route::PayerPage(id) => pages::payer_page(&id, &req, env).await,
+        Route::OrderPage(id) => pages::order_page(&id, &req, env).await,
         Route::PayerForm(id, action) => payer_forms::handle(&id, &action, req, env).await,
         Route::AppPage => pages::app_page(env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,

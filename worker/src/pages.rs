@@ -67,6 +67,38 @@ pub async fn payer_page(id: &str, req: &Request, env: &Env) -> Result<worker::Re
     }
 }
 
+/// `GET /o/:id` (`?part=live`: only the card, for its script): the order page, complete as
+/// HTML from `core::page::order`, no app.
+pub async fn order_page(id: &str, req: &Request, env: &Env) -> Result<worker::Response, ApiError> {
+    use shoukuan_core::page::order::{order_body, order_card, ORDER_NOT_FOUND};
+    let order = crate::pay::order_view(env, id).await?;
+    if wants_live_part(req) {
+        let order = order.ok_or(ApiError::Missing("订单"))?;
+        return http::html(200, order_card(&order));
+    }
+    let shell = payer_shell(env).await?;
+    match order {
+        Some(order) => {
+            let title = format!("<title>{}</title>", order.state.label());
+            http::html(
+                200,
+                fill(
+                    &shell,
+                    &title,
+                    &format!(r#"<div id="app">{}</div>"#, order_body(&order)),
+                ),
+            )
+        }
+        None => {
+            let body = format!(
+                r#"<div id="app">{ORDER_NOT_FOUND}</div><script>{}</script>"#,
+                page::READY_SCRIPT
+            );
+            http::html(404, fill(&shell, "<title>找不到这个订单</title>", &body))
+        }
+    }
+}
+
 /// Whether the page's script asks for the live parts only (`?part=live`).
 fn wants_live_part(req: &Request) -> bool {
     req.url()

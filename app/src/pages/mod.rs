@@ -9,7 +9,6 @@ pub mod home;
 pub mod manage;
 #[cfg(feature = "payee")]
 pub mod new;
-pub mod order;
 #[cfg(feature = "payee")]
 pub mod payments;
 pub mod product;
