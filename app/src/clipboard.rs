@@ -1,8 +1,6 @@
 //! Copying to the clipboard where WeChat's in-app browser allows it, with the old
 //! `execCommand("copy")` fallback (plain http, older in-app browsers).
 
-use leptos::prelude::*;
-
 /// Copies with the async clipboard API; where it is missing or refused (plain http, older
 /// in-app browsers) selects the input `input_id` (when given) and tries `execCommand("copy")`.
 /// `false` means the text is selected and the person has to copy it themselves.
@@ -57,36 +55,4 @@ pub async fn copy_text(text: &str, input_id: &str) -> bool {
         area.remove();
     }
     ok
-}
-
-/// Handles the `data-copy` buttons of markup from `core::page` (the personal-code steps)
-/// inside the app, as `core::page::COPY_SCRIPT` does on server-rendered pages.
-pub fn handle_copy_buttons() {
-    use wasm_bindgen::JsCast;
-    let _ = window_event_listener(leptos::ev::click, |ev| {
-        let Some(button) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|e| e.closest("[data-copy]").ok().flatten())
-        else {
-            return;
-        };
-        let text = button.get_attribute("data-copy").unwrap_or_default();
-        let label = button
-            .get_attribute("data-label")
-            .unwrap_or_else(|| button.text_content().unwrap_or_default());
-        let _ = button.set_attribute("data-label", &label);
-        leptos::task::spawn_local(async move {
-            let ok = copy_text(&text, "").await;
-            button.set_text_content(Some(if ok {
-                "已复制"
-            } else {
-                "请长按文字复制"
-            }));
-            set_timeout(
-                move || button.set_text_content(Some(&label)),
-                std::time::Duration::from_secs(2),
-            );
-        });
-    });
 }

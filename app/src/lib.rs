@@ -1,12 +1,11 @@
-//! Shoukuan's web app (Leptos CSR, built by Trunk): the publish page for payees, the payer
-//! page, and the private manage page.
+//! Shoukuan's web app (Leptos CSR, built by Trunk): the payee's pages (publish, manage, dashboard,
+//! a split's admin view) and the price-page poster. Payer pages are the worker's (`core::page`).
 //!
 //! `main.rs` only calls [`start`]. Routing is a match on `location.pathname` ([`route`]);
 //! logic that needs no DOM lives in [`form`], [`api::interpret`], [`decode`] and [`boot`],
 //! where it is tested natively.
 
 pub mod api;
-pub mod boot;
 mod clipboard;
 #[cfg(feature = "payee")]
 mod components;
@@ -19,7 +18,6 @@ pub mod route;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-pub use boot::Boot;
 pub use route::Route;
 
 /// Mounts the app for the current URL into `#app` (created when missing).
@@ -53,33 +51,31 @@ pub fn start() {
     mount(app, Route::parse(&pathname));
 }
 
-/// Mounts the page for `route` into `app`, replacing whatever the server rendered there (the
-/// app renders the same payer card from the same core function, so nothing visibly changes).
+/// Mounts the page for `route` into `app`, replacing whatever was there.
 pub fn mount(app: web_sys::HtmlElement, route: Route) {
-    let boot = Boot::read(&app);
     app.set_inner_html("");
-    leptos::mount::mount_to(app, move || view! { <App route=route boot=boot /> }).forget();
+    leptos::mount::mount_to(app, move || view! { <App route=route /> }).forget();
+    // The readiness signal every page gives (the bench and the end-to-end tests wait for it):
+    // the page is mounted and its handlers attached.
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        let _ = body.dataset().set("ready", "1");
+    }
 }
 
 /// The page for a route. Without the `payee` feature, `/new` and `/manage` are not in this
 /// bundle and show the not-found card.
 #[component]
-fn App(route: Route, boot: Boot) -> impl IntoView {
+fn App(route: Route) -> impl IntoView {
     match route {
         Route::Home => view! { <pages::home::Home /> }.into_any(),
-        // Splits and products come with their page data (`#sk-split` / `#sk-product`).
-        Route::Pay(id) => match (pages::split::embedded(), pages::product::embedded()) {
-            (Some(split), _) if split.collection.id == id => {
-                view! { <pages::split::SplitPay id=id initial=split /> }.into_any()
-            }
-            (_, Some(product)) if product.collection.id == id => {
-                view! { <pages::product::ProductPay id=id initial=product /> }.into_any()
-            }
-            _ => view! { <pages::pay::Pay id=id boot=boot /> }.into_any(),
-        },
+        // `/c/:id` and `/o/:id` are the worker's pages (no app).
+        Route::Pay(_) | Route::Order(_) => view! { <pages::home::NotFound /> }.into_any(),
+        Route::Poster(id) => view! { <pages::product::ProductPoster id=id /> }.into_any(),
         #[cfg(feature = "payee")]
         Route::Admin(id) => view! { <pages::split::SplitAdmin id=id /> }.into_any(),
-        Route::Order(id) => view! { <pages::order::Order id=id /> }.into_any(),
         #[cfg(feature = "payee")]
         Route::New => view! { <pages::new::New /> }.into_any(),
         #[cfg(feature = "payee")]

@@ -25,6 +25,8 @@ pub enum Route {
     /// `/admin/:id`: the payee's view of a split (who has not paid, confirmations, exports);
     /// the manage token is in the fragment (`#t=…`).
     Admin(String),
+    /// `/poster/:id`: a price page's share poster.
+    Poster(String),
     /// Anything else, including malformed collection ids.
     NotFound,
 }
@@ -46,6 +48,7 @@ impl Route {
             ["o", id] if is_valid_id(id) => Route::Order((*id).to_owned()),
             ["manage", id] if is_valid_id(id) => Route::Manage((*id).to_owned()),
             ["admin", id] if is_valid_id(id) => Route::Admin((*id).to_owned()),
+            ["poster", id] if is_valid_id(id) => Route::Poster((*id).to_owned()),
             _ => Route::NotFound,
         }
     }
@@ -61,6 +64,7 @@ impl Route {
             Route::Order(id) => format!("/o/{id}"),
             Route::Manage(id) => format!("/manage/{id}"),
             Route::Admin(id) => format!("/admin/{id}"),
+            Route::Poster(id) => format!("/poster/{id}"),
         }
     }
 }
@@ -91,6 +95,7 @@ mod tests {
             ("/manage/aB3dE6gH9k", Route::Manage("aB3dE6gH9k".into())),
             ("/o/aB3dE6gH9k", Route::Order("aB3dE6gH9k".into())),
             ("/o/x", Route::NotFound),
+            ("/poster/aB3dE6gH9k", Route::Poster("aB3dE6gH9k".into())),
             ("/c/", Route::NotFound),
             ("/c/abc", Route::NotFound),
             ("/c/aB3dE6gH9k/x", Route::NotFound),

@@ -5,9 +5,6 @@
 #![cfg(target_arch = "wasm32")]
 
 use shoukuan_app::{mount, Route};
-use shoukuan_core::collection::{AmountRule, CollectionView, Kind, Status};
-use shoukuan_core::money::Fen;
-use shoukuan_core::page::{json_for_script, not_found_card};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 #[cfg(feature = "payee")]
@@ -32,26 +29,6 @@ fn app_root(server_html: &str) -> HtmlElement {
     app
 }
 
-/// `<script id="sk-data">` as the worker writes it; removed when dropped.
-struct SkData(Element);
-
-impl SkData {
-    fn new(view: &CollectionView) -> SkData {
-        let script = document().create_element("script").unwrap();
-        script.set_id("sk-data");
-        script.set_attribute("type", "application/json").unwrap();
-        script.set_text_content(Some(&json_for_script(view)));
-        document().body().unwrap().append_child(&script).unwrap();
-        SkData(script)
-    }
-}
-
-impl Drop for SkData {
-    fn drop(&mut self) {
-        self.0.remove();
-    }
-}
-
 async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         web_sys::window()
@@ -73,22 +50,6 @@ async fn find(root: &Element, selector: &str) -> Element {
     panic!("{selector} never appeared in {}", root.inner_html());
 }
 
-fn view(id: &str) -> CollectionView {
-    CollectionView {
-        id: id.into(),
-        kind: Kind::Request,
-        status: Status::Open,
-        payee_name: "张三".into(),
-        title: "周五聚餐 AA".into(),
-        amount: AmountRule::Fixed {
-            fen: Fen::new(1234),
-        },
-        note: "请备注姓名".into(),
-        pay_code: "wxp://f2f0a3QxLb9kXyZ0v8Xl1n7oRXdF0Ffd0Lh5".into(),
-        created_at: 1,
-    }
-}
-
 #[cfg(feature = "payee")]
 fn type_into(input: &HtmlInputElement, text: &str) {
     input.set_value(text);
@@ -97,63 +58,33 @@ fn type_into(input: &HtmlInputElement, text: &str) {
         .unwrap();
 }
 
-#[wasm_bindgen_test]
-async fn the_payer_page_renders_the_embedded_collection_with_a_png_qr() {
-    let data = view("sKdAtA0001");
-    let _sk = SkData::new(&data);
-    let app = app_root(&shoukuan_core::page::payer_card(&data));
-    mount(app.clone(), Route::Pay("sKdAtA0001".into()));
-    // Rendered synchronously from the embedded data: no fetch, no loading state.
-    let img = app
-        .query_selector("img.qr-img")
-        .unwrap()
-        .expect("a QR image");
-    assert!(img
-        .get_attribute("src")
-        .unwrap()
-        .starts_with("data:image/png;base64,"));
-    let text = app.text_content().unwrap();
-    assert!(
-        text.contains("¥12.34") && text.contains("长按识别二维码") && text.contains("微信支付"),
-        "{text}"
-    );
-    assert_eq!(
-        app.query_selector_all(".pay-card").unwrap().length(),
-        1,
-        "the server card was replaced, not duplicated"
-    );
-    app.remove();
-}
+// The payer pages (`/c/:id`) are the worker's, without this app (`core::page`); what the app
+// promises every page is the readiness signal, and the price page's poster lives here.
 
 #[wasm_bindgen_test]
-async fn an_unknown_collection_shows_the_not_found_card() {
+async fn every_mounted_page_signals_that_it_is_ready() {
+    let body = document().body().unwrap();
+    body.remove_attribute("data-ready").unwrap();
     let app = app_root("");
-    mount(app.clone(), Route::Pay("nOsUcH0001".into()));
-    let card = find(&app, ".empty-card").await;
-    assert!(card.text_content().unwrap().contains("找不到这个收款"));
-    assert!(app.query_selector("img.qr-img").unwrap().is_none());
+    mount(app.clone(), Route::parse("/no/such/page"));
+    assert_eq!(body.get_attribute("data-ready").as_deref(), Some("1"));
     app.remove();
 }
 
 #[wasm_bindgen_test]
-async fn embedded_data_for_another_id_is_ignored() {
-    let _sk = SkData::new(&view("oThEr00001"));
+async fn the_poster_of_an_unknown_price_page_says_so_instead_of_drawing() {
     let app = app_root("");
-    mount(app.clone(), Route::Pay("nOsUcH0002".into()));
-    find(&app, ".empty-card").await;
-    assert!(app.query_selector("img.qr-img").unwrap().is_none());
-    app.remove();
-}
-
-#[wasm_bindgen_test]
-async fn a_server_rendered_not_found_card_stays() {
-    let app = app_root(not_found_card());
-    mount(app.clone(), Route::Pay("nOsUcH0003".into()));
-    assert!(
-        app.query_selector(".empty-card").unwrap().is_some(),
-        "{}",
-        app.inner_html()
-    );
+    mount(app.clone(), Route::Poster("nOsUcH0004".into()));
+    let status = find(&app, "#poster_status").await;
+    for _ in 0..100 {
+        if status.text_content().unwrap() != "正在生成海报…" {
+            break;
+        }
+        sleep(50).await;
+    }
+    let text = status.text_content().unwrap();
+    assert!(text != "正在生成海报…" && !text.is_empty(), "{text}");
+    assert!(app.query_selector("img#poster").unwrap().is_none());
     app.remove();
 }
 

@@ -212,8 +212,7 @@ impl NewMerchantCollection {
 
 /// The pay button's script (no dependencies, ES5 so older WeChat webviews run it).
 pub const PAY_SCRIPT: &str = r#"(function(){
-var card=document.querySelector('.pay-card.merchant');if(!card)return;
-var id=card.getAttribute('data-collection-id'),btn=document.getElementById('sk-pay'),msg=document.getElementById('sk-pay-msg'),amt=document.getElementById('sk-amount');
+var id,btn,msg,amt;
 function say(t,bad){msg.textContent=t;msg.className='status'+(bad?' bad':'');}
 function again(t){say(t,true);btn.disabled=false;}
 function bridge(params,path){
@@ -229,10 +228,13 @@ function bridge(params,path){
  else{document.addEventListener('WeixinJSBridgeReady',invoke,false);
   setTimeout(function(){if(!done){again('无法调起微信支付，请在微信中打开此页面');}},10000);}
 }
-btn.addEventListener('click',function(){
+document.addEventListener('click',function(e){
+ var b=e.target.closest&&e.target.closest('#sk-pay'),card=b&&b.closest('.pay-card.merchant');if(!card||b.disabled)return;
+ btn=b;id=card.getAttribute('data-collection-id');msg=document.getElementById('sk-pay-msg');amt=document.getElementById('sk-amount');
  btn.disabled=true;say('正在下单…');
- var body={collection_id:id};if(amt)body.amount=amt.value;
+ var body={collection_id:id},pid=btn.getAttribute('data-participant');if(amt)body.amount=amt.value;
  var x=new XMLHttpRequest();x.open('POST','/api/orders');x.setRequestHeader('content-type','application/json');
+ if(pid){body.participant_id=pid;var t=document.cookie.match(new RegExp('(?:^|; )sk_p_'+id+'=[^.;]+[.]([^;]+)'));if(t)x.setRequestHeader('authorization','Bearer '+t[1]);}
  x.onload=function(){var d={};try{d=JSON.parse(x.responseText);}catch(e){}
   if(x.status===201){
    if(d.method==='jsapi'&&d.pay_params){say('正在调起微信支付…');bridge(d.pay_params,d.order_path);}

@@ -6,6 +6,14 @@ use crate::collection::{AmountRule, CollectionView, Status};
 use crate::money::Fen;
 use crate::qr;
 
+pub mod order;
+pub mod split;
+
+/// The readiness signal of a page that has no other script to finish with: every page sets
+/// `document.body.dataset.ready = "1"` once it is interactive (handlers attached, first data
+/// shown); the bench and the end-to-end tests wait for it.
+pub const READY_SCRIPT: &str = "document.body.dataset.ready='1'";
+
 /// CSS pixels of the QR `<img>` on the page (WeChat recognises long-pressed codes reliably
 /// from about 200 px; the brief asks for at least 240).
 pub const QR_CSS_PX: u32 = 260;

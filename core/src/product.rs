@@ -8,7 +8,7 @@ use crate::collection::{AmountRule, CollectionView, FieldError, Status};
 use crate::deadline::{Countdown, Deadline};
 use crate::lint;
 use crate::money::Fen;
-use crate::page::{escape, BRAND_MARK, QR_CSS_PX};
+use crate::page::{escape, personal_pay_steps, BRAND_MARK, COPY_SCRIPT, QR_CSS_PX};
 use crate::qr;
 use crate::urlenc::encode_component;
 
@@ -495,10 +495,12 @@ pub fn offer_text(view: &ProductView, now: i64) -> String {
     }
 }
 
-/// The product card, server-rendered into `/c/:id` (the app takes over the same page for the
-/// live countdown and the poster). Every dynamic value is escaped.
+/// The product card, server-rendered into `/c/:id` (and again by `?part=live` when the
+/// offer ends). The pay action comes right after the price, above the fold on a phone; a
+/// gallery of more than one image says how many there are. Every dynamic value is escaped.
 pub fn product_card(view: &ProductView) -> String {
     let c = &view.collection;
+    let count = view.product.images.len();
     let images: String = view
         .product
         .images
@@ -513,27 +515,32 @@ pub fn product_card(view: &ProductView) -> String {
             )
         })
         .collect();
-    let gallery = if images.is_empty() {
-        String::new()
-    } else {
-        format!(r#"<div class="product-gallery">{images}</div>"#)
+    let gallery = match count {
+        0 => String::new(),
+        1 => format!(r#"<div class="product-gallery">{images}</div>"#),
+        n => format!(
+            r#"<div class="gallery-wrap"><div class="product-gallery">{images}</div><span id="gallery_count" class="gallery-count">共 {n} 张 · 左右滑动</span></div>"#
+        ),
     };
     let price = view.price().map_or(String::new(), |p| {
         let original = view.product.original_price.map_or(String::new(), |o| {
             format!(r#" <del class="original-price">{o}</del>"#)
         });
-        format!(r#"<div class="price-tag"><span class="price">{p}</span>{original}</div>"#)
+        format!(
+            r#"<div class="price-tag"><span class="price" id="price">{p}</span>{original}</div>"#
+        )
     });
     let offer = offer_text(view, view.now);
-    let countdown = match (view.product.deadline, offer.is_empty()) {
-        (_, true) => String::new(),
-        (Some(d), false) => format!(
-            r#"<p id="countdown" class="countdown" data-deadline="{}">{}</p>"#,
+    let countdown = match (view.product.deadline, offer.is_empty(), view.offer) {
+        (_, true, _) => String::new(),
+        (Some(d), false, Offer::Active) => format!(
+            r#"<p id="countdown" class="countdown" data-deadline="{}" data-now="{}">{}</p>"#,
             d.unix(),
+            view.now,
             escape(&offer)
         ),
-        (None, false) => format!(
-            r#"<p id="countdown" class="countdown">{}</p>"#,
+        _ => format!(
+            r#"<p id="countdown" class="countdown ended">{}</p>"#,
             escape(&offer)
         ),
     };
@@ -560,7 +567,7 @@ pub fn product_card(view: &ProductView) -> String {
         format!(
             concat!(
                 r#"<div class="shop"><div class="shop-name">{name}</div><div class="shop-address">{address}</div>"#,
-                r#"<a class="map-link" href="{map}" rel="noopener">查看地图</a></div>"#
+                r#"<a class="map-link" id="map_link" href="{map}" rel="noopener">查看地图</a></div>"#
             ),
             name = escape(&l.name),
             address = escape(&l.address),
@@ -570,25 +577,32 @@ pub fn product_card(view: &ProductView) -> String {
     let pay = match (view.offer, qr::png_data_url(&c.pay_code, QR_CSS_PX * 2)) {
         (Offer::Active, Ok(src)) => format!(
             concat!(
-                r#"<figure class="qr"><img class="qr-img" src="{src}" alt="{payee}的微信收款码" width="{px}" height="{px}">"#,
-                r#"<figcaption class="qr-hint">长按识别二维码{pay}</figcaption></figure>"#
+                r#"<figure class="qr" id="pay_qr"><img class="qr-img" src="{src}" alt="{payee}的微信收款码" width="{px}" height="{px}"></figure>"#,
+                "{steps}"
             ),
             src = src,
             payee = escape(&c.payee_name),
             px = QR_CSS_PX,
-            pay = view
-                .price()
-                .map_or("付款".to_owned(), |p| format!("，付款 {p}")),
+            steps = personal_pay_steps(view.price(), &c.title),
         ),
         (Offer::Active, Err(_)) => r#"<p class="closed">收款码无法显示，请联系商家</p>"#.to_owned(),
-        (Offer::Ended, _) => r#"<p class="closed offer-ended">活动已结束，感谢关注</p>"#.to_owned(),
-        (Offer::Closed, _) => r#"<p class="closed">该商品已下架</p>"#.to_owned(),
+        (Offer::Ended, _) => {
+            r#"<p id="offer_ended" class="closed offer-ended">活动已结束，感谢关注</p>"#.to_owned()
+        }
+        (Offer::Closed, _) => r#"<p id="offer_ended" class="closed">该商品已下架</p>"#.to_owned(),
+    };
+    // The 微信支付 mark only where a payment can happen now.
+    let brand = if view.offer == Offer::Active {
+        BRAND_MARK
+    } else {
+        ""
     };
     format!(
         concat!(
             r#"<article class="card product-card" data-collection-id="{id}">{gallery}"#,
-            r#"<h1 class="title">{title}</h1>{price}{countdown}{note}{description}{tags}{location}{pay}"#,
-            r#"<p class="payee-line">商家：{payee}</p>{brand}</article>"#
+            r#"<h1 class="title">{title}</h1>{price}{countdown}{pay}{note}{description}{tags}{location}"#,
+            r#"<p class="payee-line">商家：{payee}</p>"#,
+            r#"<a id="make_poster" class="button secondary" href="/poster/{id}">生成分享海报</a>{brand}</article>"#
         ),
         id = escape(&c.id),
         gallery = gallery,
@@ -605,9 +619,36 @@ pub fn product_card(view: &ProductView) -> String {
         location = location,
         pay = pay,
         payee = escape(&c.payee_name),
-        brand = BRAND_MARK,
+        brand = brand,
     )
 }
+
+/// The whole `#app` content of a price page: the card and its script (no WebAssembly).
+pub fn product_body(view: &ProductView) -> String {
+    format!(
+        r#"<main class="page">{}</main><script>{COPY_SCRIPT}</script><script>{PRODUCT_SCRIPT}</script>"#,
+        product_card(view)
+    )
+}
+
+/// The price page's script: the countdown (`#countdown[data-deadline]`, as
+/// [`Countdown::text`] writes it) and, when it passes, the card again from the worker
+/// (`?part=live`: the code is gone, 活动已结束) without a reload; then
+/// `document.body.dataset.ready = "1"`.
+pub const PRODUCT_SCRIPT: &str = r#"(function(){
+var d=document,offset=null,timer=0;
+function p2(n){return (n<10?'0':'')+n}
+function tick(){clearTimeout(timer);var c=d.querySelector('#countdown[data-deadline]');if(!c)return;
+ if(offset===null)offset=+c.getAttribute('data-now')-Math.floor(Date.now()/1000);
+ var s=+c.getAttribute('data-deadline')-(Math.floor(Date.now()/1000)+offset);
+ if(s<=0){c.textContent='活动已结束';timer=setTimeout(ended,1000);return}
+ var D=Math.floor(s/86400),t=p2(Math.floor(s%86400/3600))+':'+p2(Math.floor(s%3600/60))+':'+p2(s%60);
+ c.textContent='距结束 '+(D>0?D+'天 '+t:t);timer=setTimeout(tick,1000);}
+function ended(){var a=d.querySelector('article.product-card');if(!a||!window.fetch)return;
+ fetch('/c/'+a.getAttribute('data-collection-id')+'?part=live').then(function(r){return r.ok?r.text():''}).then(function(h){
+  if(!h)return;var t=d.createElement('div');t.innerHTML=h;var n=t.querySelector('article.product-card');if(n)a.parentNode.replaceChild(n,a);tick();});}
+tick();d.body.dataset.ready='1';
+})();"#;
 
 #[cfg(test)]
 mod tests {
@@ -763,5 +804,29 @@ mod tests {
         )));
         assert!(meta.contains(r#"content="https://pay.example.cn/c/aB3dE6gH9k""#));
         assert!(meta.contains(r#"<meta property="og:description" content="手工酸奶，每日现做">"#));
+    }
+
+    #[test]
+    fn the_pay_action_comes_before_the_details_and_several_images_are_counted() {
+        let mut p = good().validate(Some(Fen::new(2900)), NOW).unwrap();
+        let one = product_card(&view(p.clone(), Status::Open, NOW));
+        assert!(!one.contains("gallery_count"), "one image needs no count");
+        let qr = one.find("qr-img").unwrap();
+        for later in ["product-desc", "class=\"tags\"", "class=\"shop\""] {
+            assert!(qr < one.find(later).unwrap(), "{later} before the QR");
+        }
+        assert!(one.contains("收款码不会自动填入金额"));
+        p.images.push(p.images[0].clone());
+        p.images.push(p.images[0].clone());
+        let three = product_card(&view(p, Status::Open, NOW));
+        assert!(three.contains(
+            r#"<span id="gallery_count" class="gallery-count">共 3 张 · 左右滑动</span>"#
+        ));
+        let body = product_body(&view(
+            good().validate(Some(Fen::new(2900)), NOW).unwrap(),
+            Status::Open,
+            NOW,
+        ));
+        assert!(body.contains("dataset.ready='1'") && !body.contains("<script src"));
     }
 }

@@ -34,13 +34,14 @@ pub fn url_to_sign<'a>(is_ios: bool, landing: &'a str, current: &'a str) -> &'a 
     signed_url(if is_ios { landing } else { current })
 }
 
-/// The script (and its data) to put at the end of the page body. Outside WeChat it does nothing.
+/// The script (and its data) to put at the end of the page body: the card is `window.__skShare`
+/// (for other scripts and tests); outside WeChat it does nothing else.
 pub fn share_script(card: &ShareCard) -> String {
     format!(
         r#"<script id="sk-share" type="application/json">{data}</script><script>(function(){{
+var card=window.__skShare=JSON.parse(document.getElementById('sk-share').textContent);
 if(!/MicroMessenger/i.test(navigator.userAgent))return;
 var landing=location.href.split('#')[0];
-var card=JSON.parse(document.getElementById('sk-share').textContent);
 var ios=window.__wxjs_is_wkwebview===true||/iPhone|iPad|iPod/i.test(navigator.userAgent);
 var url=ios?landing:location.href.split('#')[0];
 var config=fetch('/api/jssdk/config?url='+encodeURIComponent(url),{{credentials:'same-origin'}}).then(function(r){{return r.ok?r.json():null}}).catch(function(){{return null}});

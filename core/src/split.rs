@@ -752,63 +752,17 @@ pub fn progress_text(p: &Progress) -> String {
         Some(cap) => format!("已接龙 {}/{cap} 人", p.joined),
         None => format!("已接龙 {} 人", p.joined),
     };
-    format!(
-        "{joined} · 已付款 {} 人 · 已收 {} / {}",
-        p.paid, p.collected, p.target
-    )
-}
-
-/// The split card, server-rendered into `/c/:id` so the list is there before the app starts
-/// (the app then replaces it with the live, interactive page). Names are the public, masked
-/// ones. Every dynamic value is escaped.
-pub fn split_card(view: &SplitView) -> String {
-    use crate::page::escape;
-    let c = &view.collection;
-    let deadline = view.spec.deadline.map_or(String::new(), |d| {
+    // A target only where one is known in advance: an equal split's total, or a capped
+    // amount per person; itemized and uncapped splits grow with their sign-ups (never
+    // `/ ¥0.00`).
+    if p.cap.is_some() && p.target.get() > 0 {
         format!(
-            r#"<p class="deadline">截止时间：{}（北京时间）</p>"#,
-            escape(&d.to_cst_string())
+            "{joined} · 已付款 {} 人 · 已收 {} / {}",
+            p.paid, p.collected, p.target
         )
-    });
-    let rows: String = view
-        .participants
-        .iter()
-        .map(|p| {
-            format!(
-                r#"<li class="participant status-{status}"><span class="seq">{seq}.</span><span class="pname">{name}</span><span class="due">{due}</span><span class="pstatus">{label}</span></li>"#,
-                status = p.status.as_str(),
-                seq = p.seq,
-                name = escape(&p.name),
-                due = p.due,
-                label = p.status.label(),
-            )
-        })
-        .collect();
-    format!(
-        concat!(
-            r#"<article class="card split-card" data-collection-id="{id}">"#,
-            r#"<p class="payee-sub">{payee} 发起的接龙</p><h1 class="title">{title}</h1>"#,
-            r#"<p class="mode">{mode}</p>{note}{deadline}"#,
-            r#"<div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="1000" aria-valuenow="{permille}"><div class="progress-bar" style="width:{pct}%"></div></div>"#,
-            r#"<p id="progress_text" class="progress-text">{progress}</p>"#,
-            r#"<ol class="participants">{rows}</ol>{brand}</article>"#
-        ),
-        id = escape(&c.id),
-        payee = escape(&c.payee_name),
-        title = escape(&c.title),
-        mode = escape(&mode_summary(&view.spec.mode)),
-        note = if c.note.is_empty() {
-            String::new()
-        } else {
-            format!(r#"<p class="note">{}</p>"#, escape(&c.note))
-        },
-        deadline = deadline,
-        permille = view.progress.permille(),
-        pct = view.progress.permille() / 10,
-        progress = escape(&progress_text(&view.progress)),
-        rows = rows,
-        brand = crate::page::BRAND_MARK,
-    )
+    } else {
+        format!("{joined} · 已付款 {} 人 · 已收 {}", p.paid, p.collected)
+    }
 }
 
 #[cfg(test)]

@@ -27,15 +27,22 @@ pub struct Browser {
 impl Browser {
     /// A phone inside WeChat: 375×812 CSS px at 2× with WeChat's user agent.
     pub async fn wechat() -> Result<Browser> {
-        Self::start(Some(WECHAT_IOS_UA)).await
+        Self::start(Some(WECHAT_IOS_UA), true).await
+    }
+
+    /// A phone inside WeChat whose browser runs no page JavaScript at all (an old kernel, or
+    /// scripts switched off): Chromium's JavaScript content setting is "block". WebDriver
+    /// itself still works (finding, typing, clicking).
+    pub async fn wechat_without_javascript() -> Result<Browser> {
+        Self::start(Some(WECHAT_IOS_UA), false).await
     }
 
     /// A desktop browser (1280×900).
     pub async fn desktop() -> Result<Browser> {
-        Self::start(None).await
+        Self::start(None, true).await
     }
 
-    async fn start(mobile_ua: Option<&str>) -> Result<Browser> {
+    async fn start(mobile_ua: Option<&str>, javascript: bool) -> Result<Browser> {
         let profile = tempfile::Builder::new()
             .prefix("shoukuan-chromium-")
             .tempdir()?;
@@ -65,6 +72,12 @@ impl Browser {
             "--user-data-dir={}",
             profile.path().join("profile").display()
         ))?;
+        if !javascript {
+            caps.add_experimental_option(
+                "prefs",
+                json!({ "profile.managed_default_content_settings.javascript": 2 }),
+            )?;
+        }
         match mobile_ua {
             Some(ua) => caps.add_experimental_option(
                 "mobileEmulation",

@@ -57,7 +57,9 @@ impl From<worker::Error> for ApiError {
 }
 
 impl ApiError {
-    fn status_and_body(self) -> (u16, ErrorBody) {
+    /// The status and the JSON body this error answers with (also what a page shows when a
+    /// plain form post is refused).
+    pub fn status_and_body(self) -> (u16, ErrorBody) {
         let body = |code: &str, message: &str| ErrorBody {
             code: code.into(),
             message: message.into(),

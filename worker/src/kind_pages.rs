@@ -1,20 +1,25 @@
-//! The server-rendered `/c/:id` of a split or a product. Unlike a request's page these are
-//! served WITH the app bundle: a sign-up form, the live list, the countdown and the poster need
-//! it. The card rendered here (masked names, price, QR) shows before the bundle arrives, and
-//! the page data goes along as JSON (`#sk-split` / `#sk-product`) so the app starts without
-//! another round trip. The `<head>` gets OpenGraph meta for crawlers and share cards.
+//! The server-rendered `/c/:id` of a split or a product: complete HTML from `core` views
+//! (`core::page::split`, `core::product`), with a few KB of inline script and no WebAssembly,
+//! like the request page. The `<head>` gets OpenGraph meta for crawlers and share cards.
+//!
+//! Each page is built in two steps — build the view, then render it — so whatever adjusts the
+//! view for one payer (one's own entry from the ticket cookie, a refused form post, an A/B
+//! variant) happens between the two.
 
 use shoukuan_core::collection::{CollectionView, Kind};
+use shoukuan_core::page::split::{parse_ticket, split_body, split_parts, ticket_cookie_name};
+use shoukuan_core::page::split::{Attempt, SplitPage};
 use shoukuan_core::page::{escape, json_for_script};
-use shoukuan_core::product::{og_meta, product_card};
-use shoukuan_core::split::{mode_summary, progress_text, split_card};
+use shoukuan_core::product::{og_meta, product_body, product_card, share_description};
+use shoukuan_core::share::{share_script, ShareCard};
+use shoukuan_core::split::{mode_summary, progress_text, ParticipantView};
 use worker::{Env, Request};
 
 use crate::error::ApiError;
 use crate::session::page_origin;
 use crate::{products, splits};
 
-/// What goes into the app shell.
+/// What goes into the page shell.
 pub struct KindPage {
     /// The whole `<title>` element.
     pub title: String,
@@ -31,13 +36,18 @@ pub async fn render(
     env: &Env,
 ) -> Result<Option<KindPage>, ApiError> {
     let origin = page_origin(req, env)?;
+    let url = format!("{origin}/c/{}", view.id);
     match view.kind {
         Kind::Request => Ok(None),
         Kind::Split => {
+            // Build the view …
             let Some(mut split) = splits::find_public_view(&view.id, env).await? else {
                 return Ok(None);
             };
             crate::growth::ab::present(&mut split, req, env).await;
+            let ticket = ticket_from_cookie(&view.id, req);
+            let mine = own_entry(&view.id, ticket.as_ref(), env).await?;
+            // … then render it.
             let desc = format!(
                 "{} · {}",
                 mode_summary(&split.spec.mode),
@@ -53,16 +63,27 @@ pub async fn render(
                 ),
                 desc = escape(&desc),
                 title = escape(&view.title),
-                url = escape(&format!("{origin}/c/{}", view.id)),
+                url = escape(&url),
+            );
+            let page = SplitPage {
+                view: &split,
+                mine: mine.as_ref(),
+                attempt: None,
+                notice: None,
+            };
+            let share = share(
+                &ShareCard {
+                    title: view.title.clone(),
+                    desc,
+                    link: url,
+                    img_url: String::new(),
+                },
+                env,
             );
             Ok(Some(KindPage {
                 title: format!("<title>{} - 接龙</title>", escape(&view.title)),
                 head,
-                body: format!(
-                    r#"<div id="app">{}</div><script id="sk-split" type="application/json">{}</script>"#,
-                    split_card(&split),
-                    json_for_script(&split)
-                ),
+                body: format!(r#"<div id="app">{}</div>{share}"#, split_body(&page)),
             }))
         }
         Kind::Product => {
@@ -70,15 +91,126 @@ pub async fn render(
                 return Ok(None);
             };
             crate::growth::ab::present(&mut product, req, env).await;
+            let share = share(
+                &ShareCard {
+                    title: view.title.clone(),
+                    desc: share_description(&product),
+                    link: url,
+                    img_url: product
+                        .product
+                        .images
+                        .first()
+                        .map(|k| format!("{origin}{}", k.path()))
+                        .unwrap_or_default(),
+                },
+                env,
+            );
             Ok(Some(KindPage {
                 title: format!("<title>{}</title>", escape(&view.title)),
                 head: og_meta(&product, &origin),
-                body: format!(
-                    r#"<div id="app">{}</div><script id="sk-product" type="application/json">{}</script>"#,
-                    product_card(&product),
-                    json_for_script(&product)
-                ),
+                body: format!(r#"<div id="app">{}</div>{share}"#, product_body(&product)),
             }))
         }
     }
+}
+
+/// The share card: WeChat's JS-SDK script when the Official Account (whose signature it needs)
+/// is configured; otherwise only the card as `window.__skShare`, and nothing is loaded.
+fn share(card: &ShareCard, env: &Env) -> String {
+    if crate::wechat::OaConfig::from_env(env).is_some() {
+        share_script(card)
+    } else {
+        format!(
+            "<script>window.__skShare={};</script>",
+            json_for_script(card)
+        )
+    }
+}
+
+/// `(pid, token)` of this browser's sign-up to split `id`, from its ticket cookie.
+pub fn ticket_from_cookie(id: &str, req: &Request) -> Option<(String, String)> {
+    let header = req.headers().get("cookie").ok().flatten()?;
+    shoukuan_core::session::cookie_value(&header, &ticket_cookie_name(id)).and_then(parse_ticket)
+}
+
+/// One's own entry (full name) for a ticket; `None` without one, or when the entry is gone or
+/// the token no longer matches (a withdrawal elsewhere, the payee removed it).
+pub async fn own_entry(
+    id: &str,
+    ticket: Option<&(String, String)>,
+    env: &Env,
+) -> Result<Option<ParticipantView>, ApiError> {
+    let Some((pid, token)) = ticket else {
+        return Ok(None);
+    };
+    match splits::own_entry(id, pid, token, env).await {
+        Ok(entry) => Ok(Some(entry)),
+        Err(ApiError::NotFound | ApiError::Missing(_) | ApiError::NotParticipant) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The live parts of a split's page (`#sk-head`, `#sk-mine`, `#sk-list`), for the page's
+/// script and its form posts; `None` when there is no such split.
+pub async fn split_live_parts(
+    id: &str,
+    ticket: Option<&(String, String)>,
+    attempt: Option<&Attempt>,
+    notice: Option<&str>,
+    env: &Env,
+) -> Result<Option<String>, ApiError> {
+    let Some(split) = splits::find_public_view(id, env).await? else {
+        return Ok(None);
+    };
+    let mine = own_entry(id, ticket, env).await?;
+    Ok(Some(split_parts(&SplitPage {
+        view: &split,
+        mine: mine.as_ref(),
+        attempt,
+        notice,
+    })))
+}
+
+/// What `GET /c/:id?part=live` answers: a split's live parts, or a price page's card.
+pub async fn live_part(
+    view: &CollectionView,
+    req: &Request,
+    env: &Env,
+) -> Result<Option<String>, ApiError> {
+    match view.kind {
+        Kind::Request => Ok(None),
+        Kind::Split => {
+            let ticket = ticket_from_cookie(&view.id, req);
+            split_live_parts(&view.id, ticket.as_ref(), None, None, env).await
+        }
+        Kind::Product => Ok(products::find_view(&view.id, env)
+            .await?
+            .map(|p| product_card(&p))),
+    }
+}
+
+/// The whole page of a split after a refused form post without JavaScript: the form again,
+/// with what was typed and the errors.
+pub async fn split_page_again(
+    view: &CollectionView,
+    ticket: Option<&(String, String)>,
+    attempt: Option<&Attempt>,
+    notice: Option<&str>,
+    env: &Env,
+) -> Result<Option<KindPage>, ApiError> {
+    let Some(split) = splits::find_public_view(&view.id, env).await? else {
+        return Ok(None);
+    };
+    let mine = own_entry(&view.id, ticket, env).await?;
+    let page = SplitPage {
+        view: &split,
+        mine: mine.as_ref(),
+        attempt,
+        notice,
+    };
+    Ok(Some(KindPage {
+        title: format!("<title>{} - 接龙</title>", escape(&view.title)),
+        head: String::new(),
+        body: format!(r#"<div id="app">{}</div>"#, split_body(&page)),
+    }))
 }

@@ -18,6 +18,7 @@ mod notices;
 mod oa;
 mod pages;
 mod pay;
+mod payer_forms;
 mod personal_data;
 mod products;
 mod receipts;
@@ -67,6 +68,8 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::CloseCollection(id) => collections::close(&id, req, env).await,
         Route::ReopenCollection(id) => collections::reopen(&id, req, env).await,
         Route::PayerPage(id) => growth::visitor::payer_page(&id, req, env).await,
+        Route::OrderPage(id) => pages::order_page(&id, &req, env).await,
+        Route::PayerForm(id, action) => payer_forms::handle(&id, &action, req, env).await,
         Route::AppPage => pages::app_page(env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,
         Route::Split(route) => splits::handle(route, req, env).await,

@@ -1,7 +1,9 @@
 //! Server-rendered pages. `/c/:id` is the page every payer downloads on a phone: the worker
-//! fills the app's `index.html` with the payer card (payee, amount, note, QR `<img>`), so the
-//! QR is visible as soon as the HTML arrives. The page carries no WebAssembly at all: it is
-//! complete as HTML, a few kilobytes on a phone's network.
+//! fills the app's `index.html` (its styles; without the app's script and WebAssembly) with
+//! the payer's page rendered from `core` — the request card, a split's list and sign-up form,
+//! a price page — so the page is complete as soon as the HTML arrives. Splits and price pages
+//! add a few KB of inline script (live list, countdown, posts without a reload); their forms
+//! work without it (`payer_forms`).
 
 use shoukuan_core::collection::Kind;
 use shoukuan_core::page;
@@ -13,23 +15,30 @@ use crate::http;
 
 const APP_MOUNT: &str = r#"<div id="app"></div>"#;
 
-/// `GET /c/:id`
+/// `GET /c/:id` (`?part=live`: only the live parts of a split or price page, for its script).
 pub async fn payer_page(id: &str, req: &Request, env: &Env) -> Result<worker::Response, ApiError> {
     let found = collections::find_view(id, env).await?;
-    // Splits and products are interactive (sign-up, live list, countdown, poster): they are
-    // served with the app bundle (`kind_pages`).
+    if wants_live_part(req) {
+        let view = found.ok_or(ApiError::NotFound)?;
+        return match crate::kind_pages::live_part(&view, req, env).await? {
+            Some(part) => http::html(200, part),
+            None => Err(ApiError::NotFound),
+        };
+    }
+    // Payers get the page without the app's WebAssembly (see `page::without_app_bundle`).
+    let shell = page::without_app_bundle(&app_shell(env).await?);
+    // Splits and products: sign-up, live list, countdown (`kind_pages`).
     if let Some(view) = found.as_ref().filter(|v| v.kind != Kind::Request) {
         if let Some(kind_page) = crate::kind_pages::render(view, req, env).await? {
-            let html = fill(&app_shell(env).await?, &kind_page.title, &kind_page.body).replacen(
-                "</head>",
-                &format!("{}</head>", kind_page.head),
-                1,
+            return http::html(
+                200,
+                with_head(
+                    &fill(&shell, &kind_page.title, &kind_page.body),
+                    &kind_page.head,
+                ),
             );
-            return http::html(200, html);
         }
     }
-    // Payers get the card without the app's WebAssembly (see `page::without_app_bundle`).
-    let shell = page::without_app_bundle(&app_shell(env).await?);
     match found {
         Some(mut view) => {
             crate::growth::ab::present(&mut view, req, env).await;
@@ -41,21 +50,77 @@ pub async fn payer_page(id: &str, req: &Request, env: &Env) -> Result<worker::Re
                 Some(card) => card,
                 None => page::payer_card(&view),
             };
-            let body = format!(r#"<div id="app">{card}</div>{share}"#);
+            let body = format!(
+                r#"<div id="app">{card}</div>{share}<script>{}</script>"#,
+                page::READY_SCRIPT
+            );
             let title = format!("<title>{} - 收款</title>", page::escape(&view.title));
             http::html(200, fill(&shell, &title, &body))
         }
         None => {
-            let body = format!(r#"<div id="app">{}</div>"#, page::not_found_card());
+            let body = format!(
+                r#"<div id="app">{}</div><script>{}</script>"#,
+                page::not_found_card(),
+                page::READY_SCRIPT
+            );
             http::html(404, fill(&shell, "<title>找不到这个收款</title>", &body))
         }
     }
+}
+
+/// `GET /o/:id` (`?part=live`: only the card, for its script): the order page, complete as
+/// HTML from `core::page::order`, no app.
+pub async fn order_page(id: &str, req: &Request, env: &Env) -> Result<worker::Response, ApiError> {
+    use shoukuan_core::page::order::{order_body, order_card, ORDER_NOT_FOUND};
+    let order = crate::pay::order_view(env, id).await?;
+    if wants_live_part(req) {
+        let order = order.ok_or(ApiError::Missing("订单"))?;
+        return http::html(200, order_card(&order));
+    }
+    let shell = payer_shell(env).await?;
+    match order {
+        Some(order) => {
+            let title = format!("<title>{}</title>", order.state.label());
+            http::html(
+                200,
+                fill(
+                    &shell,
+                    &title,
+                    &format!(r#"<div id="app">{}</div>"#, order_body(&order)),
+                ),
+            )
+        }
+        None => {
+            let body = format!(
+                r#"<div id="app">{ORDER_NOT_FOUND}</div><script>{}</script>"#,
+                page::READY_SCRIPT
+            );
+            http::html(404, fill(&shell, "<title>找不到这个订单</title>", &body))
+        }
+    }
+}
+
+/// Whether the page's script asks for the live parts only (`?part=live`).
+fn wants_live_part(req: &Request) -> bool {
+    req.url()
+        .ok()
+        .and_then(|u| {
+            u.query()
+                .map(|q| shoukuan_core::urlenc::query_value(q, "part"))
+        })
+        .flatten()
+        .is_some_and(|p| p == "live")
 }
 
 /// The app's own pages (`/`, `/new`, `/dash`, …): its `index.html` as built, with the
 /// Content-Security-Policy for the loader script it holds (`http::html`).
 pub async fn app_page(env: &Env) -> Result<worker::Response, ApiError> {
     http::html(200, app_shell(env).await?)
+}
+
+/// The app's `index.html` without the app: the shell of every payer page.
+pub async fn payer_shell(env: &Env) -> Result<String, ApiError> {
+    Ok(page::without_app_bundle(&app_shell(env).await?))
 }
 
 /// The app's `index.html`, as built by Trunk, from the static assets.
@@ -73,7 +138,13 @@ async fn app_shell(env: &Env) -> Result<String, ApiError> {
     Ok(resp.text().await?)
 }
 
-fn fill(shell: &str, title: &str, body: &str) -> String {
+/// `head` added at the end of the shell's `<head>`.
+pub fn with_head(html: &str, head: &str) -> String {
+    html.replacen("</head>", &format!("{head}</head>"), 1)
+}
+
+/// The shell with `body` in place of the app's mount point and `title` as its title.
+pub fn fill(shell: &str, title: &str, body: &str) -> String {
     let with_body = shell.replacen(APP_MOUNT, body, 1);
     match (with_body.find("<title>"), with_body.find("</title>")) {
         (Some(start), Some(end)) if start < end => {

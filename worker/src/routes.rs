@@ -24,9 +24,14 @@ pub enum Route {
     ReopenCollection(String),
     /// `GET /c/:id`: the server-rendered payer page.
     PayerPage(String),
+    /// `GET /o/:id`: the server-rendered order page (state, Native QR, receipt).
+    OrderPage(String),
+    /// `POST /c/:id/:action` (`join`, `edit`, `claim`, `withdraw`): a split page's plain form
+    /// posts (work without JavaScript).
+    PayerForm(String, String),
     /// `POST /api/test/cron` `{now}`: every scheduled job at a given time (test hook).
     TestCron,
-    /// `GET /`, `/new`, `/dash`, `/o/:id`, `/manage/:id`, `/admin/:id`: the app's page, with
+    /// `GET /`, `/new`, `/dash`, `/manage/:id`, `/admin/:id`, `/poster/:id`: the app's page, with
     /// the Content-Security-Policy for its loader script.
     AppPage,
     /// The Official Account front door and the payee dashboard API ([`OaRoute`]).
@@ -106,9 +111,13 @@ impl Route {
                 Route::ReopenCollection(id.to_string())
             }
             (Method::Get | Method::Head, ["c", id]) => Route::PayerPage(id.to_string()),
+            (Method::Get | Method::Head, ["o", id]) => Route::OrderPage(id.to_string()),
+            (Method::Post, ["c", id, action]) => {
+                Route::PayerForm(id.to_string(), action.to_string())
+            }
             (Method::Post, ["api", "test", "cron"]) => Route::TestCron,
             (Method::Get | Method::Head, [""] | ["new"] | ["dash"] | ["dash", "books"])
-            | (Method::Get | Method::Head, ["o" | "manage" | "admin", _]) => Route::AppPage,
+            | (Method::Get | Method::Head, ["manage" | "admin" | "poster", _]) => Route::AppPage,
             _ => return None,
         };
         Some(route)

@@ -380,18 +380,29 @@ struct Inserted {
 
 /// `POST /api/splits/:id/join`
 async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let body: SignUp = http::read_json(&mut req).await?;
+    http::json(201, &sign_up(id, &body, &req, env).await?)
+}
+
+/// A sign-up, whatever form it came in (the JSON API, or the payer page's plain form post):
+/// the same limits, checks and errors.
+pub async fn sign_up(
+    id: &str,
+    body: &SignUp,
+    req: &Request,
+    env: &Env,
+) -> Result<Joined, ApiError> {
     let split = load_split(id, env).await?;
     let now = now_secs();
     split.require_editable(now)?;
     // Abuse limits: one client cannot fill a split (or many) alone.
-    let guard = crate::abuse::Guard::new(&req, env);
+    let guard = crate::abuse::Guard::new(req, env);
     guard.check(env, &SIGNUP_PER_CLIENT, guard.client()).await?;
     guard.check(env, &SIGNUP_PER_SPLIT, id).await?;
-    let body: SignUp = http::read_json(&mut req).await?;
     let valid = body.validate(&split.spec.mode).map_err(ApiError::Invalid)?;
     let key = personal_data::key(env)?;
     let sealed = seal_sign_up(&key, &valid)?;
-    let signer = signer_openid(&req, env);
+    let signer = signer_openid(req, env);
     let openid_sealed = signer
         .as_deref()
         .map(|o| personal_data::seal(&key, column::OPENID, o))
@@ -435,7 +446,7 @@ async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiErro
     if let Some(openid) = &signer {
         crate::notices::selfservice::index_sign_up(env, &pid, openid).await;
     }
-    crate::growth::ab::signed_up(env, &req, id, &pid).await;
+    crate::growth::ab::signed_up(env, req, id, &pid).await;
     let due = due_of_new(&split.spec, id, seq, &valid, env).await?;
     let participant = ParticipantView {
         id: pid,
@@ -451,7 +462,7 @@ async fn join(id: &str, mut req: Request, env: &Env) -> Result<Response, ApiErro
         paid_at: None,
         rejected_at: None,
     };
-    http::json(201, &Joined { participant, token })
+    Ok(Joined { participant, token })
 }
 
 /// What a new participant owes: immediate for fixed and itemized splits; an equal split's
@@ -494,6 +505,13 @@ async fn due_of_new(
 /// Loads one participant of split `id` and checks the `Authorization: Bearer <participant
 /// token>` header.
 async fn load_own(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Row, ApiError> {
+    let auth = header(req, "authorization");
+    let token = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
+    load_own_with(id, pid, token, env).await
+}
+
+/// [`load_own`] with the participant token given.
+async fn load_own_with(id: &str, pid: &str, token: &str, env: &Env) -> Result<Row, ApiError> {
     #[derive(Deserialize)]
     struct Auth {
         token_hash: String,
@@ -501,8 +519,6 @@ async fn load_own(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Row, 
     if !is_valid_id(id) || !is_valid_id(pid) {
         return Err(ApiError::NotFound);
     }
-    let auth = header(req, "authorization");
-    let token = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
     let stored = db(env)?
         .prepare("SELECT token_hash FROM participants WHERE id = ?1 AND collection_id = ?2")
         .bind(&[pid.into(), id.into()])?
@@ -557,10 +573,30 @@ async fn entry(
 
 /// `GET /api/splits/:id/participants/:pid` (participant token): one's own entry, in full.
 async fn mine(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
-    load_own(id, pid, req, env).await?;
+    let token = bearer(req);
+    http::json(200, &own_entry(id, pid, &token, env).await?)
+}
+
+/// The `Authorization: Bearer` token of a request (empty when none).
+fn bearer(req: &Request) -> String {
+    let auth = header(req, "authorization");
+    auth.strip_prefix("Bearer ")
+        .map(str::trim)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// One's own entry in full (name and phone unmasked), given the participant token.
+pub async fn own_entry(
+    id: &str,
+    pid: &str,
+    token: &str,
+    env: &Env,
+) -> Result<ParticipantView, ApiError> {
+    load_own_with(id, pid, token, env).await?;
     let split = load_split(id, env).await?;
     let key = personal_data::key(env)?;
-    http::json(200, &entry(id, pid, &split, env, Some(&key)).await?)
+    entry(id, pid, &split, env, Some(&key)).await
 }
 
 fn already_paid() -> ApiError {
@@ -594,13 +630,26 @@ async fn has_pending_order(env: &Env, pid: &str) -> Result<bool, ApiError> {
 
 /// `PUT /api/splits/:id/participants/:pid` (participant token): change name, phone, picks.
 async fn edit(id: &str, pid: &str, mut req: Request, env: &Env) -> Result<Response, ApiError> {
-    let row = load_own(id, pid, &req, env).await?;
+    let token = bearer(&req);
+    load_own_with(id, pid, &token, env).await?;
+    let body: SignUp = http::read_json(&mut req).await?;
+    http::json(200, &edit_entry(id, pid, &token, &body, env).await?)
+}
+
+/// Changes one's own entry (the JSON API and the page's form post).
+pub async fn edit_entry(
+    id: &str,
+    pid: &str,
+    token: &str,
+    body: &SignUp,
+    env: &Env,
+) -> Result<ParticipantView, ApiError> {
+    let row = load_own_with(id, pid, token, env).await?;
     let split = load_split(id, env).await?;
     split.require_editable(now_secs())?;
     if row.status()? == ParticipantStatus::Paid {
         return Err(already_paid());
     }
-    let body: SignUp = http::read_json(&mut req).await?;
     let valid = body.validate(&split.spec.mode).map_err(ApiError::Invalid)?;
     let key = personal_data::key(env)?;
     let sealed = seal_sign_up(&key, &valid)?;
@@ -629,13 +678,19 @@ async fn edit(id: &str, pid: &str, mut req: Request, env: &Env) -> Result<Respon
         }
         return Err(already_paid());
     }
-    http::json(200, &entry(id, pid, &split, env, Some(&key)).await?)
+    entry(id, pid, &split, env, Some(&key)).await
 }
 
 /// `DELETE /api/splits/:id/participants/:pid` (participant token): withdraw; the entry and its
 /// personal data are deleted and everyone after it moves up one place.
 async fn withdraw(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
-    let row = load_own(id, pid, req, env).await?;
+    withdraw_entry(id, pid, &bearer(req), env).await?;
+    http::json(200, &serde_json::json!({ "withdrawn": true }))
+}
+
+/// Withdraws one's own entry (the JSON API and the page's form post).
+pub async fn withdraw_entry(id: &str, pid: &str, token: &str, env: &Env) -> Result<(), ApiError> {
+    let row = load_own_with(id, pid, token, env).await?;
     let split = load_split(id, env).await?;
     split.require_editable(now_secs())?;
     match row.status()? {
@@ -655,7 +710,7 @@ async fn withdraw(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respo
         }
         return Err(already_paid());
     }
-    http::json(200, &serde_json::json!({ "withdrawn": true }))
+    Ok(())
 }
 
 /// Deletes participant `pid` of split `id` when its status is one of `statuses` (an SQL list)
@@ -713,7 +768,17 @@ async fn remove(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respons
 /// `POST /api/splits/:id/participants/:pid/claim` (participant token): 我已付款. Only tells the
 /// payee; the participant stays unpaid until the payee confirms.
 async fn claim(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
-    load_own(id, pid, req, env).await?;
+    http::json(200, &claim_entry(id, pid, &bearer(req), env).await?)
+}
+
+/// 我已付款 for one's own entry (the JSON API and the page's form post).
+pub async fn claim_entry(
+    id: &str,
+    pid: &str,
+    token: &str,
+    env: &Env,
+) -> Result<ParticipantView, ApiError> {
+    load_own_with(id, pid, token, env).await?;
     let split = load_split(id, env).await?;
     if split.status != Status::Open {
         return Err(ApiError::Closed);
@@ -735,7 +800,7 @@ async fn claim(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Response
         crate::events::claim_made(env, id, pid).await;
     }
     let key = personal_data::key(env)?;
-    http::json(200, &entry(id, pid, &split, env, Some(&key)).await?)
+    entry(id, pid, &split, env, Some(&key)).await
 }
 
 /// `POST /api/splits/:id/participants/:pid/confirm` (manage token): the payee saw the money.

@@ -1,9 +1,12 @@
-//! `cargo xtask bench`: payer-page bytes and time-to-QR against a vanilla-JS baseline.
+//! `cargo xtask bench`: bytes and ready time of the payer pages (request, split sign-up, price
+//! page) and `/new`, each against its own vanilla-JS baseline, plus the worker's wasm size and
+//! first-request latency; the figures go to `bench/FIGURES.md`.
 //!
 //! Builds everything in release (as `cargo xtask build`), then runs the measurement in
-//! `tests/src/bin/bench.rs` (package `shoukuan-tests`): one `wrangler dev` serving both pages,
+//! `tests/src/bin/bench.rs` (package `shoukuan-tests`): one `wrangler dev` serving every page,
 //! Debian Chromium with CPU and network throttling. Extra arguments go to it, e.g.
-//! `cargo xtask bench --runs 11`.
+//! `cargo xtask bench --runs 11` or `--leptos-payer-dist DIR` (a payer-only Leptos build to
+//! time as well).
 
 use anyhow::{bail, Context, Result};
 
@@ -22,7 +25,7 @@ pub fn run() -> Result<()> {
             .command("cargo")
             .args(["build", "-p", "shoukuan-tests", "--bin", "bench"]),
     )?;
-    step("measuring the payer page against the vanilla-JS baseline (about two minutes)");
+    step("measuring the pages against their vanilla-JS baselines (about ten minutes)");
     let status = tools
         .command("cargo")
         .args([

@@ -16,8 +16,6 @@ pub mod manage;
 pub mod new;
 #[cfg(feature = "payee")]
 pub mod notices;
-pub mod order;
-pub mod pay;
 #[cfg(feature = "payee")]
 pub mod payments;
 pub mod product;

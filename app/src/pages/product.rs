@@ -1,30 +1,17 @@
-//! `/c/:id` for a price page (`kind = product`): images, price tag, the countdown that ends the
-//! offer at the deadline (the 收款码 disappears then, without a reload), shop location, topic
-//! tags, the JS-SDK share card, and the poster — a 750-px-wide PNG drawn on a canvas and shown
-//! as an `<img>` so a person can long-press to save it and post it to Moments. The publish
-//! form's product fields (with images resized in the browser before upload) are here too.
-
-use std::time::Duration;
+//! Price pages (`kind = product`) in the app: the poster (`/poster/:id`) — a 750-px-wide PNG
+//! drawn on a canvas and shown as an `<img>` so a person can long-press to save it and post it
+//! to Moments — and the JS-SDK share hook of the app's pages. The publish form's product
+//! fields (with images resized in the browser before upload) are here too. The payer's page,
+//! `/c/:id`, is the worker's (`shoukuan_core::product::product_body`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shoukuan_core::deadline::Countdown;
-use shoukuan_core::page::QR_CSS_PX;
-use shoukuan_core::product::{offer_at, share_description, Offer, ProductView};
+use shoukuan_core::product::ProductView;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// Poster width in pixels.
 pub const POSTER_WIDTH: u32 = 750;
-
-/// The product the worker rendered into the page (`#sk-product`).
-pub fn embedded() -> Option<ProductView> {
-    let text = web_sys::window()?
-        .document()?
-        .get_element_by_id("sk-product")?
-        .text_content()?;
-    serde_json::from_str(&text).ok()
-}
 
 /// What the share card shows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -103,120 +90,51 @@ fn origin() -> String {
         .unwrap_or_default()
 }
 
-/// The payer page of a price page.
+/// `/poster/:id`: the share poster of a price page, opened from its 生成分享海报 link. The
+/// price page itself is the worker's (`shoukuan_core::product::product_body`, no app); the
+/// poster needs a canvas and the QR encoder, so it lives here and loads only when asked for.
 #[component]
-pub fn ProductPay(id: String, initial: ProductView) -> impl IntoView {
-    crate::set_title(&initial.collection.title);
-    crate::clipboard::handle_copy_buttons();
-    let origin = origin();
-    let page_url = format!("{origin}/c/{id}");
-    share_hook(ShareData {
-        title: initial.collection.title.clone(),
-        desc: share_description(&initial),
-        link: page_url.clone(),
-        img_url: initial
-            .product
-            .images
-            .first()
-            .map(|k| format!("{origin}{}", k.path()))
-            .unwrap_or_default(),
-    });
-    let offset = initial.now - (js_sys::Date::now() / 1000.0) as i64;
-    let now = RwSignal::new(initial.now);
-    let _ = set_interval_with_handle(
-        move || now.set((js_sys::Date::now() / 1000.0) as i64 + offset),
-        Duration::from_millis(500),
-    );
-    let view = StoredValue::new(initial);
-    let offer = Memo::new(move |_| {
-        view.with_value(|v| offer_at(v.collection.status, v.product.deadline, now.get()))
-    });
-    let countdown = move || {
-        let t = now.get();
-        view.with_value(|v| match (offer.get(), v.product.deadline) {
-            (Offer::Closed, _) => "已下架".to_owned(),
-            (Offer::Ended, _) => "活动已结束".to_owned(),
-            (Offer::Active, Some(d)) => Countdown::until(d, t)
-                .map(|c| format!("距结束 {}", c.text()))
-                .unwrap_or_else(|| "活动已结束".to_owned()),
-            (Offer::Active, None) => String::new(),
-        })
-    };
-    let v = view.get_value();
-    let c = v.collection.clone();
-    let qr = shoukuan_core::qr::png_data_url(&c.pay_code, QR_CSS_PX * 2).ok();
+pub fn ProductPoster(id: String) -> impl IntoView {
+    crate::set_title("分享海报");
+    let page_url = format!("{}/c/{id}", origin());
     let poster = RwSignal::new(None::<Result<String, String>>);
-    let make_poster = {
-        let page_url = page_url.clone();
-        move |_| {
-            let v = view.get_value();
-            let url = page_url.clone();
-            poster.set(Some(Err("正在生成海报…".to_owned())));
-            spawn_local(async move {
-                poster.set(Some(
-                    render_poster(&v, &url)
-                        .await
-                        .map_err(|_| "海报生成失败，请稍后重试".to_owned()),
-                ));
-            });
-        }
-    };
-    let price = v.price();
-    let steps_title = c.title.clone();
+    {
+        let id = id.clone();
+        spawn_local(async move {
+            let outcome = async {
+                let resp = gloo_net::http::Request::get(&format!("/api/products/{id}"))
+                    .send()
+                    .await
+                    .map_err(|_| "网络不太好，请重试".to_owned())?;
+                let status = resp.status();
+                let text = resp
+                    .text()
+                    .await
+                    .map_err(|_| "网络不太好，请重试".to_owned())?;
+                let view: ProductView =
+                    crate::api::interpret(status, &text).map_err(|e| e.message())?;
+                render_poster(&view, &page_url)
+                    .await
+                    .map_err(|_| "海报生成失败，请稍后重试".to_owned())
+            }
+            .await;
+            poster.set(Some(outcome));
+        });
+    }
     view! {
         <main class="page">
             <article class="card product-card">
-                {(!v.product.images.is_empty()).then(|| view! {
-                    <div class="product-gallery">
-                        {v.product.images.iter().enumerate().map(|(i, k)| view! {
-                            <img class="product-img" src=k.path() alt=format!("{} 图{}", c.title, i + 1) />
-                        }).collect_view()}
-                    </div>
-                })}
-                <h1 class="title">{c.title.clone()}</h1>
-                {price.map(|p| view! {
-                    <div class="price-tag">
-                        <span class="price" id="price">{p.to_string()}</span>
-                        {v.product.original_price.map(|o| view! { " "<del class="original-price">{o.to_string()}</del> })}
-                    </div>
-                })}
-                <p id="countdown" class="countdown" class:ended=move || offer.get() != Offer::Active>{countdown}</p>
-                {(!c.note.is_empty()).then(|| view! { <p class="note">{c.note.clone()}</p> })}
-                {(!v.product.description.is_empty()).then(|| view! { <p class="product-desc">{v.product.description.clone()}</p> })}
-                {(!v.product.tags.is_empty()).then(|| view! {
-                    <p class="tags">{v.product.tags.iter().map(|t| view! { <span class="tag">{format!("#{t}")}</span> }).collect_view()}</p>
-                })}
-                {v.product.location.clone().map(|l| view! {
-                    <div class="shop">
-                        <div class="shop-name">{l.name}</div>
-                        <div class="shop-address">{l.address}</div>
-                        <a class="map-link" id="map_link" href=l.map_url rel="noopener">"查看地图"</a>
-                    </div>
-                })}
-                {move || match offer.get() {
-                    Offer::Active => view! {
-                        <figure class="qr" id="pay_qr">
-                            {qr.clone().map(|src| view! {
-                                <img class="qr-img" src=src alt="商家的微信收款码" width=QR_CSS_PX.to_string() height=QR_CSS_PX.to_string() />
-                            })}
-                        </figure>
-                        <div inner_html=shoukuan_core::page::personal_pay_steps(price, &steps_title)></div>
-                    }.into_any(),
-                    Offer::Ended => view! { <p id="offer_ended" class="closed offer-ended">"活动已结束，感谢关注"</p> }.into_any(),
-                    Offer::Closed => view! { <p id="offer_ended" class="closed">"该商品已下架"</p> }.into_any(),
-                }}
-                <p class="payee-line">{format!("商家：{}", c.payee_name)}</p>
-                <button id="make_poster" class="button" type="button" on:click=make_poster>"生成分享海报"</button>
-                {move || poster.get().map(|p| match p {
-                    Ok(src) => view! {
+                {move || match poster.get() {
+                    None => view! { <p class="hint" id="poster_status">"正在生成海报…"</p> }.into_any(),
+                    Some(Ok(src)) => view! {
                         <figure class="poster">
                             <img id="poster" class="poster-img" src=src alt="分享海报" />
                             <figcaption class="hint">"长按图片保存，分享到朋友圈"</figcaption>
                         </figure>
                     }.into_any(),
-                    Err(m) => view! { <p class="hint" id="poster_status">{m}</p> }.into_any(),
-                })}
-                <div inner_html=shoukuan_core::page::BRAND_MARK></div>
+                    Some(Err(m)) => view! { <p class="hint" id="poster_status">{m}</p> }.into_any(),
+                }}
+                <a class="button secondary" href=format!("/c/{id}")>"返回商品页"</a>
             </article>
         </main>
     }

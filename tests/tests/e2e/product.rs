@@ -262,6 +262,7 @@ async fn the_countdown_ends_the_offer_at_the_deadline_without_a_reload() {
     let browser = Browser::wechat().await.unwrap();
     browser.driver.goto(&url).await.unwrap();
     browser.wait_for("#pay_qr img.qr-img").await.unwrap();
+    crate::publish::assert_plain_html(&browser, &url).await;
     wait_text(&browser, "#countdown", "距结束 00:00:0", 10).await;
     browser
         .eval("window.__sameDocument = true; return 1;")

@@ -178,10 +178,11 @@ async fn an_unknown_collection_shows_a_friendly_page_in_the_browser() {
     browser.quit().await.unwrap();
 }
 
-/// What the README promises for a payment request's page in WeChat: complete as HTML, so the
-/// browser loads no app script, no WebAssembly and preloads nothing — checked on the HTML as
-/// served to WeChat's user agent and on what Chromium actually fetched (performance entries).
-async fn assert_plain_html(browser: &Browser, url: &str) {
+/// What the README promises for every payer page in WeChat (request, split, price page):
+/// complete as HTML, so the browser loads no app script, no WebAssembly and preloads nothing —
+/// checked on the HTML as served to WeChat's user agent and on what Chromium actually fetched
+/// (performance entries) — and it says it is ready (`body[data-ready="1"]`).
+pub async fn assert_plain_html(browser: &Browser, url: &str) {
     let served = reqwest::Client::new()
         .get(url)
         .header("user-agent", shoukuan_tests::browser::WECHAT_IOS_UA)
@@ -210,12 +211,14 @@ async fn assert_plain_html(browser: &Browser, url: &str) {
                preloads: [...document.querySelectorAll('link[rel=modulepreload], link[rel=preload]')].map(l => l.href),
                fetched: performance.getEntriesByType('resource').map(e => e.name),
                navigation: performance.getEntriesByType('navigation').map(e => e.name),
+               ready: document.body.dataset.ready || null,
              };",
         )
         .await
         .unwrap();
     assert_eq!(page["scripts"], serde_json::json!([]), "{page}");
     assert_eq!(page["preloads"], serde_json::json!([]), "{page}");
+    assert_eq!(page["ready"], "1", "the readiness signal: {page}");
     // The entries are real (the page's own navigation is one), and none is WebAssembly.
     assert_eq!(page["navigation"], serde_json::json!([url]), "{page}");
     let fetched: Vec<&str> = page["fetched"]

@@ -742,6 +742,166 @@ async fn sign_up_in_browser(browser: &Browser, url: &str, name: &str, phone: &st
     browser.wait_for("#my_entry").await.unwrap();
 }
 
+/// Submits the form of button `css` as a tap on it would (the browser's own form post: the
+/// page runs no script) and waits for the next page to load. (A WebDriver click waits for the
+/// new document's scripts, which never come with JavaScript blocked; DevTools' own evaluation
+/// still works.)
+async fn submit_and_wait(browser: &Browser, css: &str) {
+    let before = browser.driver.find(By::Css("#split")).await.unwrap();
+    browser.wait_for(css).await.unwrap();
+    browser
+        .driver
+        .cdp()
+        .send_raw(
+            "Runtime.evaluate",
+            json!({ "expression": format!(
+                "(() => {{ const b = document.querySelector({css:?}); b.form.requestSubmit(b); }})()"
+            ) }),
+        )
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if before.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: the form post did not load a new page");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_javascript_the_list_shows_and_sign_up_and_claim_work_through_plain_forms() {
+    let worker = worker().await;
+    let split = publish_split(
+        worker,
+        json!({ "mode": "fixed", "per_person": "30", "cap": "10", "deadline": beijing_in(21 * 86_400) }),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    for name in ["接口甲", "接口乙"] {
+        let (status, body) = join(&client, worker, &split.id, json!({ "name": name })).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // The API's own answer to a bad phone, to compare with what the form shows.
+    let (status, api_error) = join(
+        &client,
+        worker,
+        &split.id,
+        json!({ "name": "王五", "phone": "123" }),
+    )
+    .await;
+    assert_eq!(status, 400, "{api_error}");
+
+    // What a browser without JavaScript gets from the form post: the page again with the
+    // errors (the API's status), or a redirect back with the ticket cookie.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let refused = plain
+        .post(worker.url(&format!("/c/{}/join", split.id)))
+        .form(&[("name", "王五"), ("phone", "123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"data-field="phone""#));
+    let browser = Browser::wechat_without_javascript().await.unwrap();
+    let url = worker.url(&format!("/c/{}", split.id));
+    browser.driver.goto(&url).await.unwrap();
+    let list = wait_text(&browser, "#participants", "接**", 20).await;
+    assert_eq!(list.matches("接**").count(), 2, "{list}");
+    let head = wait_text(&browser, "#sk-head", "每人 ¥30.00", 5).await;
+    assert!(head.contains("已接龙 2/10 人"), "{head}");
+    assert!(
+        head.contains("还剩 2") && head.contains("天"),
+        "days, not a ticking clock: {head}"
+    );
+    let body = browser.driver.find(By::Tag("body")).await.unwrap();
+    assert_eq!(
+        body.attr("data-ready").await.unwrap(),
+        None,
+        "scripts really are off"
+    );
+
+    // A refused sign-up: the page again, with what was typed and the API's message.
+    browser
+        .wait_for("#join_name")
+        .await
+        .unwrap()
+        .send_keys("王五")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#join_phone")
+        .await
+        .unwrap()
+        .send_keys("123")
+        .await
+        .unwrap();
+    submit_and_wait(&browser, "#join").await;
+    let error = wait_text(&browser, ".field-error[data-field=phone]", "", 10).await;
+    let api_message = api_error["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "phone")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(error, api_message);
+    let name = browser.wait_for("#join_name").await.unwrap();
+    assert_eq!(name.prop("value").await.unwrap().as_deref(), Some("王五"));
+
+    // Fixed, it goes through: back on the page with one's own entry and the code.
+    let phone = browser.wait_for("#join_phone").await.unwrap();
+    phone.clear().await.unwrap();
+    phone.send_keys("13912345678").await.unwrap();
+    submit_and_wait(&browser, "#join").await;
+    let mine = wait_text(&browser, "#my_entry", "王五", 10).await;
+    assert!(
+        mine.contains("应付 ¥30.00") && mine.contains("未付款"),
+        "{mine}"
+    );
+    browser.wait_for("#my_entry img.qr-img").await.unwrap();
+    let list = wait_text(&browser, "#participants", "王**（我）", 5).await;
+    assert!(!list.contains("13912345678"));
+    submit_and_wait(&browser, "#claim").await;
+    let status = wait_text(&browser, "#my_status", "等待确认", 10).await;
+    assert!(status.contains("已告知收款人"), "{status}");
+    assert!(
+        browser
+            .driver
+            .find(By::Css("#my_entry img.qr-img"))
+            .await
+            .is_err(),
+        "no code after saying 我已付款"
+    );
+    let view = public_view(worker, &split.id).await;
+    assert_eq!(seqs(&view), vec![1, 2, 3]);
+    assert_eq!(view["participants"][2]["status"], "claimed");
+    browser.quit().await.unwrap();
+
+    // Another site cannot post the form for someone.
+    let resp = client
+        .post(worker.url(&format!("/c/{}/join", split.id)))
+        .header("origin", "https://evil.example")
+        .form(&[("name", "路人")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        public_view(worker, &split.id).await["progress"]["joined"],
+        3
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn thirty_sign_ups_over_http_and_five_in_chromium_show_exact_progress_and_list_live() {
     let worker = worker().await;
@@ -755,6 +915,9 @@ async fn thirty_sign_ups_over_http_and_five_in_chromium_show_exact_progress_and_
     let observer = Browser::wechat().await.unwrap();
     observer.driver.goto(&url).await.unwrap();
     wait_text(&observer, "#progress_text", "已接龙 0/40 人", 20).await;
+    // No app, no WebAssembly: the page is the worker's HTML and a few KB of inline script.
+    observer.wait_for("body[data-ready='1']").await.unwrap();
+    crate::publish::assert_plain_html(&observer, &url).await;
     observer
         .eval("window.__sameDocument = true; return 1;")
         .await
@@ -795,10 +958,8 @@ async fn thirty_sign_ups_over_http_and_five_in_chromium_show_exact_progress_and_
         sign_up_in_browser(&joiner, &url, name, if i == 0 { "13912345678" } else { "" }).await;
         let mine = wait_text(&joiner, "#my_entry", name, 20).await;
         assert!(mine.contains("应付 ¥10.00"), "{mine}");
-        joiner
-            .eval("localStorage.clear(); return 1;")
-            .await
-            .unwrap();
+        // The ticket is a cookie on the split's path: forget it.
+        joiner.driver.delete_all_cookies().await.unwrap();
     }
     let statuses = http.await.unwrap();
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");

@@ -88,6 +88,21 @@ pub async fn merchant_card(
     )))
 }
 
+/// The payer's view of order `id` (the order page `/o/:id`), as `GET /api/orders/:id` answers
+/// it without `refresh`; `None` for an unknown id.
+pub async fn order_view(
+    env: &Env,
+    id: &str,
+) -> Result<Option<shoukuan_core::order::OrderView>, ApiError> {
+    if !shoukuan_core::collection::is_valid_id(id) {
+        return Ok(None);
+    }
+    match apply::order_by_id(env, id).await? {
+        Some(order) => Ok(Some(orders::view(env, &order).await?)),
+        None => Ok(None),
+    }
+}
+
 /// The scheduled event's share at `now`: re-query, close, refund sync.
 pub async fn scheduled(env: &Env, now: i64) {
     if let Err(e) = cron::run(env, now).await {
