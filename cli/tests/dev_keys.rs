@@ -13,7 +13,7 @@ use shoukuan_core::wechatpay::{
     PrivateKey, PublicKey, SignedHeaders,
 };
 
-const DEV_VARS_KEYS: [&str; 23] = [
+const DEV_VARS_KEYS: [&str; 24] = [
     "WECHATPAY_MCHID",
     "WECHATPAY_APPID",
     "WECHATPAY_MCH_SERIAL",

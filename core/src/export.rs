@@ -424,7 +424,8 @@ mod tests {
 
     #[test]
     fn report_csv_has_one_row_per_day_and_payee_with_fees_and_net() {
-        use crate::bill::reconcile::{DayStatus, PayeeTotals};
+        use crate::bill::reconcile::PayeeTotals;
+        use crate::bill::report::DayStatus;
         let day = |date: &str, totals: Vec<PayeeTotals>| DayReport {
             date: date.into(),
             status: DayStatus::Matched,

@@ -5,7 +5,7 @@
 //! delivers it like any other event.
 
 use serde::Deserialize;
-use shoukuan_core::bill::reconcile::DayStatus;
+use shoukuan_core::bill::report::DayStatus;
 use shoukuan_core::paytime::ShanghaiDay;
 use shoukuan_core::webhook::{self, event};
 use worker::Env;
