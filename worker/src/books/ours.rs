@@ -105,6 +105,27 @@ fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// The rows of `select … IN (keys)` (`select` ends with the column), in chunks of [`CHUNK`]
+/// bound parameters.
+async fn select_in<T: serde::de::DeserializeOwned>(
+    db: &worker::D1Database,
+    select: &str,
+    keys: &[&str],
+) -> Result<Vec<T>, ApiError> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let params: Vec<JsValue> = chunk.iter().map(|&s| s.into()).collect();
+        rows.extend(
+            db.prepare(format!("{select} IN ({})", placeholders(1, chunk.len())))
+                .bind(&params)?
+                .all()
+                .await?
+                .results::<T>()?,
+        );
+    }
+    Ok(rows)
+}
+
 /// Our orders and refunds to match the bill with: those it names, and those of `day` for
 /// this bill's merchant.
 pub async fn our_side(
@@ -136,65 +157,36 @@ pub async fn our_side(
         .all()
         .await?
         .results()?;
-    let named: Vec<&str> = bill
-        .rows
-        .iter()
-        .filter(|r| !r.is_refund())
-        .map(|r| r.out_trade_no.as_str())
-        .collect();
-    for chunk in named.chunks(CHUNK) {
-        let params: Vec<JsValue> = chunk.iter().map(|&s| s.into()).collect();
-        orders.extend(
-            db.prepare(format!(
-                "SELECT {ORDER_FACTS} FROM orders o WHERE o.out_trade_no IN ({})",
-                placeholders(1, chunk.len())
-            ))
-            .bind(&params)?
-            .all()
-            .await?
-            .results::<OrderFacts>()?,
-        );
-    }
-    let named: Vec<&str> = bill
+    // The orders the bill names (payments and refunded ones: the latter for their payee) and
+    // the refunds it names, wherever their day was here.
+    let mut trade_nos: Vec<&str> = bill.rows.iter().map(|r| r.out_trade_no.as_str()).collect();
+    trade_nos.sort_unstable();
+    trade_nos.dedup();
+    orders.extend(
+        select_in::<OrderFacts>(
+            &db,
+            &format!("SELECT {ORDER_FACTS} FROM orders o WHERE o.out_trade_no"),
+            &trade_nos,
+        )
+        .await?,
+    );
+    let refund_nos: Vec<&str> = bill
         .rows
         .iter()
         .filter(|r| r.is_refund())
         .map(|r| r.out_refund_no.as_str())
         .collect();
-    for chunk in named.chunks(CHUNK) {
-        let params: Vec<JsValue> = chunk.iter().map(|&s| s.into()).collect();
-        refunds.extend(
-            db.prepare(format!(
+    refunds.extend(
+        select_in::<RefundFacts>(
+            &db,
+            &format!(
                 "SELECT {REFUND_FACTS} FROM refunds r JOIN orders o ON o.id = r.order_id \
-                 WHERE r.out_refund_no IN ({})",
-                placeholders(1, chunk.len())
-            ))
-            .bind(&params)?
-            .all()
-            .await?
-            .results::<RefundFacts>()?,
-        );
-    }
-    // The orders refunded in the bill are needed for their payee.
-    let refunded: Vec<&str> = bill
-        .rows
-        .iter()
-        .filter(|r| r.is_refund())
-        .map(|r| r.out_trade_no.as_str())
-        .collect();
-    for chunk in refunded.chunks(CHUNK) {
-        let params: Vec<JsValue> = chunk.iter().map(|&s| s.into()).collect();
-        orders.extend(
-            db.prepare(format!(
-                "SELECT {ORDER_FACTS} FROM orders o WHERE o.out_trade_no IN ({})",
-                placeholders(1, chunk.len())
-            ))
-            .bind(&params)?
-            .all()
-            .await?
-            .results::<OrderFacts>()?,
-        );
-    }
+                 WHERE r.out_refund_no"
+            ),
+            &refund_nos,
+        )
+        .await?,
+    );
     let mut orders: Vec<OurOrder> = orders.into_iter().map(Into::into).collect();
     orders.sort_by(|a, b| a.out_trade_no.cmp(&b.out_trade_no));
     orders.dedup_by(|a, b| a.out_trade_no == b.out_trade_no);
