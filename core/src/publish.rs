@@ -23,6 +23,10 @@ pub struct PublishBody {
     /// For `kind = product`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<NewProduct>,
+    /// Editing only: replace a personal-code collection's 收款码 with the one sent. Without it an
+    /// edit never changes where the money goes, whatever `pay_code` says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace_pay_code: bool,
 }
 
 /// What only some kinds have.
@@ -164,6 +168,7 @@ mod tests {
                 ..NewSplit::default()
             }),
             product: None,
+            replace_pay_code: false,
         };
         let valid = body.validate(NOW).unwrap();
         assert_eq!(valid.collection.amount, AmountRule::PayerEntered);
@@ -196,6 +201,7 @@ mod tests {
             kind: Some(Kind::Product),
             split: None,
             product: Some(NewProduct::default()),
+            replace_pay_code: false,
         };
         let errors = body.validate(NOW).unwrap_err();
         assert_eq!(errors.len(), 1);

@@ -34,6 +34,8 @@ struct Row {
     created_at: i64,
     /// `personal` (the payee's own 收款码) or `merchant` (WeChat Pay).
     pay_mode: String,
+    /// The signed-in payee who published it, if any.
+    owner_openid: Option<String>,
 }
 
 impl Row {
@@ -311,8 +313,25 @@ pub async fn update(id: &str, mut req: Request, env: &Env) -> Result<Response, A
     }
     let body: PublishBody = http::read_json(&mut req).await?;
     let mut draft = body.collection;
-    // Only a personal-code collection has a 收款码 to replace; merchant ones keep theirs.
-    if row.pay_mode != "personal" || draft.pay_code.trim().is_empty() {
+    // Where the money goes changes only when asked for explicitly, only for a personal-code
+    // collection, and — when a signed-in payee published it — only by that payee in person
+    // (a forwarded manage link alone cannot redirect the money).
+    let replacing = body.replace_pay_code
+        && row.pay_mode == "personal"
+        && !draft.pay_code.trim().is_empty()
+        && draft.pay_code.trim() != row.pay_code;
+    if replacing {
+        if let Some(owner) = &row.owner_openid {
+            let me = crate::session::current(&req, env, shoukuan_core::session::Role::Payee);
+            if me.as_ref().map(|o| o.as_str()) != Some(owner.as_str()) {
+                return Err(ApiError::Pay(
+                    403,
+                    "PAY_CODE_OWNER_ONLY",
+                    "更换收款码需要收款人本人在微信中登录后操作".into(),
+                ));
+            }
+        }
+    } else {
         draft.pay_code = row.pay_code.clone();
     }
     // A split's amounts live in its own settings (`splits`), not in `amount_fen`.

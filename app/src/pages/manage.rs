@@ -256,6 +256,8 @@ fn Editor(view: CollectionView, extra: Extra, token: String) -> impl IntoView {
     let closing = RwSignal::new(None::<Outcome>);
     let token = StoredValue::new(token);
     let id = StoredValue::new(view.id.clone());
+    // The code payers see now: a different one in the form is an explicit replacement.
+    let current_code = StoredValue::new(view.pay_code.clone());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -276,11 +278,13 @@ fn Editor(view: CollectionView, extra: Extra, token: String) -> impl IntoView {
             form.form_error.set(Some("图片还在上传，请稍等".to_owned()));
             return;
         }
+        let replace_pay_code = has_pay_code && body.pay_code != current_code.get_value();
         let body = PublishBody {
             collection: body,
             kind: None,
             split: settings.map(SplitSettings::to_new),
             product: details.map(ProductDraft::to_new),
+            replace_pay_code,
         };
         if let Some(settings) = settings {
             settings.errors.set(Vec::new());
@@ -290,6 +294,7 @@ fn Editor(view: CollectionView, extra: Extra, token: String) -> impl IntoView {
         spawn_local(async move {
             match api::update(&id.get_value(), &token.get_value(), &body).await {
                 Ok(view) => {
+                    current_code.set_value(view.pay_code.clone());
                     status.set(view.status);
                     saved.set(Some(Outcome::Done("已保存".to_owned())));
                 }

@@ -113,6 +113,7 @@ pub fn body(
         kind: Some(kind),
         split: split_part,
         product: product_part,
+        replace_pay_code: false,
     })
 }
 

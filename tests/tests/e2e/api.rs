@@ -245,8 +245,23 @@ async fn only_the_manage_token_edits_and_closes_a_collection() {
     assert_eq!(view["amount"], json!({ "type": "payer_entered" }));
     assert_eq!(
         view["pay_code"], code,
-        "a manage link must not change where the money goes"
+        "an edit must not change where the money goes unless asked to"
     );
+    // Asked for explicitly (published without a signed-in payee, the manage link is the only
+    // credential there is), the 收款码 is replaced.
+    let mut replace = edit.clone();
+    replace["replace_pay_code"] = json!(true);
+    let view: Value = client
+        .put(worker.url(&format!("/api/collections/{id}")))
+        .bearer_auth(token)
+        .json(&replace)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["pay_code"], "wxp://f2f0SomeoneElsesCode1234", "{view}");
 
     let close = |token: &str| {
         client

@@ -33,7 +33,9 @@ fn today_and_next_morning() -> (String, i64) {
 async fn cron(pay: &Pay, at: i64) {
     let resp = reqwest::Client::new()
         .post(pay.worker().url("/api/test/cron"))
-        .json(&json!({ "now": at }))
+        // The bills job alone: the payments cron, run at a time this late, would re-query the
+        // undelivered order first, and the heal to show is the reconciliation's.
+        .json(&json!({ "now": at, "only": "books" }))
         .send()
         .await
         .unwrap();

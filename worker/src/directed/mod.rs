@@ -61,6 +61,7 @@ async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         kind: Some(shoukuan_core::collection::Kind::Split),
         split: Some(as_split(&debtors)),
         product: None,
+        replace_pay_code: false,
     };
     // The one publish path: the same request (its cookies, invite code, client address), with
     // the split as its body.
