@@ -765,6 +765,18 @@ pub fn progress_text(p: &Progress) -> String {
     }
 }
 
+/// What a sign-up picked, as one line (`可乐×2、薯条×1`); empty unless the split is itemized.
+pub fn picks_label(mode: &SplitMode, picks: &[Pick]) -> String {
+    match mode {
+        SplitMode::Itemized { items } => picks
+            .iter()
+            .filter_map(|p| items.get(p.item).map(|i| format!("{}×{}", i.name, p.qty)))
+            .collect::<Vec<_>>()
+            .join("、"),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

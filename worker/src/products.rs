@@ -33,16 +33,12 @@ pub fn insert_statement(
     id: &str,
     product: &Product,
 ) -> Result<D1PreparedStatement, ApiError> {
-    let json = serde_json::to_string(product).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(db
-        .prepare("INSERT INTO products (collection_id, detail, deadline) VALUES (?1, ?2, ?3)")
-        .bind(&[
-            id.into(),
-            json.into(),
-            product
-                .deadline
-                .map_or(JsValue::NULL, |d| JsValue::from_f64(d.unix() as f64)),
-        ])?)
+    bind_product(
+        db,
+        "INSERT INTO products (collection_id, detail, deadline) VALUES (?1, ?2, ?3)",
+        id,
+        product,
+    )
 }
 
 /// The statement that replaces a product's details (the manage page's save).
@@ -51,16 +47,29 @@ pub fn update_statement(
     id: &str,
     product: &Product,
 ) -> Result<D1PreparedStatement, ApiError> {
+    bind_product(
+        db,
+        "UPDATE products SET detail = ?2, deadline = ?3 WHERE collection_id = ?1",
+        id,
+        product,
+    )
+}
+
+/// `sql` with `?1` the collection id, `?2` the product's details and `?3` its deadline.
+fn bind_product(
+    db: &D1Database,
+    sql: &str,
+    id: &str,
+    product: &Product,
+) -> Result<D1PreparedStatement, ApiError> {
     let json = serde_json::to_string(product).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(db
-        .prepare("UPDATE products SET detail = ?2, deadline = ?3 WHERE collection_id = ?1")
-        .bind(&[
-            id.into(),
-            json.into(),
-            product
-                .deadline
-                .map_or(JsValue::NULL, |d| JsValue::from_f64(d.unix() as f64)),
-        ])?)
+    Ok(db.prepare(sql).bind(&[
+        id.into(),
+        json.into(),
+        product
+            .deadline
+            .map_or(JsValue::NULL, |d| JsValue::from_f64(d.unix() as f64)),
+    ])?)
 }
 
 /// Refuses a product whose images were not uploaded here (400 on `product.images`).

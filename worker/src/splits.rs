@@ -24,7 +24,7 @@ use shoukuan_core::money::Fen;
 use shoukuan_core::personal_data::DataKey;
 use shoukuan_core::ratelimit::{SIGNUP_PER_CLIENT, SIGNUP_PER_SPLIT};
 use shoukuan_core::split::{
-    dues, Joined, Member, PaidBy, ParticipantStatus, ParticipantView, Pick, Progress, SignUp,
+    dues, picks_label, Joined, Member, PaidBy, ParticipantStatus, ParticipantView, Pick, Progress, SignUp,
     SplitMode, SplitSpec, SplitView, ValidSignUp,
 };
 use worker::wasm_bindgen::JsValue;
@@ -912,16 +912,6 @@ fn cst(secs: i64) -> String {
     Deadline::from_unix(secs).to_cst_string()
 }
 
-fn picks_text(mode: &SplitMode, picks: &[Pick]) -> String {
-    match mode {
-        SplitMode::Itemized { items } => picks
-            .iter()
-            .filter_map(|p| items.get(p.item).map(|i| format!("{}×{}", i.name, p.qty)))
-            .collect::<Vec<_>>()
-            .join("、"),
-        _ => String::new(),
-    }
-}
 
 /// The participants as CSV rows (with a header), for the export.
 pub fn csv_of(view: &SplitView) -> String {
@@ -942,7 +932,7 @@ pub fn csv_of(view: &SplitView) -> String {
             p.seq.to_string(),
             p.name.clone(),
             p.phone.clone().unwrap_or_default(),
-            picks_text(&view.spec.mode, &p.picks),
+            picks_label(&view.spec.mode, &p.picks),
             p.due.to_yuan_string(),
             p.status.label().to_owned(),
             match p.paid_by {

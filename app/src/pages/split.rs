@@ -13,7 +13,8 @@ use leptos::task::spawn_local;
 use shoukuan_core::collection::FieldError;
 use shoukuan_core::deadline::Countdown;
 use shoukuan_core::split::{
-    mode_summary, progress_text, ParticipantStatus, ParticipantView, Pick, SplitMode, SplitView,
+    mode_summary, picks_label, progress_text, ParticipantStatus, ParticipantView, Pick, SplitMode,
+    SplitView,
 };
 
 use crate::api;
@@ -257,16 +258,6 @@ pub fn table_text(view: &SplitView) -> String {
     out
 }
 
-fn picks_label(mode: &SplitMode, picks: &[Pick]) -> String {
-    match mode {
-        SplitMode::Itemized { items } => picks
-            .iter()
-            .filter_map(|p| items.get(p.item).map(|i| format!("{}×{}", i.name, p.qty)))
-            .collect::<Vec<_>>()
-            .join("、"),
-        _ => String::new(),
-    }
-}
 
 fn field_message(errors: &[FieldError], field: &str) -> Option<String> {
     crate::form::message_for(errors, field)

@@ -11,7 +11,7 @@ use crate::deadline::{Countdown, Deadline};
 use crate::page::{escape, personal_pay_steps, BRAND_MARK, COPY_SCRIPT, QR_CSS_PX};
 use crate::qr;
 use crate::split::{
-    equal_shares, mode_summary, progress_text, PaidBy, ParticipantStatus, ParticipantView, PayMode,
+    equal_shares, mode_summary, picks_label, progress_text, PaidBy, ParticipantStatus, ParticipantView, PayMode,
     Pick, SignUp, SplitMode, SplitView, MAX_QTY,
 };
 
@@ -187,16 +187,6 @@ fn general_errors(errors: &[FieldError], id: &str) -> String {
     }
 }
 
-fn picks_label(mode: &SplitMode, picks: &[Pick]) -> String {
-    match mode {
-        SplitMode::Itemized { items } => picks
-            .iter()
-            .filter_map(|p| items.get(p.item).map(|i| format!("{}×{}", i.name, p.qty)))
-            .collect::<Vec<_>>()
-            .join("、"),
-        _ => String::new(),
-    }
-}
 
 /// Name, phone and (itemized) pick inputs, prefilled; `prefix` tells the sign-up form
 /// (`join`) from the edit form (`edit`) apart in element ids.
