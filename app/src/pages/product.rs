@@ -489,7 +489,9 @@ mod payee {
             view! {
                 <div class="field">
                     <label for=id>{label}</label>
+                    // Prices get the phone's decimal keyboard.
                     <input id=id type="text" autocomplete="off" placeholder=placeholder
+                        inputmode=if id == "original_price" { "decimal" } else { "text" }
                         prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
                     {move || draft.errors.with(|e| err_for(e, field)).map(|m| view! { <p class="field-error" data-field=field>{m}</p> })}
                 </div>
@@ -529,7 +531,8 @@ mod payee {
                     prop:value=move || draft.description.get() on:input=move |ev| draft.description.set(event_target_value(&ev))></textarea>
                 {move || draft.errors.with(|e| err_for(e, "product.description")).map(|m| view! { <p class="field-error" data-field="product.description">{m}</p> })}
             </div>
-            {text_field("shop_name", "店铺名称（选填）", "如 小满酸奶", draft.shop_name, "product.shop_name")}
+            <p class="hint">"店铺信息选填；填了其中任何一项（名称、地址或地图链接），店铺名称和地址就都要填。"</p>
+            {text_field("shop_name", "店铺名称", "如 小满酸奶", draft.shop_name, "product.shop_name")}
             {text_field("shop_address", "店铺地址", "如 上海市黄浦区南京东路 1 号", draft.shop_address, "product.shop_address")}
             {text_field("map_url", "地图链接（选填）", "从高德/腾讯/百度地图分享的链接；不填则按地址搜索", draft.map_url, "product.map_url")}
             {text_field("product_tags", "话题（选填）", "如 #酸奶 #下午茶", draft.tags, "product.tags")}

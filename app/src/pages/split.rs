@@ -792,16 +792,18 @@ mod payee {
                 </li>
             }
         };
-        // Claims waiting for the payee first: they are the ones someone is waiting on.
-        let unpaid_rows = move || {
+        // Claims someone is waiting on, and those who have not said anything yet, apart.
+        let rows_of = move |claimed: bool| {
             live.view.with(|v| {
-                let mut rows: Vec<&ParticipantView> = v
-                    .participants
+                v.participants
                     .iter()
-                    .filter(|p| p.status != ParticipantStatus::Paid)
-                    .collect();
-                rows.sort_by_key(|p| (p.status != ParticipantStatus::Claimed, p.seq));
-                rows.into_iter().map(|p| row(p, true)).collect_view()
+                    .filter(|p| match p.status {
+                        ParticipantStatus::Claimed => claimed,
+                        ParticipantStatus::Paid => false,
+                        _ => !claimed,
+                    })
+                    .map(|p| row(p, true))
+                    .collect_view()
             })
         };
         let all_rows = move || {
@@ -816,13 +818,13 @@ mod payee {
         view! {
             <article class="card split-card admin">
                 <Header live=live />
-                <h2 class="section">
-                    {move || match claimed_count() {
-                        0 => "未付款".to_owned(),
-                        n => format!("待确认 {n} 人 · 未付款"),
-                    }}
-                </h2>
-                <ol id="unpaid" class="participants">{unpaid_rows}</ol>
+                <Show when=move || claimed_count() != 0>
+                    <h2 class="section">{move || format!("待确认 {} 人", claimed_count())}</h2>
+                    <p class="hint">"他们说已经付款了：核对收款记录后确认，或点「未收到」。"</p>
+                    <ol id="claimed" class="participants">{move || rows_of(true)}</ol>
+                </Show>
+                <h2 class="section">"未付款"</h2>
+                <ol id="unpaid" class="participants">{move || rows_of(false)}</ol>
                 <Show when=move || live.view.with(|v| v.participants.iter().all(|p| p.status == ParticipantStatus::Paid))>
                     <p id="all_paid" class="status ok">{move || live.view.with(|v| if v.participants.is_empty() { "还没有人接龙" } else { "全部已付款" })}</p>
                 </Show>
@@ -853,7 +855,7 @@ mod payee {
                     <p class="hint">"微信里常常不能下载文件：可点「复制为表格」粘贴到 WPS、腾讯文档或文件传输助手；或点右上角「…」选「在默认浏览器中打开」后导出。"</p>
                 })}
                 <OutcomeLine outcome=export_outcome id="export_result" />
-                <a class="link" href=manage_href>"修改标题或关闭接龙"</a>
+                <a class="link" href=manage_href>"修改设置、重新打开或关闭接龙"</a>
             </article>
         }
     }

@@ -418,26 +418,28 @@ async fn the_payee_rejects_a_claim_deliberately_and_the_payer_is_told_why() {
         .goto(worker.url(&format!("/admin/{}#t={}", split.id, split.token)))
         .await
         .unwrap();
-    // The claim somebody waits on comes first.
-    wait_text(&payee, "#unpaid", "李雷", 20).await;
-    let first_row: Value = payee
-        .eval("return document.querySelector('#unpaid li').getAttribute('data-pid');")
+    // The claim somebody waits on has its own list, apart from those who said nothing yet.
+    wait_text(&payee, "#claimed", "李雷", 20).await;
+    let claimed_rows: Value = payee
+        .eval("return [...document.querySelectorAll('#claimed li')].map(li => li.getAttribute('data-pid'));")
         .await
         .unwrap();
-    assert_eq!(first_row, json!(pid));
+    assert_eq!(claimed_rows, json!([pid]));
+    let unpaid = wait_text(&payee, "#unpaid", "王小明", 20).await;
+    assert!(!unpaid.contains("李雷"), "{unpaid}");
     shot(&payee, "journey-admin-pending").await;
 
     // 未收到 can be undone; undone, nothing is sent.
-    click(&payee, &format!("#unpaid li[data-pid='{pid}'] .reject")).await;
+    click(&payee, &format!("#claimed li[data-pid='{pid}'] .reject")).await;
     click(
         &payee,
-        &format!("#unpaid li[data-pid='{pid}'] .undo-button"),
+        &format!("#claimed li[data-pid='{pid}'] .undo-button"),
     )
     .await;
     tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(participant_status(worker, &split.id, &pid).await, "claimed");
     // Not undone, it is sent after the undo window.
-    click(&payee, &format!("#unpaid li[data-pid='{pid}'] .reject")).await;
+    click(&payee, &format!("#claimed li[data-pid='{pid}'] .reject")).await;
     let mut status = String::new();
     for _ in 0..100 {
         status = participant_status(worker, &split.id, &pid).await;

@@ -1080,8 +1080,8 @@ async fn in_the_browser_a_payer_says_paid_and_only_the_payees_confirmation_marks
         .goto(worker.url(&format!("/admin/{id}#t={token}")))
         .await
         .unwrap();
-    let unpaid = wait_text(&payee, "#unpaid", "赵六", 20).await;
-    assert!(unpaid.contains("待确认"), "{unpaid}");
+    let claimed = wait_text(&payee, "#claimed", "赵六", 20).await;
+    assert!(claimed.contains("待确认"), "{claimed}");
     let announcement: Value = payee
         .eval("return document.querySelector('#announcement').value;")
         .await
@@ -1102,7 +1102,7 @@ async fn in_the_browser_a_payer_says_paid_and_only_the_payees_confirmation_marks
         ""
     );
     payee
-        .wait_for("#unpaid .confirm")
+        .wait_for("#claimed .confirm")
         .await
         .unwrap()
         .click()
