@@ -24,8 +24,8 @@ use shoukuan_core::money::Fen;
 use shoukuan_core::personal_data::DataKey;
 use shoukuan_core::ratelimit::{SIGNUP_PER_CLIENT, SIGNUP_PER_SPLIT};
 use shoukuan_core::split::{
-    dues, picks_label, Joined, Member, PaidBy, ParticipantStatus, ParticipantView, Pick, Progress, SignUp,
-    SplitMode, SplitSpec, SplitView, ValidSignUp,
+    dues, picks_label, Joined, Member, PaidBy, ParticipantStatus, ParticipantView, Pick, Progress,
+    SignUp, SplitMode, SplitSpec, SplitView, ValidSignUp,
 };
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env, Request, Response};
@@ -911,7 +911,6 @@ async fn reject(id: &str, pid: &str, req: &Request, env: &Env) -> Result<Respons
 fn cst(secs: i64) -> String {
     Deadline::from_unix(secs).to_cst_string()
 }
-
 
 /// The participants as CSV rows (with a header), for the export.
 pub fn csv_of(view: &SplitView) -> String {

@@ -13,8 +13,7 @@ use leptos::task::spawn_local;
 use shoukuan_core::collection::FieldError;
 use shoukuan_core::deadline::Countdown;
 use shoukuan_core::split::{
-    mode_summary, picks_label, progress_text, ParticipantStatus, ParticipantView, Pick, SplitMode,
-    SplitView,
+    mode_summary, picks_label, progress_text, ParticipantStatus, ParticipantView, SplitView,
 };
 
 use crate::api;
@@ -257,7 +256,6 @@ pub fn table_text(view: &SplitView) -> String {
     }
     out
 }
-
 
 fn field_message(errors: &[FieldError], field: &str) -> Option<String> {
     crate::form::message_for(errors, field)

@@ -11,8 +11,8 @@ use crate::deadline::{Countdown, Deadline};
 use crate::page::{escape, personal_pay_steps, BRAND_MARK, COPY_SCRIPT, QR_CSS_PX};
 use crate::qr;
 use crate::split::{
-    equal_shares, mode_summary, picks_label, progress_text, PaidBy, ParticipantStatus, ParticipantView, PayMode,
-    Pick, SignUp, SplitMode, SplitView, MAX_QTY,
+    equal_shares, mode_summary, picks_label, progress_text, PaidBy, ParticipantStatus,
+    ParticipantView, PayMode, Pick, SignUp, SplitMode, SplitView, MAX_QTY,
 };
 
 /// The cookie that holds a participant's ticket (`<pid>.<token>`) for split `id`; its path is
@@ -186,7 +186,6 @@ fn general_errors(errors: &[FieldError], id: &str) -> String {
         )
     }
 }
-
 
 /// Name, phone and (itemized) pick inputs, prefilled; `prefix` tells the sign-up form
 /// (`join`) from the edit form (`edit`) apart in element ids.
