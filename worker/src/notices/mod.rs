@@ -157,23 +157,28 @@ pub async fn record_and_send(
             "INSERT INTO notices (event_key, kind, payee_openid, collection_id, participant_id, template_id, data, path, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_key) DO NOTHING RETURNING id",
         )
-        .bind(&[
-            notice.key.as_str().into(),
-            notice.kind.as_str().into(),
-            opt(notice.payee.as_deref()),
-            opt(notice.collection_id.as_deref()),
-            opt(notice.participant_id.as_deref()),
-            notice.template_id.as_str().into(),
-            notice.data.to_string().into(),
-            opt(notice.path.as_deref()),
-            num(now),
-        ])?
+        .bind(&row_values(&notice, now))?
         .first::<Id>(None)
         .await?;
     match inserted {
         Some(row) => deliver(env, row.id, 0, now).await,
         None => Ok(Delivered::Duplicate),
     }
+}
+
+/// The values of a `notices` row, `?1`–`?9` in the column order both inserts use.
+fn row_values(notice: &NewNotice, now: i64) -> [JsValue; 9] {
+    [
+        notice.key.as_str().into(),
+        notice.kind.as_str().into(),
+        opt(notice.payee.as_deref()),
+        opt(notice.collection_id.as_deref()),
+        opt(notice.participant_id.as_deref()),
+        notice.template_id.as_str().into(),
+        notice.data.to_string().into(),
+        opt(notice.path.as_deref()),
+        num(now),
+    ]
 }
 
 /// Records that an event needs no message (e.g. a reminder slot passed over): the key is
@@ -184,17 +189,7 @@ pub async fn record_skipped(env: &Env, notice: NewNotice, now: i64) -> Result<()
             "INSERT INTO notices (event_key, kind, payee_openid, collection_id, participant_id, template_id, data, path, state, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'skipped', ?9) ON CONFLICT (event_key) DO NOTHING",
         )
-        .bind(&[
-            notice.key.as_str().into(),
-            notice.kind.as_str().into(),
-            opt(notice.payee.as_deref()),
-            opt(notice.collection_id.as_deref()),
-            opt(notice.participant_id.as_deref()),
-            notice.template_id.as_str().into(),
-            notice.data.to_string().into(),
-            opt(notice.path.as_deref()),
-            num(now),
-        ])?
+        .bind(&row_values(&notice, now))?
         .run()
         .await?;
     Ok(())
