@@ -1723,3 +1723,58 @@ async fn payees_share_the_account_without_shadowing_or_seeing_each_other() {
     ));
     assert_eq!(rules, shoukuan_core::ratelimit::RULES_PER_PAYEE);
 }
+
+/// A collection a signed-in payee published: its 收款码 is replaced only by that payee in
+/// person, never through the manage link alone (a forwarded link cannot redirect the money).
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_signed_in_owner_replaces_the_pay_code() {
+    let oa = oa().await;
+    let (_owner, cookie) = oa.approved_payee().await;
+    let code = unique_pay_code();
+    let resp = oa
+        .as_payee(
+            &cookie,
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(good_body(&code)),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let token = created["manage_token"].as_str().unwrap();
+    let new_code = unique_pay_code();
+    let mut edit = good_body(&new_code);
+    edit["replace_pay_code"] = json!(true);
+    let put = |cookie: Option<&str>| {
+        let mut request = reqwest::Client::new()
+            .put(oa.worker.url(&format!("/api/collections/{id}")))
+            .bearer_auth(token)
+            .json(&edit);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    // The manage link alone, or in another payee's hands: refused, and the code stays.
+    let resp = put(None).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["code"],
+        "PAY_CODE_OWNER_ONLY"
+    );
+    let (_other, other_cookie) = oa.approved_payee().await;
+    assert_eq!(put(Some(&other_cookie)).await.unwrap().status(), 403);
+    let view: Value = reqwest::get(oa.worker.url(&format!("/api/collections/{id}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["pay_code"], code, "{view}");
+    // The owner in person, with the link: replaced.
+    let resp = put(Some(&cookie)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let view: Value = resp.json().await.unwrap();
+    assert_eq!(view["pay_code"], new_code, "{view}");
+}
