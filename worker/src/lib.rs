@@ -37,7 +37,7 @@ use crate::routes::Route;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    notices::remember_local_origin(&req);
+    session::remember_local_origin(&req);
     let route = Route::parse(&req.method(), &req.path());
     let outcome = match route {
         Some(route) => handle(route, req, &env).await,

@@ -76,6 +76,33 @@ pub fn public_origin(req: &Request, env: &Env) -> Result<String, ApiError> {
     ))
 }
 
+thread_local! {
+    static LOCAL_ORIGIN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A local run (loopback host) has no `PUBLIC_BASE_URL`: links made later without a request
+/// (from a callback or the cron) use the origin this isolate was last asked on. Nothing is kept
+/// for any other host.
+pub fn remember_local_origin(req: &Request) {
+    if is_loopback(req) {
+        if let Ok(url) = req.url() {
+            let origin = url.origin().ascii_serialization();
+            LOCAL_ORIGIN.with(|o| *o.borrow_mut() = Some(origin));
+        }
+    }
+}
+
+/// The absolute link for `path` where there is no request (messages, webhooks): the twin of
+/// [`public_origin`] — `PUBLIC_BASE_URL`, else (a local run) the remembered loopback origin;
+/// `None` when neither is known.
+pub fn link(env: &Env, path: &str) -> Option<String> {
+    let origin = match setting(env, "PUBLIC_BASE_URL") {
+        Some(base) => shoukuan_core::urlenc::http_origin(&base)?,
+        None => LOCAL_ORIGIN.with(|o| o.borrow().clone())?,
+    };
+    Some(format!("{origin}{path}"))
+}
+
 /// The origin a page shows in its own meta tags (`og:url`): [`public_origin`] when it can be
 /// had, else the request's (the page describes itself to the one who asked for it).
 pub fn page_origin(req: &Request, env: &Env) -> Result<String, ApiError> {

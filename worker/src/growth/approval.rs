@@ -110,11 +110,10 @@ async fn notify_approver(env: &Env, approver: &str, request_id: &str, amount: Fe
     let Some(template_id) = setting(env, "WECHAT_APPROVAL_TEMPLATE_ID") else {
         return;
     };
-    let origin = setting(env, "PUBLIC_BASE_URL").unwrap_or_default();
     let body = serde_json::json!({
         "touser": approver,
         "template_id": template_id,
-        "url": format!("{origin}/dash"),
+        "url": crate::session::link(env, "/dash").unwrap_or_default(),
         "client_msg_id": format!("approval-{request_id}-{approver}"),
         "data": {
             "thing1": { "value": "退款待你审批" },

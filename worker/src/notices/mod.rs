@@ -15,8 +15,6 @@ pub mod events;
 pub mod schedule;
 pub mod selfservice;
 
-use std::cell::RefCell;
-
 use serde::Deserialize;
 use serde_json::Value;
 use shoukuan_core::notice::{template_message, NoticeKind, SendOutcome, MAX_ATTEMPTS};
@@ -65,32 +63,6 @@ pub(crate) fn opt(s: Option<&str>) -> JsValue {
 
 pub(crate) fn db(env: &Env) -> Result<D1Database, ApiError> {
     Ok(env.d1("DB")?)
-}
-
-thread_local! {
-    static LOCAL_ORIGIN: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// A local run (loopback host) has no `PUBLIC_BASE_URL`: the links in messages sent later (from
-/// a callback or the cron) use the origin this isolate was last asked on. Nothing is kept for
-/// any other host.
-pub fn remember_local_origin(req: &Request) {
-    if crate::session::is_loopback(req) {
-        if let Ok(url) = req.url() {
-            let origin = url.origin().ascii_serialization();
-            LOCAL_ORIGIN.with(|o| *o.borrow_mut() = Some(origin));
-        }
-    }
-}
-
-/// The absolute link for `path`: `PUBLIC_BASE_URL`, else (local runs) the remembered loopback
-/// origin; `None` sends the message without a link (WeChat allows it).
-fn link(env: &Env, path: &str) -> Option<String> {
-    let origin = match setting(env, "PUBLIC_BASE_URL") {
-        Some(base) => shoukuan_core::urlenc::http_origin(&base)?,
-        None => LOCAL_ORIGIN.with(|o| o.borrow().clone())?,
-    };
-    Some(format!("{origin}{path}"))
 }
 
 /// The payee who owns collection `id` (`None`: published with a manage link only).
@@ -255,7 +227,10 @@ async fn deliver(env: &Env, id: i64, attempts: i64, now: i64) -> Result<Delivere
     };
     let data: Value =
         serde_json::from_str(&row.data).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let url = row.path.as_deref().and_then(|p| link(env, p));
+    let url = row
+        .path
+        .as_deref()
+        .and_then(|p| crate::session::link(env, p));
     let body = template_message(
         &to,
         &row.template_id,

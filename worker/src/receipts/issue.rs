@@ -14,12 +14,23 @@ use crate::personal_data;
 use crate::session::now_secs;
 
 /// `events::order_paid`: issues the order's receipt, then queues the `payment.succeeded`
-/// webhook (which links the receipt). Never fails the caller.
+/// webhook (which links the receipt), from one read of the paid order. Never fails the caller.
 pub async fn order_paid(env: &Env, order_id: &str) {
-    if let Err(e) = for_order(env, order_id).await {
-        worker::console_error!("receipt of order {order_id}: {e:?}");
-    }
-    crate::webhooks::payment_succeeded(env, order_id).await;
+    let order = match paid_order(env, order_id).await {
+        Ok(order) => order,
+        Err(e) => {
+            worker::console_error!("receipt of order {order_id}: {e:?}");
+            return;
+        }
+    };
+    let receipt_id = match for_order(env, order_id, &order).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            worker::console_error!("receipt of order {order_id}: {e:?}");
+            None
+        }
+    };
+    crate::webhooks::payment_succeeded(env, order_id, &order, receipt_id.as_deref()).await;
 }
 
 /// The split confirm path: the payee confirmed participant `pid` of `collection_id` paid
@@ -30,16 +41,17 @@ pub async fn payee_confirmed(env: &Env, collection_id: &str, pid: &str) {
     }
 }
 
+/// A paid order as its receipt and its `payment.succeeded` webhook need it.
 #[derive(Deserialize)]
-struct PaidOrder {
-    out_trade_no: String,
-    collection_id: String,
-    payee_openid: String,
-    amount_fen: i64,
-    transaction_id: Option<String>,
-    paid_at: Option<i64>,
-    title: String,
-    payee_name: String,
+pub struct PaidOrder {
+    pub out_trade_no: String,
+    pub collection_id: String,
+    pub payee_openid: String,
+    pub amount_fen: i64,
+    pub transaction_id: Option<String>,
+    pub paid_at: Option<i64>,
+    pub title: String,
+    pub payee_name: String,
 }
 
 #[derive(Deserialize)]
@@ -65,22 +77,23 @@ fn payee_name(env: &Env, collection_payee: &str) -> String {
     }
 }
 
-async fn exists(env: &Env, source: &str) -> Result<bool, ApiError> {
+/// The receipt already issued for `source`, if any.
+async fn existing(env: &Env, source: &str) -> Result<Option<String>, ApiError> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
     Ok(env
         .d1("DB")?
         .prepare("SELECT id FROM receipts WHERE source = ?1")
         .bind(&[source.into()])?
-        .first::<serde_json::Value>(None)
+        .first::<Id>(None)
         .await?
-        .is_some())
+        .map(|row| row.id))
 }
 
-async fn for_order(env: &Env, order_id: &str) -> Result<(), ApiError> {
-    let source = format!("order:{order_id}");
-    if exists(env, &source).await? {
-        return Ok(());
-    }
-    let order = env
+async fn paid_order(env: &Env, order_id: &str) -> Result<PaidOrder, ApiError> {
+    env
         .d1("DB")?
         .prepare(
             "SELECT o.out_trade_no, o.collection_id, o.payee_openid, o.amount_fen, o.transaction_id, o.paid_at, \
@@ -90,7 +103,15 @@ async fn for_order(env: &Env, order_id: &str) -> Result<(), ApiError> {
         .bind(&[order_id.into()])?
         .first::<PaidOrder>(None)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("order {order_id} is not paid")))?;
+        .ok_or_else(|| ApiError::Internal(format!("order {order_id} is not paid")))
+}
+
+/// The order's receipt id: issued now, or the one a retried event issued before.
+async fn for_order(env: &Env, order_id: &str, order: &PaidOrder) -> Result<String, ApiError> {
+    let source = format!("order:{order_id}");
+    if let Some(id) = existing(env, &source).await? {
+        return Ok(id);
+    }
     let signer = keys::signer(env)?;
     let now = now_secs();
     let receipt = Receipt {
@@ -115,7 +136,7 @@ async fn for_order(env: &Env, order_id: &str) -> Result<(), ApiError> {
 
 async fn for_participant(env: &Env, collection_id: &str, pid: &str) -> Result<(), ApiError> {
     let source = format!("participant:{pid}");
-    if exists(env, &source).await? {
+    if existing(env, &source).await?.is_some() {
         return Ok(());
     }
     let entry = env
@@ -148,7 +169,9 @@ async fn for_participant(env: &Env, collection_id: &str, pid: &str) -> Result<()
         collection: clean(&entry.title),
         issued_at: now,
     };
-    store(env, &source, entry.owner_openid.as_deref(), receipt).await
+    store(env, &source, entry.owner_openid.as_deref(), receipt)
+        .await
+        .map(drop)
 }
 
 fn new_id() -> Result<String, ApiError> {
@@ -165,16 +188,17 @@ async fn store(
     source: &str,
     payee_openid: Option<&str>,
     receipt: Receipt,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     let signed = keys::signer(env)?.sign(receipt).await?;
     let json = serde_json::to_string(&signed)
         .map_err(|e| ApiError::Internal(format!("receipt JSON: {e}")))?;
     let sealed = personal_data::seal(&personal_data::key(env)?, SEALED_COLUMN, &json)?;
     let r = &signed.receipt;
-    env.d1("DB")?
+    let inserted = env
+        .d1("DB")?
         .prepare(
             "INSERT INTO receipts (id, source, payee_openid, collection_id, confirmed_by, key_id, sealed, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (source) DO NOTHING",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (source) DO NOTHING RETURNING id",
         )
         .bind(&[
             r.id.as_str().into(),
@@ -186,7 +210,13 @@ async fn store(
             sealed.into(),
             JsValue::from_f64(r.issued_at as f64),
         ])?
-        .run()
+        .first::<serde_json::Value>(None)
         .await?;
-    Ok(())
+    match inserted {
+        Some(_) => Ok(r.id.clone()),
+        // A racing copy of the event issued it first: that one is the receipt.
+        None => existing(env, source)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("receipt of {source} vanished"))),
+    }
 }

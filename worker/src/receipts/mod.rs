@@ -26,7 +26,7 @@ use crate::http;
 use crate::personal_data;
 use crate::session::{self, Manager};
 
-pub use issue::{order_paid, payee_confirmed};
+pub use issue::{order_paid, payee_confirmed, PaidOrder};
 
 /// Path of the public key list.
 pub const KEYS_PATH: &str = "/.well-known/shoukuan-receipt-keys.json";

@@ -9,26 +9,20 @@ use shoukuan_core::webhook::{self, event, PaymentData, RefundData};
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
-use crate::config::setting;
 use crate::error::ApiError;
 use crate::pay::refunds::RefundRow;
+use crate::receipts::PaidOrder;
 use crate::session::now_secs;
 
-#[derive(Deserialize)]
-struct PaidOrder {
-    out_trade_no: String,
-    collection_id: String,
-    payee_openid: String,
-    amount_fen: i64,
-    transaction_id: Option<String>,
-    paid_at: Option<i64>,
-    title: String,
-    receipt_id: Option<String>,
-}
-
-/// `events::order_paid`: queues `payment.succeeded`. Never fails the caller.
-pub async fn payment_succeeded(env: &Env, order_id: &str) {
-    if let Err(e) = payment(env, order_id).await {
+/// `events::order_paid` (after the receipt): queues `payment.succeeded`. Never fails the
+/// caller.
+pub async fn payment_succeeded(
+    env: &Env,
+    order_id: &str,
+    order: &PaidOrder,
+    receipt_id: Option<&str>,
+) {
+    if let Err(e) = payment(env, order_id, order, receipt_id).await {
         worker::console_error!("webhook of order {order_id}: {e:?}");
     }
 }
@@ -40,22 +34,13 @@ pub async fn refund_succeeded(env: &Env, refund: &RefundRow) {
     }
 }
 
-async fn payment(env: &Env, order_id: &str) -> Result<(), ApiError> {
-    let order = env
-        .d1("DB")?
-        .prepare(
-            "SELECT o.out_trade_no, o.collection_id, o.payee_openid, o.amount_fen, o.transaction_id, o.paid_at, \
-             c.title, r.id AS receipt_id FROM orders o JOIN collections c ON c.id = o.collection_id \
-             LEFT JOIN receipts r ON r.source = 'order:' || o.id WHERE o.id = ?1",
-        )
-        .bind(&[order_id.into()])?
-        .first::<PaidOrder>(None)
-        .await?
-        .ok_or(ApiError::Missing("订单"))?;
-    let receipt_url = match (setting(env, "PUBLIC_BASE_URL"), &order.receipt_id) {
-        (Some(base), Some(id)) => Some(format!("{}/r/{id}", base.trim_end_matches('/'))),
-        _ => None,
-    };
+async fn payment(
+    env: &Env,
+    order_id: &str,
+    order: &PaidOrder,
+    receipt_id: Option<&str>,
+) -> Result<(), ApiError> {
+    let receipt_url = receipt_id.and_then(|id| crate::session::link(env, &format!("/r/{id}")));
     let now = now_secs();
     let data = PaymentData::new(
         &order.out_trade_no,
