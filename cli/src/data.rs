@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::bail;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::{json, Value};
 
 use crate::operator::{request, Method, Target};
