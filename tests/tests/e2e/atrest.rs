@@ -332,3 +332,122 @@ async fn a_data_key_rotation_reseals_everything_which_then_opens_without_the_old
         .unwrap();
     assert!(copy[0]["payer_sealed"].as_str().unwrap().starts_with("v2."));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_stored_in_clear_before_migration_0014_are_converted_by_the_rotate_command() {
+    let p = started().await;
+    let payee = p.payee().await;
+    let collection = p.collection(&payee, Some("7.00")).await;
+    let key = route(&p, &payee, &collection).await;
+    let follower = p.sim.create_payer(true).await.unwrap();
+    let cookie = wechat_session(&p.worker, &format!("/m/{key}"), &follower, "sk_payer").await;
+    let (split, _) = owned_split(&p, &payee, json!({ "mode": "fixed", "per_person": "12" })).await;
+    join(&p, &split, "陈同学", Some(&cookie)).await;
+    let order = p.order(&collection, None).await;
+    let id = order["id"].as_str().unwrap();
+
+    // What a worker before 0014 stored: the openid in clear on the order, a push (its event
+    // key naming the openid), a scan, a visit, the follower's channel, a channel order and a
+    // follow-up owed; the sign-up findable by the older hash under DATA_KEY.
+    let t = crate::payments::now();
+    let f = follower.as_str();
+    p.worker
+        .query(&format!(
+            "UPDATE orders SET payer_openid = '{f}' WHERE id = '{id}'; \
+             INSERT INTO mp_pushes (dedup_key, openid, kind, detail, reply, created_at) \
+               VALUES ('evt:{f}:{t}:SCAN', '{f}', 'scan', 'ch_old', '<xml><ToUserName>{f}</ToUserName></xml>', {t}); \
+             INSERT INTO channel_scans (channel_id, openid, subscribed, created_at) VALUES ('old', '{f}', 1, {t}); \
+             INSERT INTO visits (target, channel_id, openid, in_wechat, created_at) VALUES ('/c/{collection}', 'old', '{f}', 1, {t}); \
+             INSERT INTO openid_channels (openid, channel_id, scanned_at) VALUES ('{f}', 'old', {t}); \
+             INSERT INTO channel_orders (out_trade_no, channel_id, openid, amount_fen, created_at) \
+               VALUES ('{}', 'old', '{f}', 700, {t}); \
+             INSERT INTO oa_followups_clear (order_id, openid, asked_at) VALUES ('{id}', '{f}', {t}); \
+             UPDATE participants SET openid_key = '{}' WHERE collection_id = '{split}'",
+            order["out_trade_no"].as_str().unwrap(),
+            "ab".repeat(32)
+        ))
+        .unwrap();
+
+    let (ok, report) = rotate(&p);
+    assert!(ok, "{report}");
+    assert_eq!(
+        report["changed"],
+        json!({
+            "convert:followers": 1,
+            "convert:oa_followups": 1,
+            "convert:orders.payer": 1,
+            "rehash:participants.openid_key": 1,
+        }),
+        "{report}"
+    );
+
+    // No clear openid is left; every row holds the keyed hash instead.
+    let hash = p.sim.openid_key(&follower);
+    for sql in [
+        "SELECT COUNT(*) AS n FROM orders WHERE payer_openid IS NOT NULL",
+        &format!(
+            "SELECT COUNT(*) AS n FROM mp_pushes WHERE openid IS NOT NULL OR reply LIKE '%{f}%'"
+        ),
+        "SELECT COUNT(*) AS n FROM channel_scans WHERE openid IS NOT NULL",
+        "SELECT COUNT(*) AS n FROM visits WHERE openid IS NOT NULL",
+        "SELECT COUNT(*) AS n FROM channel_orders WHERE openid IS NOT NULL",
+        "SELECT COUNT(*) AS n FROM openid_channels",
+        "SELECT COUNT(*) AS n FROM oa_followups_clear",
+    ] {
+        assert_eq!(count(&p, sql), 0, "{sql}");
+    }
+    for (table, column) in [
+        ("orders", "payer_hash"),
+        ("mp_pushes", "openid_key"),
+        ("channel_scans", "openid_key"),
+        ("channel_orders", "openid_key"),
+        ("channel_followers", "openid_key"),
+        ("oa_followups", "openid_key"),
+        ("participants", "openid_key"),
+    ] {
+        let n = count(
+            &p,
+            &format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = '{hash}'"),
+        );
+        assert_eq!(n, 1, "{table}.{column}");
+    }
+    // The menu visit of the sign-up (written since) and the converted one.
+    assert_eq!(
+        count(
+            &p,
+            &format!("SELECT COUNT(*) AS n FROM visits WHERE openid_key = '{hash}'")
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            &p,
+            &format!("SELECT COUNT(*) AS n FROM mp_pushes WHERE dedup_key = 'evt:{hash}:{t}:SCAN'")
+        ),
+        1
+    );
+
+    // The converted rows work: the follower's 订单 lists the order and the sign-up, and the
+    // follow-up, sealed to its order, reaches them when the order is paid. A second run has
+    // nothing left to do.
+    let reply = ask(&p, &follower, "订单").await;
+    assert!(reply.contains(&format!("/o/{id}")), "{reply}");
+    assert!(reply.contains(&format!("/c/{split}")), "{reply}");
+    pay_as(&p, &order, &follower).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !p
+        .sim
+        .get("/sim/mp/custom-messages")
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["message"]["touser"] == f)
+    {
+        assert!(std::time::Instant::now() < deadline, "no follow-up");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let (ok, again) = rotate(&p);
+    assert!(ok && again["changed"] == json!({}), "{again}");
+}

@@ -376,10 +376,14 @@ impl Work<'_> {
                  SELECT ?2, channel_id, scanned_at FROM openid_channels WHERE openid = ?1 \
                  ON CONFLICT (openid_key) DO UPDATE SET channel_id = excluded.channel_id, \
                  scanned_at = excluded.scanned_at WHERE excluded.scanned_at > scanned_at",
-                "DELETE FROM openid_channels WHERE openid = ?1",
             ] {
                 statements.push(self.db.prepare(sql).bind(&ids)?);
             }
+            statements.push(
+                self.db
+                    .prepare("DELETE FROM openid_channels WHERE openid = ?1")
+                    .bind(&ids[..1])?,
+            );
         }
         self.run(statements).await?;
         progress.changed = rows.len() as u32;
