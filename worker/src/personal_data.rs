@@ -116,3 +116,9 @@ pub fn payer_columns(
         .ok();
     (hash, sealed)
 }
+
+/// The payer's openid of order `order_id` from its `orders.payer_sealed` (for what needs the
+/// openid itself, e.g. a points member or a customer tag; equality needs only `payer_hash`).
+pub fn open_payer(key: &DataKey, order_id: &str, sealed: &str) -> Result<String, ApiError> {
+    open_row(key, column::ORDER_PAYER, order_id, sealed)
+}

@@ -193,9 +193,8 @@ async fn try_credit(env: &Env, order: &OrderRow) -> Result<(), ApiError> {
         .await?
         .and_then(|p| p.payer_sealed);
     let payer = match sealed {
-        Some(sealed) => Some(crate::personal_data::open_row(
+        Some(sealed) => Some(crate::personal_data::open_payer(
             &crate::personal_data::key(env)?,
-            crate::personal_data::column::ORDER_PAYER,
             &order.id,
             &sealed,
         )?),
