@@ -8,6 +8,8 @@ pub mod dash;
 pub mod dash_api;
 pub mod exports;
 #[cfg(feature = "payee")]
+pub mod directed;
+#[cfg(feature = "payee")]
 pub mod growth;
 pub mod home;
 #[cfg(feature = "payee")]
@@ -20,7 +22,11 @@ pub mod notices;
 pub mod payments;
 pub mod product;
 #[cfg(feature = "payee")]
+pub mod proof;
+#[cfg(feature = "payee")]
 pub mod publish_kinds;
+#[cfg(feature = "payee")]
+pub mod reminders;
 pub mod split;
 #[cfg(feature = "payee")]
 pub mod webhooks;
