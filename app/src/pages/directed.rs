@@ -40,10 +40,6 @@ fn now_secs() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
-fn empty_row() -> NewDebtor {
-    NewDebtor::default()
-}
-
 /// The error of a debtor field (`debtors.<i>.name`), local or from the server.
 fn row_error(errors: &[FieldError], field: &str) -> Option<String> {
     errors.iter().find(|e| e.field == field).map(|e| e.message.clone())
@@ -55,7 +51,13 @@ pub fn Directed() -> impl IntoView {
     crate::set_title("定向催收");
     let form = FormState::new(Draft::default());
     form.amount_mode.set(AmountMode::PayerEntered);
-    let rows = RwSignal::new(vec![empty_row(), empty_row()]);
+    let rows = RwSignal::new(Vec::<Row>::new());
+    rows.update(|v| {
+        for _ in 0..2 {
+            let row = new_row(v);
+            v.push(row);
+        }
+    });
     let row_errors = RwSignal::new(Vec::<FieldError>::new());
     let busy = RwSignal::new(false);
     let published = RwSignal::new(None::<Published>);
@@ -73,7 +75,7 @@ pub fn Directed() -> impl IntoView {
         let collection = form.draft().check(form.invite_required.get_untracked());
         let body = NewDirected {
             collection: collection.clone().unwrap_or_default(),
-            debtors: rows.get_untracked(),
+            debtors: rows.with_untracked(|v| v.iter().map(|(_, d)| d.get_untracked()).collect()),
         };
         let local = body.debtors(now_secs()).err().unwrap_or_default();
         row_errors.set(local.clone());
@@ -146,72 +148,69 @@ pub fn Directed() -> impl IntoView {
     }
 }
 
+/// A debtor row being typed: a stable key (the list re-renders rows, never the one typed in).
+type Row = (u32, RwSignal<NewDebtor>);
+
+fn new_row(rows: &[Row]) -> Row {
+    let key = rows.iter().map(|(k, _)| k + 1).max().unwrap_or(0);
+    (key, RwSignal::new(NewDebtor::default()))
+}
+
 /// The debtor rows.
 #[component]
-fn Debtors(rows: RwSignal<Vec<NewDebtor>>, errors: RwSignal<Vec<FieldError>>) -> impl IntoView {
-    let set = move |i: usize, f: &dyn Fn(&mut NewDebtor)| {
-        rows.update(|v| {
-            if let Some(row) = v.get_mut(i) {
-                f(row);
-            }
-        })
-    };
-    let err = move |field: String| {
+fn Debtors(rows: RwSignal<Vec<Row>>, errors: RwSignal<Vec<FieldError>>) -> impl IntoView {
+    let err = move |field: Signal<String>| {
         move || {
+            let field = field.get();
             errors
                 .with(|e| row_error(e, &field))
                 .map(|m| view! { <p class="field-error" data-field=field.clone()>{m}</p> })
         }
     };
-    let list = move || {
-        let count = rows.with(Vec::len);
-        rows.get()
-            .into_iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let due = d.due.clone().unwrap_or_default();
-                view! {
-                    <div class="debtor-row" data-row=i>
-                        <span class="seq">{format!("{}.", i + 1)}</span>
-                        <input type="text" class="debtor-name" id=format!("debtor_name_{i}") placeholder="姓名，如 张三"
-                            autocomplete="off" prop:value=d.name
-                            on:change=move |ev| { let v = event_target_value(&ev); set(i, &|r| r.name = v.clone()) } />
-                        <input type="text" class="debtor-amount" id=format!("debtor_amount_{i}") inputmode="decimal"
-                            placeholder="金额（元）" prop:value=d.amount
-                            on:change=move |ev| { let v = event_target_value(&ev); set(i, &|r| r.amount = v.clone()) } />
-                        <label class="debtor-due-label" for=format!("debtor_due_{i}")>"付款截止（选填）"</label>
-                        <input type="datetime-local" class="debtor-due" id=format!("debtor_due_{i}") prop:value=due
-                            on:change=move |ev| { let v = event_target_value(&ev); set(i, &|r| r.due = Some(v.clone()).filter(|s| !s.is_empty())) } />
-                        {(count > 1).then(|| view! {
-                            <button type="button" class="thumb-remove" aria-label="删除这一位"
-                                on:click=move |_| rows.update(|v| { if v.len() > 1 && i < v.len() { v.remove(i); } })>"×"</button>
-                        })}
-                        {err(format!("debtors.{i}.name"))}
-                        {err(format!("debtors.{i}.amount"))}
-                        {err(format!("debtors.{i}.due"))}
-                    </div>
-                }
-            })
-            .collect_view()
+    let row_view = move |(key, debtor): Row| {
+        let index = move || rows.with(|v| v.iter().position(|(k, _)| *k == key).unwrap_or(0));
+        let field = move |name: &'static str| Signal::derive(move || format!("debtors.{}.{name}", index()));
+        view! {
+            <div class="debtor-row" data-row=key>
+                <span class="seq">{move || format!("{}.", index() + 1)}</span>
+                <input type="text" class="debtor-name" id=format!("debtor_name_{key}") placeholder="姓名，如 张三"
+                    autocomplete="off" prop:value=move || debtor.with(|d| d.name.clone())
+                    on:input=move |ev| debtor.update(|d| d.name = event_target_value(&ev)) />
+                <input type="text" class="debtor-amount" id=format!("debtor_amount_{key}") inputmode="decimal"
+                    placeholder="金额（元）" prop:value=move || debtor.with(|d| d.amount.clone())
+                    on:input=move |ev| debtor.update(|d| d.amount = event_target_value(&ev)) />
+                <label class="debtor-due-label" for=format!("debtor_due_{key}")>"付款截止（选填）"</label>
+                <input type="datetime-local" class="debtor-due" id=format!("debtor_due_{key}")
+                    prop:value=move || debtor.with(|d| d.due.clone().unwrap_or_default())
+                    on:input=move |ev| debtor.update(|d| d.due = Some(event_target_value(&ev)).filter(|s| !s.is_empty())) />
+                <Show when=move || rows.with(|v| v.len() > 1)>
+                    <button type="button" class="thumb-remove" aria-label="删除这一位"
+                        on:click=move |_| rows.update(|v| { if v.len() > 1 { v.retain(|(k, _)| *k != key); } })>"×"</button>
+                </Show>
+                {err(field("name"))}
+                {err(field("amount"))}
+                {err(field("due"))}
+            </div>
+        }
     };
     let total = move || {
         rows.with(|v| {
             v.iter()
-                .filter_map(|d| Fen::parse_yuan(&d.amount).ok())
+                .filter_map(|(_, d)| d.with(|d| Fen::parse_yuan(&d.amount).ok()))
                 .fold(Fen::new(0), |a, b| Fen::new(a.get() + b.get()))
         })
     };
     view! {
         <fieldset class="field" id="debtors">
             <legend>{format!("向谁收、各多少（1–{MAX_DEBTORS} 位）")}</legend>
-            {list}
+            <For each=move || rows.get() key=|(k, _)| *k children=row_view />
             <button id="add_debtor" type="button" class="button small secondary"
                 prop:disabled=move || rows.with(|v| v.len() >= MAX_DEBTORS)
-                on:click=move |_| rows.update(|v| if v.len() < MAX_DEBTORS { v.push(empty_row()) })>
+                on:click=move |_| rows.update(|v| if v.len() < MAX_DEBTORS { let row = new_row(v); v.push(row) })>
                 "再加一位"
             </button>
             <p class="hint" id="directed_total">{move || format!("共 {} 位，合计 {}", rows.with(Vec::len), total())}</p>
-            {err("debtors".to_owned())}
+            {err(Signal::derive(|| "debtors".to_owned()))}
         </fieldset>
     }
 }

@@ -126,6 +126,12 @@ pub async fn record_and_send(
     }
 }
 
+/// Inserts the message (claiming its event) for the cron's next run to send (a payment callback
+/// must not wait for WeChat's Official Account API). `false`: the event had its message already.
+pub async fn record_for_cron(env: &Env, notice: NewNotice, now: i64) -> Result<bool, ApiError> {
+    Ok(insert(env, &notice, now, None).await?.is_some())
+}
+
 /// Inserts the message (claiming its event) to be sent by the cron at `until` and not before
 /// (a "remind now" in quiet hours). `false`: the event had its message already.
 pub async fn record_held(
@@ -321,8 +327,8 @@ async fn finish(
     Ok(())
 }
 
-/// The cron: messages WeChat could not take are tried again (a minute apart at least), and
-/// held messages go out once their moment has come.
+/// The cron: messages recorded for it are sent, messages WeChat could not take are tried again
+/// (a minute apart at least), and held messages go out once their moment has come.
 async fn retry_pending(env: &Env, now: i64) -> Result<(), ApiError> {
     #[derive(Deserialize)]
     struct Due {
@@ -332,7 +338,7 @@ async fn retry_pending(env: &Env, now: i64) -> Result<(), ApiError> {
     let due = db(env)?
         .prepare(
             "SELECT id, attempts FROM notices WHERE state = 'pending' AND attempts < ?1 \
-             AND COALESCE(tried_at, created_at) <= ?2 AND COALESCE(not_before, 0) <= ?3 \
+             AND (attempts = 0 OR tried_at <= ?2) AND COALESCE(not_before, 0) <= ?3 \
              ORDER BY created_at LIMIT 20",
         )
         .bind(&[num(MAX_ATTEMPTS), num(now - 60), num(now)])?
