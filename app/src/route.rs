@@ -105,6 +105,7 @@ mod tests {
             ("/c/aB3dE6gH9k/x", Route::NotFound),
             ("/c/..%2Fapi%2Fx", Route::NotFound),
             ("/dashboard", Route::NotFound),
+            ("/directed", Route::Directed),
             ("//new", Route::NotFound),
         ];
         for (path, route) in cases {

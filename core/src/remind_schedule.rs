@@ -373,7 +373,10 @@ mod tests {
         let midnight = DEADLINE - 18 * HOUR;
         let ten_am = midnight + 10 * HOUR;
         assert_eq!(manual_remind(ten_am), ManualRemind::Now);
-        assert_eq!(manual_remind(midnight + 21 * HOUR + 59 * 60), ManualRemind::Now);
+        assert_eq!(
+            manual_remind(midnight + 21 * HOUR + 59 * 60),
+            ManualRemind::Now
+        );
         let eight_next = midnight + DAY + 8 * HOUR;
         assert_eq!(
             manual_remind(midnight + 23 * HOUR),

@@ -207,7 +207,11 @@ mod tests {
         assert!(refuse(true, "退款").unwrap().contains("粉丝自己的退款"));
         assert!(refuse(true, "我的付款？").is_some());
         assert_eq!(refuse(true, "订单号"), None);
-        assert_eq!(refuse(false, "订单"), None, "contains rules answer longer texts");
+        assert_eq!(
+            refuse(false, "订单"),
+            None,
+            "contains rules answer longer texts"
+        );
     }
 
     #[test]

@@ -116,7 +116,8 @@ impl Route {
                 Route::PayerForm(id.to_string(), action.to_string())
             }
             (Method::Post, ["api", "test", "cron"]) => Route::TestCron,
-            (Method::Get | Method::Head, [""] | ["new"] | ["dash"] | ["dash", "books"] | ["directed"])
+            (Method::Get | Method::Head, [""] | ["new"] | ["dash"] | ["dash", "books"])
+            | (Method::Get | Method::Head, ["directed"])
             | (Method::Get | Method::Head, ["manage" | "admin" | "poster", _]) => Route::AppPage,
             _ => return None,
         };

@@ -42,7 +42,10 @@ fn now_secs() -> i64 {
 
 /// The error of a debtor field (`debtors.<i>.name`), local or from the server.
 fn row_error(errors: &[FieldError], field: &str) -> Option<String> {
-    errors.iter().find(|e| e.field == field).map(|e| e.message.clone())
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.clone())
 }
 
 /// The page.
@@ -86,10 +89,8 @@ pub fn Directed() -> impl IntoView {
         busy.set(true);
         form.form_error.set(None);
         spawn_local(async move {
-            let answer: Result<Published, _> = api::send(
-                gloo_net::http::Request::post("/api/directed").json(&body),
-            )
-            .await;
+            let answer: Result<Published, _> =
+                api::send(gloo_net::http::Request::post("/api/directed").json(&body)).await;
             match answer {
                 Ok(p) => {
                     published.set(Some(p));
@@ -169,7 +170,8 @@ fn Debtors(rows: RwSignal<Vec<Row>>, errors: RwSignal<Vec<FieldError>>) -> impl 
     };
     let row_view = move |(key, debtor): Row| {
         let index = move || rows.with(|v| v.iter().position(|(k, _)| *k == key).unwrap_or(0));
-        let field = move |name: &'static str| Signal::derive(move || format!("debtors.{}.{name}", index()));
+        let field =
+            move |name: &'static str| Signal::derive(move || format!("debtors.{}.{name}", index()));
         view! {
             <div class="debtor-row" data-row=key>
                 <span class="seq">{move || format!("{}.", index() + 1)}</span>
@@ -254,7 +256,10 @@ fn Result(published: Published) -> impl IntoView {
     let origin = web_sys::window()
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_default();
-    let manage = form::absolute_url(&origin, &form::manage_path(&published.id, &published.manage_token));
+    let manage = form::absolute_url(
+        &origin,
+        &form::manage_path(&published.id, &published.manage_token),
+    );
     let links = published
         .debtors
         .iter()
@@ -264,7 +269,10 @@ fn Result(published: Published) -> impl IntoView {
                 "{} · {}{}",
                 d.name,
                 Fen::new(d.amount_fen),
-                d.due.as_deref().map(|due| format!(" · {due} 前")).unwrap_or_default()
+                d.due
+                    .as_deref()
+                    .map(|due| format!(" · {due} 前"))
+                    .unwrap_or_default()
             );
             let full = form::absolute_url(&origin, &d.link);
             view! { <LinkRow i=i label=label link=full /> }

@@ -6,9 +6,9 @@ pub mod books;
 pub mod dash;
 #[cfg(feature = "payee")]
 pub mod dash_api;
-pub mod exports;
 #[cfg(feature = "payee")]
 pub mod directed;
+pub mod exports;
 #[cfg(feature = "payee")]
 pub mod growth;
 pub mod home;

@@ -20,11 +20,12 @@ enum Shown {
 /// The screenshot as a `blob:` URL.
 async fn fetch_image(id: &str, pid: &str, token: &str) -> Result<String, api::Error> {
     let fetch = |e: gloo_net::Error| api::Error::Fetch(e.to_string());
-    let response = gloo_net::http::Request::get(&format!("/api/splits/{id}/participants/{pid}/proof"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .send()
-        .await
-        .map_err(fetch)?;
+    let response =
+        gloo_net::http::Request::get(&format!("/api/splits/{id}/participants/{pid}/proof"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send()
+            .await
+            .map_err(fetch)?;
     let status = response.status();
     if !(200..300).contains(&status) {
         let text = response.text().await.map_err(fetch)?;
@@ -41,8 +42,11 @@ async fn fetch_image(id: &str, pid: &str, token: &str) -> Result<String, api::Er
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(&mime);
     let unusable = |_| api::Error::Fetch("blob".to_owned());
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&js_sys::Array::of1(&array), &options)
-        .map_err(unusable)?;
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(
+        &js_sys::Array::of1(&array),
+        &options,
+    )
+    .map_err(unusable)?;
     web_sys::Url::create_object_url_with_blob(&blob).map_err(unusable)
 }
 
@@ -70,10 +74,12 @@ pub fn ProofViewer(
         shown.set(Shown::Loading);
         outcome.set(None);
         spawn_local(async move {
-            shown.set(match fetch_image(&id.get_value(), &pid, &token.get_value()).await {
-                Ok(url) => Shown::Image(url),
-                Err(e) => Shown::Failed(e.message()),
-            });
+            shown.set(
+                match fetch_image(&id.get_value(), &pid, &token.get_value()).await {
+                    Ok(url) => Shown::Image(url),
+                    Err(e) => Shown::Failed(e.message()),
+                },
+            );
         });
     });
     let act = move |action: &'static str| {

@@ -30,7 +30,10 @@ fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window().and_then(|w| w.session_storage().ok().flatten())
 }
 
-fn authorized(builder: gloo_net::http::RequestBuilder, token: &str) -> gloo_net::http::RequestBuilder {
+fn authorized(
+    builder: gloo_net::http::RequestBuilder,
+    token: &str,
+) -> gloo_net::http::RequestBuilder {
     builder.header("Authorization", &format!("Bearer {token}"))
 }
 
@@ -192,14 +195,23 @@ pub fn PublishSlots(kind: RwSignal<Kind>, deadline: RwSignal<String>) -> impl In
 }
 
 async fn load(id: &str, token: &str) -> Result<Overview, api::Error> {
-    api::send(authorized(gloo_net::http::Request::get(&format!("/api/splits/{id}/reminders")), token).build())
-        .await
+    api::send(
+        authorized(
+            gloo_net::http::Request::get(&format!("/api/splits/{id}/reminders")),
+            token,
+        )
+        .build(),
+    )
+    .await
 }
 
 async fn save(id: &str, token: &str, slots: &[String]) -> Result<serde_json::Value, api::Error> {
     api::send(
-        authorized(gloo_net::http::Request::put(&format!("/api/splits/{id}/reminders")), token)
-            .json(&serde_json::json!({ "slots": slots })),
+        authorized(
+            gloo_net::http::Request::put(&format!("/api/splits/{id}/reminders")),
+            token,
+        )
+        .json(&serde_json::json!({ "slots": slots })),
     )
     .await
 }
@@ -210,7 +222,11 @@ fn saved_text(slots: &[String]) -> String {
     } else {
         format!(
             "已设置自动提醒：{}",
-            slots.iter().map(|s| typed_text(s)).collect::<Vec<_>>().join("、")
+            slots
+                .iter()
+                .map(|s| typed_text(s))
+                .collect::<Vec<_>>()
+                .join("、")
         )
     }
 }
@@ -229,7 +245,9 @@ pub fn Reminders(id: String, token: String, #[prop(optional)] full: bool) -> imp
         spawn_local(async move {
             let loaded = load(&id.get_value(), &token.get_value()).await;
             if let Ok(o) = &loaded {
-                let offsets = Slots::parse(&o.slots).map(|s| s.offsets().to_vec()).unwrap_or_default();
+                let offsets = Slots::parse(&o.slots)
+                    .map(|s| s.offsets().to_vec())
+                    .unwrap_or_default();
                 chosen.set(offsets);
             }
             overview.set(Some(loaded.map_err(|e| e.message())));
@@ -249,10 +267,12 @@ pub fn Reminders(id: String, token: String, #[prop(optional)] full: bool) -> imp
         .and_then(|json| serde_json::from_str::<Vec<String>>(&json).ok())
     {
         Some(slots) => spawn_local(async move {
-            save_outcome.set(Some(match save(&id.get_value(), &token.get_value(), &slots).await {
-                Ok(_) => Outcome::Done(saved_text(&slots)),
-                Err(e) => Outcome::failed(&e),
-            }));
+            save_outcome.set(Some(
+                match save(&id.get_value(), &token.get_value(), &slots).await {
+                    Ok(_) => Outcome::Done(saved_text(&slots)),
+                    Err(e) => Outcome::failed(&e),
+                },
+            ));
             refresh();
         }),
         None => refresh(),
@@ -261,10 +281,12 @@ pub fn Reminders(id: String, token: String, #[prop(optional)] full: bool) -> imp
         let slots: Vec<String> = chosen.get_untracked().into_iter().map(label).collect();
         save_outcome.set(None);
         spawn_local(async move {
-            save_outcome.set(Some(match save(&id.get_value(), &token.get_value(), &slots).await {
-                Ok(_) => Outcome::Done(saved_text(&slots)),
-                Err(e) => Outcome::failed(&e),
-            }));
+            save_outcome.set(Some(
+                match save(&id.get_value(), &token.get_value(), &slots).await {
+                    Ok(_) => Outcome::Done(saved_text(&slots)),
+                    Err(e) => Outcome::failed(&e),
+                },
+            ));
             refresh();
         });
     };
@@ -284,11 +306,14 @@ pub fn Reminders(id: String, token: String, #[prop(optional)] full: bool) -> imp
         });
     };
     let configured = move || overview.with(|o| matches!(o, Some(Ok(o)) if o.configured));
-    let slots_disabled =
-        Signal::derive(move || !overview.with(|o| matches!(o, Some(Ok(o)) if o.configured && o.has_deadline)));
+    let slots_disabled = Signal::derive(move || {
+        !overview.with(|o| matches!(o, Some(Ok(o)) if o.configured && o.has_deadline))
+    });
     let body = move || match overview.get() {
         None => view! { <p class="hint">"加载中…"</p> }.into_any(),
-        Some(Err(message)) => view! { <p class="action-error" role="alert">{message}</p> }.into_any(),
+        Some(Err(message)) => {
+            view! { <p class="action-error" role="alert">{message}</p> }.into_any()
+        }
         Some(Ok(o)) => {
             let reason = if !o.configured {
                 Some("公众号提醒未开通（运营方没有配置提醒模板）：请复制群公告发到群里提醒。")
@@ -430,14 +455,21 @@ mod tests {
     fn the_remind_answer_reads_in_chinese() {
         let eight = 1_796_292_000 + 14 * 3600;
         assert_eq!(
-            remind_text(&serde_json::json!({ "sent": 0, "failed": 0, "held": 2, "held_until": eight })),
+            remind_text(
+                &serde_json::json!({ "sent": 0, "failed": 0, "held": 2, "held_until": eight })
+            ),
             "2 条提醒暂缓：夜间 22:00–08:00 不打扰，提醒将在 08:00 发出"
         );
         assert_eq!(
-            remind_text(&serde_json::json!({ "sent": 3, "failed": 1, "held": 0, "held_until": null })),
+            remind_text(
+                &serde_json::json!({ "sent": 3, "failed": 1, "held": 0, "held_until": null })
+            ),
             "已发送提醒 3 条，失败 1 条（原因见下方记录）"
         );
-        assert_eq!(saved_text(&["-24h".into(), "+1h".into()]), "已设置自动提醒：截止前24小时、截止后1小时");
+        assert_eq!(
+            saved_text(&["-24h".into(), "+1h".into()]),
+            "已设置自动提醒：截止前24小时、截止后1小时"
+        );
         assert_eq!(saved_text(&[]), "已关闭自动提醒");
     }
 }

@@ -120,7 +120,8 @@ async fn with_token(
 /// Followers who signed up to a split of their own through the Official Account menu: their
 /// participant ids (whose sealed openids the directed test lends to its debtors).
 async fn oa_sign_ups(p: &Pay, payee: &Payee, followers: &[String]) -> Vec<String> {
-    let (id, _) = crate::notices::owned_split(p, payee, json!({ "mode": "fixed", "per_person": "1" })).await;
+    let (id, _) =
+        crate::notices::owned_split(p, payee, json!({ "mode": "fixed", "per_person": "1" })).await;
     let key = format!("rmd{}", &id[..6]).to_lowercase();
     let resp = reqwest::Client::new()
         .post(p.worker.url("/api/dash/routes"))
@@ -163,9 +164,21 @@ async fn reminder_times_chosen_when_publishing_are_sent_by_the_cron_and_logged_a
         .unwrap();
     wait_text(&browser, "#publish_slots", "22:00–08:00", 10).await;
     // 截止前24小时, 截止前2小时 and 截止后1小时 are chosen by default: drop the last.
-    assert!(browser.wait_for("#slot_m24h").await.unwrap().is_selected().await.unwrap());
+    assert!(browser
+        .wait_for("#slot_m24h")
+        .await
+        .unwrap()
+        .is_selected()
+        .await
+        .unwrap());
     click(&browser, "label[for=slot_p1h]").await;
-    assert!(!browser.wait_for("#slot_p1h").await.unwrap().is_selected().await.unwrap());
+    assert!(!browser
+        .wait_for("#slot_p1h")
+        .await
+        .unwrap()
+        .is_selected()
+        .await
+        .unwrap());
     shot(&browser, "reminders-publish").await;
     click(&browser, "#publish").await;
     let applied = wait_text(&browser, "#slots_result", "已设置自动提醒", 20).await;
@@ -208,7 +221,10 @@ async fn reminder_times_chosen_when_publishing_are_sent_by_the_cron_and_logged_a
         .await
         .unwrap();
     let log = wait_text(&browser, "#reminder_log", "已送达", 20).await;
-    assert!(log.contains("甲同学") && log.contains("截止前24小时"), "{log}");
+    assert!(
+        log.contains("甲同学") && log.contains("截止前24小时"),
+        "{log}"
+    );
     wait_text(&browser, "#remind_rule", "12 小时内最多一次", 10).await;
     browser
         .eval(&format!(
@@ -260,7 +276,11 @@ async fn a_directed_request_published_in_the_app_gives_three_links_and_the_scree
     let payee = p.payee().await;
     let dir = tempfile::tempdir().unwrap();
     let browser = signed_in(p, &payee).await;
-    browser.driver.goto(p.worker.url("/directed")).await.unwrap();
+    browser
+        .driver
+        .goto(p.worker.url("/directed"))
+        .await
+        .unwrap();
     fill_collection(&browser, "周六聚餐", dir.path()).await;
     click(&browser, "#add_debtor").await;
     let debtors = [("张三丰", "120"), ("李四光", "80"), ("王五福", "45.5")];
@@ -283,11 +303,17 @@ async fn a_directed_request_published_in_the_app_gives_three_links_and_the_scree
         .unwrap();
     assert_eq!(rows.len(), 3);
     let text = wait_text(&browser, "#debtor_links", "王五福", 5).await;
-    assert!(text.contains("张三丰 · ¥120.00") && text.contains("李四光 · ¥80.00"), "{text}");
+    assert!(
+        text.contains("张三丰 · ¥120.00") && text.contains("李四光 · ¥80.00"),
+        "{text}"
+    );
     let manage_link = value_of(&browser, "#manage_link").await;
     let (id, manage) = id_and_token(&manage_link);
     for link in &links {
-        assert!(link.starts_with(&p.worker.url(&format!("/c/{id}#p="))), "{link}");
+        assert!(
+            link.starts_with(&p.worker.url(&format!("/c/{id}#p="))),
+            "{link}"
+        );
     }
     shot(&browser, "directed-links").await;
 
@@ -340,7 +366,10 @@ async fn a_directed_request_published_in_the_app_gives_three_links_and_the_scree
             "{shown}"
         );
     }
-    assert_eq!(reqwest::get(p.worker.url(&proof)).await.unwrap().status(), 401);
+    assert_eq!(
+        reqwest::get(p.worker.url(&proof)).await.unwrap().status(),
+        401
+    );
 
     // The payee opens the split's page and views it.
     browser
@@ -366,7 +395,11 @@ async fn a_directed_request_published_in_the_app_gives_three_links_and_the_scree
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(loaded, json!([true, 1, "blob:"]), "the screenshot, from the manage-token fetch");
+    assert_eq!(
+        loaded,
+        json!([true, 1, "blob:"]),
+        "the screenshot, from the manage-token fetch"
+    );
     shot(&browser, "directed-proof").await;
     click(&browser, "#proof_confirm").await;
     wait_text(&browser, "#proof_result", "已确认收到 张三丰 的付款", 20).await;

@@ -225,9 +225,7 @@ async fn an_order_paid_after_the_question_is_answered_later_by_customer_service_
 async fn a_payee_rule_on_exactly_a_self_service_word_is_refused_and_the_operators_is_not() {
     let p = notify().await;
     let payee = p.payee().await;
-    let rule = |pattern: &str, trigger: &str| {
-        json!({ "trigger": trigger, "pattern": pattern, "reply": { "type": "text", "text": "请留言，我们会尽快回复" } })
-    };
+    let rule = |pattern: &str, trigger: &str| json!({ "trigger": trigger, "pattern": pattern, "reply": { "type": "text", "text": "请留言，我们会尽快回复" } });
     for word in ["订单", "退款"] {
         let (status, body) = p
             .as_payee(

@@ -115,7 +115,16 @@ async fn paid(env: &Env, order: &OrderRow) -> Result<(), ApiError> {
     super::selfservice::follow_up(env, &order.id, &notice.title, notice.amount, notice.at).await;
     let key = format!("paid:{}", order.id);
     let path = format!("/o/{}", order.id);
-    notify_payee(env, Send::ByCron, key, payee, &order.collection_id, path, notice).await
+    notify_payee(
+        env,
+        Send::ByCron,
+        key,
+        payee,
+        &order.collection_id,
+        path,
+        notice,
+    )
+    .await
 }
 
 /// An order just became paid.
@@ -141,7 +150,16 @@ async fn refunded(env: &Env, refund: &RefundRow) -> Result<(), ApiError> {
     };
     let key = format!("refund:{}", refund.out_refund_no);
     let path = format!("/o/{}", refund.order_id);
-    notify_payee(env, Send::ByCron, key, &payee, &facts.collection_id, path, notice).await
+    notify_payee(
+        env,
+        Send::ByCron,
+        key,
+        &payee,
+        &facts.collection_id,
+        path,
+        notice,
+    )
+    .await
 }
 
 /// A refund just reached SUCCESS.

@@ -74,7 +74,12 @@ pub async fn forget(env: &Env, openid: &Openid) -> Result<(), ApiError> {
 /// Refuses a payee's exact keyword rule on a self-service word (订单, 退款, …): self-service
 /// answers those before payees' rules, so the rule would never answer. The operator's rules
 /// come first and are not refused.
-pub fn refuse_shadowed(env: &Env, operator: bool, exact: bool, pattern: &str) -> Result<(), ApiError> {
+pub fn refuse_shadowed(
+    env: &Env,
+    operator: bool,
+    exact: bool,
+    pattern: &str,
+) -> Result<(), ApiError> {
     let order_words = setting(env, "OA_SELFSERVICE_WORDS").unwrap_or(DEFAULT_ORDER_WORDS.into());
     let refund_words = setting(env, "OA_REFUND_WORDS").unwrap_or(DEFAULT_REFUND_WORDS.into());
     match shoukuan_core::selfservice::shadowed_rule(exact, pattern, &order_words, &refund_words) {
