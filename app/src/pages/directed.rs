@@ -1,13 +1,14 @@
 //! `/directed`, publishing a directed request (定向催收, issue 13): "张三 ¥120，李四 ¥80" — the
 //! usual collection fields, then 1–20 rows of name, amount and optional due date. The result
 //! shows each debtor's personal link with a copy button (each to be sent privately: the link
-//! is that person's own sign-up), and the links to the split's payee page, where each debtor's
+//! is that person's own sign-up; kept in this tab's `sessionStorage` so a reload shows it
+//! again), and the links to the split's payee page, where each debtor's
 //! state, 我已付款 claim and transfer screenshot are seen and confirmed. Data: `POST
 //! /api/directed` (`shoukuan_core::directed`, checked here with the same code first).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shoukuan_core::collection::FieldError;
 use shoukuan_core::directed::{NewDebtor, NewDirected, MAX_DEBTORS};
 use shoukuan_core::money::Fen;
@@ -21,7 +22,7 @@ use crate::pages::new::PayCodeUpload;
 use crate::pages::publish_kinds::AdminLink;
 
 /// One debtor's personal link, as `POST /api/directed` answers it (once).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct DebtorLink {
     name: String,
     amount_fen: i64,
@@ -29,11 +30,19 @@ struct DebtorLink {
     link: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Published {
     id: String,
     manage_token: String,
     debtors: Vec<DebtorLink>,
+}
+
+/// Where the answer is kept for this tab: WeChat may reload or recycle the page, and the links
+/// are answered only once.
+const RESULT_KEY: &str = "shoukuan.directed_result";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.session_storage().ok().flatten())
 }
 
 fn now_secs() -> i64 {
@@ -63,7 +72,11 @@ pub fn Directed() -> impl IntoView {
     });
     let row_errors = RwSignal::new(Vec::<FieldError>::new());
     let busy = RwSignal::new(false);
-    let published = RwSignal::new(None::<Published>);
+    let published = RwSignal::new(
+        storage()
+            .and_then(|s| s.get_item(RESULT_KEY).ok().flatten())
+            .and_then(|json| serde_json::from_str::<Published>(&json).ok()),
+    );
     spawn_local(async move {
         if let Ok(config) = api::config().await {
             form.invite_required.set(config.invite_required);
@@ -93,6 +106,9 @@ pub fn Directed() -> impl IntoView {
                 api::send(gloo_net::http::Request::post("/api/directed").json(&body)).await;
             match answer {
                 Ok(p) => {
+                    if let (Some(s), Ok(json)) = (storage(), serde_json::to_string(&p)) {
+                        let _ = s.set_item(RESULT_KEY, &json);
+                    }
                     published.set(Some(p));
                     if let Some(w) = web_sys::window() {
                         w.scroll_to_with_x_and_y(0.0, 0.0);
@@ -283,7 +299,7 @@ fn Result(published: Published) -> impl IntoView {
             <h1 class="title">"定向催收已发布"</h1>
             <div class="warning">
                 <p><strong>"请把每个链接单独私聊发给对应的人，不要发到群里"</strong></p>
-                <p>"链接里带着 TA 的身份：拿到链接的人能以 TA 的名义说「我已付款」。这些链接只在这里显示一次，请现在逐个发送。"</p>
+                <p>"链接里带着 TA 的身份：拿到链接的人能以 TA 的名义说「我已付款」。关闭这个页面后就看不到这些链接了，请现在逐个发送。"</p>
             </div>
             <div id="debtor_links">{links}</div>
             <AdminLink id=published.id.clone() token=published.manage_token.clone() />
@@ -292,7 +308,15 @@ fn Result(published: Published) -> impl IntoView {
                 <CopyRow label="管理链接" input_id="manage_link" button_id="copy_manage"
                     value=manage done_text="已复制，去「文件传输助手」粘贴保存吧" />
             </div>
-            <a class="link" href="/directed">"再发起一个"</a>
+            <button id="directed_again" class="button small secondary" type="button"
+                on:click=|_| {
+                    if let Some(s) = storage() {
+                        let _ = s.remove_item(RESULT_KEY);
+                    }
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.location().reload();
+                    }
+                }>"再发起一个"</button>
         </article>
     }
 }
