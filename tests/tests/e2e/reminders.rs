@@ -319,7 +319,10 @@ async fn a_directed_request_published_in_the_app_gives_three_links_and_the_scree
     // A reload (or WeChat recycling the page) shows the same links again.
     browser.driver.refresh().await.unwrap();
     for (i, link) in links.iter().enumerate() {
-        assert_eq!(&value_of(&browser, &format!("#debtor_link_{i}")).await, link);
+        assert_eq!(
+            &value_of(&browser, &format!("#debtor_link_{i}")).await,
+            link
+        );
     }
 
     // The first debtor attaches a screenshot and says 我已付款.
