@@ -122,6 +122,7 @@ impl Route {
             }
             (Method::Post, ["api", "test", "cron"]) => Route::TestCron,
             (Method::Get | Method::Head, [""] | ["new"] | ["dash"] | ["dash", "books"])
+            | (Method::Get | Method::Head, ["directed"])
             | (Method::Get | Method::Head, ["manage" | "admin" | "poster", _]) => Route::AppPage,
             _ => return None,
         };

@@ -126,6 +126,7 @@ pub fn Manage(id: String) -> impl IntoView {
             let (view, extra) = *ready;
             view! {
             {published.then(|| view! { <Published view=view.clone() token=token.get_value() /> })}
+            {(view.kind == Kind::Split).then(|| view! { <article class="card"><crate::pages::reminders::Reminders id=view.id.clone() token=token.get_value() /></article> })}
             <Editor view=view extra=extra token=token.get_value() />
             }
             .into_any()

@@ -6,6 +6,8 @@ pub mod books;
 pub mod dash;
 #[cfg(feature = "payee")]
 pub mod dash_api;
+#[cfg(feature = "payee")]
+pub mod directed;
 pub mod exports;
 #[cfg(feature = "payee")]
 pub mod growth;
@@ -20,7 +22,11 @@ pub mod notices;
 pub mod payments;
 pub mod product;
 #[cfg(feature = "payee")]
+pub mod proof;
+#[cfg(feature = "payee")]
 pub mod publish_kinds;
+#[cfg(feature = "payee")]
+pub mod reminders;
 pub mod split;
 #[cfg(feature = "payee")]
 pub mod webhooks;

@@ -18,6 +18,7 @@ mod platform;
 mod product;
 mod publish;
 mod receipts;
+mod reminders;
 mod security;
 mod selfservice;
 mod sharing;

@@ -61,6 +61,29 @@ pub async fn forget(env: &Env, openid: &Openid) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Refuses a payee's exact keyword rule on a self-service word (订单, 退款, …): self-service
+/// answers those before payees' rules, so the rule would never answer. The operator's rules
+/// come first and are not refused.
+pub fn refuse_shadowed(
+    env: &Env,
+    operator: bool,
+    exact: bool,
+    pattern: &str,
+) -> Result<(), ApiError> {
+    let order_words = setting(env, "OA_SELFSERVICE_WORDS").unwrap_or(DEFAULT_ORDER_WORDS.into());
+    let refund_words = setting(env, "OA_REFUND_WORDS").unwrap_or(DEFAULT_REFUND_WORDS.into());
+    match shoukuan_core::selfservice::shadowed_rule(exact, pattern, &order_words, &refund_words) {
+        Some(message) if !operator => Err(ApiError::Invalid(vec![
+            shoukuan_core::collection::FieldError {
+                field: "pattern".into(),
+                code: "SELF_SERVICE_WORD".into(),
+                message,
+            },
+        ])),
+        _ => Ok(()),
+    }
+}
+
 /// The answer to a follower's text when it is a self-service word and the operator has no rule
 /// for it; `None` lets the keyword rules answer.
 pub async fn answer(
