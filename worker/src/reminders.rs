@@ -20,6 +20,18 @@ use crate::wechat::OaClient;
 /// `POST /api/splits/:id/remind` (manage token): `{ "sent": n, "failed": m }`.
 pub async fn remind(id: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
     collections::authorize_manage(id, req, env).await?;
+    let (sent, failed) = remind_among(id, None, env).await?;
+    http::json(200, &serde_json::json!({ "sent": sent, "failed": failed }))
+}
+
+/// Reminds the unpaid participants of split `id` now — only those of `among` (participant
+/// ids) when given: a tag's reminder (`growth::tags`, which authorizes the payee itself).
+/// `(sent, failed)`.
+pub async fn remind_among(
+    id: &str,
+    among: Option<&[String]>,
+    env: &Env,
+) -> Result<(u32, u32), ApiError> {
     OaClient::new(env)?;
     let template_id = notices::template(env, REMINDER_TEMPLATE).ok_or(ApiError::Unavailable(
         "REMINDER_TEMPLATE_MISSING",
@@ -38,7 +50,7 @@ pub async fn remind(id: &str, req: &Request, env: &Env) -> Result<Response, ApiE
         .await?
         .ok_or(ApiError::NotFound)?;
     let owner = notices::owner_of(env, id).await?;
-    let targets = splits::claim_reminders(env, id, now, REMIND_EVERY_SECS).await?;
+    let targets = splits::claim_reminders(env, id, among, now, REMIND_EVERY_SECS).await?;
     let (mut sent, mut failed) = (0u32, 0u32);
     for (pid, _) in targets {
         let due = view
@@ -63,5 +75,5 @@ pub async fn remind(id: &str, req: &Request, env: &Env) -> Result<Response, ApiE
             Delivered::Duplicate | Delivered::Skipped => {}
         }
     }
-    http::json(200, &serde_json::json!({ "sent": sent, "failed": failed }))
+    Ok((sent, failed))
 }
