@@ -92,6 +92,75 @@ impl Programme {
     }
 }
 
+impl Programme {
+    /// The most points a payer holding `balance` can redeem on an order of `amount` (`None`:
+    /// the payer types the amount, only the cap and the balance bound it): 0 without redemption.
+    pub fn usable(&self, balance: i64, amount: Option<Fen>) -> i64 {
+        if self.fen_per_point == 0 {
+            return 0;
+        }
+        let by_amount = amount.map_or(i64::MAX, |a| (a.get() - 1).max(0) / self.fen_per_point);
+        balance.min(self.max_per_order).min(by_amount).max(0)
+    }
+}
+
+/// A signed-in payer's points with one payee, as the checkout shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayerPoints {
+    /// The payee's display name.
+    pub payee_name: String,
+    /// The balance.
+    pub balance: i64,
+    /// What this order can take ([`Programme::usable`]) and what one point is worth.
+    pub usable: i64,
+    /// Fen per point.
+    pub fen_per_point: i64,
+    /// The fixed amount of the order, when it is fixed.
+    pub amount: Option<Fen>,
+    /// The latest entries, newest first: when, what, how many.
+    pub history: Vec<(i64, EntryKind, i64)>,
+}
+
+/// The points box under a merchant collection's pay button: balance, a box to tick to redeem
+/// (`#sk-points`, its value the points; the pay script adds `?points=` to the order), and the
+/// history in a `<details>`. Every dynamic value is escaped.
+pub fn checkout_box(p: &PayerPoints) -> String {
+    let redeem = if p.usable > 0 {
+        let discount = Fen::new(p.usable.saturating_mul(p.fen_per_point));
+        let pay = p
+            .amount
+            .and_then(|a| a.checked_sub(discount))
+            .map_or(String::new(), |rest| format!("，实付 {rest}"));
+        format!(
+            r#"<label class="points-use"><input type="checkbox" id="sk-points" value="{n}"> 用 {n} 积分抵扣 {discount}{pay}</label>"#,
+            n = p.usable,
+        )
+    } else {
+        String::new()
+    };
+    let items: String = p
+        .history
+        .iter()
+        .map(|(at, kind, delta)| {
+            format!(
+                "<li>{} {} {delta:+}</li>",
+                crate::deadline::Deadline::from_unix(*at).to_cst_string(),
+                kind.label()
+            )
+        })
+        .collect();
+    let history = if items.is_empty() {
+        String::new()
+    } else {
+        format!(r#"<details class="points-history"><summary>积分明细</summary><ul>{items}</ul></details>"#)
+    };
+    format!(
+        r#"<section class="card points-box" id="sk-points-box"><h2>会员积分</h2><p>你在「{payee}」有 <b id="sk-points-balance">{balance}</b> 积分</p>{redeem}{history}</section>"#,
+        payee = crate::page::escape(&p.payee_name),
+        balance = p.balance,
+    )
+}
+
 /// Points to take back for a refund, so that after it the order has lost
 /// `floor(earned × refunded_total / paid)` points in all: computed on totals, the rounding of
 /// several partial refunds never drifts, and a full refund takes back exactly what was earned.
@@ -292,6 +361,37 @@ mod tests {
             Programme::new(1).unwrap().expiring(Some(30)).unwrap().expire_days,
             Some(30)
         );
+    }
+
+    #[test]
+    fn the_checkout_box_offers_what_the_order_can_take() {
+        let p = Programme::with_redemption(1, 1, 500).unwrap();
+        assert_eq!(p.usable(800, Some(Fen::new(6800))), 500);
+        assert_eq!(p.usable(120, Some(Fen::new(6800))), 120);
+        assert_eq!(p.usable(800, Some(Fen::new(300))), 299);
+        assert_eq!(p.usable(800, None), 500);
+        assert_eq!(Programme::new(1).unwrap().usable(800, None), 0);
+        let html = checkout_box(&PayerPoints {
+            payee_name: "<李四>".into(),
+            balance: 136,
+            usable: 120,
+            fen_per_point: 1,
+            amount: Some(Fen::new(6800)),
+            history: vec![(86_400, EntryKind::Earn, 136)],
+        });
+        assert!(html.contains(r#"<b id="sk-points-balance">136</b>"#), "{html}");
+        assert!(html.contains(r#"id="sk-points" value="120""#), "{html}");
+        assert!(html.contains("抵扣 ¥1.20，实付 ¥66.80"), "{html}");
+        assert!(html.contains("支付获得 +136") && html.contains("&lt;李四&gt;"), "{html}");
+        let none = checkout_box(&PayerPoints {
+            payee_name: "李四".into(),
+            balance: 0,
+            usable: 0,
+            fen_per_point: 0,
+            amount: None,
+            history: vec![],
+        });
+        assert!(!none.contains("sk-points\"") && !none.contains("<details"), "{none}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod ab_dash;
 pub mod approval;
 pub mod people;
 pub mod points;
+pub mod points_checkout;
 mod points_expiry;
 pub mod tags;
 pub mod visitor;
