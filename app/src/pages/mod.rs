@@ -23,4 +23,6 @@ pub mod product;
 pub mod publish_kinds;
 pub mod split;
 #[cfg(feature = "payee")]
+pub mod tags;
+#[cfg(feature = "payee")]
 pub mod webhooks;
