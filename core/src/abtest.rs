@@ -436,7 +436,10 @@ mod tests {
             (errs[0].field.as_str(), errs[0].code.as_str()),
             ("variants[1].blocks", "INVALID_BLOCKS")
         );
-        assert_eq!(check_variants(&[with(""), with(" ")], &[], None).unwrap()[0].blocks, None);
+        assert_eq!(
+            check_variants(&[with(""), with(" ")], &[], None).unwrap()[0].blocks,
+            None
+        );
     }
 
     #[test]

@@ -152,7 +152,9 @@ pub fn checkout_box(p: &PayerPoints) -> String {
     let history = if items.is_empty() {
         String::new()
     } else {
-        format!(r#"<details class="points-history"><summary>积分明细</summary><ul>{items}</ul></details>"#)
+        format!(
+            r#"<details class="points-history"><summary>积分明细</summary><ul>{items}</ul></details>"#
+        )
     };
     format!(
         r#"<section class="card points-box" id="sk-points-box"><h2>会员积分</h2><p>你在「{payee}」有 <b id="sk-points-balance">{balance}</b> 积分</p>{redeem}{history}</section>"#,
@@ -358,7 +360,11 @@ mod tests {
         assert_eq!(due_to_expire(&ledger, 30, 40 * 86_400), 50);
         assert!(Programme::new(1).unwrap().expiring(Some(0)).is_err());
         assert_eq!(
-            Programme::new(1).unwrap().expiring(Some(30)).unwrap().expire_days,
+            Programme::new(1)
+                .unwrap()
+                .expiring(Some(30))
+                .unwrap()
+                .expire_days,
             Some(30)
         );
     }
@@ -379,10 +385,16 @@ mod tests {
             amount: Some(Fen::new(6800)),
             history: vec![(86_400, EntryKind::Earn, 136)],
         });
-        assert!(html.contains(r#"<b id="sk-points-balance">136</b>"#), "{html}");
+        assert!(
+            html.contains(r#"<b id="sk-points-balance">136</b>"#),
+            "{html}"
+        );
         assert!(html.contains(r#"id="sk-points" value="120""#), "{html}");
         assert!(html.contains("抵扣 ¥1.20，实付 ¥66.80"), "{html}");
-        assert!(html.contains("支付获得 +136") && html.contains("&lt;李四&gt;"), "{html}");
+        assert!(
+            html.contains("支付获得 +136") && html.contains("&lt;李四&gt;"),
+            "{html}"
+        );
         let none = checkout_box(&PayerPoints {
             payee_name: "李四".into(),
             balance: 0,
@@ -391,7 +403,10 @@ mod tests {
             amount: None,
             history: vec![],
         });
-        assert!(!none.contains("sk-points\"") && !none.contains("<details"), "{none}");
+        assert!(
+            !none.contains("sk-points\"") && !none.contains("<details"),
+            "{none}"
+        );
     }
 
     #[test]

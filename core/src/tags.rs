@@ -72,8 +72,8 @@ impl Person {
             return Person::member(hash);
         }
         let name = key.strip_prefix('n')?;
-        let ok = (1..=NAME_CHARS).contains(&name.chars().count())
-            && !name.chars().any(char::is_control);
+        let ok =
+            (1..=NAME_CHARS).contains(&name.chars().count()) && !name.chars().any(char::is_control);
         ok.then(|| Person::named(name))
     }
 
@@ -146,17 +146,19 @@ impl People {
     }
 
     fn row(&mut self, person: &Person) -> &mut PersonRow {
-        self.rows.entry(person.clone()).or_insert_with(|| PersonRow {
-            person: person.key(),
-            label: person.fallback_label(),
-            reachable: matches!(person, Person::Member(_)),
-            payments: 0,
-            paid_fen: 0,
-            signups: 0,
-            unpaid_signups: 0,
-            last_at: 0,
-            tags: Vec::new(),
-        })
+        self.rows
+            .entry(person.clone())
+            .or_insert_with(|| PersonRow {
+                person: person.key(),
+                label: person.fallback_label(),
+                reachable: matches!(person, Person::Member(_)),
+                payments: 0,
+                paid_fen: 0,
+                signups: 0,
+                unpaid_signups: 0,
+                last_at: 0,
+                tags: Vec::new(),
+            })
     }
 
     /// A verified payment of `amount` at `at`.
@@ -262,7 +264,10 @@ mod tests {
         assert_eq!((rows[0].payments, rows[0].paid_fen), (2, 8000));
         assert_eq!(rows[0].label, "微信用户 0123");
         assert_eq!((rows[1].signups, rows[1].unpaid_signups), (2, 1));
-        assert_eq!((rows[1].label.as_str(), rows[1].tags.clone()), ("甲**", vec![3, 7]));
+        assert_eq!(
+            (rows[1].label.as_str(), rows[1].tags.clone()),
+            ("甲**", vec![3, 7])
+        );
         assert!(rows[1].reachable && !rows[2].reachable);
     }
 

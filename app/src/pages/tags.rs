@@ -150,7 +150,11 @@ pub fn Tags() -> impl IntoView {
                     "付款 {} 笔 {paid} · 报名 {}（未付 {}）",
                     p["payments"], p["signups"], p["unpaid_signups"]
                 );
-                let reach = if p["reachable"].as_bool().unwrap_or(false) { "" } else { "（无法消息提醒）" };
+                let reach = if p["reachable"].as_bool().unwrap_or(false) {
+                    ""
+                } else {
+                    "（无法消息提醒）"
+                };
                 view! {
                     <li class="person">
                         <label><input type="checkbox" prop:checked=checked on:change=toggle />
@@ -203,7 +207,10 @@ mod tests {
 
     #[test]
     fn tags_read_as_group_and_name() {
-        assert_eq!(tag_label(&json!({ "group": "班级", "name": "三年二班" })), "班级 · 三年二班");
+        assert_eq!(
+            tag_label(&json!({ "group": "班级", "name": "三年二班" })),
+            "班级 · 三年二班"
+        );
         assert_eq!(tag_label(&json!({ "group": "", "name": "VIP" })), "VIP");
         assert_eq!(
             export_link("2026-11-29", "7"),
