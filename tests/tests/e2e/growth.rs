@@ -392,7 +392,9 @@ async fn split_sign_ups_and_claims_convert_the_variant_the_visitor_saw() {
 
 /// Which block comes first in a price page as served: `images` or `price`.
 fn block_order(body: &str) -> &'static str {
-    let gallery = body.find("product-gallery").expect("a gallery");
+    let gallery = body
+        .find(r#"<div class="product-gallery">"#)
+        .expect("a gallery");
     let pay = body.find(r#"id="pay_qr""#).expect("the pay code");
     if gallery < pay {
         "images"
@@ -410,6 +412,7 @@ async fn a_block_order_variant_reorders_the_price_page_as_served() {
         let resp = reqwest::Client::new()
             .post(p.worker().url("/api/images"))
             .header("content-type", "image/png")
+            .header("cookie", &payee.cookie)
             .body(crate::product::photo_png(size.0, size.1))
             .send()
             .await
