@@ -324,6 +324,40 @@ async fn tags_go_on_singly_and_in_bulk_filter_people_and_exports_and_stay_with_t
     assert_eq!(status, 404);
     assert_eq!(keys(&people(p, &payee, Some(vip)).await), vec![a.clone()]);
 
+    // The dashboard's section on a 375-px phone: the people, and the list filtered by a tag.
+    let browser = shoukuan_tests::browser::Browser::wechat().await.unwrap();
+    browser
+        .driver
+        .goto(p.worker().url("/health"))
+        .await
+        .unwrap();
+    let (name, value) = payee
+        .cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap();
+    browser
+        .driver
+        .add_cookie(thirtyfour::Cookie::new(name.trim(), value.trim()))
+        .await
+        .unwrap();
+    browser.driver.goto(p.worker().url("/dash")).await.unwrap();
+    browser.wait_for("#tags li.person").await.unwrap();
+    let shown = browser
+        .eval("return document.querySelectorAll('#tags li.person').length")
+        .await
+        .unwrap();
+    assert_eq!(shown, json!(4));
+    let section = browser.wait_for("#tags").await.unwrap();
+    std::fs::write(
+        std::env::temp_dir().join("shoukuan-e2e-dash-tags.png"),
+        section.screenshot_as_png().await.unwrap(),
+    )
+    .unwrap();
+    browser.quit().await.unwrap();
+
     // Deleting a tag drops its assignments, not the people.
     let (status, _) = call(
         p,
