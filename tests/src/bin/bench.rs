@@ -871,7 +871,7 @@ fn kb(bytes: usize) -> String {
 /// What each group is held to: (the targets) ready-time median, brotli bytes.
 fn budget(group: &str) -> Option<(f64, usize)> {
     match group {
-        "request" | "split" | "price" => Some((1000.0, 30_000)),
+        "request" | "split" | "price" | "price-ab" => Some((1000.0, 30_000)),
         "new" => Some((2000.0, 200_000)),
         _ => None,
     }
