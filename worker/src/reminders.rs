@@ -36,6 +36,29 @@ pub fn request_now(req: &Request, env: &Env) -> i64 {
 /// "held_until": t | null }` — `held` reminders wait for 08:00 (quiet hours).
 pub async fn remind(id: &str, req: &Request, env: &Env) -> Result<Response, ApiError> {
     collections::authorize_manage(id, req, env).await?;
+    let outcome = remind_among(id, None, request_now(req, env), env).await?;
+    http::json(200, &outcome)
+}
+
+/// What a "remind now" did: sent, refused or unreachable, and held for quiet hours (until
+/// `held_until`).
+#[derive(serde::Serialize)]
+pub struct Reminded {
+    pub sent: u32,
+    pub failed: u32,
+    pub held: u32,
+    pub held_until: Option<i64>,
+}
+
+/// Reminds the unpaid participants of split `id` at `now` — only those of `among`
+/// (participant ids) when given: a tag's reminder (`growth::tags`, which authorizes the payee
+/// itself). Quiet hours hold the messages until 08:00 either way.
+pub async fn remind_among(
+    id: &str,
+    among: Option<&[String]>,
+    now: i64,
+    env: &Env,
+) -> Result<Reminded, ApiError> {
     OaClient::new(env)?;
     let template_id = notices::template(env, REMINDER_TEMPLATE).ok_or(ApiError::Unavailable(
         "REMINDER_TEMPLATE_MISSING",
@@ -48,14 +71,13 @@ pub async fn remind(id: &str, req: &Request, env: &Env) -> Result<Response, ApiE
             "接龙已截止，不再发送提醒",
         ));
     }
-    let now = request_now(req, env);
     let timing = manual_remind(now);
     // Dues as the public list shows them (the amount in the message).
     let view = splits::find_public_view(id, env)
         .await?
         .ok_or(ApiError::NotFound)?;
     let owner = notices::owner_of(env, id).await?;
-    let targets = splits::claim_reminders(env, id, now, REMIND_EVERY_SECS).await?;
+    let targets = splits::claim_reminders(env, id, among, now, REMIND_EVERY_SECS).await?;
     let (mut sent, mut failed, mut held) = (0u32, 0u32, 0u32);
     for (pid, _) in targets {
         let due = view
@@ -88,8 +110,10 @@ pub async fn remind(id: &str, req: &Request, env: &Env) -> Result<Response, ApiE
         ManualRemind::HeldUntil(until) => Some(until),
         ManualRemind::Now => None,
     };
-    http::json(
-        200,
-        &serde_json::json!({ "sent": sent, "failed": failed, "held": held, "held_until": held_until }),
-    )
+    Ok(Reminded {
+        sent,
+        failed,
+        held,
+        held_until,
+    })
 }

@@ -492,6 +492,18 @@ pub enum GrowthRoute {
     PointsCsv,
     /// `GET /api/growth/points` (payer session): my balances.
     MyPoints,
+    /// `GET /api/dash/tags`: the payee's customer tags.
+    ListTags,
+    /// `POST /api/dash/tags`
+    CreateTag,
+    /// `DELETE /api/dash/tags/:id`
+    DeleteTag(String),
+    /// `GET /api/dash/tags/people[?tag=]`: the payee's people, filtered by a tag.
+    TagPeople,
+    /// `POST /api/dash/tags/:id/assign` (`true`) or `…/unassign` (`false`).
+    AssignTag(String, bool),
+    /// `POST /api/dash/tags/:id/remind`: remind the tag's unpaid people of a split.
+    RemindTag(String),
 }
 
 impl GrowthRoute {
@@ -529,6 +541,19 @@ impl GrowthRoute {
             (Method::Put, ["api", "dash", "growth", "points"]) => GrowthRoute::PutPoints,
             (Method::Get, ["api", "dash", "growth", "points.csv"]) => GrowthRoute::PointsCsv,
             (Method::Get, ["api", "growth", "points"]) => GrowthRoute::MyPoints,
+            (Method::Get, ["api", "dash", "tags"]) => GrowthRoute::ListTags,
+            (Method::Post, ["api", "dash", "tags"]) => GrowthRoute::CreateTag,
+            (Method::Get, ["api", "dash", "tags", "people"]) => GrowthRoute::TagPeople,
+            (Method::Delete, ["api", "dash", "tags", id]) => GrowthRoute::DeleteTag(id.to_string()),
+            (Method::Post, ["api", "dash", "tags", id, "assign"]) => {
+                GrowthRoute::AssignTag(id.to_string(), true)
+            }
+            (Method::Post, ["api", "dash", "tags", id, "unassign"]) => {
+                GrowthRoute::AssignTag(id.to_string(), false)
+            }
+            (Method::Post, ["api", "dash", "tags", id, "remind"]) => {
+                GrowthRoute::RemindTag(id.to_string())
+            }
             (Method::Post, ["api", "dash", "growth", "refund-requests", id, "decide"]) => {
                 GrowthRoute::DecideRefund(id.to_string())
             }

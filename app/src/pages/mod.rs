@@ -29,4 +29,6 @@ pub mod publish_kinds;
 pub mod reminders;
 pub mod split;
 #[cfg(feature = "payee")]
+pub mod tags;
+#[cfg(feature = "payee")]
 pub mod webhooks;
