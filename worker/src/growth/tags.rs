@@ -249,7 +249,7 @@ pub async fn remind(id: &str, mut req: Request, env: &Env) -> Result<Response, A
     let reminded = if among.is_empty() {
         None
     } else {
-        let now = crate::reminders::request_now(req, env);
+        let now = crate::reminders::request_now(&req, env);
         Some(crate::reminders::remind_among(split, Some(&among), now, env).await?)
     };
     let count = |f: fn(&crate::reminders::Reminded) -> u32| reminded.as_ref().map_or(0, f);
