@@ -180,6 +180,44 @@ pub fn kind_noun(kind: Kind) -> &'static str {
     }
 }
 
+/// The words of the shared fields (name, title, note), per kind: who the payer sees, what the
+/// page is called, and an example a first-time payee recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindCopy {
+    pub payee_label: &'static str,
+    pub payee_placeholder: &'static str,
+    pub title_label: &'static str,
+    pub title_placeholder: &'static str,
+    pub note_placeholder: &'static str,
+}
+
+/// [`KindCopy`] of a kind.
+pub fn kind_copy(kind: Kind) -> KindCopy {
+    match kind {
+        Kind::Request => KindCopy {
+            payee_label: "收款人名称",
+            payee_placeholder: "付款人看到的名字，如 张三",
+            title_label: "收款标题",
+            title_placeholder: "如 周五聚餐 AA、三班班费",
+            note_placeholder: "如 请备注姓名",
+        },
+        Kind::Split => KindCopy {
+            payee_label: "发起人名称",
+            payee_placeholder: "群里大家认识的名字，如 王老师",
+            title_label: "接龙标题",
+            title_placeholder: "如 周六羽毛球 AA、春游报名",
+            note_placeholder: "如 周六 9:00 体育馆门口集合",
+        },
+        Kind::Product => KindCopy {
+            payee_label: "商家名称",
+            payee_placeholder: "顾客看到的店名，如 小满酸奶",
+            title_label: "商品名称",
+            title_placeholder: "如 手工酸奶 6 杯装",
+            note_placeholder: "如 每天 10 点前下单，当天送达",
+        },
+    }
+}
+
 /// The question before closing, saying what closing does to this kind.
 pub fn close_prompt(kind: Kind) -> &'static str {
     match kind {
@@ -472,6 +510,19 @@ mod tests {
         assert!(is_just_published(&hash));
         assert!(!is_just_published("#t=s3cr3t"));
         assert!(!is_just_published("#t=published=1"));
+    }
+
+    #[test]
+    fn each_kind_labels_its_fields_in_its_own_words() {
+        assert_eq!(kind_copy(Kind::Request).title_label, "收款标题");
+        assert_eq!(kind_copy(Kind::Split).title_label, "接龙标题");
+        assert_eq!(kind_copy(Kind::Product).title_label, "商品名称");
+        assert_eq!(kind_copy(Kind::Product).payee_label, "商家名称");
+        let notes: std::collections::HashSet<_> = [Kind::Request, Kind::Split, Kind::Product]
+            .map(|k| kind_copy(k).note_placeholder)
+            .into_iter()
+            .collect();
+        assert_eq!(notes.len(), 3, "each kind has its own example");
     }
 
     #[test]

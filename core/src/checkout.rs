@@ -372,7 +372,10 @@ mod tests {
     fn a_payer_entered_amount_gets_a_field() {
         let html = merchant_card(&view(AmountRule::PayerEntered, Status::Open), Seller::Payee);
         assert!(html.contains(r#"id="sk-amount""#));
-        assert!(html.contains(BRAND_MARK), "a payable merchant page has the mark");
+        assert!(
+            html.contains(BRAND_MARK),
+            "a payable merchant page has the mark"
+        );
     }
 
     #[test]
@@ -383,7 +386,10 @@ mod tests {
         );
         assert!(html.contains("该收款已关闭"));
         assert!(!html.contains("<script") && !html.contains("sk-pay"));
-        assert!(!html.contains(r#"aria-label="微信支付""#), "no mark where nobody can pay");
+        assert!(
+            !html.contains(r#"aria-label="微信支付""#),
+            "no mark where nobody can pay"
+        );
     }
 
     #[test]

@@ -196,11 +196,17 @@ mod tests {
     #[test]
     fn an_unknown_order_leads_on() {
         let known = order_not_found(Some("aB3dE6gH9k"));
-        assert!(known.contains(r#"href="/c/aB3dE6gH9k">返回付款页"#), "{known}");
+        assert!(
+            known.contains(r#"href="/c/aB3dE6gH9k">返回付款页"#),
+            "{known}"
+        );
         let unknown = order_not_found(None);
         assert!(unknown.contains(r#"href="/">返回首页"#), "{unknown}");
         let bad = order_not_found(Some("../x\"<"));
-        assert!(bad.contains(r#"href="/">"#) && !bad.contains("<\""), "{bad}");
+        assert!(
+            bad.contains(r#"href="/">"#) && !bad.contains("<\""),
+            "{bad}"
+        );
         assert!(!known.contains("删除"), "nothing is ever deleted");
     }
 }
