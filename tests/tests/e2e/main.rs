@@ -10,6 +10,7 @@ mod growth;
 mod growth_approval;
 mod growth_points;
 mod journeys;
+mod journeys2;
 mod notices;
 mod oa;
 mod payments;
