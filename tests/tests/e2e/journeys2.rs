@@ -154,6 +154,23 @@ async fn the_pay_mark_shows_only_where_wechat_pay_takes_the_payment() {
         "修改 and 退出接龙 on one line, the same height: {rows}"
     );
     shot(&browser, "journey-split-entry").await;
+    // Opened, the edit form takes the row; 退出接龙 stays reachable under it.
+    click(&browser, "#edit").await;
+    assert!(browser
+        .wait_for("#save_entry")
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    assert!(browser
+        .wait_for("#withdraw")
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    shot(&browser, "journey-split-edit-open").await;
     browser.quit().await.unwrap();
 
     let p = crate::payments::pay().await;
