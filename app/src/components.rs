@@ -110,11 +110,23 @@ impl FormState {
 
 /// The error line under a field, present only while there is something to say.
 #[component]
-pub fn ErrorText(form: FormState, field: &'static str) -> impl IntoView {
+pub fn ErrorText(
+    form: FormState,
+    field: &'static str,
+    /// The kind whose words the message should use (default: a payment request's).
+    #[prop(default = None)]
+    kind: Option<Signal<Kind>>,
+) -> impl IntoView {
     move || {
-        form.errors.with(|e| form::message_for(e, field)).map(
-            |message| view! { <p class="field-error" data-field=field role="alert">{message}</p> },
-        )
+        form.errors
+            .with(|e| form::message_for(e, field))
+            .map(|message| match kind {
+                Some(kind) => form::in_kind_words(kind.get(), &message),
+                None => message,
+            })
+            .map(
+                |message| view! { <p class="field-error" data-field=field role="alert">{message}</p> },
+            )
     }
 }
 
@@ -127,6 +139,7 @@ pub fn TextField(
     value: RwSignal<String>,
     #[prop(into, optional)] placeholder: Signal<&'static str>,
     #[prop(optional)] max_chars: usize,
+    #[prop(default = None)] kind: Option<Signal<Kind>>,
 ) -> impl IntoView {
     let invalid = move || form.errors.with(|e| e.iter().any(|e| e.field == field));
     view! {
@@ -147,7 +160,7 @@ pub fn TextField(
                 }
                 on:blur=move |_| form.edited(field)
             />
-            <ErrorText form=form field=field />
+            <ErrorText form=form field=field kind=kind />
         </div>
     }
 }
@@ -164,6 +177,7 @@ pub fn NameAndTitle(form: FormState, #[prop(into)] kind: Signal<Kind>) -> impl I
             value=form.payee_name
             placeholder=Signal::derive(move || copy().payee_placeholder)
             max_chars=PayeeName::MAX_CHARS
+            kind=Some(kind)
         />
         <TextField
             form=form
@@ -227,7 +241,8 @@ pub fn AmountField(form: FormState, #[prop(optional)] fixed_only: bool) -> impl 
                 />
             </div>
             <p class="hint" class:hidden=fixed>"付款人扫码后在微信里自己填写金额"</p>
-            <ErrorText form=form field="amount" />
+            <ErrorText form=form field="amount"
+                kind=fixed_only.then(|| Signal::derive(|| Kind::Product)) />
         </fieldset>
     }
 }

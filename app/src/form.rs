@@ -88,11 +88,7 @@ impl Draft {
             Err(errors) => errors,
         };
         if self.amount_mode == AmountMode::Fixed && self.amount.trim().is_empty() {
-            errors.push(field_error(
-                "amount",
-                "INVALID_AMOUNT",
-                "请输入金额，或选择「付款人填写」",
-            ));
+            errors.push(field_error("amount", "INVALID_AMOUNT", EMPTY_AMOUNT));
         }
         if invite_required && self.invite_code.trim().is_empty() {
             errors.push(field_error(
@@ -140,6 +136,9 @@ pub fn visible_errors(
     }
     shown
 }
+
+/// A fixed amount left empty.
+const EMPTY_AMOUNT: &str = "请输入金额，或选择「付款人填写」";
 
 /// All messages for one field, joined, or `None`.
 pub fn message_for(errors: &[FieldError], field: &str) -> Option<String> {
@@ -216,6 +215,15 @@ pub fn kind_copy(kind: Kind) -> KindCopy {
             note_placeholder: "如 每天 10 点前下单，当天送达",
         },
     }
+}
+
+/// An error message in the kind's words: the payee's name is 商家名称 on a price page, whose
+/// price has no 付款人填写 to choose.
+pub fn in_kind_words(kind: Kind, message: &str) -> String {
+    if kind == Kind::Product && message == EMPTY_AMOUNT {
+        return "请输入价格".to_owned();
+    }
+    message.replace("收款人名称", kind_copy(kind).payee_label)
 }
 
 /// The question before closing, saying what closing does to this kind.
@@ -523,6 +531,20 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(notes.len(), 3, "each kind has its own example");
+    }
+
+    #[test]
+    fn errors_speak_the_kind_too() {
+        assert_eq!(in_kind_words(Kind::Product, EMPTY_AMOUNT), "请输入价格");
+        assert_eq!(in_kind_words(Kind::Request, EMPTY_AMOUNT), EMPTY_AMOUNT);
+        assert_eq!(
+            in_kind_words(Kind::Product, "收款人名称不能为空"),
+            "商家名称不能为空"
+        );
+        assert_eq!(
+            in_kind_words(Kind::Split, "收款人名称不能为空"),
+            "发起人名称不能为空"
+        );
     }
 
     #[test]

@@ -94,6 +94,22 @@ async fn the_publish_form_speaks_each_kind_and_clears_an_error_once_its_field_is
     wait_text(&browser, "#publish", "发布价格页", 10).await;
     assert_eq!(text_of(&browser, "label[for=title]").await, "商品名称");
     assert_eq!(text_of(&browser, "label[for=payee_name]").await, "商家名称");
+    // Its errors speak its words too: a price, never 付款人填写 (a price page has none).
+    wait_text(
+        &browser,
+        ".field-error[data-field=payee_name]",
+        "商家名称",
+        10,
+    )
+    .await;
+    let price = wait_text(
+        &browser,
+        ".field-error[data-field=amount]",
+        "请输入价格",
+        10,
+    )
+    .await;
+    assert!(!price.contains("付款人填写"), "{price}");
     assert_eq!(keyboard(&browser, "#amount").await, "decimal");
     assert_eq!(keyboard(&browser, "#original_price").await, "decimal");
     let hint = text_of(&browser, "#shop_hint").await;
