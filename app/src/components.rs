@@ -2,7 +2,7 @@
 //! per field, each with its `.field-error[data-field=…]`.
 
 use leptos::prelude::*;
-use shoukuan_core::collection::FieldError;
+use shoukuan_core::collection::{FieldError, Kind};
 use shoukuan_core::text::{PayeeName, Title};
 
 use crate::form::{self, AmountMode, Draft};
@@ -110,11 +110,23 @@ impl FormState {
 
 /// The error line under a field, present only while there is something to say.
 #[component]
-pub fn ErrorText(form: FormState, field: &'static str) -> impl IntoView {
+pub fn ErrorText(
+    form: FormState,
+    field: &'static str,
+    /// The kind whose words the message should use (default: a payment request's).
+    #[prop(default = None)]
+    kind: Option<Signal<Kind>>,
+) -> impl IntoView {
     move || {
-        form.errors.with(|e| form::message_for(e, field)).map(
-            |message| view! { <p class="field-error" data-field=field role="alert">{message}</p> },
-        )
+        form.errors
+            .with(|e| form::message_for(e, field))
+            .map(|message| match kind {
+                Some(kind) => form::in_kind_words(kind.get(), &message),
+                None => message,
+            })
+            .map(
+                |message| view! { <p class="field-error" data-field=field role="alert">{message}</p> },
+            )
     }
 }
 
@@ -123,21 +135,22 @@ pub fn ErrorText(form: FormState, field: &'static str) -> impl IntoView {
 pub fn TextField(
     form: FormState,
     field: &'static str,
-    label: &'static str,
+    #[prop(into)] label: Signal<&'static str>,
     value: RwSignal<String>,
-    #[prop(optional)] placeholder: &'static str,
+    #[prop(into, optional)] placeholder: Signal<&'static str>,
     #[prop(optional)] max_chars: usize,
+    #[prop(default = None)] kind: Option<Signal<Kind>>,
 ) -> impl IntoView {
     let invalid = move || form.errors.with(|e| e.iter().any(|e| e.field == field));
     view! {
         <div class="field">
-            <label for=field>{label}</label>
+            <label for=field>{move || label.get()}</label>
             <input
                 id=field
                 name=field
                 type="text"
                 autocomplete="off"
-                placeholder=placeholder
+                placeholder=move || placeholder.get()
                 maxlength=(max_chars > 0).then(|| (max_chars * 2).to_string())
                 class:invalid=invalid
                 prop:value=move || value.get()
@@ -147,29 +160,31 @@ pub fn TextField(
                 }
                 on:blur=move |_| form.edited(field)
             />
-            <ErrorText form=form field=field />
+            <ErrorText form=form field=field kind=kind />
         </div>
     }
 }
 
-/// 收款人名称 and 标题.
+/// 收款人名称 and 标题, in the words of the kind being published or managed.
 #[component]
-pub fn NameAndTitle(form: FormState) -> impl IntoView {
+pub fn NameAndTitle(form: FormState, #[prop(into)] kind: Signal<Kind>) -> impl IntoView {
+    let copy = move || form::kind_copy(kind.get());
     view! {
         <TextField
             form=form
             field="payee_name"
-            label="收款人名称"
+            label=Signal::derive(move || copy().payee_label)
             value=form.payee_name
-            placeholder="付款人看到的名字，如 张三"
+            placeholder=Signal::derive(move || copy().payee_placeholder)
             max_chars=PayeeName::MAX_CHARS
+            kind=Some(kind)
         />
         <TextField
             form=form
             field="title"
-            label="收款标题"
+            label=Signal::derive(move || copy().title_label)
             value=form.title
-            placeholder="如 周五聚餐 AA"
+            placeholder=Signal::derive(move || copy().title_placeholder)
             max_chars=Title::MAX_CHARS
         />
     }
@@ -226,14 +241,15 @@ pub fn AmountField(form: FormState, #[prop(optional)] fixed_only: bool) -> impl 
                 />
             </div>
             <p class="hint" class:hidden=fixed>"付款人扫码后在微信里自己填写金额"</p>
-            <ErrorText form=form field="amount" />
+            <ErrorText form=form field="amount"
+                kind=fixed_only.then(|| Signal::derive(|| Kind::Product)) />
         </fieldset>
     }
 }
 
-/// 备注 with its live `n/30` counter.
+/// 备注 with its live `n/30` counter and an example for the kind.
 #[component]
-pub fn NoteField(form: FormState) -> impl IntoView {
+pub fn NoteField(form: FormState, #[prop(into)] kind: Signal<Kind>) -> impl IntoView {
     let note = form.note;
     view! {
         <div class="field">
@@ -243,7 +259,7 @@ pub fn NoteField(form: FormState) -> impl IntoView {
                 name="note"
                 type="text"
                 autocomplete="off"
-                placeholder="如 请备注姓名"
+                placeholder=move || form::kind_copy(kind.get()).note_placeholder
                 class:invalid=move || form.errors.with(|e| e.iter().any(|e| e.field == "note"))
                 prop:value=move || note.get()
                 on:input=move |ev| {

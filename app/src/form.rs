@@ -88,11 +88,7 @@ impl Draft {
             Err(errors) => errors,
         };
         if self.amount_mode == AmountMode::Fixed && self.amount.trim().is_empty() {
-            errors.push(field_error(
-                "amount",
-                "INVALID_AMOUNT",
-                "请输入金额，或选择「付款人填写」",
-            ));
+            errors.push(field_error("amount", "INVALID_AMOUNT", EMPTY_AMOUNT));
         }
         if invite_required && self.invite_code.trim().is_empty() {
             errors.push(field_error(
@@ -141,6 +137,9 @@ pub fn visible_errors(
     shown
 }
 
+/// A fixed amount left empty.
+const EMPTY_AMOUNT: &str = "请输入金额，或选择「付款人填写」";
+
 /// All messages for one field, joined, or `None`.
 pub fn message_for(errors: &[FieldError], field: &str) -> Option<String> {
     let messages: Vec<&str> = errors
@@ -178,6 +177,53 @@ pub fn kind_noun(kind: Kind) -> &'static str {
         Kind::Split => "接龙",
         Kind::Product => "价格页",
     }
+}
+
+/// The words of the shared fields (name, title, note), per kind: who the payer sees, what the
+/// page is called, and an example a first-time payee recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindCopy {
+    pub payee_label: &'static str,
+    pub payee_placeholder: &'static str,
+    pub title_label: &'static str,
+    pub title_placeholder: &'static str,
+    pub note_placeholder: &'static str,
+}
+
+/// [`KindCopy`] of a kind.
+pub fn kind_copy(kind: Kind) -> KindCopy {
+    match kind {
+        Kind::Request => KindCopy {
+            payee_label: "收款人名称",
+            payee_placeholder: "付款人看到的名字，如 张三",
+            title_label: "收款标题",
+            title_placeholder: "如 周五聚餐 AA、三班班费",
+            note_placeholder: "如 请备注姓名",
+        },
+        Kind::Split => KindCopy {
+            payee_label: "发起人名称",
+            payee_placeholder: "群里大家认识的名字，如 王老师",
+            title_label: "接龙标题",
+            title_placeholder: "如 周六羽毛球 AA、春游报名",
+            note_placeholder: "如 周六 9:00 体育馆门口集合",
+        },
+        Kind::Product => KindCopy {
+            payee_label: "商家名称",
+            payee_placeholder: "顾客看到的店名，如 小满酸奶",
+            title_label: "商品名称",
+            title_placeholder: "如 手工酸奶 6 杯装",
+            note_placeholder: "如 每天 10 点前下单，当天送达",
+        },
+    }
+}
+
+/// An error message in the kind's words: the payee's name is 商家名称 on a price page, whose
+/// price has no 付款人填写 to choose.
+pub fn in_kind_words(kind: Kind, message: &str) -> String {
+    if kind == Kind::Product && message == EMPTY_AMOUNT {
+        return "请输入价格".to_owned();
+    }
+    message.replace("收款人名称", kind_copy(kind).payee_label)
 }
 
 /// The question before closing, saying what closing does to this kind.
@@ -472,6 +518,33 @@ mod tests {
         assert!(is_just_published(&hash));
         assert!(!is_just_published("#t=s3cr3t"));
         assert!(!is_just_published("#t=published=1"));
+    }
+
+    #[test]
+    fn each_kind_labels_its_fields_in_its_own_words() {
+        assert_eq!(kind_copy(Kind::Request).title_label, "收款标题");
+        assert_eq!(kind_copy(Kind::Split).title_label, "接龙标题");
+        assert_eq!(kind_copy(Kind::Product).title_label, "商品名称");
+        assert_eq!(kind_copy(Kind::Product).payee_label, "商家名称");
+        let notes: std::collections::HashSet<_> = [Kind::Request, Kind::Split, Kind::Product]
+            .map(|k| kind_copy(k).note_placeholder)
+            .into_iter()
+            .collect();
+        assert_eq!(notes.len(), 3, "each kind has its own example");
+    }
+
+    #[test]
+    fn errors_speak_the_kind_too() {
+        assert_eq!(in_kind_words(Kind::Product, EMPTY_AMOUNT), "请输入价格");
+        assert_eq!(in_kind_words(Kind::Request, EMPTY_AMOUNT), EMPTY_AMOUNT);
+        assert_eq!(
+            in_kind_words(Kind::Product, "收款人名称不能为空"),
+            "商家名称不能为空"
+        );
+        assert_eq!(
+            in_kind_words(Kind::Split, "收款人名称不能为空"),
+            "发起人名称不能为空"
+        );
     }
 
     #[test]

@@ -85,6 +85,11 @@ pub fn merchant_card(view: &CollectionView, seller: Seller<'_>) -> String {
         ),
         Status::Closed => r#"<p class="closed">该收款已关闭</p>"#.to_owned(),
     };
+    // The 微信支付 mark only while the button can pay.
+    let brand = match view.status {
+        Status::Open => BRAND_MARK,
+        Status::Closed => "",
+    };
     let script = match view.status {
         Status::Open => format!("<script>{PAY_SCRIPT}</script>"),
         Status::Closed => String::new(),
@@ -104,7 +109,7 @@ pub fn merchant_card(view: &CollectionView, seller: Seller<'_>) -> String {
         amount = amount,
         note = note,
         pay = pay,
-        brand = BRAND_MARK,
+        brand = brand,
         script = script,
     )
 }
@@ -367,6 +372,10 @@ mod tests {
     fn a_payer_entered_amount_gets_a_field() {
         let html = merchant_card(&view(AmountRule::PayerEntered, Status::Open), Seller::Payee);
         assert!(html.contains(r#"id="sk-amount""#));
+        assert!(
+            html.contains(BRAND_MARK),
+            "a payable merchant page has the mark"
+        );
     }
 
     #[test]
@@ -377,6 +386,10 @@ mod tests {
         );
         assert!(html.contains("该收款已关闭"));
         assert!(!html.contains("<script") && !html.contains("sk-pay"));
+        assert!(
+            !html.contains(r#"aria-label="微信支付""#),
+            "no mark where nobody can pay"
+        );
     }
 
     #[test]

@@ -34,11 +34,14 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// The 微信支付 brand mark: WeChat Pay's green with its name.
+/// The 微信支付 mark, in WeChat Pay's own style: its green tick glyph (a swoosh, no box) beside
+/// the green 微信支付 wordmark. Shown only where a WeChat Pay payment actually happens — a
+/// merchant collection that can be paid now, and what WeChat Pay confirmed — never under a
+/// personal 收款码 (a transfer between people), on a closed page or before paying is possible.
 pub const BRAND_MARK: &str = concat!(
     r##"<div class="brand" aria-label="微信支付"><svg class="brand-icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">"##,
-    r##"<rect width="24" height="24" rx="5" fill="#07C160"/><path d="M6.2 12.6l3.3 3.1 8.3-7.9" fill="none" stroke="#fff" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round"/></svg>"##,
-    r##"<span>微信支付</span></div>"##
+    r##"<path fill="#07C160" d="M2.2 12.9c-.6-.6-.5-1.5.2-2 .6-.4 1.4-.4 2 .1l4.5 3.6L20.2 4.6c.7-.6 1.7-.5 2.2.2.5.6.4 1.5-.2 2L9.9 18.6c-.6.6-1.5.6-2.1.1z"/></svg>"##,
+    r##"<span class="brand-word">微信支付</span></div>"##
 );
 
 /// How to pay with a personal 收款码, step by step. Long-pressing a personal code opens
@@ -146,17 +149,12 @@ pub fn payer_card(view: &CollectionView) -> String {
         }
         (Status::Closed, _) => r#"<p class="closed">该收款已关闭</p>"#.to_owned(),
     };
-    // The 微信支付 mark only where a payment can happen: not on a closed card.
-    let brand = match view.status {
-        Status::Open => BRAND_MARK,
-        Status::Closed => "",
-    };
     format!(
         concat!(
             r#"<article class="card pay-card" data-collection-id="{id}">"#,
             r#"<header class="payee"><div class="avatar" aria-hidden="true">{first}</div>"#,
             r#"<div><div class="payee-name">{payee}</div><div class="payee-sub">向你发起收款</div></div></header>"#,
-            r#"<h1 class="title">{title}</h1><div class="{amount_class}">{amount}</div>{note}{pay}{brand}</article>"#
+            r#"<h1 class="title">{title}</h1><div class="{amount_class}">{amount}</div>{note}{pay}</article>"#
         ),
         id = escape(&view.id),
         first = escape(&first_char),
@@ -166,7 +164,6 @@ pub fn payer_card(view: &CollectionView) -> String {
         amount = escape(&amount_text(view.amount)),
         note = note,
         pay = pay,
-        brand = brand,
     )
 }
 
@@ -256,11 +253,12 @@ mod tests {
     }
 
     #[test]
-    fn card_shows_amount_hint_brand_and_a_png_img() {
+    fn card_shows_amount_hint_and_a_png_img_but_no_pay_mark() {
         let html = payer_card(&view());
         assert!(html.contains("¥12.34"));
         assert!(html.contains("长按识别二维码"));
-        assert!(html.contains("微信支付"));
+        // A personal 收款码 is a transfer between people, not a WeChat Pay payment.
+        assert!(!html.contains("微信支付"), "{html}");
         assert!(html.contains(r#"<img class="qr-img" src="data:image/png;base64,"#));
         assert!(html.contains(r#"width="260""#));
     }
@@ -292,6 +290,13 @@ mod tests {
     }
 
     #[test]
+    fn the_pay_mark_is_a_green_tick_and_wordmark_not_a_checkbox() {
+        assert!(!BRAND_MARK.contains("<rect") && !BRAND_MARK.contains("stroke"));
+        assert!(BRAND_MARK.contains(r##"fill="#07C160""##));
+        assert!(BRAND_MARK.contains(r#"<span class="brand-word">微信支付</span>"#));
+    }
+
+    #[test]
     fn closed_collections_show_no_qr() {
         let html = payer_card(&CollectionView {
             status: Status::Closed,
@@ -299,10 +304,7 @@ mod tests {
         });
         assert!(!html.contains("<img"));
         assert!(html.contains("该收款已关闭"));
-        assert!(
-            !html.contains("微信支付"),
-            "no pay mark where nobody can pay"
-        );
+        assert!(!html.contains("微信支付"));
     }
 
     #[test]

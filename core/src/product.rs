@@ -8,7 +8,7 @@ use crate::collection::{AmountRule, CollectionView, FieldError, Status};
 use crate::deadline::{Countdown, Deadline};
 use crate::lint;
 use crate::money::Fen;
-use crate::page::{escape, personal_pay_steps, BRAND_MARK, COPY_SCRIPT, QR_CSS_PX};
+use crate::page::{escape, personal_pay_steps, COPY_SCRIPT, QR_CSS_PX};
 use crate::qr;
 use crate::urlenc::encode_component;
 
@@ -606,12 +606,7 @@ pub fn product_card(view: &ProductView) -> String {
         }
         (Offer::Closed, _) => r#"<p id="offer_ended" class="closed">该商品已下架</p>"#.to_owned(),
     };
-    // The 微信支付 mark only where a payment can happen now.
-    let brand = if view.offer == Offer::Active {
-        BRAND_MARK
-    } else {
-        ""
-    };
+    // No 微信支付 mark: paying a personal 收款码 is a transfer, not a WeChat Pay payment.
     // Price first: the gallery moves below the pay action (the same markup otherwise).
     let (gallery, gallery_after) = match view.blocks {
         BlockOrder::ImagesFirst => (gallery, String::new()),
@@ -622,7 +617,7 @@ pub fn product_card(view: &ProductView) -> String {
             r#"<article class="card product-card" data-collection-id="{id}">{gallery}"#,
             r#"<h1 class="title">{title}</h1>{price}{countdown}{pay}{gallery_after}{note}{description}{tags}{location}"#,
             r#"<p class="payee-line">商家：{payee}</p>"#,
-            r#"<a id="make_poster" class="button secondary" href="/poster/{id}">生成分享海报</a>{brand}</article>"#
+            r#"<a id="make_poster" class="button secondary" href="/poster/{id}">生成分享海报</a></article>"#
         ),
         id = escape(&c.id),
         gallery = gallery,
@@ -640,7 +635,6 @@ pub fn product_card(view: &ProductView) -> String {
         location = location,
         pay = pay,
         payee = escape(&c.payee_name),
-        brand = brand,
     )
 }
 

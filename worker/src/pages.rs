@@ -71,7 +71,7 @@ pub async fn payer_page(id: &str, req: &Request, env: &Env) -> Result<worker::Re
 /// `GET /o/:id` (`?part=live`: only the card, for its script): the order page, complete as
 /// HTML from `core::page::order`, no app.
 pub async fn order_page(id: &str, req: &Request, env: &Env) -> Result<worker::Response, ApiError> {
-    use shoukuan_core::page::order::{order_body, order_card, ORDER_NOT_FOUND};
+    use shoukuan_core::page::order::{order_body, order_card, order_not_found};
     let order = crate::pay::order_view(env, id).await?;
     if wants_live_part(req) {
         let order = order.ok_or(ApiError::Missing("订单"))?;
@@ -92,12 +92,25 @@ pub async fn order_page(id: &str, req: &Request, env: &Env) -> Result<worker::Re
         }
         None => {
             let body = format!(
-                r#"<div id="app">{ORDER_NOT_FOUND}</div><script>{}</script>"#,
+                r#"<div id="app">{}</div><script>{}</script>"#,
+                order_not_found(came_from_collection(req).as_deref()),
                 page::READY_SCRIPT
             );
             http::html(404, fill(&shell, "<title>找不到这个订单</title>", &body))
         }
     }
+}
+
+/// The collection whose page sent the payer here (`Referer: <this origin>/c/:id…`), if any.
+fn came_from_collection(req: &Request) -> Option<String> {
+    let referer = req.headers().get("referer").ok().flatten()?;
+    let referer = worker::Url::parse(&referer).ok()?;
+    let here = req.url().ok()?;
+    if referer.origin() != here.origin() {
+        return None;
+    }
+    let id = referer.path().strip_prefix("/c/")?.split('/').next()?;
+    shoukuan_core::collection::is_valid_id(id).then(|| id.to_owned())
 }
 
 /// Whether the page's script asks for the live parts only (`?part=live`).

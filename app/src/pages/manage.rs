@@ -382,13 +382,13 @@ fn Editor(view: CollectionView, extra: Extra, token: String) -> impl IntoView {
                 }
             >
                 <form on:submit=save novalidate=true>
-                    <NameAndTitle form=form />
+                    <NameAndTitle form=form kind=Signal::derive(move || kind) />
                     {match kind {
                         Kind::Request => view! { <AmountField form=form /> }.into_any(),
                         Kind::Product => view! { <AmountField form=form fixed_only=true /> }.into_any(),
                         Kind::Split => ().into_any(),
                     }}
-                    <NoteField form=form />
+                    <NoteField form=form kind=Signal::derive(move || kind) />
                     {details.map(|draft| view! {
                         <ProductFields draft=draft invite_code=upload_credential />
                     })}

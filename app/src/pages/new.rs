@@ -23,6 +23,9 @@ enum Upload {
     Refused(String),
 }
 
+/// What the button's line says while a field is red.
+const FIX_RED: &str = "请先修改标红的内容";
+
 /// The publish page.
 #[component]
 pub fn New() -> impl IntoView {
@@ -55,6 +58,19 @@ fn PublishForm(
             form.amount_mode.set(crate::form::AmountMode::Fixed);
         }
     });
+    // 「请先修改标红的内容」 goes once nothing is red any more (a server's message stays).
+    Effect::new(move |_| {
+        let red = form.errors.with(|e| !e.is_empty())
+            || split.errors.with(|e| !e.is_empty())
+            || product.errors.with(|e| !e.is_empty());
+        if !red
+            && form
+                .form_error
+                .with_untracked(|m| m.as_deref() == Some(FIX_RED))
+        {
+            form.form_error.set(None);
+        }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -63,7 +79,7 @@ fn PublishForm(
         form.submitted.set(true);
         match publish_kinds::body(kind.get_untracked(), &form, &split, &product).ok_or(()) {
             Err(_) => {
-                form.form_error.set(Some("请先修改标红的内容".to_owned()));
+                form.form_error.set(Some(FIX_RED.to_owned()));
                 scroll_to_first_error();
             }
             Ok(body) => {
@@ -102,7 +118,7 @@ fn PublishForm(
             <form class="card form" on:submit=submit novalidate=true>
                 <h1 class="title">"发起收款"</h1>
                 <KindPicker kind=kind />
-                <NameAndTitle form=form />
+                <NameAndTitle form=form kind=kind />
                 <PayCodeUpload form=form />
                 <Show when=move || kind.get() == Kind::Request>
                     <AmountField form=form />
@@ -111,7 +127,7 @@ fn PublishForm(
                 <Show when=move || kind.get() == Kind::Product>
                     <AmountField form=form fixed_only=true />
                 </Show>
-                <NoteField form=form />
+                <NoteField form=form kind=kind />
                 <Show when=move || kind.get() == Kind::Split>
                     <SplitFields draft=split />
                 </Show>

@@ -474,25 +474,67 @@ mod payee {
                 let code = invite_code.get_untracked();
                 spawn_local(async move {
                     match upload(file, code).await {
-                        Ok(image) => draft.images.update(|v| v.push(image)),
+                        Ok(image) => {
+                            draft.images.update(|v| v.push(image));
+                            draft
+                                .errors
+                                .update(|e| e.retain(|x| x.field != "product.images"));
+                        }
                         Err(message) => draft.upload_error.set(Some(message)),
                     }
                     draft.uploading.update(|n| *n = n.saturating_sub(1));
                 });
             }
         };
+        // A changed field's old verdict goes at once; the shop fields are judged together
+        // (any one filled makes name and address required), so editing one clears all three.
+        let clear = move |field: &'static str| {
+            let shop = [
+                "product.shop_name",
+                "product.shop_address",
+                "product.map_url",
+            ];
+            let fields: &[&str] = if shop.contains(&field) {
+                &shop
+            } else {
+                &[field]
+            };
+            if draft
+                .errors
+                .with_untracked(|e| e.iter().any(|x| fields.contains(&x.field.as_str())))
+            {
+                draft
+                    .errors
+                    .update(|e| e.retain(|x| !fields.contains(&x.field.as_str())));
+            }
+        };
+        let fixed = |label: &'static str| Signal::derive(move || label);
+        // Name and address turn required, in their labels too, once any shop field is filled.
+        let shop_label = move |optional: &'static str, required: &'static str| {
+            Signal::derive(move || {
+                let any = [draft.shop_name, draft.shop_address, draft.map_url]
+                    .iter()
+                    .any(|f| f.with(|v| !v.trim().is_empty()));
+                if any {
+                    required
+                } else {
+                    optional
+                }
+            })
+        };
         let text_field = move |id: &'static str,
-                               label: &'static str,
+                               label: Signal<&'static str>,
                                placeholder: &'static str,
                                value: RwSignal<String>,
                                field: &'static str| {
             view! {
                 <div class="field">
-                    <label for=id>{label}</label>
+                    <label for=id>{move || label.get()}</label>
                     // Prices get the phone's decimal keyboard.
                     <input id=id type="text" autocomplete="off" placeholder=placeholder
                         inputmode=if id == "original_price" { "decimal" } else { "text" }
-                        prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+                        prop:value=move || value.get()
+                        on:input=move |ev| { value.set(event_target_value(&ev)); clear(field); } />
                     {move || draft.errors.with(|e| err_for(e, field)).map(|m| view! { <p class="field-error" data-field=field>{m}</p> })}
                 </div>
             }
@@ -518,24 +560,26 @@ mod payee {
                 {move || draft.errors.with(|e| err_for(e, "product.images")).map(|m| view! { <p class="field-error" data-field="product.images">{m}</p> })}
                 <p class="hint">"图片会在手机上压缩到 1080 像素后上传。"</p>
             </div>
-            {text_field("original_price", "原价（选填）", "如 39", draft.original_price, "product.original_price")}
+            {text_field("original_price", fixed("原价（选填）"), "如 39", draft.original_price, "product.original_price")}
             <div class="field">
                 <label for="product_deadline">"优惠截止（北京时间，选填）"</label>
                 <input id="product_deadline" type="datetime-local"
-                    prop:value=move || draft.deadline.get() on:input=move |ev| draft.deadline.set(event_target_value(&ev)) />
-                {move || draft.errors.with(|e| err_for(e, "product.deadline")).map(|m| view! { <p class="field-error">{m}</p> })}
+                    prop:value=move || draft.deadline.get()
+                    on:input=move |ev| { draft.deadline.set(event_target_value(&ev)); clear("product.deadline"); } />
+                {move || draft.errors.with(|e| err_for(e, "product.deadline")).map(|m| view! { <p class="field-error" data-field="product.deadline">{m}</p> })}
             </div>
             <div class="field">
                 <label for="product_description">"商品描述（选填）"</label>
                 <textarea id="product_description" rows="3" placeholder="最多 200 字"
-                    prop:value=move || draft.description.get() on:input=move |ev| draft.description.set(event_target_value(&ev))></textarea>
+                    prop:value=move || draft.description.get()
+                    on:input=move |ev| { draft.description.set(event_target_value(&ev)); clear("product.description"); }></textarea>
                 {move || draft.errors.with(|e| err_for(e, "product.description")).map(|m| view! { <p class="field-error" data-field="product.description">{m}</p> })}
             </div>
-            <p class="hint">"店铺信息选填；填了其中任何一项（名称、地址或地图链接），店铺名称和地址就都要填。"</p>
-            {text_field("shop_name", "店铺名称", "如 小满酸奶", draft.shop_name, "product.shop_name")}
-            {text_field("shop_address", "店铺地址", "如 上海市黄浦区南京东路 1 号", draft.shop_address, "product.shop_address")}
-            {text_field("map_url", "地图链接（选填）", "从高德/腾讯/百度地图分享的链接；不填则按地址搜索", draft.map_url, "product.map_url")}
-            {text_field("product_tags", "话题（选填）", "如 #酸奶 #下午茶", draft.tags, "product.tags")}
+            <p id="shop_hint" class="hint">"店铺信息选填；填了其中任何一项（名称、地址或地图链接），店铺名称和地址就都要填。"</p>
+            {text_field("shop_name", shop_label("店铺名称（选填）", "店铺名称（必填）"), "如 小满酸奶", draft.shop_name, "product.shop_name")}
+            {text_field("shop_address", shop_label("店铺地址（选填）", "店铺地址（必填）"), "如 上海市黄浦区南京东路 1 号", draft.shop_address, "product.shop_address")}
+            {text_field("map_url", fixed("地图链接（选填）"), "从高德/腾讯/百度地图分享的链接；不填则按地址搜索", draft.map_url, "product.map_url")}
+            {text_field("product_tags", fixed("话题（选填）"), "如 #酸奶 #下午茶", draft.tags, "product.tags")}
         }
     }
 

@@ -373,10 +373,17 @@ mod payee {
                 </div>
             }
         };
+        // A changed field's old verdict goes at once (`prefix`: the field and its parts).
+        let clear = move |prefix: &str| {
+            draft
+                .errors
+                .update(|e| e.retain(|x| !x.field.starts_with(prefix)))
+        };
         let radio = move |value: &'static str, label: &'static str| {
             view! {
                 <input type="radio" name="split_mode" id=format!("split_mode_{value}")
-                    prop:checked=move || draft.mode.get() == value on:change=move |_| draft.mode.set(value) />
+                    prop:checked=move || draft.mode.get() == value
+                    on:change=move |_| { draft.mode.set(value); clear("split.mode"); } />
                 <label for=format!("split_mode_{value}")>{label}</label>
             }
         };
@@ -397,8 +404,10 @@ mod payee {
                     view! {
                         <div class="item-row">
                             <input type="text" class="item-name" id=format!("item_name_{i}") placeholder="项目，如 门票" prop:value=name
+                                on:input=move |_| { clear(&format!("split.items.{i}.name")); clear_exact(draft, "split.items"); }
                                 on:change=move |ev| { let v = event_target_value(&ev); set(&|l| l.0 = v.clone()) } />
-                            <input type="text" class="item-price" id=format!("item_price_{i}") inputmode="decimal" placeholder="单价" prop:value=price
+                            <input type="text" class="item-price" id=format!("item_price_{i}") inputmode="decimal" placeholder="单价，如 35" prop:value=price
+                                on:input=move |_| { clear(&format!("split.items.{i}.price")); clear_exact(draft, "split.items"); }
                                 on:change=move |ev| { let v = event_target_value(&ev); set(&|l| l.1 = v.clone()) } />
                             <label class="item-qty"><input type="checkbox" prop:checked=quantity
                                 on:change=move |ev| { let v = event_target_checked(&ev); set(&|l| l.2 = v) } />"可选数量"</label>
@@ -437,7 +446,8 @@ mod payee {
             <div class="field">
                 <label for="split_deadline">"截止时间（北京时间，选填）"</label>
                 <input id="split_deadline" type="datetime-local"
-                    prop:value=move || draft.deadline.get() on:input=move |ev| draft.deadline.set(event_target_value(&ev)) />
+                    prop:value=move || draft.deadline.get()
+                    on:input=move |ev| { draft.deadline.set(event_target_value(&ev)); clear("split.deadline"); } />
                 {err("split.deadline")}
             </div>
         }
@@ -445,10 +455,21 @@ mod payee {
 
     fn err_line(draft: SplitDraft, field: String) -> impl IntoView {
         move || {
+            let field = field.clone();
             draft
                 .errors
                 .with(|e| field_message(e, &field))
-                .map(|m| view! { <p class="field-error">{m}</p> })
+                .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
+        }
+    }
+
+    /// Drops the errors of exactly `field` (not of its parts).
+    fn clear_exact(draft: SplitDraft, field: &str) {
+        if draft
+            .errors
+            .with_untracked(|e| e.iter().any(|x| x.field == field))
+        {
+            draft.errors.update(|e| e.retain(|x| x.field != field));
         }
     }
 

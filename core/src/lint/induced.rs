@@ -54,7 +54,7 @@ const ACTS: &[&str] = &[
     "点赞",
 ];
 
-/// `转给`/`转到`/`邀请`/`拉` count as acts when one of these follows within two characters.
+/// `转给`/`转到`/`发给`/`邀请`/`拉` count as acts when one of these follows within two characters.
 const PEOPLE: &str = "好友朋群家同学亲人位名个";
 
 /// Phrases that look like rewards but are not (delivery, return, claiming one's own row).
@@ -150,6 +150,8 @@ const REWARDS: &[&str] = &[
     "佣金",
     "提成",
     "解锁",
+    "换购",
+    "兑换",
     "获得",
     "可得",
     "即得",
@@ -227,7 +229,7 @@ fn act_at(t: &Chars, i: usize) -> Option<usize> {
     if let Some(len) = t.starts_with_any(i, ACTS) {
         return Some(len);
     }
-    for verb in ["转给", "转到", "邀请", "拉"] {
+    for verb in ["转给", "转到", "发给", "邀请", "拉"] {
         if t.starts_with_at(i, verb) {
             let len = verb.chars().count();
             let person = (i + len..(i + len + 3).min(t.len()))

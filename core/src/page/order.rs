@@ -75,6 +75,14 @@ pub fn order_card(order: &OrderView) -> String {
             )
         }
     };
+    // A way back to what was paid for (a closed order has 重新付款 instead).
+    let back = match order.state {
+        OrderState::Closed => String::new(),
+        _ => format!(
+            r#"<a id="order-back" class="link" href="/c/{}">返回付款页</a>"#,
+            escape(&order.collection_id)
+        ),
+    };
     let first: String = order.payee_name.chars().take(1).collect();
     format!(
         concat!(
@@ -82,7 +90,7 @@ pub fn order_card(order: &OrderView) -> String {
             r#"<header class="payee"><div class="avatar" aria-hidden="true">{first}</div>"#,
             r#"<div><div class="payee-name">{payee}</div><div class="payee-sub">{title}</div></div></header>"#,
             r#"<div class="amount">{amount}</div>"#,
-            r#"<p id="order-state" class="order-state" data-state="{state}" aria-live="polite">{status}</p>{detail}</article>"#
+            r#"<p id="order-state" class="order-state" data-state="{state}" aria-live="polite">{status}</p>{detail}{back}</article>"#
         ),
         id = escape(&order.id),
         settled = order.is_settled(),
@@ -93,6 +101,7 @@ pub fn order_card(order: &OrderView) -> String {
         state = order.state.as_str(),
         status = status,
         detail = detail,
+        back = back,
     )
 }
 
@@ -104,11 +113,25 @@ pub fn order_body(order: &OrderView) -> String {
     )
 }
 
-/// The card of an unknown order.
-pub const ORDER_NOT_FOUND: &str = concat!(
-    r#"<main class="page"><article class="card empty-card"><h1 class="title">找不到这个订单</h1>"#,
-    r#"<p class="hint">链接可能不完整，请回到收款页面重新付款。</p></article></main>"#
-);
+/// The page of an unknown order: never a dead end. Back to the collection when it is known (the
+/// worker reads it from the page the payer came from), else home.
+pub fn order_not_found(collection_id: Option<&str>) -> String {
+    let way_on = match collection_id.filter(|id| crate::collection::is_valid_id(id)) {
+        Some(id) => format!(
+            r#"<a id="order-way-on" class="button" href="/c/{}">返回付款页</a>"#,
+            escape(id)
+        ),
+        None => r#"<a id="order-way-on" class="button" href="/">返回首页</a>"#.to_owned(),
+    };
+    format!(
+        concat!(
+            r#"<main class="page"><article class="card empty-card"><h1 class="title">找不到这个订单</h1>"#,
+            r#"<p class="hint">订单链接可能不完整（复制时少了字符）。如果已经付款，请回到付款页查看，或联系收款人。</p>"#,
+            "{way_on}</article></main>"
+        ),
+        way_on = way_on
+    )
+}
 
 /// Polls the order (as `order::poll_delay_ms`: 1 s doubling to 15 s, ×0.8–1.2 jitter, at most
 /// 120 polls) and swaps in the worker's card when its state changes; never reloads the page.
@@ -165,7 +188,25 @@ mod tests {
         assert!(paid.contains(r#"data-settled="true""#) && !paid.contains("order-qr"));
         let closed = order_card(&order(OrderState::Closed, PayMethod::Jsapi));
         assert!(closed.contains(r#"href="/c/aB3dE6gH9k">重新付款"#));
+        assert!(paid.contains(r#"id="order-back" class="link" href="/c/aB3dE6gH9k""#));
         let body = order_body(&order(OrderState::Pending, PayMethod::Jsapi));
         assert!(body.contains("dataset.ready='1'") && !body.contains("<script src"));
+    }
+
+    #[test]
+    fn an_unknown_order_leads_on() {
+        let known = order_not_found(Some("aB3dE6gH9k"));
+        assert!(
+            known.contains(r#"href="/c/aB3dE6gH9k">返回付款页"#),
+            "{known}"
+        );
+        let unknown = order_not_found(None);
+        assert!(unknown.contains(r#"href="/">返回首页"#), "{unknown}");
+        let bad = order_not_found(Some("../x\"<"));
+        assert!(
+            bad.contains(r#"href="/">"#) && !bad.contains("<\""),
+            "{bad}"
+        );
+        assert!(!known.contains("删除"), "nothing is ever deleted");
     }
 }

@@ -296,7 +296,9 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
         String::new()
     };
     let open = v.collection.status == Status::Open;
-    // Personal mode: the payee's 收款码 and 我已付款 until the payer has said they paid.
+    // Personal mode: the payee's 收款码 and 我已付款 until the payer has said they paid (a
+    // transfer between people: no 微信支付 mark). Merchant mode: the pay button, with the mark,
+    // only while this entry can be paid.
     let pay = match (me.status, personal) {
         (ParticipantStatus::Joined, true) if open => {
             let qr = qr::png_data_url(&v.collection.pay_code, QR_CSS_PX * 2)
@@ -312,12 +314,11 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
                 concat!(
                     "{qr}{steps}",
                     r#"<p class="hint">这是收款人的个人收款码，没有到账通知：付款后请点「我已付款」，收款人确认后才算完成。</p>"#,
-                    r#"<form method="post" action="/c/{id}/claim" data-sk><button id="claim" class="button" type="submit">我已付款</button></form>{brand}"#
+                    r#"<form method="post" action="/c/{id}/claim" data-sk><button id="claim" class="button" type="submit">我已付款</button></form>"#
                 ),
                 qr = qr,
                 steps = personal_pay_steps(Some(due), &format!("{}号 {}", me.seq, me.name)),
                 id = id,
-                brand = BRAND_MARK,
             )
         }
         (ParticipantStatus::Joined | ParticipantStatus::Claimed, false) if open => format!(
@@ -349,7 +350,7 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
         let withdraw = if me.status == ParticipantStatus::Joined {
             format!(
                 concat!(
-                    r#"<form method="post" action="/c/{id}/withdraw" data-sk data-confirm="确定退出这次接龙吗？">"#,
+                    r#"<form class="withdraw-form" method="post" action="/c/{id}/withdraw" data-sk data-confirm="确定退出这次接龙吗？">"#,
                     r#"<button id="withdraw" class="button small danger" type="submit">退出接龙</button></form>"#
                 ),
                 id = id
@@ -359,9 +360,9 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
         };
         format!(
             concat!(
-                r#"<details class="edit-entry"{open}><summary id="edit" class="button small">修改</summary>"#,
+                r#"<div class="entry-actions"><details class="edit-entry"{open}><summary id="edit" class="button small secondary">修改</summary>"#,
                 r#"<form class="form" method="post" action="/c/{id}/edit" data-sk novalidate>{fields}"#,
-                r#"<button id="save_entry" class="button" type="submit">保存</button>{general}</form></details>{withdraw}"#
+                r#"<button id="save_entry" class="button" type="submit">保存</button>{general}</form></details>{withdraw}</div>"#
             ),
             open = if page.attempt.is_some() { " open" } else { "" },
             id = id,
@@ -751,6 +752,11 @@ mod tests {
             html.contains(r#"id="my_entry""#) && html.contains("应付 <strong id=\"my_due\">¥30.00")
         );
         assert!(html.contains(r#"<img class="qr-img""#) && html.contains(r#"id="claim""#));
+        assert!(
+            !html.contains(r#"aria-label="微信支付""#),
+            "a personal code is no WeChat Pay payment"
+        );
+        assert!(html.contains(r#"<div class="entry-actions"><details class="edit-entry">"#));
         assert!(html.contains("李*（我）"));
         assert!(html.contains(r#"action="/c/aB3dE6gH9k/withdraw""#));
         me.status = ParticipantStatus::Claimed;
@@ -772,6 +778,13 @@ mod tests {
         assert!(html.contains(r#"id="sk-pay" class="button" type="button" data-participant="pA3dE6gH9k">去支付 ¥30.00"#));
         assert!(html.contains("getBrandWCPayRequest"));
         assert!(!html.contains("<img"));
+        assert!(html.contains(BRAND_MARK), "payable here through WeChat Pay");
+        let mut paid = me.clone();
+        paid.status = ParticipantStatus::Paid;
+        let html = page(&v, Some(&paid));
+        assert!(!html.contains(BRAND_MARK), "nothing left to pay");
+        let html = page(&v, None);
+        assert!(!html.contains(BRAND_MARK), "not payable before signing up");
     }
 
     #[test]

@@ -305,7 +305,6 @@ async fn the_payer_page_is_server_rendered_and_unknown_ids_get_a_friendly_404() 
         "¥12.34",
         "长按识别二维码",
         "收款码不会自动填入金额",
-        "微信支付",
         "张三",
         "请备注姓名",
         "data:image/png;base64,",
@@ -313,6 +312,8 @@ async fn the_payer_page_is_server_rendered_and_unknown_ids_get_a_friendly_404() 
     ] {
         assert!(html.contains(expected), "missing {expected}");
     }
+    // A personal 收款码 is a transfer between people: no 微信支付 mark (issue 17).
+    assert!(!html.contains(r#"aria-label="微信支付""#));
     for unknown in [
         "/c/doesNotExist42",
         "/c/..%2F..%2Fetc",

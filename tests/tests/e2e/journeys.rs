@@ -15,7 +15,7 @@ use crate::split::{publish_split, wait_text, worker, Published};
 use crate::unique_pay_code;
 
 /// Saves a screenshot next to the other e2e pictures (looked at by people, asserted by nobody).
-async fn shot(browser: &Browser, name: &str) {
+pub(crate) async fn shot(browser: &Browser, name: &str) {
     if let Ok(png) = browser.full_screenshot().await {
         let _ = std::fs::write(
             std::env::temp_dir().join(format!("shoukuan-e2e-{name}.png")),
@@ -24,7 +24,7 @@ async fn shot(browser: &Browser, name: &str) {
     }
 }
 
-async fn type_into(browser: &Browser, css: &str, text: &str) {
+pub(crate) async fn type_into(browser: &Browser, css: &str, text: &str) {
     browser
         .wait_for(css)
         .await
@@ -34,7 +34,7 @@ async fn type_into(browser: &Browser, css: &str, text: &str) {
         .unwrap();
 }
 
-async fn click(browser: &Browser, css: &str) {
+pub(crate) async fn click(browser: &Browser, css: &str) {
     browser.wait_for(css).await.unwrap().click().await.unwrap();
 }
 

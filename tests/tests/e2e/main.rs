@@ -13,6 +13,7 @@ mod growth_expiry;
 mod growth_points;
 mod growth_tags;
 mod journeys;
+mod journeys2;
 mod notices;
 mod oa;
 mod payments;
