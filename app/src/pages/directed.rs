@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
 use shoukuan_core::collection::FieldError;
+use shoukuan_core::collection::Kind;
 use shoukuan_core::directed::{NewDebtor, NewDirected, MAX_DEBTORS};
 use shoukuan_core::money::Fen;
 
@@ -141,9 +142,9 @@ pub fn Directed() -> impl IntoView {
                     <form class="card form" id="directed_form" on:submit=submit novalidate=true>
                         <h1 class="title">"定向催收"</h1>
                         <p class="hint">"向指定的人收款：每人一个专属链接，只有 TA 自己能看到自己的名字和金额，别人看到的都是「第1位」这样的编号。"</p>
-                        <NameAndTitle form=form />
+                        <NameAndTitle form=form kind=Kind::Request />
                         <PayCodeUpload form=form />
-                        <NoteField form=form />
+                        <NoteField form=form kind=Kind::Request />
                         <Debtors rows=rows errors=row_errors />
                         <Show when=move || form.invite_required.get()>
                             <div class="field">
