@@ -56,6 +56,8 @@ pub enum Route {
     Webhook(crate::webhooks::WebhookRoute),
     /// Bills and reconciliation ([`crate::books::BooksRoute`]).
     Books(crate::books::BooksRoute),
+    /// Personal data at rest: conversion and key rotation (operator).
+    Data(crate::personal_data::rotate::DataRoute),
 }
 
 impl Route {
@@ -94,6 +96,9 @@ impl Route {
         }
         if let Some(books) = crate::books::BooksRoute::parse(method, &segments) {
             return Some(Route::Books(books));
+        }
+        if let Some(data) = crate::personal_data::rotate::DataRoute::parse(method, &segments) {
+            return Some(Route::Data(data));
         }
         let route = match (method, segments.as_slice()) {
             (Method::Get | Method::Head, ["health"]) => Route::Health,

@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, real workerd + D1 + Chromium.
 
 mod api;
+mod atrest;
 mod backlog;
 mod books;
 mod contract;

@@ -11,7 +11,7 @@ use crate::payments::{Pay, OPERATOR};
 use crate::wechat_session;
 
 /// Sends `content` as `openid` in safe mode; the decrypted passive reply.
-async fn ask(p: &Pay, openid: &str, content: &str) -> String {
+pub(crate) async fn ask(p: &Pay, openid: &str, content: &str) -> String {
     let pushed = p
         .sim
         .post(

@@ -166,7 +166,7 @@ pub async fn scheduled(env: &Env, now: i64) {
 
 #[derive(Deserialize)]
 struct Payer {
-    payer_openid: Option<String>,
+    payer_sealed: Option<String>,
 }
 
 /// An order just became paid: its payer earns points under the payee's programme, once.
@@ -185,12 +185,21 @@ async fn try_credit(env: &Env, order: &OrderRow) -> Result<(), ApiError> {
         return Ok(());
     }
     let db = env.d1("DB")?;
-    let payer = db
-        .prepare("SELECT payer_openid FROM orders WHERE id = ?1")
+    // The payer's openid is sealed to the order (issue 14, openids at rest).
+    let sealed = db
+        .prepare("SELECT payer_sealed FROM orders WHERE id = ?1")
         .bind(&[order.id.as_str().into()])?
         .first::<Payer>(None)
         .await?
-        .and_then(|p| p.payer_openid);
+        .and_then(|p| p.payer_sealed);
+    let payer = match sealed {
+        Some(sealed) => Some(crate::personal_data::open_payer(
+            &crate::personal_data::key(env)?,
+            &order.id,
+            &sealed,
+        )?),
+        None => None,
+    };
     let Some(member) = payer.as_deref().and_then(|o| member_of(env, o)) else {
         return Ok(());
     };

@@ -37,14 +37,14 @@ struct OrderFacts {
     collection_id: String,
     title: String,
     owner_openid: Option<String>,
-    payer_openid: Option<String>,
+    payer_hash: Option<String>,
     name_masked: Option<String>,
 }
 
 async fn order_facts(env: &Env, order_id: &str) -> Result<Option<OrderFacts>, ApiError> {
     Ok(db(env)?
         .prepare(
-            "SELECT o.collection_id, c.title, c.owner_openid, o.payer_openid, p.name_masked FROM orders o \
+            "SELECT o.collection_id, c.title, c.owner_openid, o.payer_hash, p.name_masked FROM orders o \
              JOIN collections c ON c.id = o.collection_id \
              LEFT JOIN participants p ON p.id = o.participant_id WHERE o.id = ?1",
         )
@@ -109,7 +109,7 @@ async fn paid(env: &Env, order: &OrderRow) -> Result<(), ApiError> {
         kind: NoticeKind::Paid,
         title: facts.title,
         amount: Fen::new(order.amount_fen),
-        who: payer_label(facts.name_masked.as_deref(), facts.payer_openid.as_deref()),
+        who: payer_label(facts.name_masked.as_deref(), facts.payer_hash.as_deref()),
         at: order.paid_at.unwrap_or_else(now_secs),
     };
     super::selfservice::follow_up(env, &order.id, &notice.title, notice.amount, notice.at).await;
@@ -145,7 +145,7 @@ async fn refunded(env: &Env, refund: &RefundRow) -> Result<(), ApiError> {
         kind: NoticeKind::Refund,
         title: facts.title,
         amount: Fen::new(refund.amount_fen),
-        who: payer_label(facts.name_masked.as_deref(), facts.payer_openid.as_deref()),
+        who: payer_label(facts.name_masked.as_deref(), facts.payer_hash.as_deref()),
         at: now_secs(),
     };
     let key = format!("refund:{}", refund.out_refund_no);
