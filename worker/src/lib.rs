@@ -42,7 +42,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // A WeChat Pay callback only records the payee's notice: it is sent once the answer is out.
     let callback = matches!(
         route,
-        Some(Route::Pay(PayRoute::NotifyTransaction | PayRoute::NotifyRefund))
+        Some(Route::Pay(
+            PayRoute::NotifyTransaction | PayRoute::NotifyRefund
+        ))
     );
     let outcome = match route {
         Some(route) => handle(route, req, &env).await,

@@ -355,12 +355,7 @@ async fn send_pending(env: &Env, now: i64, sweep: Sweep) -> Result<(), ApiError>
              AND (?4 = 0 OR (attempts = 0 AND not_before IS NULL)) \
              ORDER BY created_at LIMIT 20",
         )
-        .bind(&[
-            num(MAX_ATTEMPTS),
-            num(now - 60),
-            num(now),
-            num(fresh_only),
-        ])?
+        .bind(&[num(MAX_ATTEMPTS), num(now - 60), num(now), num(fresh_only)])?
         .all()
         .await?
         .results::<Due>()?;
