@@ -33,12 +33,19 @@ mod wechat;
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 use crate::error::ApiError;
-use crate::routes::Route;
+use crate::routes::{PayRoute, Route};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     session::remember_local_origin(&req);
     let route = Route::parse(&req.method(), &req.path());
+    // A WeChat Pay callback only records the payee's notice: it is sent once the answer is out.
+    let callback = matches!(
+        route,
+        Some(Route::Pay(
+            PayRoute::NotifyTransaction | PayRoute::NotifyRefund
+        ))
+    );
     let outcome = match route {
         Some(route) => handle(route, req, &env).await,
         None => Err(ApiError::NotFound),
@@ -47,6 +54,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(response) => response,
         Err(err) => err.into_response()?,
     };
+    if callback {
+        let env = env.clone();
+        ctx.wait_until(async move { notices::send_fresh(&env, session::now_secs()).await });
+    }
     http::with_security_headers(response)
 }
 

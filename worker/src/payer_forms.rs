@@ -2,7 +2,9 @@
 //! browser without JavaScript sends them (`application/x-www-form-urlencoded`). They go through
 //! the same functions as the JSON API (`splits::sign_up`, …), so the checks, the limits and
 //! the messages are the same. The person's ticket (participant id and token) is a cookie on
-//! the split's path.
+//! the split's path. The 我已付款 form is `multipart/form-data`: it may carry the transfer
+//! screenshot (`proof`), checked like `POST …/participants/:pid/proof` before the claim and
+//! stored after it, so a refused file leaves neither a claim nor a file.
 //!
 //! Answers: without JavaScript, a `303` back to the page when it worked, or the page again
 //! with the errors (the API's status); with the page's script (`X-Sk-Part: live`), the page's
@@ -11,14 +13,18 @@
 use shoukuan_core::collection::FieldError;
 use shoukuan_core::page::split::{clear_ticket_cookie, sign_up_from_form, ticket_cookie, Attempt};
 use shoukuan_core::urlenc::{http_origin, parse_query};
-use worker::{Env, Request, Response};
+use worker::{Env, FormEntry, Request, Response};
 
+use crate::directed::Proof;
 use crate::error::ApiError;
 use crate::kind_pages::{split_live_parts, split_page_again, ticket_from_cookie};
 use crate::{collections, http, pages, session, splits};
 
 /// Largest form body: a name, a phone and a few picks.
 const MAX_FORM_BYTES: usize = 8 * 1024;
+
+/// A multipart claim form's boundaries and part headers, beyond the screenshot itself.
+const MULTIPART_OVERHEAD: usize = 16 * 1024;
 
 /// What a refused action shows.
 enum Refusal {
@@ -42,11 +48,24 @@ pub async fn handle(
     let Some(view) = collections::find_view(id, env).await? else {
         return Err(ApiError::NotFound);
     };
-    let body = req.text().await?;
-    if body.len() > MAX_FORM_BYTES {
-        return Err(ApiError::TooLarge);
-    }
-    let pairs = parse_query(&body);
+    let multipart = req
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let (pairs, proof) = if multipart {
+        if action != "claim" {
+            return Err(ApiError::NotFound);
+        }
+        (Vec::new(), proof_upload(&mut req).await)
+    } else {
+        let body = req.text().await?;
+        if body.len() > MAX_FORM_BYTES {
+            return Err(ApiError::TooLarge);
+        }
+        (parse_query(&body), Ok(None))
+    };
     let mut ticket = ticket_from_cookie(id, &req);
     let mut set_cookie = None;
     let refused: Option<(u16, Refusal)> = match (action, ticket.clone()) {
@@ -77,9 +96,17 @@ pub async fn handle(
                 Err(e) => Some(form_refusal(e, sign_up)),
             }
         }
-        ("claim", Some((pid, token))) => match splits::claim_entry(id, &pid, &token, env).await {
-            Ok(_) => None,
+        ("claim", Some((pid, token))) => match proof {
             Err(e) => Some(notice(e)),
+            Ok(proof) => match splits::claim_entry(id, &pid, &token, env).await {
+                Ok(_) => {
+                    if let Some(proof) = proof {
+                        proof.store(id, &pid, env).await?;
+                    }
+                    None
+                }
+                Err(e) => Some(notice(e)),
+            },
         },
         (_, Some((pid, token))) => match splits::withdraw_entry(id, &pid, &token, env).await {
             Ok(()) => {
@@ -122,6 +149,17 @@ pub async fn handle(
         resp.headers_mut().append("set-cookie", &cookie)?;
     }
     Ok(resp)
+}
+
+/// The claim form's optional screenshot (`proof`), checked; `None` when no file was chosen.
+async fn proof_upload(req: &mut Request) -> Result<Option<Proof>, ApiError> {
+    Proof::check_length(req, MULTIPART_OVERHEAD)?;
+    match req.form_data().await?.get("proof") {
+        Some(FormEntry::File(file)) if file.size() > 0 => {
+            Proof::check(&file.type_(), file.bytes().await?).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// A refused sign-up or edit: field errors next to their fields, anything else under the form.

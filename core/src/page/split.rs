@@ -8,6 +8,7 @@
 
 use crate::collection::{FieldError, Status};
 use crate::deadline::{Countdown, Deadline};
+use crate::directed::MAX_PROOF_BYTES;
 use crate::page::{escape, personal_pay_steps, BRAND_MARK, COPY_SCRIPT, QR_CSS_PX};
 use crate::qr;
 use crate::split::{
@@ -314,11 +315,13 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
                 concat!(
                     "{qr}{steps}",
                     r#"<p class="hint">这是收款人的个人收款码，没有到账通知：付款后请点「我已付款」，收款人确认后才算完成。</p>"#,
-                    r#"<form method="post" action="/c/{id}/claim" data-sk><button id="claim" class="button" type="submit">我已付款</button></form>"#
+                    r#"<form method="post" action="/c/{id}/claim" enctype="multipart/form-data" data-sk>{proof}"#,
+                    r#"<button id="claim" class="button" type="submit">我已付款</button></form>"#
                 ),
                 qr = qr,
                 steps = personal_pay_steps(Some(due), &format!("{}号 {}", me.seq, me.name)),
                 id = id,
+                proof = proof_field(page.notice),
             )
         }
         (ParticipantStatus::Joined | ParticipantStatus::Claimed, false) if open => format!(
@@ -373,12 +376,13 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
     } else {
         String::new()
     };
-    let notice = page.notice.map_or(String::new(), |m| {
-        format!(
-            r#"<p id="entry_error" class="form-error" role="alert">{}</p>"#,
-            escape(m)
-        )
-    });
+    // Next to the screenshot control when the 我已付款 form is there.
+    let claim_form = open && personal && me.status == ParticipantStatus::Joined;
+    let notice = if claim_form {
+        String::new()
+    } else {
+        entry_error(page.notice)
+    };
     let picks = picks_label(&v.spec.mode, &me.picks);
     let picks = if picks.is_empty() {
         String::new()
@@ -402,6 +406,31 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
         notice = notice,
         pay = pay,
         actions = actions,
+    )
+}
+
+/// A refused action on one's own entry (我已付款, 退出), explained.
+fn entry_error(notice: Option<&str>) -> String {
+    notice.map_or(String::new(), |m| {
+        format!(
+            r#"<p id="entry_error" class="form-error" role="alert">{}</p>"#,
+            escape(m)
+        )
+    })
+}
+
+/// The 我已付款 form's optional transfer screenshot (checked again by the worker, by its first
+/// bytes); a refused claim's reason right under it. [`SPLIT_SCRIPT`] refuses a file over
+/// `data-max` bytes before sending it.
+fn proof_field(notice: Option<&str>) -> String {
+    format!(
+        concat!(
+            r#"<div class="field"><label for="proof">转账截图<span class="optional">（选填，仅收款人可见）</span></label>"#,
+            r#"<input id="proof" name="proof" type="file" accept="image/jpeg,image/png,image/webp" data-max="{max}">"#,
+            r#"<p class="hint">JPG、PNG 或 WebP，不超过 1.5 MB</p>{error}</div>"#
+        ),
+        max = MAX_PROOF_BYTES,
+        error = entry_error(notice),
     )
 }
 
@@ -511,7 +540,9 @@ pub fn split_body(page: &SplitPage<'_>) -> String {
 /// The page's script (no WebAssembly). Without it the page still works through its forms.
 /// - form posts (`form[data-sk]`) go through `fetch` with `X-Sk-Part: live`; the worker answers
 ///   with [`split_parts`] (errors included) and sets the ticket cookie, and the parts are
-///   swapped in: sign-up, 我已付款, edits and withdrawal without a reload;
+///   swapped in: sign-up, 我已付款, edits and withdrawal without a reload; the 我已付款 form
+///   (`multipart/form-data`, with its optional screenshot) goes as `FormData`, and a screenshot
+///   over the control's `data-max` is refused next to it before anything is sent;
 /// - the list stays live: `GET /api/splits/:id` with `If-None-Match` every 3 s, backing off to
 ///   30 s while nothing changes; on a change the parts are fetched again (`?part=live`), but
 ///   `#sk-mine` is left alone while the person is typing in it;
@@ -538,8 +569,11 @@ function poll(){clearTimeout(timer);
  }).catch(function(){delay=Math.min(delay*2,30000)}).then(function(){timer=setTimeout(poll,delay)});}
 d.addEventListener('submit',function(e){var f=e.target;if(!f.hasAttribute||!f.hasAttribute('data-sk'))return;
  e.preventDefault();var q=f.getAttribute('data-confirm');if(q&&!confirm(q))return;
+ var up=f.querySelector('input[type=file]'),file=up&&up.files&&up.files[0];
+ if(file&&file.size>+up.getAttribute('data-max')){var m=el('entry_error')||d.createElement('p');m.id='entry_error';m.className='form-error';m.setAttribute('role','alert');m.textContent='转账截图不能超过 1.5 MB，请换一张或重新截图';up.parentNode.appendChild(m);return}
  var b=f.querySelector('button[type=submit]');if(b){if(b.disabled)return;b.disabled=true;b.setAttribute('data-label',b.textContent);b.textContent='提交中…';}
- fetch(f.action,{method:'POST',credentials:'same-origin',headers:{'content-type':'application/x-www-form-urlencoded','x-sk-part':'live'},body:new URLSearchParams(new FormData(f)).toString()})
+ var mp=f.enctype==='multipart/form-data',h={'x-sk-part':'live'};if(!mp)h['content-type']='application/x-www-form-urlencoded';
+ fetch(f.action,{method:'POST',credentials:'same-origin',headers:h,body:mp?new FormData(f):new URLSearchParams(new FormData(f)).toString()})
  .then(function(r){return r.text()}).then(function(h){if(!swap(h,true))throw 0;delay=3000;clearTimeout(timer);timer=setTimeout(poll,delay)})
  .catch(function(){if(b){b.disabled=false;b.textContent=b.getAttribute('data-label');}alert('没有提交成功，请稍后重试')});});
 function left(s){var D=Math.floor(s/86400),H=Math.floor(s%86400/3600),M=Math.floor(s%3600/60);
@@ -768,6 +802,35 @@ mod tests {
             !html.contains(r#"id="withdraw""#),
             "a claimed entry cannot withdraw"
         );
+    }
+
+    #[test]
+    fn the_claim_form_offers_a_screenshot_and_explains_a_refusal_next_to_it() {
+        let me = person("pA3dE6gH9k", 1, ParticipantStatus::Joined);
+        let v = view(fixed(), PayMode::Personal, vec![me.clone()]);
+        let html = split_parts(&SplitPage {
+            view: &v,
+            mine: Some(&me),
+            attempt: None,
+            notice: Some("转账凭证只能是 JPG、PNG 或 WebP 格式的截图"),
+        });
+        assert!(html.contains(r#"action="/c/aB3dE6gH9k/claim" enctype="multipart/form-data""#));
+        assert!(html.contains(r#"<input id="proof" name="proof" type="file" accept="image/jpeg,image/png,image/webp" data-max="1500000">"#));
+        // The reason sits under the control, inside the claim form, once.
+        let error = html.find(r#"id="entry_error""#).unwrap();
+        assert!(html.find(r#"id="proof""#).unwrap() < error);
+        assert!(error < html.find(r#"id="claim""#).unwrap());
+        assert_eq!(html.matches(r#"id="entry_error""#).count(), 1);
+        // Claimed: no form, so the reason of a refused action stands on its own.
+        let mut claimed = me.clone();
+        claimed.status = ParticipantStatus::Claimed;
+        let html = split_parts(&SplitPage {
+            view: &v,
+            mine: Some(&claimed),
+            attempt: None,
+            notice: Some("收款人已关闭"),
+        });
+        assert!(!html.contains(r#"id="proof""#) && html.contains(r#"id="entry_error""#));
     }
 
     #[test]

@@ -317,3 +317,185 @@ async fn three_debtors_each_see_only_their_own_slot_and_a_screenshot_is_for_the_
     assert_eq!(public["participants"][1]["status"], "claimed", "{public}");
     assert_eq!(public["participants"][2]["status"], "joined");
 }
+
+/// A directed request to two debtors; returns (id, manage token, debtors).
+async fn two_debtors(p: &Pay) -> (String, String, Vec<Value>) {
+    let payee = p.payee().await;
+    let (status, created) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/directed",
+            Some(json!({
+                "payee_name": "张老板",
+                "title": "周六聚餐",
+                "note": "",
+                "pay_code": unique_pay_code(),
+                "debtors": [
+                    { "name": "张三丰", "amount": "120" },
+                    { "name": "李四光", "amount": "80" },
+                ],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    (
+        created["id"].as_str().unwrap().to_string(),
+        created["manage_token"].as_str().unwrap().to_string(),
+        created["debtors"].as_array().unwrap().clone(),
+    )
+}
+
+/// Chooses the file at `path` in the page's screenshot control.
+async fn choose_file(browser: &Browser, path: &std::path::Path) {
+    browser
+        .eval("document.getElementById('proof').value=''")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#proof")
+        .await
+        .unwrap()
+        .send_keys(path.to_str().unwrap())
+        .await
+        .unwrap();
+}
+
+async fn shot(browser: &Browser, name: &str) {
+    let png = browser.full_screenshot().await.unwrap();
+    std::fs::write(
+        std::env::temp_dir().join(format!("shoukuan-e2e-{name}.png")),
+        png,
+    )
+    .unwrap();
+}
+
+async fn the_payees_proof(p: &Pay, id: &str, pid: &str, manage: &str) -> (u16, Vec<u8>) {
+    let resp = call(
+        p,
+        reqwest::Method::GET,
+        &format!("/api/splits/{id}/participants/{pid}/proof"),
+        Some(manage),
+    )
+    .await
+    .send()
+    .await
+    .unwrap();
+    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_debtor_attaches_the_transfer_screenshot_on_their_page_and_a_fake_image_is_refused() {
+    let p = notify().await;
+    let (id, manage, debtors) = two_debtors(p).await;
+    let pid = debtors[0]["participant_id"].as_str().unwrap();
+    let dir = std::env::temp_dir().join(format!("shoukuan-e2e-proof-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("转账截图.png");
+    std::fs::write(&fake, "这不是图片，只是改了扩展名的文本文件").unwrap();
+    let big = dir.join("big.png");
+    let mut bytes = PNG.to_vec();
+    bytes.resize(1_600_000, 0);
+    std::fs::write(&big, bytes).unwrap();
+    let real = dir.join("real.png");
+    std::fs::write(&real, PNG).unwrap();
+
+    let browser = Browser::wechat().await.unwrap();
+    browser
+        .driver
+        .goto(&p.worker.url(debtors[0]["link"].as_str().unwrap()))
+        .await
+        .unwrap();
+    wait_text(&browser, "#my_entry", "¥120.00", 20).await;
+    wait_text(&browser, "label[for=proof]", "转账截图", 20).await;
+
+    // Over 1.5 MB: refused next to the control before anything is sent.
+    choose_file(&browser, &big).await;
+    browser
+        .wait_for("#claim")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&browser, "#proof ~ #entry_error", "不能超过 1.5 MB", 10).await;
+    // A text file named .png: the worker reads its first bytes and refuses it; no claim, no file.
+    choose_file(&browser, &fake).await;
+    browser
+        .wait_for("#claim")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&browser, "#proof ~ #entry_error", "JPG、PNG 或 WebP", 20).await;
+    shot(&browser, "proof-refused").await;
+    assert_eq!(proof_rows(p, &id).await, 0);
+    assert!(!browser
+        .wait_for("#my_status")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .contains("等待确认"));
+
+    // A real PNG with 我已付款: claimed, and the payee has exactly that image.
+    choose_file(&browser, &real).await;
+    browser
+        .wait_for("#claim")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&browser, "#my_status", "等待确认", 20).await;
+    shot(&browser, "proof-claimed").await;
+    browser.quit().await.unwrap();
+    assert_eq!(proof_rows(p, &id).await, 1);
+    assert_eq!(
+        the_payees_proof(p, &id, pid, &manage).await,
+        (200, PNG.to_vec())
+    );
+
+    // Without JavaScript the same form posts multipart/form-data: the second debtor's ticket
+    // cookie, a real PNG, then a 303 back to the page; the claim and the file are stored.
+    let second = debtors[1]["participant_id"].as_str().unwrap();
+    let token = debtors[1]["token"].as_str().unwrap();
+    let boundary = "----skproofboundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"proof\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(PNG);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(p.worker.url(&format!("/c/{id}/claim")))
+        .header("cookie", format!("sk_p_{id}={second}.{token}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(proof_rows(p, &id).await, 2);
+    assert_eq!(
+        the_payees_proof(p, &id, second, &manage).await,
+        (200, PNG.to_vec())
+    );
+    let public: Value = reqwest::get(p.worker.url(&format!("/api/splits/{id}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["participants"][0]["status"], "claimed", "{public}");
+    assert_eq!(public["participants"][1]["status"], "claimed", "{public}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

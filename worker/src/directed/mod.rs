@@ -153,6 +153,14 @@ fn refused_proof() -> ApiError {
     )
 }
 
+fn proof_too_large() -> ApiError {
+    ApiError::Pay(
+        413,
+        "IMAGE_TOO_LARGE",
+        "转账截图不能超过 1.5 MB，请换一张或重新截图".into(),
+    )
+}
+
 /// `POST /api/splits/:id/participants/:pid/proof` (participant token), the image as the body.
 async fn upload_proof(
     id: &str,
@@ -167,49 +175,80 @@ async fn upload_proof(
         .ok()
         .flatten()
         .unwrap_or_default();
-    let length = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    if length.is_some_and(|n| n > MAX_PROOF_BYTES) {
-        return Err(ApiError::ImageTooLarge);
-    }
-    let bytes = req.bytes().await?;
-    if bytes.len() > MAX_PROOF_BYTES {
-        return Err(ApiError::ImageTooLarge);
-    }
-    let content_type = proof_type(&declared, &bytes).ok_or_else(refused_proof)?;
-    let key = format!("proofs/{id}/{pid}/{}", random_alnum(24)?);
-    let size = bytes.len();
-    env.bucket("IMAGES")?
-        .put(&key, bytes)
-        .http_metadata(HttpMetadata {
-            content_type: Some(content_type.to_owned()),
-            ..HttpMetadata::default()
-        })
-        .execute()
-        .await?;
-    env.d1("DB")?
-        .prepare(
-            "INSERT INTO claim_proofs (participant_id, collection_id, r2_key, content_type, bytes, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(&[
-            pid.into(),
-            id.into(),
-            key.as_str().into(),
-            content_type.into(),
-            num(size as i64),
-            num(now_secs()),
-        ])?
-        .run()
-        .await?;
+    Proof::check_length(&req, 0)?;
+    let proof = Proof::check(&declared, req.bytes().await?)?;
+    let (size, content_type) = (proof.bytes.len(), proof.content_type);
+    proof.store(id, pid, env).await?;
     http::json(
         201,
         &serde_json::json!({ "stored": true, "bytes": size, "content_type": content_type }),
     )
+}
+
+/// A transfer screenshot whose size and type (declared, and by its first bytes) were checked.
+pub struct Proof {
+    bytes: Vec<u8>,
+    content_type: &'static str,
+}
+
+impl Proof {
+    /// Refuses a request whose declared length is more than a screenshot plus `overhead` bytes
+    /// (a form's boundaries and headers) before its body is read.
+    pub fn check_length(req: &Request, overhead: usize) -> Result<(), ApiError> {
+        let length = req
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if length.is_some_and(|n| n > MAX_PROOF_BYTES + overhead) {
+            return Err(proof_too_large());
+        }
+        Ok(())
+    }
+
+    /// Checks an upload: at most [`MAX_PROOF_BYTES`], a JPG, PNG or WebP by its first bytes
+    /// (415 `INVALID_PROOF`, 413 `IMAGE_TOO_LARGE`, both with a Chinese message).
+    pub fn check(declared: &str, bytes: Vec<u8>) -> Result<Self, ApiError> {
+        if bytes.len() > MAX_PROOF_BYTES {
+            return Err(proof_too_large());
+        }
+        let content_type = proof_type(declared, &bytes).ok_or_else(refused_proof)?;
+        Ok(Self {
+            bytes,
+            content_type,
+        })
+    }
+
+    /// Keeps it in R2 under `proofs/…` and records it for participant `pid` of split `id`.
+    pub async fn store(self, id: &str, pid: &str, env: &Env) -> Result<(), ApiError> {
+        let key = format!("proofs/{id}/{pid}/{}", random_alnum(24)?);
+        let size = self.bytes.len();
+        env.bucket("IMAGES")?
+            .put(&key, self.bytes)
+            .http_metadata(HttpMetadata {
+                content_type: Some(self.content_type.to_owned()),
+                ..HttpMetadata::default()
+            })
+            .execute()
+            .await?;
+        env.d1("DB")?
+            .prepare(
+                "INSERT INTO claim_proofs (participant_id, collection_id, r2_key, content_type, bytes, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&[
+                pid.into(),
+                id.into(),
+                key.as_str().into(),
+                self.content_type.into(),
+                num(size as i64),
+                num(now_secs()),
+            ])?
+            .run()
+            .await?;
+        Ok(())
+    }
 }
 
 /// `GET /api/splits/:id/participants/:pid/proof` (manage token): the latest screenshot.

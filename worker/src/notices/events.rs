@@ -12,7 +12,7 @@ use shoukuan_core::money::Fen;
 use shoukuan_core::notice::{payer_label, NoticeKind, PayeeNotice};
 use worker::Env;
 
-use super::{db, record_and_send, record_for_cron, template, NewNotice, NOTICE_TEMPLATE};
+use super::{db, record_and_send, record_for_later, template, NewNotice, NOTICE_TEMPLATE};
 use crate::error::ApiError;
 use crate::pay::apply::OrderRow;
 use crate::pay::refunds::RefundRow;
@@ -58,8 +58,9 @@ async fn order_facts(env: &Env, order_id: &str) -> Result<Option<OrderFacts>, Ap
 enum Send {
     /// In this request.
     Now,
-    /// By the notices cron (inside a payment callback).
-    ByCron,
+    /// Once the request has been answered (a payment callback: `notices::send_fresh` from
+    /// `ctx.wait_until`), or else by the notices cron.
+    AfterAnswer,
 }
 
 /// Records `notice` to `payee` under `key` and sends it (`when`) when notices are configured
@@ -93,8 +94,8 @@ async fn notify_payee(
         Send::Now => {
             record_and_send(env, message, notice.at).await?;
         }
-        Send::ByCron => {
-            record_for_cron(env, message, notice.at).await?;
+        Send::AfterAnswer => {
+            record_for_later(env, message, notice.at).await?;
         }
     }
     Ok(())
@@ -117,7 +118,7 @@ async fn paid(env: &Env, order: &OrderRow) -> Result<(), ApiError> {
     let path = format!("/o/{}", order.id);
     notify_payee(
         env,
-        Send::ByCron,
+        Send::AfterAnswer,
         key,
         payee,
         &order.collection_id,
@@ -152,7 +153,7 @@ async fn refunded(env: &Env, refund: &RefundRow) -> Result<(), ApiError> {
     let path = format!("/o/{}", refund.order_id);
     notify_payee(
         env,
-        Send::ByCron,
+        Send::AfterAnswer,
         key,
         &payee,
         &facts.collection_id,

@@ -126,9 +126,10 @@ pub async fn record_and_send(
     }
 }
 
-/// Inserts the message (claiming its event) for the cron's next run to send (a payment callback
-/// must not wait for WeChat's Official Account API). `false`: the event had its message already.
-pub async fn record_for_cron(env: &Env, notice: NewNotice, now: i64) -> Result<bool, ApiError> {
+/// Inserts the message (claiming its event) to be sent once the payment callback has answered
+/// ([`send_fresh`]; a callback must not wait for WeChat's Official Account API), or else by the
+/// cron's next run. `false`: the event had its message already.
+pub async fn record_for_later(env: &Env, notice: NewNotice, now: i64) -> Result<bool, ApiError> {
     Ok(insert(env, &notice, now, None).await?.is_some())
 }
 
@@ -327,21 +328,34 @@ async fn finish(
     Ok(())
 }
 
-/// The cron: messages recorded for it are sent, messages WeChat could not take are tried again
-/// (a minute apart at least), and held messages go out once their moment has come.
-async fn retry_pending(env: &Env, now: i64) -> Result<(), ApiError> {
+/// Which pending messages a run of [`send_pending`] picks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// The cron: messages recorded for it, messages WeChat could not take (tried again a minute
+    /// apart at least), and held messages whose moment has come.
+    All,
+    /// Right after a payment callback has answered: only messages never tried and not held.
+    Fresh,
+}
+
+/// Sends up to 20 pending messages, oldest first. Each send claims its row first
+/// ([`deliver`]'s compare-and-swap), so the cron and a callback's [`send_fresh`] running at
+/// once still send a message once.
+async fn send_pending(env: &Env, now: i64, sweep: Sweep) -> Result<(), ApiError> {
     #[derive(Deserialize)]
     struct Due {
         id: i64,
         attempts: i64,
     }
+    let fresh_only = i64::from(sweep == Sweep::Fresh);
     let due = db(env)?
         .prepare(
             "SELECT id, attempts FROM notices WHERE state = 'pending' AND attempts < ?1 \
              AND (attempts = 0 OR tried_at <= ?2) AND COALESCE(not_before, 0) <= ?3 \
+             AND (?4 = 0 OR (attempts = 0 AND not_before IS NULL)) \
              ORDER BY created_at LIMIT 20",
         )
-        .bind(&[num(MAX_ATTEMPTS), num(now - 60), num(now)])?
+        .bind(&[num(MAX_ATTEMPTS), num(now - 60), num(now), num(fresh_only)])?
         .all()
         .await?
         .results::<Due>()?;
@@ -351,9 +365,18 @@ async fn retry_pending(env: &Env, now: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// After a WeChat Pay callback has been answered (`ctx.wait_until` in `lib.rs`): the notices it
+/// recorded go out within seconds instead of at the cron's next run. Errors are logged; the
+/// cron sends whatever this left.
+pub async fn send_fresh(env: &Env, now: i64) {
+    if let Err(e) = send_pending(env, now, Sweep::Fresh).await {
+        worker::console_error!("notices: sending after the callback failed: {e:?}");
+    }
+}
+
 /// Every notice job at `now` (one line in `jobs::run_all`); errors are logged, never raised.
 pub async fn scheduled(env: &Env, now: i64) {
-    if let Err(e) = retry_pending(env, now).await {
+    if let Err(e) = send_pending(env, now, Sweep::All).await {
         worker::console_error!("notices: retry failed: {e:?}");
     }
     if let Err(e) = schedule::send_due(env, now).await {
