@@ -51,11 +51,19 @@ pub fn admin(route: Route) -> AnyView {
     }
 }
 
-/// `/dash` and `/dash/books`: the signed-in payee's dashboard and reconciliation.
+/// `/dash`: the signed-in payee's dashboard.
 #[cfg(feature = "payee")]
 pub fn dash(route: Route) -> AnyView {
     match route {
         Route::Dash => view! { <pages::dash::Dash /> }.into_any(),
+        _ => not_found(),
+    }
+}
+
+/// `/dash/books`: reconciliation with WeChat Pay's daily bills.
+#[cfg(feature = "payee")]
+pub fn books(route: Route) -> AnyView {
+    match route {
         Route::Books => view! { <pages::books::Books /> }.into_any(),
         _ => not_found(),
     }
@@ -71,7 +79,9 @@ pub fn all(route: Route) -> AnyView {
         #[cfg(feature = "payee")]
         Route::Admin(_) => admin(route),
         #[cfg(feature = "payee")]
-        Route::Dash | Route::Books => dash(route),
+        Route::Dash => dash(route),
+        #[cfg(feature = "payee")]
+        Route::Books => books(route),
         _ => main(route),
     }
 }

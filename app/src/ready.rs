@@ -64,8 +64,6 @@ fn later(f: fn()) {
         return;
     };
     let callback = Closure::once_into_js(f);
-    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-        callback.unchecked_ref(),
-        0,
-    );
+    let _ =
+        window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), 0);
 }

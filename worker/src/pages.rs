@@ -127,12 +127,13 @@ pub async fn app_page(path: &str, env: &Env) -> Result<worker::Response, ApiErro
 /// that holds the app page at `path`; `None` for the main bundle (`/`, `/poster/:id`). One small
 /// bundle per payee page instead of one app: `bench/FIGURES.md` has the figures.
 pub fn bundle_of(path: &str) -> Option<&'static str> {
-    let mut segments = path.trim_start_matches('/').split('/');
-    match segments.next() {
-        Some("new") => Some("new"),
-        Some("manage") => Some("manage"),
-        Some("admin") => Some("admin"),
-        Some("dash") => Some("dash"),
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["new"] => Some("new"),
+        ["manage", _] => Some("manage"),
+        ["admin", _] => Some("admin"),
+        ["dash"] => Some("dash"),
+        ["dash", "books"] => Some("books"),
         _ => None,
     }
 }

@@ -17,10 +17,11 @@ pub enum WorkerOpt {
 
 /// The payee pages' own bundles (`app/src/bundle.rs`): `dist/p/<name>/`, served by the worker
 /// for their paths (`worker/src/pages.rs`).
-pub const PAGE_BUNDLES: [&str; 4] = ["new", "manage", "admin", "dash"];
+pub const PAGE_BUNDLES: [&str; 5] = ["new", "manage", "admin", "dash", "books"];
 
-/// `trunk build --release` into `dist/` (the main bundle), then once per page bundle into
-/// `dist/p/<name>/`, from a copy of `app/index.html` naming that bundle's binary.
+/// `trunk build --release` into `dist/` (the main bundle and the QR reader's worker), then once
+/// per page bundle into `dist/p/<name>/`, from a copy of `app/index.html` naming that bundle's
+/// binary.
 pub fn app(tools: &Tools) -> Result<()> {
     step("building the app (trunk build --release)");
     run_quiet(
@@ -29,9 +30,20 @@ pub fn app(tools: &Tools) -> Result<()> {
     )?;
     let index = std::fs::read_to_string(root().join("app/index.html"))?;
     let main_bin = r#"data-bin="shoukuan-app""#;
-    ensure!(index.contains(main_bin), "app/index.html names no {main_bin}");
+    ensure!(
+        index.contains(main_bin),
+        "app/index.html names no {main_bin}"
+    );
+    // The QR reader's worker is built once, into dist/ (its link names `data-type="worker"`).
+    let index: String = index
+        .lines()
+        .filter(|line| !line.contains(r#"data-type="worker""#))
+        .map(|line| format!("{line}\n"))
+        .collect();
     for name in PAGE_BUNDLES {
-        step(&format!("building the /{name} bundle (trunk build --release)"));
+        step(&format!(
+            "building the /{name} bundle (trunk build --release)"
+        ));
         // Next to index.html, so that its relative links resolve the same (git ignores it).
         let html = root().join(format!("app/index.{name}.html"));
         std::fs::write(

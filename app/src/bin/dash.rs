@@ -1,4 +1,4 @@
-//! The bundle of `/dash` and `/dash/books` (see `shoukuan_app::bundle`).
+//! The bundle of `/dash` (see `shoukuan_app::bundle`).
 
 fn main() {
     shoukuan_app::start(shoukuan_app::bundle::dash);
