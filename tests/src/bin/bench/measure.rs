@@ -132,32 +132,45 @@ pub async fn warm_up(browser: &Browser, worker: &Worker, page: &Page) -> Result<
 
     // Settle, so late requests (the wasm after mounting, say) are listed too.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let names = browser
-        .eval("return [location.href].concat(performance.getEntriesByType('resource').map(e => e.name));")
+    // Each resource with the size the browser decoded (for API answers that need the page's
+    // credentials, which a plain re-fetch lacks).
+    let entries = browser
+        .eval("return [[location.href, 0]].concat(performance.getEntriesByType('resource').map(e => [e.name, e.decodedBodySize]));")
         .await?;
-    let mut urls: Vec<String> = Vec::new();
-    for name in names
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    let mut urls: Vec<(String, usize)> = Vec::new();
+    for entry in entries.as_array().into_iter().flatten() {
+        let Some(name) = entry[0].as_str() else {
+            continue;
+        };
         let is_image = [".svg", ".png", ".ico", ".jpg", ".gif", ".webp"]
             .iter()
             .any(|ext| name.ends_with(ext));
-        if name.starts_with(&worker.base) && !is_image && !urls.iter().any(|u| u == name) {
-            urls.push(name.to_owned());
+        if name.starts_with(&worker.base) && !is_image && !urls.iter().any(|(u, _)| u == name) {
+            urls.push((name.to_owned(), entry[1].as_u64().unwrap_or(0) as usize));
         }
     }
     let client = reqwest::Client::new();
     let mut files = Vec::new();
-    for (i, url) in urls.iter().enumerate() {
+    for (i, (url, decoded)) in urls.iter().enumerate() {
         let resp = client.get(url).send().await?;
+        let path = url.strip_prefix(&worker.base).unwrap_or(url).to_owned();
+        let status = resp.status();
+        if i > 0 && path.starts_with("/api/") && (status == 401 || status == 403) {
+            // Signed-in or manage-token data: counted uncompressed (an upper bound).
+            files.push(File {
+                kind: "json",
+                path,
+                raw: *decoded,
+                gzip: *decoded,
+                brotli: *decoded,
+                wire: None,
+            });
+            continue;
+        }
         ensure!(
-            resp.status().is_success(),
-            "{}: {url} answered {}",
+            status.is_success(),
+            "{}: {url} answered {status}",
             page.name(),
-            resp.status()
         );
         let content_type = resp
             .headers()
@@ -166,7 +179,6 @@ pub async fn warm_up(browser: &Browser, worker: &Worker, page: &Page) -> Result<
             .unwrap_or("")
             .to_owned();
         let body = resp.bytes().await?;
-        let path = url.strip_prefix(&worker.base).unwrap_or(url).to_owned();
         files.push(File {
             kind: kind_of(i == 0, &path, &content_type),
             path,

@@ -82,6 +82,10 @@ fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     }
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
+        // worker-build's staging directory (`.tmp`) is not what ships.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         if entry.file_type()?.is_dir() {
             out.extend(walk(&entry.path())?);
         } else {
@@ -209,7 +213,8 @@ pub fn report(
         out,
         "wire = what Chromium received in a timed load (resource timing encodedBodySize): wrangler dev\n\
          compresses responses itself (gzip), so the emulated link carried those bytes; Cloudflare\n\
-         serves brotli in production."
+         serves brotli in production. API answers that need the page's session or manage token\n\
+         are counted at their uncompressed size in every column (an upper bound)."
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "Ready time (ms after navigation start)");
