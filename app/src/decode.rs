@@ -96,20 +96,37 @@ async fn read_in_worker(
     image: &web_sys::ImageData,
 ) -> Result<Option<String>, JsValue> {
     let worker = web_sys::Worker::new(WORKER_URL)?;
-    let answer = js_sys::Promise::new(&mut |resolve, reject| {
-        worker.set_onmessage(Some(&resolve));
-        worker.set_onerror(Some(&reject));
-    });
+    let answer = ask(&worker, width, height, image).await;
+    worker.terminate();
+    answer
+}
+
+async fn ask(
+    worker: &web_sys::Worker,
+    width: u32,
+    height: u32,
+    image: &web_sys::ImageData,
+) -> Result<Option<String>, JsValue> {
+    // The worker says it listens (`true`) once its WebAssembly has loaded: a message posted
+    // before that would be dropped.
+    next_message(worker).await?;
     let message = js_sys::Object::new();
     let pixels = js_sys::Reflect::get(image, &JsValue::from_str("data"))?;
     js_sys::Reflect::set(&message, &"w".into(), &width.into())?;
     js_sys::Reflect::set(&message, &"h".into(), &height.into())?;
     js_sys::Reflect::set(&message, &"px".into(), &pixels)?;
     worker.post_message(&message)?;
-    let answer = JsFuture::from(answer).await;
-    worker.terminate();
-    let event: web_sys::MessageEvent = answer?.dyn_into()?;
-    Ok(event.data().as_string())
+    Ok(next_message(worker).await?.as_string())
+}
+
+/// The data of the worker's next message (an error event if it fails to load or run).
+async fn next_message(worker: &web_sys::Worker) -> Result<JsValue, JsValue> {
+    let next = js_sys::Promise::new(&mut |resolve, reject| {
+        worker.set_onmessage(Some(&resolve));
+        worker.set_onerror(Some(&reject));
+    });
+    let event: web_sys::MessageEvent = JsFuture::from(next).await?.dyn_into()?;
+    Ok(event.data())
 }
 
 /// The image at `url`, scaled to at most [`MAX_SIDE`], as RGBA pixels on white.

@@ -2,8 +2,8 @@
 //! bundles and off the main thread, and are downloaded only when a payee uploads a 收款码.
 //!
 //! Trunk builds it from `index.html`'s `data-type="worker"` link into `dist/` as
-//! `shoukuan-qr_loader.js` (+ `shoukuan-qr.js`, `shoukuan-qr_bg.wasm`). A page posts
-//! `{ w, h, px }` (an RGBA `ImageData`'s size and data, [`shoukuan_app::decode`]) and gets the
+//! `shoukuan-qr_loader.js` (+ `shoukuan-qr.js`, `shoukuan-qr_bg.wasm`). Once loaded it posts
+//! `true`; the page then posts `{ w, h, px }` (an RGBA `ImageData`'s size and data, [`shoukuan_app::decode`]) and gets the
 //! text of the first readable QR back, or `null`.
 
 use wasm_bindgen::prelude::*;
@@ -26,4 +26,6 @@ fn main() {
         });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
+    // Listening: the page waits for this before it posts the pixels.
+    let _ = scope.post_message(&JsValue::TRUE);
 }
