@@ -110,6 +110,7 @@ pub struct Config {
 pub(crate) async fn send<T: DeserializeOwned>(
     request: Result<Request, gloo_net::Error>,
 ) -> Result<T, Error> {
+    let _in_flight = crate::ready::Call::start();
     let request = request.map_err(|e| Error::Fetch(e.to_string()))?;
     let response = request
         .send()

@@ -2,7 +2,9 @@
 //!
 //! The browser's own decoder does the image format work (object URL → `<img>` → canvas →
 //! `getImageData`), so no image crate lands in the bundle; only the QR detection runs in Rust
-//! (`rqrr`). The pixel → text part is pure and tested natively.
+//! (`rqrr`), in a Web Worker (`src/bin/qr.rs`, [`WORKER_URL`]) that the page starts on upload:
+//! `rqrr` and its 64 KB Galois-field table are not part of any page bundle. The pixel → text
+//! part is pure and tested natively.
 
 use shoukuan_core::paycode::PayCode;
 use wasm_bindgen::{JsCast, JsValue};
@@ -18,6 +20,12 @@ pub const NO_QR: &str = "没有在图片中找到二维码，请上传清晰的�
 
 /// Shown when the browser cannot open the file as an image.
 pub const NOT_AN_IMAGE: &str = "无法打开这张图片，请上传 PNG 或 JPG 格式的收款码截图";
+
+/// Shown when the QR reader (a Web Worker) cannot be started or fails.
+pub const READER_FAILED: &str = "读取二维码失败，请刷新页面后重试";
+
+/// The QR reader's Web Worker script (Trunk's loader shim, at the root of `dist/`).
+pub const WORKER_URL: &str = "/shoukuan-qr_loader.js";
 
 /// The size to draw an image at so its longer side is at most `max` (never enlarged).
 pub fn fit(width: u32, height: u32, max: u32) -> (u32, u32) {
@@ -62,13 +70,67 @@ pub fn read_pay_code(width: u32, height: u32, rgba: &[u8]) -> Result<PayCode, St
     PayCode::parse(&content).map_err(|e| e.to_string())
 }
 
-/// Decodes the image at `url` (an object URL of the uploaded file) in the browser.
+/// Decodes the image at `url` (an object URL of the uploaded file): the browser draws it, the
+/// QR reader's Web Worker reads it.
 pub async fn read_pay_code_from_url(url: &str) -> Result<PayCode, String> {
-    let (width, height, rgba) = pixels(url).await.map_err(|_| NOT_AN_IMAGE.to_owned())?;
-    read_pay_code(width, height, &rgba)
+    let (width, height, image) = pixels(url).await.map_err(|_| NOT_AN_IMAGE.to_owned())?;
+    let content = read_in_worker(width, height, &image)
+        .await
+        .map_err(|_| READER_FAILED.to_owned())?
+        .ok_or_else(|| NO_QR.to_owned())?;
+    PayCode::parse(&content).map_err(|e| e.to_string())
 }
 
-async fn pixels(url: &str) -> Result<(u32, u32, Vec<u8>), JsValue> {
+/// [`read_pay_code_from_url`] without the Web Worker: the QR is read on the page (the DOM tests
+/// check the browser's part with it; no page bundle calls it).
+pub async fn read_pay_code_in_page(url: &str) -> Result<PayCode, String> {
+    let (width, height, image) = pixels(url).await.map_err(|_| NOT_AN_IMAGE.to_owned())?;
+    read_pay_code(width, height, &image.data().0)
+}
+
+/// Posts the pixels to a fresh QR reader worker and waits for its answer (the text, or `None`
+/// when no QR was found); the worker is stopped afterwards.
+async fn read_in_worker(
+    width: u32,
+    height: u32,
+    image: &web_sys::ImageData,
+) -> Result<Option<String>, JsValue> {
+    let worker = web_sys::Worker::new(WORKER_URL)?;
+    let answer = ask(&worker, width, height, image).await;
+    worker.terminate();
+    answer
+}
+
+async fn ask(
+    worker: &web_sys::Worker,
+    width: u32,
+    height: u32,
+    image: &web_sys::ImageData,
+) -> Result<Option<String>, JsValue> {
+    // The worker says it listens (`true`) once its WebAssembly has loaded: a message posted
+    // before that would be dropped.
+    next_message(worker).await?;
+    let message = js_sys::Object::new();
+    let pixels = js_sys::Reflect::get(image, &JsValue::from_str("data"))?;
+    js_sys::Reflect::set(&message, &"w".into(), &width.into())?;
+    js_sys::Reflect::set(&message, &"h".into(), &height.into())?;
+    js_sys::Reflect::set(&message, &"px".into(), &pixels)?;
+    worker.post_message(&message)?;
+    Ok(next_message(worker).await?.as_string())
+}
+
+/// The data of the worker's next message (an error event if it fails to load or run).
+async fn next_message(worker: &web_sys::Worker) -> Result<JsValue, JsValue> {
+    let next = js_sys::Promise::new(&mut |resolve, reject| {
+        worker.set_onmessage(Some(&resolve));
+        worker.set_onerror(Some(&reject));
+    });
+    let event: web_sys::MessageEvent = JsFuture::from(next).await?.dyn_into()?;
+    Ok(event.data())
+}
+
+/// The image at `url`, scaled to at most [`MAX_SIDE`], as RGBA pixels on white.
+async fn pixels(url: &str) -> Result<(u32, u32, web_sys::ImageData), JsValue> {
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or(JsValue::NULL)?;
@@ -88,8 +150,7 @@ async fn pixels(url: &str) -> Result<(u32, u32, Vec<u8>), JsValue> {
     ctx.set_fill_style_str("#fff");
     ctx.fill_rect(0.0, 0.0, w, h);
     ctx.draw_image_with_html_image_element_and_dw_and_dh(&img, 0.0, 0.0, w, h)?;
-    let data = ctx.get_image_data(0.0, 0.0, w, h)?;
-    Ok((width, height, data.data().0))
+    Ok((width, height, ctx.get_image_data(0.0, 0.0, w, h)?))
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! Shoukuan's web app (Leptos CSR, built by Trunk): the payee's pages (publish, manage, dashboard,
 //! a split's admin view) and the price-page poster. Payer pages are the worker's (`core::page`).
 //!
-//! `main.rs` only calls [`start`]. Routing is a match on `location.pathname` ([`route`]);
-//! logic that needs no DOM lives in [`form`], [`api::interpret`], [`decode`] and [`boot`],
+//! `main.rs` and each page bundle's `src/bin/*.rs` only call [`start`] with their pages
+//! ([`bundle`]). Routing is a match on `location.pathname` ([`route`]);
+//! logic that needs no DOM lives in [`form`], [`api::interpret`] and [`decode`],
 //! where it is tested natively.
 
 pub mod api;
+pub mod bundle;
 mod clipboard;
 #[cfg(feature = "payee")]
 mod components;
@@ -13,6 +15,7 @@ mod components;
 pub mod decode;
 pub mod form;
 mod pages;
+mod ready;
 pub mod route;
 
 use leptos::prelude::*;
@@ -20,8 +23,9 @@ use wasm_bindgen::JsCast;
 
 pub use route::Route;
 
-/// Mounts the app for the current URL into `#app` (created when missing).
-pub fn start() {
+/// Mounts the page for the current URL into `#app` (created when missing). `pages` is the
+/// bundle's choice of pages (one of [`bundle`]'s functions).
+pub fn start(pages: fn(Route) -> AnyView) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -48,46 +52,20 @@ pub fn start() {
             app
         }
     };
-    mount(app, Route::parse(&pathname));
+    mount_with(app, Route::parse(&pathname), pages);
 }
 
-/// Mounts the page for `route` into `app`, replacing whatever was there.
+/// Mounts the page for `route`, from every page of the app, into `app` (the DOM tests).
 pub fn mount(app: web_sys::HtmlElement, route: Route) {
-    app.set_inner_html("");
-    leptos::mount::mount_to(app, move || view! { <App route=route /> }).forget();
-    // The readiness signal every page gives (the bench and the end-to-end tests wait for it):
-    // the page is mounted and its handlers attached.
-    if let Some(body) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body())
-    {
-        let _ = body.dataset().set("ready", "1");
-    }
+    mount_with(app, route, bundle::all);
 }
 
-/// The page for a route. Without the `payee` feature, `/new` and `/manage` are not in this
-/// bundle and show the not-found card.
-#[component]
-fn App(route: Route) -> impl IntoView {
-    match route {
-        Route::Home => view! { <pages::home::Home /> }.into_any(),
-        // `/c/:id` and `/o/:id` are the worker's pages (no app).
-        Route::Pay(_) | Route::Order(_) => view! { <pages::home::NotFound /> }.into_any(),
-        Route::Poster(id) => view! { <pages::product::ProductPoster id=id /> }.into_any(),
-        #[cfg(feature = "payee")]
-        Route::Admin(id) => view! { <pages::split::SplitAdmin id=id /> }.into_any(),
-        #[cfg(feature = "payee")]
-        Route::New => view! { <pages::new::New /> }.into_any(),
-        #[cfg(feature = "payee")]
-        Route::Manage(id) => view! { <pages::manage::Manage id=id /> }.into_any(),
-        #[cfg(feature = "payee")]
-        Route::Dash => view! { <pages::dash::Dash /> }.into_any(),
-        #[cfg(feature = "payee")]
-        Route::Books => view! { <pages::books::Books /> }.into_any(),
-        #[cfg(feature = "payee")]
-        Route::Directed => view! { <pages::directed::Directed /> }.into_any(),
-        _ => view! { <pages::home::NotFound /> }.into_any(),
-    }
+/// Mounts `pages(route)` into `app`, replacing whatever was there, and arms the readiness
+/// signal ([`ready`]).
+fn mount_with(app: web_sys::HtmlElement, route: Route, pages: fn(Route) -> AnyView) {
+    app.set_inner_html("");
+    leptos::mount::mount_to(app, move || pages(route)).forget();
+    ready::arm();
 }
 
 /// Sets the document title (WeChat shows it in its title bar).

@@ -4,6 +4,7 @@
 //! Requires the release build (`cargo xtask build`, which `cargo xtask test` runs first).
 
 pub mod browser;
+pub mod oauth;
 pub mod python;
 pub mod qr;
 pub mod sim;

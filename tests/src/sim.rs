@@ -174,6 +174,24 @@ impl Sim {
     /// Starts a worker with [`Sim::worker_vars`] plus `extra` (which win), and points the
     /// simulator's pushes at its `/wechat/mp`.
     pub async fn start_worker(&self, extra: &[(&str, &str)]) -> Result<Worker> {
+        self.start_worker_inner(extra, None).await
+    }
+
+    /// [`Sim::start_worker`] serving the static assets from `assets`
+    /// ([`Worker::start_with_assets`]; the benchmark).
+    pub async fn start_worker_with_assets(
+        &self,
+        extra: &[(&str, &str)],
+        assets: &std::path::Path,
+    ) -> Result<Worker> {
+        self.start_worker_inner(extra, Some(assets)).await
+    }
+
+    async fn start_worker_inner(
+        &self,
+        extra: &[(&str, &str)],
+        assets: Option<&std::path::Path>,
+    ) -> Result<Worker> {
         let mut vars = self.worker_vars();
         for (k, v) in extra {
             vars.retain(|(name, _)| name != k);
@@ -181,7 +199,10 @@ impl Sim {
         }
         let borrowed: Vec<(&str, &str)> =
             vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let worker = Worker::start(&borrowed).await?;
+        let worker = match assets {
+            Some(assets) => Worker::start_with_assets(&borrowed, assets).await?,
+            None => Worker::start(&borrowed).await?,
+        };
         self.post(
             "/sim/config",
             &json!({ "mp_url": worker.url("/wechat/mp") }),

@@ -81,7 +81,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::PayerPage(id) => growth::visitor::payer_page(&id, req, env).await,
         Route::OrderPage(id) => pages::order_page(&id, &req, env).await,
         Route::PayerForm(id, action) => payer_forms::handle(&id, &action, req, env).await,
-        Route::AppPage => pages::app_page(env).await,
+        Route::AppPage => pages::app_page(&req.path(), env).await,
         Route::Oa(route) => oa::handle(route, req, env).await,
         Route::Split(route) => splits::handle(route, req, env).await,
         Route::Product(route) => products::handle(route, req, env).await,

@@ -125,10 +125,30 @@ fn wants_live_part(req: &Request) -> bool {
         .is_some_and(|p| p == "live")
 }
 
-/// The app's own pages (`/`, `/new`, `/dash`, …): its `index.html` as built, with the
-/// Content-Security-Policy for the loader script it holds (`http::html`).
-pub async fn app_page(env: &Env) -> Result<worker::Response, ApiError> {
-    http::html(200, app_shell(env).await?)
+/// The app's own pages (`/`, `/new`, `/dash`, …): the `index.html` of the bundle that holds
+/// the page ([`bundle_of`]), as built, with the Content-Security-Policy for the loader script
+/// it holds (`http::html`).
+pub async fn app_page(path: &str, env: &Env) -> Result<worker::Response, ApiError> {
+    let index = match bundle_of(path) {
+        Some(name) => format!("http://assets.local/p/{name}/"),
+        None => "http://assets.local/".to_owned(),
+    };
+    http::html(200, fetch_index(env, &index).await?)
+}
+
+/// The page bundle (`dist/p/<name>/`, built by `cargo xtask build` from `app/src/bin/<name>.rs`)
+/// that holds the app page at `path`; `None` for the main bundle (`/`, `/poster/:id`). One small
+/// bundle per payee page instead of one app: `bench/FIGURES.md` has the figures.
+pub fn bundle_of(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["new"] | ["directed"] => Some("new"),
+        ["manage", _] => Some("manage"),
+        ["admin", _] => Some("admin"),
+        ["dash"] => Some("dash"),
+        ["dash", "books"] => Some("books"),
+        _ => None,
+    }
 }
 
 /// The app's `index.html` without the app: the shell of every payer page.
@@ -136,15 +156,17 @@ pub async fn payer_shell(env: &Env) -> Result<String, ApiError> {
     Ok(page::without_app_bundle(&app_shell(env).await?))
 }
 
-/// The app's `index.html`, as built by Trunk, from the static assets.
+/// The app's (main bundle's) `index.html`, as built by Trunk, from the static assets.
 async fn app_shell(env: &Env) -> Result<String, ApiError> {
-    let mut resp = env
-        .assets("ASSETS")?
-        .fetch("http://assets.local/", None)
-        .await?;
+    fetch_index(env, "http://assets.local/").await
+}
+
+/// An `index.html` from the static assets.
+async fn fetch_index(env: &Env, url: &str) -> Result<String, ApiError> {
+    let mut resp = env.assets("ASSETS")?.fetch(url, None).await?;
     if resp.status_code() != 200 {
         return Err(ApiError::Internal(format!(
-            "index.html: status {}",
+            "{url}: status {}",
             resp.status_code()
         )));
     }

@@ -1,10 +1,12 @@
 //! `cargo xtask bench`: bytes and ready time of the payer pages (request, split sign-up, price
-//! page) and `/new`, each against its own vanilla-JS baseline, plus the worker's wasm size and
-//! first-request latency; the figures go to `bench/FIGURES.md`.
+//! page, order page) and `/new`, each against its own vanilla-JS baseline, of the other payee
+//! pages (`/manage`, `/admin`, `/dash`), plus the worker's wasm size and first-request latency;
+//! the figures go to `bench/FIGURES.md`.
 //!
 //! Builds everything in release (as `cargo xtask build`), then runs the measurement in
-//! `tests/src/bin/bench.rs` (package `shoukuan-tests`): one `wrangler dev` serving every page,
-//! Debian Chromium with CPU and network throttling. Extra arguments go to it, e.g.
+//! `tests/src/bin/bench.rs` and `tests/src/bin/bench/` (package `shoukuan-tests`): one
+//! `wrangler dev` with `shoukuan sim` as its WeChat serving every page, Debian Chromium with CPU
+//! and network throttling. Extra arguments go to it, e.g.
 //! `cargo xtask bench --runs 11` or `--leptos-payer-dist DIR` (a payer-only Leptos build to
 //! time as well).
 

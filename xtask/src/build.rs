@@ -1,6 +1,6 @@
 //! Building the app (Trunk → `dist/`) and the worker (worker-build → `worker/build/`).
 
-use anyhow::Result;
+use anyhow::{ensure, Result};
 
 use crate::proc::{run_quiet, step};
 use crate::root;
@@ -15,13 +15,55 @@ pub enum WorkerOpt {
     NoWasmOpt,
 }
 
-/// `trunk build --release` into `dist/`.
+/// The payee pages' own bundles (`app/src/bundle.rs`): `dist/p/<name>/`, served by the worker
+/// for their paths (`worker/src/pages.rs`).
+pub const PAGE_BUNDLES: [&str; 5] = ["new", "manage", "admin", "dash", "books"];
+
+/// `trunk build --release` into `dist/` (the main bundle and the QR reader's worker), then once
+/// per page bundle into `dist/p/<name>/`, from a copy of `app/index.html` naming that bundle's
+/// binary.
 pub fn app(tools: &Tools) -> Result<()> {
     step("building the app (trunk build --release)");
     run_quiet(
         "trunk build",
         tools.command("trunk").args(["build", "--release"]),
-    )
+    )?;
+    let index = std::fs::read_to_string(root().join("app/index.html"))?;
+    let main_bin = r#"data-bin="shoukuan-app""#;
+    ensure!(
+        index.contains(main_bin),
+        "app/index.html names no {main_bin}"
+    );
+    // The QR reader's worker is built once, into dist/ (its link names `data-type="worker"`).
+    let index: String = index
+        .lines()
+        .filter(|line| !line.contains(r#"data-type="worker""#))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    for name in PAGE_BUNDLES {
+        step(&format!(
+            "building the /{name} bundle (trunk build --release)"
+        ));
+        // Next to index.html, so that its relative links resolve the same (git ignores it).
+        let html = root().join(format!("app/index.{name}.html"));
+        std::fs::write(
+            &html,
+            index.replace(main_bin, &format!(r#"data-bin="shoukuan-app-{name}""#)),
+        )?;
+        run_quiet(
+            "trunk build",
+            tools.command("trunk").args([
+                "build".as_ref(),
+                "--release=true".as_ref(),
+                html.as_os_str(),
+                "--dist".as_ref(),
+                root().join(format!("dist/p/{name}")).as_os_str(),
+                "--public-url".as_ref(),
+                format!("/p/{name}/").as_ref(),
+            ]),
+        )?;
+    }
+    Ok(())
 }
 
 /// `worker-build --release` into `worker/build/`.

@@ -3,7 +3,7 @@
 //! - `cargo xtask dev`   installs what is missing, builds, and runs the product locally.
 //! - `cargo xtask test`  runs every check and test and ends with `N passed, M failed`.
 //! - `cargo xtask build` builds the app and the worker (release), as `test` and `bench` do.
-//! - `cargo xtask bench` measures the payer page against a vanilla-JS baseline.
+//! - `cargo xtask bench` measures the pages against vanilla-JS baselines (`bench/FIGURES.md`).
 //! - `cargo xtask deploy [--dry-run]` deploys to Cloudflare (or checks all of it offline).
 
 mod bench;

@@ -73,22 +73,8 @@ pub async fn publish(worker: &Worker, body: &Value) -> Value {
     resp.json().await.unwrap()
 }
 
-/// An HTTP client that shows redirects instead of following them.
-pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The `Location` header of a redirect ("" when absent).
-pub fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
-}
+// Shared with the benchmark (`src/bin/bench`): signing in through the simulated OAuth.
+pub use shoukuan_tests::oauth::{location, no_redirects, wechat_session};
 
 /// `prefix` plus a time-derived suffix, unique within a test run.
 pub fn unique(prefix: &str) -> String {
@@ -97,66 +83,4 @@ pub fn unique(prefix: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("{prefix}{:x}", nanos % 0xffff_ffff_ffff)
-}
-
-/// Opens `entry` inside "WeChat" as the simulator's user `openid`, follows the OAuth hops
-/// (worker → simulated consent → `/oauth/callback`) and returns the session cookie
-/// `cookie_name=…` that the callback set.
-pub async fn wechat_session(
-    worker: &Worker,
-    entry: &str,
-    openid: &str,
-    cookie_name: &str,
-) -> String {
-    use shoukuan_tests::browser::WECHAT_IOS_UA;
-    let client = no_redirects();
-    let resp = client
-        .get(worker.url(entry))
-        .header("user-agent", WECHAT_IOS_UA)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302, "{entry}");
-    // The OAuth nonce cookie the browser keeps for the callback (login CSRF binding).
-    let nonce = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| h.split(';').next().filter(|p| p.starts_with("sk_oauth=")))
-        .unwrap_or_default()
-        .to_string();
-    let authorize = location(&resp);
-    assert!(
-        authorize.contains("/connect/oauth2/authorize?"),
-        "{authorize}"
-    );
-    let authorize = authorize.split('#').next().unwrap().to_string();
-    let resp = client
-        .get(format!("{authorize}&sim_openid={openid}"))
-        .send()
-        .await
-        .unwrap();
-    let callback = location(&resp);
-    let resp = client
-        .get(&callback)
-        .header("user-agent", WECHAT_IOS_UA)
-        .header("cookie", &nonce)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        302,
-        "{callback}: {}",
-        resp.text().await.unwrap_or_default()
-    );
-    let prefix = format!("{cookie_name}=");
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| h.split(';').next().filter(|p| p.starts_with(&prefix)))
-        .unwrap_or_else(|| panic!("no {cookie_name} session cookie"))
-        .to_string()
 }

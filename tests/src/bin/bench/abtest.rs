@@ -14,7 +14,8 @@ use shoukuan_core::abtest::{check_variants, VariantDraft};
 use shoukuan_core::money::Fen;
 use shoukuan_tests::worker::Worker;
 
-use super::{id_of, post, Page};
+use crate::cases::{id_of, post, PAY_CODE};
+use crate::measure::Page;
 
 /// The pair of pages of this case (register with one line: `pages.extend(abtest::pages(…))`).
 pub async fn pages(worker: &Worker, product: &str) -> Result<Vec<Page>> {
@@ -29,7 +30,7 @@ pub async fn pages(worker: &Worker, product: &str) -> Result<Vec<Page>> {
     let twin = |title: &str| {
         serde_json::json!({
             "kind": "product", "payee_name": "小满酸奶", "title": title,
-            "amount": "29", "note": "", "pay_code": super::PAY_CODE,
+            "amount": "29", "note": "", "pay_code": PAY_CODE,
             "product": {
                 "description": "每日现做，冷链配送", "original_price": "39",
                 "images": [image], "shop_name": "小满酸奶",
@@ -67,13 +68,13 @@ pub async fn pages(worker: &Worker, product: &str) -> Result<Vec<Page>> {
             group: "price-ab",
             role: "ours",
             url: worker.url(&format!("/c/{with_test}")),
-            qr: true,
+            qr: Some(PAY_CODE.to_owned()),
         },
         Page {
             group: "price-ab",
             role: "baseline",
             url: worker.url(&format!("/c/{without}")),
-            qr: true,
+            qr: Some(PAY_CODE.to_owned()),
         },
     ])
 }

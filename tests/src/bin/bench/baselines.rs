@@ -12,7 +12,8 @@
 //! - `new.html`: the publish form as static HTML with a small validating script that posts
 //!   `POST /api/collections` (it does not decode the uploaded 收款码 in the browser, which ours
 //!   does: the baseline is lighter than a page with the same behaviour would be); ready once
-//!   the handlers are attached.
+//!   the handlers are attached;
+//! - `order.html`: the order page (`/o/:id`), see [`order`].
 
 /// Shared `<head>` (meta, small stylesheet in the spirit of ours).
 const HEAD: &str = r#"<!doctype html>
@@ -194,6 +195,50 @@ form.addEventListener('submit', function (e) {{
     .catch(function (b) {{ document.getElementById('publish_error').textContent = (b && b.message) || '网络不太好'; }});
 }});
 document.body.dataset.ready = '1';
+</script>
+</body>
+</html>
+"#
+    )
+}
+
+/// The order page baseline (`order.html`): the order from `GET /api/orders/:id`, its Native QR
+/// by npm `qrcode` while it waits, polled (1 s doubling to 15 s) like ours; ready when the QR
+/// has loaded (or at once for a settled order).
+pub fn order() -> String {
+    format!(
+        r#"{HEAD}<div id="app"><article class="card" id="card"><p class="hint">加载中…</p></article></div>
+<script>{ESC}var data = get('/api/orders/' + encodeURIComponent(id));
+</script>
+<script src="/bench-baseline/qrcode.min.js"></script>
+<script>
+var labels = {{ pending: '等待扫码付款', paid: '已支付', closed: '订单已关闭', refunded: '已退款' }};
+function render(o) {{
+  document.getElementById('card').innerHTML =
+    '<header class="payee"><div class="avatar">' + esc(o.payee_name.slice(0, 1)) + '</div><div><div class="payee-name">' + esc(o.payee_name) + '</div><div class="payee-sub">' + esc(o.title) + '</div></div></header>' +
+    '<div class="amount">' + yuan(o.amount_fen) + '</div><p id="order-state">' + esc(labels[o.state] || o.state) + '</p>' +
+    (o.state === 'pending' && o.code_url ? '<figure class="qr"><span id="qr"></span><figcaption class="qr-hint">请用微信「扫一扫」扫描二维码付款</figcaption></figure>' : '');
+}}
+var n = 0;
+function poll(state) {{
+  if (state !== 'pending' || n >= 120) return;
+  setTimeout(function () {{ n++; get('/api/orders/' + encodeURIComponent(id) + '?refresh=1').then(function (o) {{ if (o.state !== state) render(o); poll(o.state); }}).catch(function () {{ poll(state); }}); }}, Math.min(1000 * Math.pow(2, Math.min(n, 4)), 15000));
+}}
+data.then(function (o) {{
+  render(o);
+  poll(o.state);
+  if (o.state !== 'pending' || !o.code_url) {{ document.body.dataset.ready = '1'; return; }}
+  return QRCode.toDataURL(o.code_url, {{ errorCorrectionLevel: 'M', margin: 4, width: 520 }}).then(function (url) {{
+    var img = new Image();
+    img.className = 'qr-img';
+    img.width = 260;
+    img.onload = function () {{ document.body.dataset.ready = '1'; }};
+    img.src = url;
+    document.getElementById('qr').appendChild(img);
+  }});
+}}).catch(function () {{
+  document.getElementById('card').innerHTML = '<p class="hint">加载失败，请刷新重试</p>';
+}});
 </script>
 </body>
 </html>
