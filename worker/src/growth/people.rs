@@ -102,7 +102,12 @@ pub async fn gather(env: &Env, payee: &str) -> Result<People, ApiError> {
         }
     }
     for s in &signups(env, payee, None).await? {
-        people.signup(&of_signup(s), &s.name_masked, s.status == "paid", s.created_at);
+        people.signup(
+            &of_signup(s),
+            &s.name_masked,
+            s.status == "paid",
+            s.created_at,
+        );
     }
     let carried = db
         .prepare("SELECT tag_id, person FROM person_tags WHERE payee_openid = ?1")

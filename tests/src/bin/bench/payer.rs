@@ -14,7 +14,7 @@ use crate::measure::Page;
 pub struct Published {
     request: String,
     split: String,
-    product: String,
+    pub product: String,
     /// The first `GET /c/:id` after the start, ms.
     pub first_page_ms: f64,
 }
