@@ -12,11 +12,13 @@ use shoukuan_core::page::split::{Attempt, SplitPage};
 use shoukuan_core::page::{escape, json_for_script};
 use shoukuan_core::product::{og_meta, product_body, product_card, share_description};
 use shoukuan_core::share::{share_script, ShareCard};
+use shoukuan_core::session::Role;
 use shoukuan_core::split::{mode_summary, progress_text, ParticipantView};
+use shoukuan_core::oauth::is_wechat_browser;
 use worker::{Env, Request};
 
 use crate::error::ApiError;
-use crate::session::page_origin;
+use crate::session::{self, page_origin};
 use crate::{products, splits};
 
 /// What goes into the page shell.
@@ -46,7 +48,7 @@ pub async fn render(
             };
             crate::growth::ab::present(&mut split, req, env).await;
             let ticket = ticket_from_cookie(&view.id, req);
-            let mine = own_entry(&view.id, ticket.as_ref(), env).await?;
+            let (mine, remind_offer) = own_entry(&view.id, ticket.as_ref(), req, env).await?;
             // … then render it.
             let desc = format!(
                 "{} · {}",
@@ -70,6 +72,7 @@ pub async fn render(
                 mine: mine.as_ref(),
                 attempt: None,
                 notice: None,
+                remind_offer,
             };
             let share = share(
                 &ShareCard {
@@ -134,20 +137,33 @@ pub fn ticket_from_cookie(id: &str, req: &Request) -> Option<(String, String)> {
 }
 
 /// One's own entry (full name) for a ticket; `None` without one, or when the entry is gone or
-/// the token no longer matches (a withdrawal elsewhere, the payee removed it).
+/// the token no longer matches (a withdrawal elsewhere, the payee removed it). An entry with no
+/// WeChat yet (a directed debtor, a sign-up outside WeChat) is linked to the signed-in payer
+/// who came back from 用微信接收提醒 ([`splits::link_wechat`]); `.1` says whether to offer that.
 pub async fn own_entry(
     id: &str,
     ticket: Option<&(String, String)>,
+    req: &Request,
     env: &Env,
-) -> Result<Option<ParticipantView>, ApiError> {
+) -> Result<(Option<ParticipantView>, bool), ApiError> {
     let Some((pid, token)) = ticket else {
-        return Ok(None);
+        return Ok((None, false));
     };
-    match splits::own_entry(id, pid, token, env).await {
-        Ok(entry) => Ok(Some(entry)),
-        Err(ApiError::NotFound | ApiError::Missing(_) | ApiError::NotParticipant) => Ok(None),
-        Err(e) => Err(e),
+    let mut entry = match splits::own_entry(id, pid, token, env).await {
+        Ok(entry) => entry,
+        Err(ApiError::NotFound | ApiError::Missing(_) | ApiError::NotParticipant) => {
+            return Ok((None, false))
+        }
+        Err(e) => return Err(e),
+    };
+    let sends = is_wechat_browser(&session::user_agent(req))
+        && crate::notices::template(env, crate::notices::REMINDER_TEMPLATE).is_some();
+    if sends && !entry.oa_connected {
+        if let Some(openid) = session::current(req, env, Role::Payer) {
+            entry.oa_connected = splits::link_wechat(env, id, pid, openid.as_str()).await?;
+        }
     }
+    Ok((Some(entry), sends))
 }
 
 /// The live parts of a split's page (`#sk-head`, `#sk-mine`, `#sk-list`), for the page's
@@ -157,17 +173,19 @@ pub async fn split_live_parts(
     ticket: Option<&(String, String)>,
     attempt: Option<&Attempt>,
     notice: Option<&str>,
+    req: &Request,
     env: &Env,
 ) -> Result<Option<String>, ApiError> {
     let Some(split) = splits::find_public_view(id, env).await? else {
         return Ok(None);
     };
-    let mine = own_entry(id, ticket, env).await?;
+    let (mine, remind_offer) = own_entry(id, ticket, req, env).await?;
     Ok(Some(split_parts(&SplitPage {
         view: &split,
         mine: mine.as_ref(),
         attempt,
         notice,
+        remind_offer,
     })))
 }
 
@@ -181,7 +199,7 @@ pub async fn live_part(
         Kind::Request => Ok(None),
         Kind::Split => {
             let ticket = ticket_from_cookie(&view.id, req);
-            split_live_parts(&view.id, ticket.as_ref(), None, None, env).await
+            split_live_parts(&view.id, ticket.as_ref(), None, None, req, env).await
         }
         Kind::Product => Ok(products::find_view(&view.id, env)
             .await?
@@ -196,17 +214,19 @@ pub async fn split_page_again(
     ticket: Option<&(String, String)>,
     attempt: Option<&Attempt>,
     notice: Option<&str>,
+    req: &Request,
     env: &Env,
 ) -> Result<Option<KindPage>, ApiError> {
     let Some(split) = splits::find_public_view(&view.id, env).await? else {
         return Ok(None);
     };
-    let mine = own_entry(&view.id, ticket, env).await?;
+    let (mine, remind_offer) = own_entry(&view.id, ticket, req, env).await?;
     let page = SplitPage {
         view: &split,
         mine: mine.as_ref(),
         attempt,
         notice,
+        remind_offer,
     };
     Ok(Some(KindPage {
         title: format!("<title>{} - 接龙</title>", escape(&view.title)),

@@ -129,7 +129,7 @@ pub async fn handle(
         .flatten()
         .is_some_and(|v| v == "live");
     let mut resp = if live {
-        let parts = split_live_parts(id, ticket.as_ref(), attempt, note, env)
+        let parts = split_live_parts(id, ticket.as_ref(), attempt, note, &req, env)
             .await?
             .ok_or(ApiError::NotFound)?;
         http::html(200, parts)?
@@ -139,7 +139,7 @@ pub async fn handle(
             .set("location", &format!("/c/{id}#my_entry"))?;
         resp
     } else {
-        let page = split_page_again(&view, ticket.as_ref(), attempt, note, env)
+        let page = split_page_again(&view, ticket.as_ref(), attempt, note, &req, env)
             .await?
             .ok_or(ApiError::NotFound)?;
         let shell = pages::payer_shell(env).await?;

@@ -599,6 +599,28 @@ pub async fn own_entry(
     entry(id, pid, &split, env, Some(&key)).await
 }
 
+/// Links participant `pid` of split `id` to the WeChat of the signed-in payer holding its
+/// ticket (a directed debtor, or a sign-up made outside WeChat, who asked for reminders): the
+/// openid sealed and indexed as at a sign-up through the Official Account. Only an entry with
+/// no WeChat yet is linked — never replacing another's. Whether the entry is linked now.
+pub async fn link_wechat(env: &Env, id: &str, pid: &str, openid: &str) -> Result<bool, ApiError> {
+    let key = personal_data::key(env)?;
+    let sealed = personal_data::seal(&key, column::OPENID, openid)?;
+    let result = db(env)?
+        .prepare(
+            "UPDATE participants SET openid_sealed = ?3 \
+             WHERE id = ?1 AND collection_id = ?2 AND openid_sealed IS NULL",
+        )
+        .bind(&[pid.into(), id.into(), sealed.into()])?
+        .run()
+        .await?;
+    let linked = result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0;
+    if linked {
+        crate::notices::selfservice::index_sign_up(env, pid, openid).await;
+    }
+    Ok(linked)
+}
+
 fn already_paid() -> ApiError {
     ApiError::Conflict("ALREADY_PAID", "已确认付款，不能再修改或退出")
 }

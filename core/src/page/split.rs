@@ -101,6 +101,9 @@ pub struct SplitPage<'a> {
     pub attempt: Option<&'a Attempt>,
     /// A refused action on one's own entry (我已付款, 退出) to explain.
     pub notice: Option<&'a str>,
+    /// Whether to offer WeChat reminders to one's own entry when it has none: the deployment
+    /// sends them (an Official Account and a reminder template) and the page is open in WeChat.
+    pub remind_offer: bool,
 }
 
 /// What each person pays, large on top: `每人 ¥30.00`; an equal split whose total does not
@@ -383,6 +386,17 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
     } else {
         entry_error(page.notice)
     };
+    let remind = if page.remind_offer && open && !me.oa_connected && me.status != ParticipantStatus::Paid {
+        format!(
+            concat!(
+                r#"<p id="remind_offer" class="hint">想在截止前收到微信提醒？"#,
+                r#"<a id="remind_me" href="/oauth/start?next=/c/{id}">用微信接收提醒</a>（只提醒你自己这一条）</p>"#
+            ),
+            id = id
+        )
+    } else {
+        String::new()
+    };
     let picks = picks_label(&v.spec.mode, &me.picks);
     let picks = if picks.is_empty() {
         String::new()
@@ -394,7 +408,7 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
             r#"<section id="my_entry" class="my-entry"><h2 class="section">我是第 {seq} 位</h2>"#,
             r#"<p class="my-line"><span id="my_name">{name}</span> · 应付 <strong id="my_due">{due}</strong></p>{picks}"#,
             r#"<p id="my_status" class="my-status status-{status_class}">{status}</p>"#,
-            "{rejected}{notice}{pay}{actions}</section>"
+            "{rejected}{notice}{pay}{remind}{actions}</section>"
         ),
         seq = me.seq,
         name = escape(&me.name),
@@ -405,6 +419,7 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
         rejected = rejected_notice,
         notice = notice,
         pay = pay,
+        remind = remind,
         actions = actions,
     )
 }
@@ -666,6 +681,7 @@ mod tests {
             mine,
             attempt: None,
             notice: None,
+            remind_offer: false,
         })
     }
 
@@ -696,6 +712,7 @@ mod tests {
             mine: None,
             attempt: None,
             notice: None,
+            remind_offer: false,
         });
         assert!(html.contains("接龙已关闭") && !html.contains("还剩") && !html.contains("已截止"));
         assert!(!html.contains(r#"id="join_form""#));
@@ -762,6 +779,7 @@ mod tests {
             mine: None,
             attempt: Some(&attempt),
             notice: None,
+            remind_offer: false,
         });
         assert!(html.contains(r#"value="&lt;王&gt;""#));
         assert!(
@@ -813,6 +831,7 @@ mod tests {
             mine: Some(&me),
             attempt: None,
             notice: Some("转账凭证只能是 JPG、PNG 或 WebP 格式的截图"),
+            remind_offer: false,
         });
         assert!(html.contains(r#"action="/c/aB3dE6gH9k/claim" enctype="multipart/form-data""#));
         assert!(html.contains(r#"<input id="proof" name="proof" type="file" accept="image/jpeg,image/png,image/webp" data-max="1500000">"#));
@@ -829,8 +848,33 @@ mod tests {
             mine: Some(&claimed),
             attempt: None,
             notice: Some("收款人已关闭"),
+            remind_offer: false,
         });
         assert!(!html.contains(r#"id="proof""#) && html.contains(r#"id="entry_error""#));
+    }
+
+    #[test]
+    fn wechat_reminders_are_offered_only_to_an_unlinked_unpaid_entry_where_they_can_be_sent() {
+        let me = person("pA3dE6gH9k", 1, ParticipantStatus::Joined);
+        let v = view(fixed(), PayMode::Personal, vec![me.clone()]);
+        let with = |me: &ParticipantView, offer: bool| {
+            split_parts(&SplitPage {
+                view: &v,
+                mine: Some(me),
+                attempt: None,
+                notice: None,
+                remind_offer: offer,
+            })
+        };
+        let html = with(&me, true);
+        assert!(html.contains(r#"<a id="remind_me" href="/oauth/start?next=/c/aB3dE6gH9k">"#));
+        assert!(!with(&me, false).contains("remind_me"), "the deployment sends none");
+        let mut linked = me.clone();
+        linked.oa_connected = true;
+        assert!(!with(&linked, true).contains("remind_me"), "already reachable");
+        let mut paid = me.clone();
+        paid.status = ParticipantStatus::Paid;
+        assert!(!with(&paid, true).contains("remind_me"), "nothing left to remind of");
     }
 
     #[test]

@@ -530,3 +530,110 @@ async fn a_debtors_own_due_date_drives_their_reminders() {
     assert_eq!(overview["participants"][0]["name"], "张三丰");
     assert_eq!(overview["has_deadline"], true);
 }
+
+/// A directed debtor opens their personal link in WeChat, taps 用微信接收提醒 and comes back
+/// signed in: their slot is linked to their WeChat (sealed, never replacing another's), the
+/// offer goes, and the schedule reaches them at their own −2 h.
+#[tokio::test]
+async fn a_directed_debtor_who_asks_for_wechat_reminders_is_linked_and_reminded() {
+    use shoukuan_tests::browser::WECHAT_IOS_UA;
+    let p = notify().await;
+    let payee = p.payee().await;
+    let (deadline, typed) = deadline_in_two_days();
+    let (status, created) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/directed",
+            Some(json!({
+                "payee_name": "张老板", "title": "周六聚餐", "note": "",
+                "pay_code": unique_pay_code(),
+                "debtors": [
+                    { "name": "张三丰", "amount": "120", "due": typed },
+                    { "name": "李四光", "amount": "80", "due": typed },
+                ],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let manage = created["manage_token"].as_str().unwrap().to_string();
+    let (status, body) = with_token(
+        p,
+        reqwest::Method::PUT,
+        &format!("/api/splits/{id}/reminders"),
+        &manage,
+        Some(json!({ "slots": ["-2h"] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The personal link's ticket (`#p=<pid>&t=<token>`), as the page's script stores it.
+    let ticket = |i: usize| {
+        let link = created["debtors"][i]["link"].as_str().unwrap();
+        let fragment = link.split_once('#').unwrap().1;
+        let field = |k: &str| {
+            fragment
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                .unwrap()
+                .to_string()
+        };
+        (field("p"), format!("sk_p_{id}={}.{}", field("p"), field("t")))
+    };
+    let (pid, zhang) = ticket(0);
+    let page = |cookies: Vec<String>| {
+        let url = p.worker.url(&format!("/c/{id}"));
+        async move {
+            let resp = reqwest::Client::new()
+                .get(url)
+                .header("user-agent", WECHAT_IOS_UA)
+                .header("cookie", cookies.join("; "))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.text().await.unwrap()
+        }
+    };
+    let linked = |pid: String| {
+        p.worker
+            .query(&format!(
+                "SELECT openid_key FROM participants WHERE id = '{pid}' AND openid_sealed IS NOT NULL"
+            ))
+            .unwrap()
+    };
+
+    // Before: the debtor's own entry offers WeChat reminders, and the slot has no WeChat.
+    let before = page(vec![zhang.clone()]).await;
+    assert!(
+        before.contains(&format!(r#"<a id="remind_me" href="/oauth/start?next=/c/{id}">"#)),
+        "the offer is on the debtor's own entry"
+    );
+    assert!(linked(pid.clone()).is_empty());
+    // Someone without the ticket sees no offer (nothing of theirs to remind).
+    assert!(!page(vec![]).await.contains("remind_me"));
+
+    // The debtor taps it: OAuth through the simulator, back to the page signed in.
+    let debtor = p.sim.create_payer(true).await.unwrap();
+    let session =
+        wechat_session(&p.worker, &format!("/oauth/start?next=/c/{id}"), &debtor, "sk_payer").await;
+    let after = page(vec![zhang.clone(), session.clone()]).await;
+    assert!(!after.contains("remind_me"), "linked: nothing more to offer");
+    let rows = linked(pid.clone());
+    assert_eq!(rows.len(), 1, "the slot is linked");
+    assert_eq!(rows[0]["openid_key"], p.sim.openid_key(&debtor));
+
+    // Another WeChat holding the same ticket later never replaces the link.
+    let other = p.sim.create_payer(true).await.unwrap();
+    let other_session =
+        wechat_session(&p.worker, &format!("/oauth/start?next=/c/{id}"), &other, "sk_payer").await;
+    page(vec![zhang.clone(), other_session]).await;
+    assert_eq!(linked(pid)[0]["openid_key"], p.sim.openid_key(&debtor));
+
+    // The schedule reaches the linked debtor at −2 h, and only them (李 never linked).
+    cron(p, deadline - 2 * HOUR + 30).await;
+    let sent = delivered(p, &debtor, REMINDER_TEMPLATE).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["data"]["amount2"]["value"], "¥120.00");
+    assert!(delivered(p, &other, REMINDER_TEMPLATE).await.is_empty());
+}
