@@ -635,7 +635,11 @@ pub fn product_body_with(view: &ProductView, contact: &ContactState) -> String {
     format!(
         r#"<main class="page">{}{}</main><script>{COPY_SCRIPT}</script><script>{PRODUCT_SCRIPT}</script>"#,
         product_card(view),
-        contact_section(&view.collection.id, view.product.contact, contact)
+        if view.offer == Offer::Active {
+            contact_section(&view.collection.id, view.product.contact, contact)
+        } else {
+            String::new()
+        }
     )
 }
 

@@ -15,6 +15,14 @@ pub mod column {
     pub const PHONE: &str = "participants.phone";
     /// `participants.openid_sealed`
     pub const OPENID: &str = "participants.openid";
+    /// `product_contacts.name_sealed`
+    pub const CONTACT_NAME: &str = "product_contacts.name";
+    /// `product_contacts.phone_sealed`
+    pub const CONTACT_PHONE: &str = "product_contacts.phone";
+    /// `product_contacts.address_sealed`
+    pub const CONTACT_ADDRESS: &str = "product_contacts.address";
+    /// `product_contacts.note_sealed`
+    pub const CONTACT_NOTE: &str = "product_contacts.note";
 }
 
 /// The configured key, or 503 `DATA_KEY_MISSING` (personal data is never stored in clear).
