@@ -3,6 +3,7 @@
 mod api;
 mod backlog;
 mod books;
+mod contact;
 mod contract;
 mod directed;
 mod exports;
