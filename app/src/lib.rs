@@ -84,6 +84,8 @@ fn App(route: Route) -> impl IntoView {
         Route::Dash => view! { <pages::dash::Dash /> }.into_any(),
         #[cfg(feature = "payee")]
         Route::Books => view! { <pages::books::Books /> }.into_any(),
+        #[cfg(feature = "payee")]
+        Route::Directed => view! { <pages::directed::Directed /> }.into_any(),
         _ => view! { <pages::home::NotFound /> }.into_any(),
     }
 }

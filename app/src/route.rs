@@ -27,6 +27,8 @@ pub enum Route {
     Admin(String),
     /// `/poster/:id`: a price page's share poster.
     Poster(String),
+    /// `/directed`: publishing a directed request (定向催收).
+    Directed,
     /// Anything else, including malformed collection ids.
     NotFound,
 }
@@ -44,6 +46,7 @@ impl Route {
             ["new"] => Route::New,
             ["dash"] => Route::Dash,
             ["dash", "books"] => Route::Books,
+            ["directed"] => Route::Directed,
             ["c", id] if is_valid_id(id) => Route::Pay((*id).to_owned()),
             ["o", id] if is_valid_id(id) => Route::Order((*id).to_owned()),
             ["manage", id] if is_valid_id(id) => Route::Manage((*id).to_owned()),
@@ -60,6 +63,7 @@ impl Route {
             Route::New => "/new".to_owned(),
             Route::Dash => "/dash".to_owned(),
             Route::Books => "/dash/books".to_owned(),
+            Route::Directed => "/directed".to_owned(),
             Route::Pay(id) => format!("/c/{id}"),
             Route::Order(id) => format!("/o/{id}"),
             Route::Manage(id) => format!("/manage/{id}"),
@@ -101,6 +105,7 @@ mod tests {
             ("/c/aB3dE6gH9k/x", Route::NotFound),
             ("/c/..%2Fapi%2Fx", Route::NotFound),
             ("/dashboard", Route::NotFound),
+            ("/directed", Route::Directed),
             ("//new", Route::NotFound),
         ];
         for (path, route) in cases {

@@ -11,6 +11,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 mod books;
+mod data;
 mod jssdk;
 mod keys;
 mod lint;
@@ -75,6 +76,9 @@ commands! {
     /// Books: export payments / refunds as CSV or JSON (the worker's operator API).
     #[command(subcommand)]
     Books(books::Command),
+    /// Personal data at rest: convert clear openids, reseal after a DATA_KEY change.
+    #[command(subcommand)]
+    Data(data::Command),
 }
 
 /// A subcommand's work.

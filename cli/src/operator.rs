@@ -207,7 +207,7 @@ fn checked_openid(openid: &str) -> anyhow::Result<&str> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Method {
+pub(crate) enum Method {
     Get,
     Post,
     Put,
@@ -245,6 +245,17 @@ fn call(
     path: &str,
     body: Option<Value>,
 ) -> anyhow::Result<Outcome> {
+    let json = request(target, method, path, body)?;
+    Ok(Outcome::ok(serde_json::to_string_pretty(&json)?))
+}
+
+/// Calls the operator API; the JSON answer, or the error it names.
+pub(crate) fn request(
+    target: &Target,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
     let secret = operator_secret(&target.dev_vars)?;
     let url = format!("{}{path}", target.url.trim_end_matches('/'));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -277,7 +288,7 @@ fn call(
     let json: Value =
         serde_json::from_str(&text).map_err(|_| anyhow!("HTTP {status} from {url}: not JSON"))?;
     if (200..300).contains(&status) {
-        Ok(Outcome::ok(serde_json::to_string_pretty(&json)?))
+        Ok(json)
     } else {
         bail!(
             "HTTP {status} {}: {}",

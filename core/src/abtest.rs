@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::collection::{CollectionView, FieldError};
 use crate::lint;
 use crate::money::Fen;
-use crate::product::{ImageKey, Product};
+use crate::product::{BlockOrder, ImageKey, Product};
 use crate::text::{Note, Title};
 
 pub mod stats;
@@ -62,6 +62,9 @@ pub struct VariantDraft {
     /// The original price in yuan, for `price = "original"`.
     #[serde(default)]
     pub original_price: Option<String>,
+    /// A price page's block order: `images_first`, `price_first`, or empty (as published).
+    #[serde(default)]
+    pub blocks: Option<String>,
 }
 
 /// A checked variant.
@@ -78,6 +81,9 @@ pub struct Variant {
     /// Price display.
     #[serde(default)]
     pub price: PriceDisplay,
+    /// A price page's block order, when it differs.
+    #[serde(default)]
+    pub blocks: Option<BlockOrder>,
 }
 
 fn refuse(errors: &mut Vec<FieldError>, field: String, code: &str, message: String) {
@@ -229,12 +235,27 @@ pub fn check_variants(
                 PriceDisplay::AsPublished
             }
         };
+        let blocks = match non_empty(&d.blocks) {
+            None => None,
+            Some("images_first") => Some(BlockOrder::ImagesFirst),
+            Some("price_first") => Some(BlockOrder::PriceFirst),
+            Some(_) => {
+                refuse(
+                    &mut errors,
+                    at("blocks"),
+                    "INVALID_BLOCKS",
+                    "版块顺序只能是 images_first 或 price_first".into(),
+                );
+                None
+            }
+        };
         out.push(Variant {
             label,
             title,
             note,
             cover,
             price: price_display,
+            blocks,
         });
     }
     if errors.is_empty() {
@@ -400,6 +421,28 @@ mod tests {
     }
 
     #[test]
+    fn block_orders_are_checked() {
+        let with = |blocks: &str| VariantDraft {
+            blocks: Some(blocks.into()),
+            ..VariantDraft::default()
+        };
+        let got = check_variants(&[with("images_first"), with("price_first")], &[], None).unwrap();
+        assert_eq!(
+            (got[0].blocks, got[1].blocks),
+            (Some(BlockOrder::ImagesFirst), Some(BlockOrder::PriceFirst))
+        );
+        let errs = check_variants(&[with(""), with("sideways")], &[], None).unwrap_err();
+        assert_eq!(
+            (errs[0].field.as_str(), errs[0].code.as_str()),
+            ("variants[1].blocks", "INVALID_BLOCKS")
+        );
+        assert_eq!(
+            check_variants(&[with(""), with(" ")], &[], None).unwrap()[0].blocks,
+            None
+        );
+    }
+
+    #[test]
     fn a_variant_edits_the_view_and_the_product() {
         let a = ImageKey::parse("aaaaaaaaaaaaaaaaaaaaaaaa.jpg").unwrap();
         let b = ImageKey::parse("bbbbbbbbbbbbbbbbbbbbbbbb.png").unwrap();
@@ -418,6 +461,7 @@ mod tests {
             note: None,
             cover: Some(b.clone()),
             price: PriceDisplay::Plain,
+            blocks: None,
         };
         v.apply_product(&mut product);
         assert_eq!(product.images, vec![b, a]);

@@ -238,7 +238,7 @@ document.addEventListener('click',function(e){
  btn=b;id=card.getAttribute('data-collection-id');msg=document.getElementById('sk-pay-msg');amt=document.getElementById('sk-amount');
  btn.disabled=true;say('正在下单…');
  var body={collection_id:id},pid=btn.getAttribute('data-participant');if(amt)body.amount=amt.value;
- var x=new XMLHttpRequest();x.open('POST','/api/orders');x.setRequestHeader('content-type','application/json');
+ var x=new XMLHttpRequest(),pts=document.getElementById('sk-points');x.open('POST','/api/orders'+(pts&&pts.checked?'?points='+pts.value:''));x.setRequestHeader('content-type','application/json');
  if(pid){body.participant_id=pid;var t=document.cookie.match(new RegExp('(?:^|; )sk_p_'+id+'=[^.;]+[.]([^;]+)'));if(t)x.setRequestHeader('authorization','Bearer '+t[1]);}
  x.onload=function(){var d={};try{d=JSON.parse(x.responseText);}catch(e){}
   if(x.status===201){

@@ -252,7 +252,11 @@ pub fn contact_section(id: &str, ask: ContactAsk, state: &ContactState) -> Strin
             r#"<label class="field"><span>备注（选填）</span><input name="note" id="contact_note" maxlength="{max_note}" value="{note}"></label>{note_e}"#,
             r#"{form_e}<button class="button" id="contact_submit" type="submit">提交联系方式</button></form></section>"#
         ),
-        why = if ask.wants_address() { "或寄送商品" } else { "" },
+        why = if ask.wants_address() {
+            "或寄送商品"
+        } else {
+            ""
+        },
         id = escape(id),
         name = escape(&values.name),
         name_e = err("name"),
@@ -281,9 +285,13 @@ mod tests {
 
     #[test]
     fn checks_each_field_and_cleans_the_address() {
-        let ok = form(" 王小明 ", "138 1234 1234", " 上海市  徐汇区\t漕溪北路 1 号 ")
-            .validate(ContactAsk::PhoneAddress)
-            .unwrap();
+        let ok = form(
+            " 王小明 ",
+            "138 1234 1234",
+            " 上海市  徐汇区\t漕溪北路 1 号 ",
+        )
+        .validate(ContactAsk::PhoneAddress)
+        .unwrap();
         assert_eq!(ok.name, "王小明");
         assert_eq!(ok.phone, "13812341234");
         assert_eq!(ok.address, "上海市 徐汇区 漕溪北路 1 号");

@@ -48,6 +48,7 @@ pub mod session;
 pub mod share;
 pub mod split;
 pub mod split_settings;
+pub mod tags;
 pub mod text;
 pub mod urlenc;
 pub mod webhook;

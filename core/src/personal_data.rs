@@ -16,7 +16,6 @@ use crate::text::TextError;
 
 /// Length of a sealing nonce in bytes.
 pub const NONCE_LEN: usize = 12;
-const PREFIX: &str = "v1.";
 
 /// A participant's display name: 1–20 characters on one line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,44 +160,150 @@ pub enum SealError {
     /// `DATA_KEY` is not base64 of exactly 32 bytes.
     #[error("DATA_KEY must be base64 of 32 random bytes (e.g. `openssl rand -base64 32`)")]
     BadKey,
+    /// `DATA_KEY` / `DATA_KEY_PREVIOUS` name a version twice, or a version is not 1–9999.
+    #[error("DATA_KEY / DATA_KEY_PREVIOUS: each key needs its own version 1–9999 (`2:BASE64`)")]
+    BadVersions,
     /// Not something [`DataKey::seal`] wrote.
     #[error("sealed value is malformed")]
     Malformed,
-    /// Wrong key, wrong column, or tampered with.
-    #[error("sealed value does not open with this DATA_KEY (wrong key or tampered)")]
+    /// Sealed with a key version that is not configured (any more).
+    #[error("sealed with data key v{0}, which is not configured (DATA_KEY / DATA_KEY_PREVIOUS)")]
+    UnknownVersion(u32),
+    /// Wrong key, wrong column or row, or tampered with.
+    #[error("sealed value does not open with this DATA_KEY (wrong key, wrong row or tampered)")]
     TagMismatch,
 }
 
-/// The key that seals personal data (`DATA_KEY`). `Debug` never shows it.
-#[derive(Clone)]
-pub struct DataKey(Aes256Gcm);
+/// What a sealed value is bound to (its AES-GCM associated data): the column alone (older
+/// columns: a sealed phone does not open as a name) or the column and the row's id (a value
+/// copied to another row does not open there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding<'a> {
+    /// `column`.
+    Column(&'a str),
+    /// `column` + NUL + `row`.
+    Row(&'a str, &'a str),
+}
 
-impl std::fmt::Debug for DataKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DataKey(<redacted>)")
+impl Binding<'_> {
+    fn aad(&self) -> Vec<u8> {
+        match self {
+            Binding::Column(column) => column.as_bytes().to_vec(),
+            Binding::Row(column, row) => [column.as_bytes(), b"\0", row.as_bytes()].concat(),
+        }
     }
 }
 
+/// The keys that seal personal data: the current one (`DATA_KEY`), which seals, and older
+/// ones (`DATA_KEY_PREVIOUS`), which only open. Every key has a version, and a sealed value
+/// names the version that sealed it: `v<version>.` + base64(nonce ‖ ciphertext ‖ tag). A key
+/// configured without a version is version 1, which is what values sealed before versions
+/// existed (`v1.`) were sealed with. `Debug` never shows a key.
+#[derive(Clone)]
+pub struct DataKey {
+    current: u32,
+    keys: Vec<(u32, Aes256Gcm)>,
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DataKey(v{}, <redacted>)", self.current)
+    }
+}
+
+/// `2:BASE64` → (2, key); plain `BASE64` → (1, key).
+fn versioned(entry: &str) -> Result<(u32, Aes256Gcm), SealError> {
+    let entry = entry.trim();
+    let (version, b64) = match entry.split_once(':') {
+        Some((v, k)) => (
+            v.trim()
+                .strip_prefix('v')
+                .unwrap_or(v.trim())
+                .parse::<u32>()
+                .map_err(|_| SealError::BadVersions)?,
+            k,
+        ),
+        None => (1, entry),
+    };
+    if !(1..=9999).contains(&version) {
+        return Err(SealError::BadVersions);
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| SealError::BadKey)?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| SealError::BadKey)?;
+    Ok((version, Aes256Gcm::new(&key.into())))
+}
+
 impl DataKey {
-    /// Reads the key as configured: standard base64 of 32 bytes.
+    /// One key as configured: standard base64 of 32 bytes, optionally preceded by its version
+    /// (`2:BASE64`; without one it is version 1).
     pub fn from_base64(s: &str) -> Result<DataKey, SealError> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(s.trim())
-            .map_err(|_| SealError::BadKey)?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| SealError::BadKey)?;
-        Ok(DataKey(Aes256Gcm::new(&key.into())))
+        Self::from_config(s, None)
     }
 
-    /// Seals `plaintext` for `column` with a fresh random `nonce`: `v1.` + base64(nonce ‖
-    /// ciphertext ‖ tag).
+    /// The current key (`DATA_KEY`) and the older ones (`DATA_KEY_PREVIOUS`: entries like the
+    /// current one, separated by commas or white space).
+    pub fn from_config(current: &str, previous: Option<&str>) -> Result<DataKey, SealError> {
+        let first = versioned(current)?;
+        let mut keys = vec![first];
+        for entry in previous
+            .unwrap_or_default()
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+        {
+            let key = versioned(entry)?;
+            if keys.iter().any(|(v, _)| *v == key.0) {
+                return Err(SealError::BadVersions);
+            }
+            keys.push(key);
+        }
+        Ok(DataKey {
+            current: keys[0].0,
+            keys,
+        })
+    }
+
+    /// The version new values are sealed with.
+    pub fn current_version(&self) -> u32 {
+        self.current
+    }
+
+    /// The versions that open, current first.
+    pub fn versions(&self) -> Vec<u32> {
+        self.keys.iter().map(|(v, _)| *v).collect()
+    }
+
+    /// The key version a sealed value names, if it is well formed.
+    pub fn version_of(sealed: &str) -> Option<u32> {
+        let (head, _) = sealed.split_once('.')?;
+        head.strip_prefix('v')?.parse().ok()
+    }
+
+    /// Whether `sealed` is sealed with the current key (nothing for a rotation to do).
+    pub fn is_current(&self, sealed: &str) -> bool {
+        Self::version_of(sealed) == Some(self.current)
+    }
+
+    /// Seals `plaintext` for `column` with a fresh random `nonce` under the current key.
     pub fn seal(&self, column: &str, nonce: [u8; NONCE_LEN], plaintext: &str) -> String {
-        let sealed = self
-            .0
+        self.seal_bound(Binding::Column(column), nonce, plaintext)
+    }
+
+    /// Seals `plaintext` bound to `binding` with a fresh random `nonce` under the current key.
+    pub fn seal_bound(
+        &self,
+        binding: Binding<'_>,
+        nonce: [u8; NONCE_LEN],
+        plaintext: &str,
+    ) -> String {
+        let cipher = &self.keys[0].1;
+        let sealed = cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
                     msg: plaintext.as_bytes(),
-                    aad: column.as_bytes(),
+                    aad: &binding.aad(),
                 },
             )
             // Only fails for plaintexts beyond AES-GCM's ~64 GiB limit.
@@ -207,14 +312,28 @@ impl DataKey {
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         format!(
-            "{PREFIX}{}",
+            "v{}.{}",
+            self.current,
             base64::engine::general_purpose::STANDARD_NO_PAD.encode(out)
         )
     }
 
-    /// Opens what [`DataKey::seal`] wrote for the same `column`.
+    /// Opens what [`DataKey::seal`] wrote for the same `column`, under any configured version.
     pub fn open(&self, column: &str, sealed: &str) -> Result<String, SealError> {
-        let body = sealed.strip_prefix(PREFIX).ok_or(SealError::Malformed)?;
+        self.open_bound(Binding::Column(column), sealed)
+    }
+
+    /// Opens what [`DataKey::seal_bound`] wrote for the same binding, under any configured
+    /// version.
+    pub fn open_bound(&self, binding: Binding<'_>, sealed: &str) -> Result<String, SealError> {
+        let version = Self::version_of(sealed).ok_or(SealError::Malformed)?;
+        let (_, body) = sealed.split_once('.').ok_or(SealError::Malformed)?;
+        let cipher = self
+            .keys
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, k)| k)
+            .ok_or(SealError::UnknownVersion(version))?;
         let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(body)
             .map_err(|_| SealError::Malformed)?;
@@ -222,13 +341,12 @@ impl DataKey {
             return Err(SealError::Malformed);
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-        let plain = self
-            .0
+        let plain = cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: column.as_bytes(),
+                    aad: &binding.aad(),
                 },
             )
             .map_err(|_| SealError::TagMismatch)?;
@@ -327,6 +445,80 @@ mod tests {
         );
         assert_eq!(DataKey::from_base64("AAAA").unwrap_err(), SealError::BadKey);
         let key = DataKey::from_base64(KEY).unwrap();
-        assert_eq!(format!("{key:?}"), "DataKey(<redacted>)");
+        assert_eq!(format!("{key:?}"), "DataKey(v1, <redacted>)");
+    }
+
+    const KEY_B: &str = "MTIzNDU2Nzg5MGFiY2RlZjEyMzQ1Njc4OTBhYmNkZWY=";
+
+    #[test]
+    fn sealed_values_name_their_key_version_and_open_after_a_rotation() {
+        let a = DataKey::from_base64(KEY).unwrap();
+        let old = a.seal("phone", [3; NONCE_LEN], "13812341234");
+        assert!(old.starts_with("v1."));
+        // Rotated: B is current (v2), A kept as the previous key.
+        let rotated = DataKey::from_config(&format!("2:{KEY_B}"), Some(KEY)).unwrap();
+        assert_eq!(rotated.current_version(), 2);
+        assert_eq!(rotated.versions(), vec![2, 1]);
+        assert!(!rotated.is_current(&old));
+        assert_eq!(rotated.open("phone", &old).unwrap(), "13812341234");
+        let new = rotated.seal("phone", [4; NONCE_LEN], "13812341234");
+        assert!(new.starts_with("v2.") && rotated.is_current(&new));
+        // A removed: only v2 values open; v1 ones name the missing version.
+        let only_b = DataKey::from_config(&format!("2:{KEY_B}"), None).unwrap();
+        assert_eq!(only_b.open("phone", &new).unwrap(), "13812341234");
+        assert_eq!(
+            only_b.open("phone", &old),
+            Err(SealError::UnknownVersion(1))
+        );
+        // The version is authenticated by the key choice: relabelled values do not open.
+        let relabelled = old.replacen("v1.", "v2.", 1);
+        assert_eq!(
+            rotated.open("phone", &relabelled),
+            Err(SealError::TagMismatch)
+        );
+    }
+
+    #[test]
+    fn row_bound_values_open_only_in_their_row() {
+        let key = DataKey::from_config(&format!("3:{KEY}"), Some(&format!("1:{KEY_B}"))).unwrap();
+        let sealed = key.seal_bound(
+            Binding::Row("orders.payer", "ord1"),
+            [5; NONCE_LEN],
+            "oPayer",
+        );
+        assert_eq!(
+            key.open_bound(Binding::Row("orders.payer", "ord1"), &sealed)
+                .unwrap(),
+            "oPayer"
+        );
+        for wrong in [
+            Binding::Row("orders.payer", "ord2"),
+            Binding::Row("oa_followups.openid", "ord1"),
+            Binding::Column("orders.payer"),
+        ] {
+            assert_eq!(key.open_bound(wrong, &sealed), Err(SealError::TagMismatch));
+        }
+    }
+
+    #[test]
+    fn key_versions_must_be_distinct_and_valid() {
+        assert_eq!(
+            DataKey::from_config(KEY, Some(KEY_B)).unwrap_err(),
+            SealError::BadVersions
+        );
+        assert_eq!(
+            DataKey::from_config(&format!("0:{KEY}"), None).unwrap_err(),
+            SealError::BadVersions
+        );
+        assert_eq!(
+            DataKey::from_config(&format!("x:{KEY}"), None).unwrap_err(),
+            SealError::BadVersions
+        );
+        let many =
+            DataKey::from_config(&format!("v3:{KEY}"), Some(&format!("2:{KEY_B}, 1:{KEY}\n")))
+                .unwrap();
+        assert_eq!(many.versions(), vec![3, 2, 1]);
+        assert_eq!(DataKey::version_of("v12.abc"), Some(12));
+        assert_eq!(DataKey::version_of("12.abc"), None);
     }
 }

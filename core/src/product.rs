@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{contact_section, ContactAsk, ContactState};
 use crate::collection::{AmountRule, CollectionView, FieldError, Status};
+use crate::contact::{contact_section, ContactAsk, ContactState};
 use crate::deadline::{Countdown, Deadline};
 use crate::lint;
 use crate::money::Fen;
@@ -398,6 +398,17 @@ pub enum Offer {
     Closed,
 }
 
+/// The order of a price page's blocks (an A/B variant may change it, `core::abtest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockOrder {
+    /// The images, then title, price and the pay action (as published).
+    #[default]
+    ImagesFirst,
+    /// Title, price and the pay action, then the images.
+    PriceFirst,
+}
+
 /// A product page as the payer sees it (`GET /api/products/:id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductView {
@@ -409,6 +420,9 @@ pub struct ProductView {
     pub offer: Offer,
     /// The server's clock, Unix seconds (countdown).
     pub now: i64,
+    /// The order of the page's blocks.
+    #[serde(default)]
+    pub blocks: BlockOrder,
 }
 
 impl ProductView {
@@ -420,6 +434,7 @@ impl ProductView {
             product,
             offer,
             now,
+            blocks: BlockOrder::ImagesFirst,
         }
     }
 
@@ -600,15 +615,21 @@ pub fn product_card(view: &ProductView) -> String {
         (Offer::Closed, _) => r#"<p id="offer_ended" class="closed">该商品已下架</p>"#.to_owned(),
     };
     // No 微信支付 mark: paying a personal 收款码 is a transfer, not a WeChat Pay payment.
+    // Price first: the gallery moves below the pay action (the same markup otherwise).
+    let (gallery, gallery_after) = match view.blocks {
+        BlockOrder::ImagesFirst => (gallery, String::new()),
+        BlockOrder::PriceFirst => (String::new(), gallery),
+    };
     format!(
         concat!(
             r#"<article class="card product-card" data-collection-id="{id}">{gallery}"#,
-            r#"<h1 class="title">{title}</h1>{price}{countdown}{pay}{note}{description}{tags}{location}"#,
+            r#"<h1 class="title">{title}</h1>{price}{countdown}{pay}{gallery_after}{note}{description}{tags}{location}"#,
             r#"<p class="payee-line">商家：{payee}</p>"#,
             r#"<a id="make_poster" class="button secondary" href="/poster/{id}">生成分享海报</a></article>"#
         ),
         id = escape(&c.id),
         gallery = gallery,
+        gallery_after = gallery_after,
         title = escape(&c.title),
         price = price,
         countdown = countdown,
@@ -702,6 +723,20 @@ mod tests {
             product,
             now,
         )
+    }
+
+    #[test]
+    fn price_first_moves_the_gallery_below_the_pay_action() {
+        let product = good().validate(Some(Fen::new(2900)), NOW).unwrap();
+        let mut v = view(product, Status::Open, NOW);
+        let first = product_card(&v);
+        let at = |html: &str, what: &str| html.find(what).unwrap();
+        assert!(at(&first, "product-gallery") < at(&first, r#"<h1 class="title">"#));
+        v.blocks = BlockOrder::PriceFirst;
+        let moved = product_card(&v);
+        assert!(at(&moved, r#"<h1 class="title">"#) < at(&moved, "pay_qr"));
+        assert!(at(&moved, "pay_qr") < at(&moved, "product-gallery"));
+        assert_eq!(moved.len(), first.len(), "the same blocks, reordered");
     }
 
     #[test]

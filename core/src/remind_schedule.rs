@@ -160,6 +160,70 @@ pub fn open_slots(slots: &Slots, deadline: i64, set_at: i64, now: i64) -> Vec<i6
         .collect()
 }
 
+/// The slots the publish form and the split's page offer as choices (the API takes any slot
+/// within the rules above).
+pub const PRESETS: [i64; 4] = [-3 * DAY, -24 * HOUR, -2 * HOUR, HOUR];
+
+/// A slot in the payee's words: `截止前24小时`, `截止前3天`, `截止后1小时`, `截止前30分钟`.
+pub fn slot_text(offset: i64) -> String {
+    let side = if offset < 0 { "截止前" } else { "截止后" };
+    let abs = offset.abs();
+    if abs % DAY == 0 && abs >= 2 * DAY {
+        format!("{side}{}天", abs / DAY)
+    } else if abs % HOUR == 0 {
+        format!("{side}{}小时", abs / HOUR)
+    } else {
+        format!("{side}{}分钟", abs / 60)
+    }
+}
+
+/// The deadline one participant's slots count from: a directed debtor's own due date when they
+/// have one, else the collection's deadline (`None`: no scheduled reminders for them).
+pub fn deadline_of(collection: Option<i64>, own_due: Option<i64>) -> Option<i64> {
+    own_due.or(collection)
+}
+
+/// [`open_slots`] for one participant, counted from [`deadline_of`] (nothing without one).
+pub fn participant_open_slots(
+    slots: &Slots,
+    collection: Option<i64>,
+    own_due: Option<i64>,
+    set_at: i64,
+    now: i64,
+) -> Vec<i64> {
+    deadline_of(collection, own_due)
+        .map(|deadline| open_slots(slots, deadline, set_at, now))
+        .unwrap_or_default()
+}
+
+/// When a "remind now" pressed at `now` goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManualRemind {
+    /// At once.
+    Now,
+    /// Quiet hours: held until this moment (the next 08:00 Beijing time).
+    HeldUntil(i64),
+}
+
+/// "Remind now" keeps quiet hours too: pressed between 22:00 and 08:00 it is held until 08:00.
+pub fn manual_remind(now: i64) -> ManualRemind {
+    match release(now) {
+        at if at == now => ManualRemind::Now,
+        at => ManualRemind::HeldUntil(at),
+    }
+}
+
+/// What the payee reads about a held reminder (`until` from [`ManualRemind::HeldUntil`]).
+pub fn held_text(until: i64) -> String {
+    let clock = beijing_clock(until);
+    format!(
+        "夜间 {QUIET_FROM_HOUR}:00–{:02}:00 不打扰，提醒将在 {:02}:{:02} 发出",
+        QUIET_UNTIL_HOUR,
+        clock / HOUR,
+        clock % HOUR / 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +321,74 @@ mod tests {
         assert_eq!(
             open_slots(&s, DEADLINE, set, DEADLINE - 2 * HOUR),
             vec![-2 * HOUR]
+        );
+    }
+
+    #[test]
+    fn slots_read_in_chinese() {
+        let texts: Vec<String> = PRESETS.iter().map(|&o| slot_text(o)).collect();
+        assert_eq!(
+            texts,
+            vec!["截止前3天", "截止前24小时", "截止前2小时", "截止后1小时"]
+        );
+        assert_eq!(slot_text(-30 * 60), "截止前30分钟");
+        // Every preset is a slot the API accepts, as typed.
+        let typed: Vec<String> = PRESETS.iter().map(|&o| label(o)).collect();
+        assert_eq!(Slots::parse(&typed).unwrap().offsets(), PRESETS);
+    }
+
+    #[test]
+    fn a_debtors_own_due_date_drives_their_slots() {
+        let s = slots(&["-24h", "-2h"]);
+        let set = DEADLINE - 5 * DAY;
+        let own = DEADLINE - 2 * DAY;
+        assert_eq!(deadline_of(Some(DEADLINE), Some(own)), Some(own));
+        assert_eq!(deadline_of(Some(DEADLINE), None), Some(DEADLINE));
+        assert_eq!(deadline_of(None, None), None);
+        // At the debtor's own −24 h: they are due, the collection's other debtors are not.
+        let at = own - 24 * HOUR;
+        assert_eq!(
+            participant_open_slots(&s, Some(DEADLINE), Some(own), set, at),
+            vec![-24 * HOUR]
+        );
+        assert!(participant_open_slots(&s, Some(DEADLINE), None, set, at).is_empty());
+        // At the collection's −24 h the debtor's own slots are over (their due date passed).
+        let later = DEADLINE - 24 * HOUR;
+        assert!(participant_open_slots(&s, Some(DEADLINE), Some(own), set, later).is_empty());
+        assert_eq!(
+            participant_open_slots(&s, Some(DEADLINE), None, set, later),
+            vec![-24 * HOUR]
+        );
+        // No deadline and no due date: nothing scheduled.
+        assert!(participant_open_slots(&s, None, None, set, at).is_empty());
+        // A due date alone is enough.
+        assert_eq!(
+            participant_open_slots(&s, None, Some(own), set, at),
+            vec![-24 * HOUR]
+        );
+    }
+
+    #[test]
+    fn remind_now_is_held_through_quiet_hours() {
+        let midnight = DEADLINE - 18 * HOUR;
+        let ten_am = midnight + 10 * HOUR;
+        assert_eq!(manual_remind(ten_am), ManualRemind::Now);
+        assert_eq!(
+            manual_remind(midnight + 21 * HOUR + 59 * 60),
+            ManualRemind::Now
+        );
+        let eight_next = midnight + DAY + 8 * HOUR;
+        assert_eq!(
+            manual_remind(midnight + 23 * HOUR),
+            ManualRemind::HeldUntil(eight_next)
+        );
+        assert_eq!(
+            manual_remind(midnight + DAY + 7 * HOUR),
+            ManualRemind::HeldUntil(eight_next)
+        );
+        assert_eq!(
+            held_text(eight_next),
+            "夜间 22:00–08:00 不打扰，提醒将在 08:00 发出"
         );
     }
 }

@@ -58,6 +58,26 @@ impl Query {
     }
 }
 
+/// Why a payee's keyword rule is refused when a follower sending exactly its keyword gets the
+/// self-service answer instead (self-service answers before payees' rules); `None`: the rule
+/// can answer. Only exact rules are refused: a `contains` rule still answers longer texts.
+pub fn shadowed_rule(
+    exact: bool,
+    pattern: &str,
+    order_words: &str,
+    refund_words: &str,
+) -> Option<String> {
+    let query = Query::parse(pattern, order_words, refund_words).filter(|_| exact)?;
+    let what = match query {
+        Query::Payments => "粉丝自己的订单和接龙",
+        Query::Refunds => "粉丝自己的退款",
+    };
+    Some(format!(
+        "「{}」由公众号自助查询回答（{what}），这条规则不会生效：请换一个关键词",
+        pattern.trim()
+    ))
+}
+
 /// One of the follower's orders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLine {
@@ -174,6 +194,25 @@ pub fn refunds_reply(refunds: &[RefundLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payee_rule_on_exactly_a_self_service_word_is_refused() {
+        let refuse = |exact, pattern| {
+            shadowed_rule(exact, pattern, DEFAULT_ORDER_WORDS, DEFAULT_REFUND_WORDS)
+        };
+        assert_eq!(
+            refuse(true, " 订单 ").as_deref(),
+            Some("「订单」由公众号自助查询回答（粉丝自己的订单和接龙），这条规则不会生效：请换一个关键词")
+        );
+        assert!(refuse(true, "退款").unwrap().contains("粉丝自己的退款"));
+        assert!(refuse(true, "我的付款？").is_some());
+        assert_eq!(refuse(true, "订单号"), None);
+        assert_eq!(
+            refuse(false, "订单"),
+            None,
+            "contains rules answer longer texts"
+        );
+    }
 
     #[test]
     fn only_whole_messages_with_a_configured_word_ask() {

@@ -32,7 +32,7 @@ pub enum TextError {
     },
 }
 
-fn clean(
+pub(crate) fn clean(
     input: &str,
     field: &'static str,
     max: usize,

@@ -146,6 +146,15 @@ impl Sim {
             .unwrap_or_default()
     }
 
+    /// What the worker stores for `openid` where only equality is needed
+    /// (`worker::personal_data::openid_key`: SHA-256 of `SESSION_SECRET|payer|openid`, 32 hex
+    /// digits), for tests that look rows up by openid.
+    pub fn openid_key(&self, openid: &str) -> String {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("{}|payer|{openid}", self.var("SESSION_SECRET")));
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The worker's vars: the generated `.dev.vars` with every WeChat base URL pointing here.
     /// `PUBLISH_ACCESS` (open publishing for local runs) is left out, so these workers run
     /// with the production default (`payees` with an Official Account) unless a test sets it.

@@ -166,6 +166,42 @@ impl Worker {
         )
     }
 
+    /// Sets (`Some`) or removes (`None`) a var; it takes effect at the next [`Worker::restart`].
+    pub fn set_var(&mut self, name: &str, value: Option<&str>) -> Result<()> {
+        self.vars.retain(|(k, _)| k != name);
+        if let Some(value) = value {
+            self.vars.push((name.to_string(), value.to_string()));
+        }
+        self.write_dev_vars()
+    }
+
+    /// Every file of the local D1 (its SQLite files, WAL included) holding `needle`'s bytes:
+    /// for tests that prove a value is not stored in clear. (wrangler's own request traces,
+    /// elsewhere in the state, are not the worker's storage.)
+    pub fn d1_files_containing(&self, needle: &str) -> Result<Vec<PathBuf>> {
+        fn walk(dir: &Path, needle: &[u8], found: &mut Vec<PathBuf>) -> Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    walk(&path, needle, found)?;
+                } else if std::fs::read(&path)?
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+                {
+                    found.push(path);
+                }
+            }
+            Ok(())
+        }
+        let mut found = Vec::new();
+        let d1 = self.persist_dir().join("v3").join("d1");
+        if !d1.is_dir() {
+            bail!("no local D1 under {}", d1.display());
+        }
+        walk(&d1, needle.as_bytes(), &mut found)?;
+        Ok(found)
+    }
+
     /// Stops workerd and starts it again on the same state.
     pub async fn restart(&mut self) -> Result<()> {
         self.stop();

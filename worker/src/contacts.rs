@@ -1,7 +1,7 @@
 //! Buyers' contact details on a price page (`shoukuan_core::contact`):
 //! `POST /c/:id/contact`, the form 「留下联系方式」 as a browser posts it without JavaScript,
 //! and `GET /api/collections/:id/contacts`, the payee's list (manage token). Every detail is
-//! sealed at rest; the public page and the public JSON never hold them.
+//! sealed at rest, each bound to its column and its row; the public page and the public JSON never hold them.
 
 use serde::Deserialize;
 use shoukuan_core::contact::{Contact, ContactEntry, ContactForm, ContactState};
@@ -108,12 +108,13 @@ async fn store(id: &str, contact: &Contact, env: &Env) -> Result<(), ApiError> {
         ));
     }
     let key = personal_data::key(env)?;
-    let seal = |col: &str, v: &str| personal_data::seal(&key, col, v);
+    let row = random_alnum(16)?;
+    let seal = |col: &str, v: &str| personal_data::seal_row(&key, col, &row, v);
     db.prepare(
         "INSERT INTO product_contacts (id, collection_id, created_at, name_sealed, phone_sealed, address_sealed, note_sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .bind(&[
-        random_alnum(16)?.into(),
+        row.as_str().into(),
         id.into(),
         (now_secs() as f64).into(),
         seal(column::CONTACT_NAME, &contact.name)?.into(),
@@ -153,18 +154,19 @@ async fn list(id: &str, req: Request, env: &Env) -> Result<Response, ApiError> {
         Vec::new()
     } else {
         let key = personal_data::key(env)?;
-        let open = |col: &str, v: &str| personal_data::open(&key, col, v);
         rows.into_iter()
             .map(|r| {
+                let open = |col: &str, v: &str| personal_data::open_row(&key, col, &r.id, v);
+                let contact = Contact {
+                    name: open(column::CONTACT_NAME, &r.name_sealed)?,
+                    phone: open(column::CONTACT_PHONE, &r.phone_sealed)?,
+                    address: open(column::CONTACT_ADDRESS, &r.address_sealed)?,
+                    note: open(column::CONTACT_NOTE, &r.note_sealed)?,
+                };
                 Ok(ContactEntry {
                     id: r.id,
                     created_at: r.created_at,
-                    contact: Contact {
-                        name: open(column::CONTACT_NAME, &r.name_sealed)?,
-                        phone: open(column::CONTACT_PHONE, &r.phone_sealed)?,
-                        address: open(column::CONTACT_ADDRESS, &r.address_sealed)?,
-                        note: open(column::CONTACT_NOTE, &r.note_sealed)?,
-                    },
+                    contact,
                 })
             })
             .collect::<Result<Vec<_>, ApiError>>()?

@@ -82,6 +82,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Export(route) => exports::handle(route, req, env).await,
         Route::Webhook(route) => webhooks::handle(route, req, env).await,
         Route::Books(route) => books::handle(route, req, env).await,
+        Route::Data(_) => personal_data::rotate::handle(req, env).await,
         Route::TestCron => jobs::run_at(req, env).await,
         Route::Notice(route) => notices::handle(route, req, env).await,
         Route::Directed(route) => directed::handle(route, req, env).await,

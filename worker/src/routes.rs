@@ -58,6 +58,8 @@ pub enum Route {
     Webhook(crate::webhooks::WebhookRoute),
     /// Bills and reconciliation ([`crate::books::BooksRoute`]).
     Books(crate::books::BooksRoute),
+    /// Personal data at rest: conversion and key rotation (operator).
+    Data(crate::personal_data::rotate::DataRoute),
 }
 
 impl Route {
@@ -100,6 +102,9 @@ impl Route {
         if let Some(books) = crate::books::BooksRoute::parse(method, &segments) {
             return Some(Route::Books(books));
         }
+        if let Some(data) = crate::personal_data::rotate::DataRoute::parse(method, &segments) {
+            return Some(Route::Data(data));
+        }
         let route = match (method, segments.as_slice()) {
             (Method::Get | Method::Head, ["health"]) => Route::Health,
             (Method::Get, ["api", "config"]) => Route::Config,
@@ -122,6 +127,7 @@ impl Route {
             }
             (Method::Post, ["api", "test", "cron"]) => Route::TestCron,
             (Method::Get | Method::Head, [""] | ["new"] | ["dash"] | ["dash", "books"])
+            | (Method::Get | Method::Head, ["directed"])
             | (Method::Get | Method::Head, ["manage" | "admin" | "poster", _]) => Route::AppPage,
             _ => return None,
         };
@@ -491,6 +497,18 @@ pub enum GrowthRoute {
     PointsCsv,
     /// `GET /api/growth/points` (payer session): my balances.
     MyPoints,
+    /// `GET /api/dash/tags`: the payee's customer tags.
+    ListTags,
+    /// `POST /api/dash/tags`
+    CreateTag,
+    /// `DELETE /api/dash/tags/:id`
+    DeleteTag(String),
+    /// `GET /api/dash/tags/people[?tag=]`: the payee's people, filtered by a tag.
+    TagPeople,
+    /// `POST /api/dash/tags/:id/assign` (`true`) or `…/unassign` (`false`).
+    AssignTag(String, bool),
+    /// `POST /api/dash/tags/:id/remind`: remind the tag's unpaid people of a split.
+    RemindTag(String),
 }
 
 impl GrowthRoute {
@@ -528,6 +546,19 @@ impl GrowthRoute {
             (Method::Put, ["api", "dash", "growth", "points"]) => GrowthRoute::PutPoints,
             (Method::Get, ["api", "dash", "growth", "points.csv"]) => GrowthRoute::PointsCsv,
             (Method::Get, ["api", "growth", "points"]) => GrowthRoute::MyPoints,
+            (Method::Get, ["api", "dash", "tags"]) => GrowthRoute::ListTags,
+            (Method::Post, ["api", "dash", "tags"]) => GrowthRoute::CreateTag,
+            (Method::Get, ["api", "dash", "tags", "people"]) => GrowthRoute::TagPeople,
+            (Method::Delete, ["api", "dash", "tags", id]) => GrowthRoute::DeleteTag(id.to_string()),
+            (Method::Post, ["api", "dash", "tags", id, "assign"]) => {
+                GrowthRoute::AssignTag(id.to_string(), true)
+            }
+            (Method::Post, ["api", "dash", "tags", id, "unassign"]) => {
+                GrowthRoute::AssignTag(id.to_string(), false)
+            }
+            (Method::Post, ["api", "dash", "tags", id, "remind"]) => {
+                GrowthRoute::RemindTag(id.to_string())
+            }
             (Method::Post, ["api", "dash", "growth", "refund-requests", id, "decide"]) => {
                 GrowthRoute::DecideRefund(id.to_string())
             }

@@ -1007,11 +1007,13 @@ async fn export_json(id: &str, req: &Request, env: &Env) -> Result<Response, Api
 }
 
 /// Participants a reminder may go to now: unpaid, signed up through the Official Account, not
-/// reminded in the last `every` seconds. Each is claimed (reminded_at set) atomically before
+/// reminded in the last `every` seconds — only those of `among` (participant ids) when given
+/// (a tag's reminder, `growth::tags`). Each is claimed (reminded_at set) atomically before
 /// anything is sent, so two payees' clicks cannot send twice.
 pub async fn claim_reminders(
     env: &Env,
     id: &str,
+    among: Option<&[String]>,
     now: i64,
     every: i64,
 ) -> Result<Vec<(String, String)>, ApiError> {
@@ -1024,9 +1026,16 @@ pub async fn claim_reminders(
         .prepare(
             "UPDATE participants SET reminded_at = ?2 WHERE collection_id = ?1 AND status <> 'paid' \
              AND openid_sealed IS NOT NULL AND (reminded_at IS NULL OR reminded_at <= ?3) \
-             RETURNING id, openid_sealed",
+             AND (?4 IS NULL OR id IN (SELECT value FROM json_each(?4))) RETURNING id, openid_sealed",
         )
-        .bind(&[id.into(), num(now), num(now - every)])?
+        .bind(&[
+            id.into(),
+            num(now),
+            num(now - every),
+            among.map_or(JsValue::NULL, |a| {
+                serde_json::Value::from(a.to_vec()).to_string().into()
+            }),
+        ])?
         .all()
         .await?
         .results::<Due>()?;

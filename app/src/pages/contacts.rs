@@ -20,7 +20,8 @@ pub fn BuyerContacts(id: String, token: String) -> impl IntoView {
         });
     };
     load();
-    let rows = move || match state.get() {
+    let rows = move || {
+        match state.get() {
         None => view! { <p class="hint">"加载中…"</p> }.into_any(),
         Some(Err(m)) => view! { <p id="contacts_error" class="action-error">{m}</p> }.into_any(),
         Some(Ok(list)) if list.contacts.is_empty() => {
@@ -41,6 +42,7 @@ pub fn BuyerContacts(id: String, token: String) -> impl IntoView {
             </ul>
         }
         .into_any(),
+    }
     };
     let reload = load.clone();
     view! {

@@ -142,6 +142,7 @@ fn Board() -> impl IntoView {
         <Channels />
         <Routes />
         <super::growth::Growth />
+        <super::tags::Tags />
         <super::exports::Exports />
     }
 }

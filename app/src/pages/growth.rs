@@ -41,6 +41,7 @@ struct Row {
     note: RwSignal<String>,
     price: RwSignal<String>,
     original: RwSignal<String>,
+    blocks: RwSignal<String>,
 }
 
 impl Row {
@@ -51,6 +52,7 @@ impl Row {
             note: RwSignal::new(String::new()),
             price: RwSignal::new(String::new()),
             original: RwSignal::new(String::new()),
+            blocks: RwSignal::new(String::new()),
         }
     }
 
@@ -61,6 +63,7 @@ impl Row {
             "note": self.note.get_untracked(),
             "price": self.price.get_untracked(),
             "original_price": self.original.get_untracked(),
+            "blocks": self.blocks.get_untracked(),
         })
     }
 }
@@ -82,6 +85,7 @@ fn Points() -> impl IntoView {
     let per_yuan = RwSignal::new(String::new());
     let fen_per_point = RwSignal::new(String::new());
     let max_per_order = RwSignal::new(String::new());
+    let expire_days = RwSignal::new(String::new());
     spawn_local(async move {
         if let Ok(body) = api::get::<Value>("/api/dash/growth/points").await {
             programme.set(body);
@@ -94,6 +98,7 @@ fn Points() -> impl IntoView {
             "per_yuan": int(per_yuan),
             "fen_per_point": int(fen_per_point).unwrap_or(0),
             "max_per_order": int(max_per_order).unwrap_or(0),
+            "expire_days": int(expire_days),
         });
         spawn_local(async move {
             match api::put::<Value, _>("/api/dash/growth/points", &body).await {
@@ -109,13 +114,17 @@ fn Points() -> impl IntoView {
         <section class="card" id="points">
             <h2 class="title">"会员积分"</h2>
             <p class="hint">{move || match programme.get()["per_yuan"].as_i64() {
-                Some(n) => format!("每支付 1 元得 {n} 积分；退款按比例扣回"),
+                Some(n) => match programme.get()["expire_days"].as_i64() {
+                    Some(d) => format!("每支付 1 元得 {n} 积分；退款按比例扣回；获得后 {d} 天过期（先得先用）"),
+                    None => format!("每支付 1 元得 {n} 积分；退款按比例扣回"),
+                },
                 None => "还没有开启积分".to_owned(),
             }}</p>
             <form class="form" on:submit=save>
                 <input class="input" placeholder="每元积分（1–100，留空关闭）" bind:value=per_yuan />
                 <input class="input" placeholder="每积分抵扣（分，0＝不可抵扣）" bind:value=fen_per_point />
                 <input class="input" placeholder="每单最多用多少积分" bind:value=max_per_order />
+                <input class="input" placeholder="积分有效期（天，留空＝永久）" bind:value=expire_days />
                 <button class="button small" type="submit">"保存"</button>
             </form>
             <p>{move || format!("会员 {} 位", programme.get()["members"].as_array().map_or(0, Vec::len))}</p>
@@ -255,6 +264,11 @@ fn AbTests() -> impl IntoView {
                         <option value="original">"原价对比 原价¥88 现价¥68"</option>
                     </select>
                     <input class="input" placeholder="原价（元，原价对比时填）" bind:value=r.original />
+                    <select class="input" bind:value=r.blocks>
+                        <option value="">"版块顺序：不改"</option>
+                        <option value="images_first">"图片在前"</option>
+                        <option value="price_first">"价格和付款在前"</option>
+                    </select>
                 </fieldset>
             }
         })

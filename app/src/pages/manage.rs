@@ -127,6 +127,7 @@ pub fn Manage(id: String) -> impl IntoView {
             view! {
             {published.then(|| view! { <Published view=view.clone() token=token.get_value() /> })}
             {(view.kind == Kind::Product).then(|| view! { <crate::pages::contacts::BuyerContacts id=view.id.clone() token=token.get_value() /> })}
+            {(view.kind == Kind::Split).then(|| view! { <article class="card"><crate::pages::reminders::Reminders id=view.id.clone() token=token.get_value() /></article> })}
             <Editor view=view extra=extra token=token.get_value() />
             }
             .into_any()

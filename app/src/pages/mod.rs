@@ -8,6 +8,8 @@ pub mod contacts;
 pub mod dash;
 #[cfg(feature = "payee")]
 pub mod dash_api;
+#[cfg(feature = "payee")]
+pub mod directed;
 pub mod exports;
 #[cfg(feature = "payee")]
 pub mod growth;
@@ -22,7 +24,13 @@ pub mod notices;
 pub mod payments;
 pub mod product;
 #[cfg(feature = "payee")]
+pub mod proof;
+#[cfg(feature = "payee")]
 pub mod publish_kinds;
+#[cfg(feature = "payee")]
+pub mod reminders;
 pub mod split;
+#[cfg(feature = "payee")]
+pub mod tags;
 #[cfg(feature = "payee")]
 pub mod webhooks;

@@ -131,6 +131,7 @@ fn PublishForm(
                 <Show when=move || kind.get() == Kind::Split>
                     <SplitFields draft=split />
                 </Show>
+                <crate::pages::reminders::PublishSlots kind=kind deadline=split.deadline />
                 <Show when=move || kind.get() == Kind::Product>
                     <ProductFields draft=product invite_code=form.invite_code />
                 </Show>

@@ -617,15 +617,7 @@ mod payee {
         // Each control's outcome shows under that control.
         let row_outcome = RwSignal::new(None::<(String, Outcome)>);
         let copy_outcome = RwSignal::new(None::<Outcome>);
-        let remind_outcome = RwSignal::new(None::<Outcome>);
         let export_outcome = RwSignal::new(None::<Outcome>);
-        // Reminders need what the deployment may not have configured: ask, and say why not.
-        let reminders = RwSignal::new(None::<bool>);
-        spawn_local(async move {
-            reminders.set(Some(
-                api::config().await.map(|c| c.reminders).unwrap_or(true),
-            ));
-        });
         let pending = RwSignal::new(None::<Pending>);
         let nonce = StoredValue::new(0u32);
         let send = move |pid: String, action: &'static str| {
@@ -699,31 +691,6 @@ mod payee {
                 } else {
                     Outcome::Failed("没能复制：请在浏览器里打开本页后导出 CSV".to_owned())
                 }));
-            });
-        };
-        let remind = move |_| {
-            let id = live.id.get_value();
-            let token = token.get_value();
-            remind_outcome.set(None);
-            spawn_local(async move {
-                let builder = bearer(
-                    gloo_net::http::Request::post(&format!("/api/splits/{id}/remind")),
-                    &token,
-                );
-                remind_outcome.set(Some(
-                    match call::<serde_json::Value>(builder.build()).await {
-                        Ok(v) => Outcome::Done(format!(
-                            "已发送提醒 {} 条{}",
-                            v["sent"],
-                            if v["failed"].as_u64().unwrap_or(0) > 0 {
-                                format!("，失败 {} 条", v["failed"])
-                            } else {
-                                String::new()
-                            }
-                        )),
-                        Err(e) => Outcome::failed(&e),
-                    },
-                ));
             });
         };
         let copy = move |_| {
@@ -856,14 +823,10 @@ mod payee {
                 </p>
                 <div class="row-actions">
                     <button id="copy_announcement" class="button small" type="button" prop:disabled=move || hits.with(|h| !h.is_empty()) on:click=copy>"复制群公告"</button>
-                    <button id="remind" class="button small" type="button"
-                        prop:disabled=move || reminders.get() == Some(false) on:click=remind>"公众号提醒未付款"</button>
                 </div>
                 <OutcomeLine outcome=copy_outcome id="copy_result" />
-                <Show when=move || reminders.get() == Some(false)>
-                    <p id="remind_unavailable" class="unavailable">"公众号提醒未开通（运营方没有配置提醒模板）：请复制群公告发到群里提醒。"</p>
-                </Show>
-                <OutcomeLine outcome=remind_outcome id="remind_result" />
+                // Scheduled reminders, remind now, the log and the transfer screenshots.
+                <crate::pages::reminders::Reminders id=id.clone() token=token.get_value() full=true />
                 <h2 class="section">"全部名单"</h2>
                 <ol id="all_participants" class="participants">{all_rows}</ol>
                 <div class="row-actions">

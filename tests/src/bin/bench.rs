@@ -22,6 +22,8 @@
 //! Usage: `bench [--runs N] [--leptos-payer-dist DIR]` (N ≥ 1, default 7). Every process it
 //! starts ends with it.
 
+#[path = "bench/abtest.rs"]
+mod abtest;
 #[path = "bench/baselines.rs"]
 mod baselines;
 #[path = "bench/keywords.rs"]
@@ -261,6 +263,7 @@ async fn main() -> Result<()> {
             qr: false,
         },
     ];
+    pages.extend(abtest::pages(&worker, &ids.product).await?);
     if options.leptos_payer_dist.is_some() {
         pages.push(Page {
             group: "leptos",
@@ -868,7 +871,7 @@ fn kb(bytes: usize) -> String {
 /// What each group is held to: (the targets) ready-time median, brotli bytes.
 fn budget(group: &str) -> Option<(f64, usize)> {
     match group {
-        "request" | "split" | "price" => Some((1000.0, 30_000)),
+        "request" | "split" | "price" | "price-ab" => Some((1000.0, 30_000)),
         "new" => Some((2000.0, 200_000)),
         _ => None,
     }

@@ -18,7 +18,8 @@ use crate::unique_pay_code;
 const ADDRESS: &str = "上海市徐汇区漕溪北路 88 号 3 楼";
 
 async fn contacts(worker: &Worker, id: &str, token: Option<&str>) -> (u16, Value) {
-    let mut req = reqwest::Client::new().get(worker.url(&format!("/api/collections/{id}/contacts")));
+    let mut req =
+        reqwest::Client::new().get(worker.url(&format!("/api/collections/{id}/contacts")));
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
@@ -104,7 +105,10 @@ async fn a_price_page_collects_buyer_contacts_that_only_the_payee_sees() {
     let token = manage.split("#t=").nth(1).unwrap().to_string();
     wait_text(&browser, "#buyer_contacts", "还没有买家留下联系方式", 20).await;
     // The setting is kept: the manage page shows it selected.
-    assert_eq!(value_of(&browser, "#product_contact").await, "phone_address");
+    assert_eq!(
+        value_of(&browser, "#product_contact").await,
+        "phone_address"
+    );
 
     // The buyer's page shows the form, with the address asked for.
     browser.driver.goto(&share).await.unwrap();
@@ -135,7 +139,10 @@ async fn a_price_page_collects_buyer_contacts_that_only_the_payee_sees() {
     type_into(&browser, "#contact_note", "周六上午送").await;
     click(&browser, "#contact_submit").await;
     let saved = wait_text(&browser, "#contact_saved", "已保存", 20).await;
-    assert!(saved.contains("王**") && saved.contains("138****5678"), "{saved}");
+    assert!(
+        saved.contains("王**") && saved.contains("138****5678"),
+        "{saved}"
+    );
     assert!(saved.contains("只有商家能看到"), "{saved}");
     let source = browser.driver.source().await.unwrap();
     assert!(!source.contains("13812345678") && !source.contains("漕溪北路"));
@@ -163,7 +170,10 @@ async fn a_price_page_collects_buyer_contacts_that_only_the_payee_sees() {
     assert!(rows.iter().any(|r| r["note"] == "周六上午送"), "{list}");
     let (status, body) = contacts(worker, &id, None).await;
     assert_eq!(status, 401, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     let (status, _) = contacts(worker, &id, Some("wrong-token")).await;
     assert_eq!(status, 401);
 
@@ -196,7 +206,10 @@ async fn a_price_page_collects_buyer_contacts_that_only_the_payee_sees() {
     let browser = Browser::wechat().await.unwrap();
     browser.driver.goto(&manage).await.unwrap();
     let listed = wait_text(&browser, "#contacts_list", "13900001111", 20).await;
-    assert!(listed.contains("13812345678") && listed.contains(ADDRESS), "{listed}");
+    assert!(
+        listed.contains("13812345678") && listed.contains(ADDRESS),
+        "{listed}"
+    );
     shot(&browser, "contact-manage").await;
     browser.quit().await.unwrap();
 }

@@ -389,3 +389,108 @@ async fn split_sign_ups_and_claims_convert_the_variant_the_visitor_saw() {
         .unwrap()
         .contains("样本还不够"));
 }
+
+/// Which block comes first in a price page as served: `images` or `price`.
+fn block_order(body: &str) -> &'static str {
+    let gallery = body
+        .find(r#"<div class="product-gallery">"#)
+        .expect("a gallery");
+    let pay = body.find(r#"id="pay_qr""#).expect("the pay code");
+    if gallery < pay {
+        "images"
+    } else {
+        "price"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_order_variant_reorders_the_price_page_as_served() {
+    let p = growth().await;
+    let payee = p.payee().await;
+    let mut images = Vec::new();
+    for size in [(400, 300), (300, 400)] {
+        let resp = reqwest::Client::new()
+            .post(p.worker().url("/api/images"))
+            .header("content-type", "image/png")
+            .header("cookie", &payee.cookie)
+            .body(crate::product::photo_png(size.0, size.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let body: Value = resp.json().await.unwrap();
+        images.push(body["key"].as_str().unwrap().to_string());
+    }
+    let mut product = crate::product::product_body(&images[0], None);
+    product["product"]["images"] = json!(images);
+    let (status, created) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(product),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let collection = created["id"].as_str().unwrap().to_string();
+    let url = p.worker().url(&format!("/c/{collection}"));
+    let client = reqwest::Client::new();
+    assert_eq!(
+        block_order(&visit(&client, &url, None).await.body),
+        "images"
+    );
+
+    // Block order goes with copy the lint still checks; an unknown order is refused.
+    let (status, body) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::PUT,
+            &ab_path(&collection),
+            Some(json!({ "variants": [
+                { "label": "图片在前", "blocks": "images_first" },
+                { "label": "价格在前", "blocks": "sideways", "title": "稳赚酸奶" },
+            ] })),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let codes: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"COMPLIANCE") && codes.contains(&"INVALID_BLOCKS"),
+        "{body}"
+    );
+    start_test(
+        p,
+        &payee,
+        &collection,
+        json!([
+            { "label": "图片在前", "blocks": "images_first" },
+            { "label": "价格在前", "blocks": "price_first" },
+        ]),
+    )
+    .await;
+
+    // New visitors land in both orders; each sees theirs again on a second visit, in the HTML
+    // as served (no script moves anything).
+    let mut seen: HashMap<&'static str, usize> = HashMap::new();
+    for _ in 0..40 {
+        let first = visit(&client, &url, None).await;
+        let order = block_order(&first.body);
+        let cookie = first.set_cookie.expect("a first visit gets sk_vid");
+        let again = visit(&client, &url, Some(&cookie)).await;
+        assert_eq!(
+            block_order(&again.body),
+            order,
+            "the same visitor, the same order"
+        );
+        assert_eq!(first.body.len(), again.body.len());
+        *seen.entry(order).or_default() += 1;
+    }
+    assert!(seen.get("images").copied().unwrap_or(0) >= 5, "{seen:?}");
+    assert!(seen.get("price").copied().unwrap_or(0) >= 5, "{seen:?}");
+    assert_eq!(scoped(p, "ab_exposures", &collection), 40);
+}

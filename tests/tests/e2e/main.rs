@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, real workerd + D1 + Chromium.
 
 mod api;
+mod atrest;
 mod backlog;
 mod books;
 mod contact;
@@ -9,7 +10,9 @@ mod directed;
 mod exports;
 mod growth;
 mod growth_approval;
+mod growth_expiry;
 mod growth_points;
+mod growth_tags;
 mod journeys;
 mod journeys2;
 mod notices;
@@ -19,6 +22,7 @@ mod platform;
 mod product;
 mod publish;
 mod receipts;
+mod reminders;
 mod security;
 mod selfservice;
 mod sharing;

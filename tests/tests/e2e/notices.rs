@@ -18,7 +18,7 @@ use crate::payments::{Pay, Payee, OPERATOR};
 use crate::{unique_pay_code, wechat_session};
 
 pub(crate) const NOTICE_TEMPLATE: &str = "sim-notice-template";
-const REMINDER_TEMPLATE: &str = "tpl-notify-reminder";
+pub(crate) const REMINDER_TEMPLATE: &str = "tpl-notify-reminder";
 
 static NOTIFY: OnceCell<Pay> = OnceCell::const_new();
 
@@ -71,7 +71,7 @@ fn assert_within_limits(message: &Value) {
     }
 }
 
-async fn cron(p: &Pay, now: i64) {
+pub(crate) async fn cron(p: &Pay, now: i64) {
     let resp = reqwest::Client::new()
         .post(p.worker.url("/api/test/cron"))
         .json(&json!({ "now": now }))
@@ -135,7 +135,20 @@ async fn a_payment_with_a_duplicate_callback_sends_the_payee_one_notice_within_w
     let collection = long_titled_collection(p, &payee).await;
     let order = paid_order(p, &collection).await;
     let id = order["id"].as_str().unwrap();
-    // A query after the callbacks (the page's refresh) and a cron run change nothing.
+    // The callbacks only recorded it: WeChat's Official Account API is never called while
+    // WeChat Pay waits for the callback's answer.
+    assert!(delivered(p, &payee.openid, NOTICE_TEMPLATE)
+        .await
+        .is_empty());
+    assert_eq!(
+        p.worker
+            .query(&format!(
+                "SELECT state, attempts FROM notices WHERE event_key = 'paid:{id}'"
+            ))
+            .unwrap(),
+        vec![json!({ "state": "pending", "attempts": 0 })]
+    );
+    // A query after the callbacks (the page's refresh) and the cron: one message.
     let _ = reqwest::get(p.worker.url(&format!("/api/orders/{id}?refresh=1"))).await;
     cron(p, secs_now() + 120).await;
 
@@ -393,7 +406,7 @@ async fn the_digest_goes_out_at_eight_pm_once_to_payees_who_want_it() {
 }
 
 /// The deadline of the reminder test: 18:00 Beijing time, the day after tomorrow.
-fn deadline_in_two_days() -> (i64, String) {
+pub(crate) fn deadline_in_two_days() -> (i64, String) {
     let day = (secs_now() + 8 * 3600).div_euclid(86_400) + 2;
     let at = day * 86_400 - 8 * 3600 + 18 * 3600;
     let c = shoukuan_core::deadline::Deadline::from_unix(at).civil();

@@ -416,7 +416,7 @@ async fn a_menu_jump_in_wechat_authorizes_once_and_a_second_visit_needs_no_oauth
         "history holds a code-bearing URL: {back}"
     );
     browser.quit().await.unwrap();
-    let visits = oa.count(&format!("SELECT COUNT(*) AS n FROM visits WHERE target LIKE '/c/{id}%' AND openid IS NOT NULL AND in_wechat = 1"));
+    let visits = oa.count(&format!("SELECT COUNT(*) AS n FROM visits WHERE target LIKE '/c/{id}%' AND openid_key IS NOT NULL AND in_wechat = 1"));
     assert_eq!(visits, 2);
 }
 
@@ -943,8 +943,10 @@ async fn forged_oversized_and_repeated_pushes_are_handled_safely() {
     let openid = oa.sim.create_payer(true).await.unwrap();
     let created = now() - 7;
     let xml = event_xml(&openid, created, "CLICK", "whatever");
+    // The event key names the openid's keyed hash, never the openid.
     let stored = format!(
-        "SELECT COUNT(*) AS n FROM mp_pushes WHERE dedup_key = 'evt:{openid}:{created}:CLICK'"
+        "SELECT COUNT(*) AS n FROM mp_pushes WHERE dedup_key = 'evt:{}:{created}:CLICK'",
+        oa.sim.openid_key(&openid)
     );
 
     // A forged URL signature: refused before anything is read or stored.
@@ -1121,7 +1123,8 @@ async fn a_scan_then_a_visit_is_attributed_to_the_channel_and_counted_in_its_fun
     let rows = oa
         .worker
         .query(&format!(
-            "SELECT channel_id FROM visits WHERE openid = '{openid}'"
+            "SELECT channel_id FROM visits WHERE openid_key = '{}'",
+            oa.sim.openid_key(&openid)
         ))
         .unwrap();
     assert_eq!(rows, vec![json!({ "channel_id": channel_id })]);

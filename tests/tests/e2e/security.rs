@@ -132,6 +132,8 @@ async fn a_sign_up_flood_is_throttled_per_client_while_others_join_and_the_cap_h
         latencies[latencies.len() / 2],
         latencies[latencies.len() * 99 / 100]
     );
+    // Exactly `max`, even when the flood straddles a 10-minute boundary: the limit holds in
+    // any interval of its window (`core::ratelimit`), so a run crossing one is no exception.
     assert_eq!(accepted, SIGNUP_PER_CLIENT.max as usize);
     assert_eq!(accepted + limited, flood, "no other answers (no 5xx)");
 
@@ -155,6 +157,48 @@ async fn a_sign_up_flood_is_throttled_per_client_while_others_join_and_the_cap_h
         .map(|p| p["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, (1..=u64::from(cap)).collect::<Vec<_>>());
+}
+
+/// The limit holds in any 10 minutes, not per clock-aligned window: a client whose sign-ups
+/// all fell late in one window gets none early in the next (a per-window count gave it 20 more
+/// at once: the flood test's 40 when a run crossed a boundary), and signs up again once they
+/// are two windows old. The counter is aged in D1 instead of waiting for the clock.
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_ups_used_late_in_one_window_still_count_early_in_the_next() {
+    use sha2::Digest as _;
+    let worker = limited().await;
+    let id = publish_capped_split(worker, 100).await;
+    let client = client_from(7, 1);
+    for i in 0..SIGNUP_PER_CLIENT.max {
+        let (status, body) = join(&client, worker, &id, &format!("早{i}")).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert_eq!(join(&client, worker, &id, "满了").await.0, 429);
+    // The counter of 127.0.7.1 (`worker::abuse`: a keyed hash of the address; this worker has
+    // no SESSION_SECRET, so the key is empty).
+    let digest = sha2::Sha256::digest("|client|127.0.7.1");
+    let subject: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let bucket = format!("{}:{subject}", SIGNUP_PER_CLIENT.name);
+    let age = |windows: i64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let window = SIGNUP_PER_CLIENT.window_start(now) - windows * SIGNUP_PER_CLIENT.window_secs;
+        let rows = worker
+            .query(&format!(
+                "UPDATE rate_counters SET window_start = {window} WHERE bucket = '{bucket}' RETURNING hits"
+            ))
+            .unwrap();
+        assert_eq!(rows.len(), 1, "the client's counter: {rows:?}");
+    };
+    // Those sign-ups now lie in the previous window, the current one has just begun.
+    age(1);
+    let (status, body) = join(&client, worker, &id, "新窗口").await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("RATE_LIMITED")));
+    // Two windows old: the client is welcome again.
+    age(2);
+    assert_eq!(join(&client, worker, &id, "过了二十分钟").await.0, 201);
 }
 
 #[tokio::test(flavor = "multi_thread")]

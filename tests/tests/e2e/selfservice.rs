@@ -11,7 +11,7 @@ use crate::payments::{Pay, OPERATOR};
 use crate::wechat_session;
 
 /// Sends `content` as `openid` in safe mode; the decrypted passive reply.
-async fn ask(p: &Pay, openid: &str, content: &str) -> String {
+pub(crate) async fn ask(p: &Pay, openid: &str, content: &str) -> String {
     let pushed = p
         .sim
         .post(
@@ -109,6 +109,8 @@ async fn a_follower_asking_for_orders_gets_exactly_their_own_two_orders_and_one_
     assert!(ask(p, &other, "退款")
         .await
         .contains("没有查到你的退款记录"));
+    // Payment and refund notices go out with the next cron run (never inside the callback).
+    crate::notices::cron(p, crate::payments::now()).await;
     let notices = delivered(p, &payee.openid, NOTICE_TEMPLATE).await;
     let refunds: Vec<&Value> = notices
         .iter()
@@ -217,4 +219,61 @@ async fn an_order_paid_after_the_question_is_answered_later_by_customer_service_
         .await
         .unwrap();
     assert_eq!(answer["errcode"], 45015, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payee_rule_on_exactly_a_self_service_word_is_refused_and_the_operators_is_not() {
+    let p = notify().await;
+    let payee = p.payee().await;
+    let rule = |pattern: &str, trigger: &str| json!({ "trigger": trigger, "pattern": pattern, "reply": { "type": "text", "text": "请留言，我们会尽快回复" } });
+    for word in ["订单", "退款"] {
+        let (status, body) = p
+            .as_payee(
+                &payee,
+                reqwest::Method::POST,
+                "/api/dash/keywords",
+                Some(rule(word, "exact")),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["fields"][0]["field"], "pattern", "{body}");
+        assert_eq!(body["fields"][0]["code"], "SELF_SERVICE_WORD");
+        assert!(body["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("自助查询"));
+    }
+    let (_, listed) = p
+        .as_payee(&payee, reqwest::Method::GET, "/api/dash/keywords", None)
+        .await;
+    assert_eq!(listed["rules"], json!([]), "nothing stored");
+    // A contains rule still answers longer texts; the operator's rules come before self-service.
+    let (status, body) = p
+        .as_payee(
+            &payee,
+            reqwest::Method::POST,
+            "/api/dash/keywords",
+            Some(rule("订单号", "contains")),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let resp = reqwest::Client::new()
+        .post(p.worker.url("/api/dash/keywords"))
+        .bearer_auth(OPERATOR)
+        .json(&rule("退款", "exact"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.unwrap();
+    let resp = reqwest::Client::new()
+        .delete(p.worker.url(&format!(
+            "/api/dash/keywords/{}",
+            created["id"].as_i64().unwrap()
+        )))
+        .bearer_auth(OPERATOR)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
 }

@@ -1147,6 +1147,8 @@ mod reminders {
                 ("OPERATOR_SECRET", OPERATOR),
                 ("PUBLISH_ACCESS", "invite"),
                 ("WECHAT_REMINDER_TEMPLATE_ID", TEMPLATE),
+                // The remind route's clock (`x-test-now`): quiet hours hold reminders at night.
+                ("PAY_TEST_HOOKS", "1"),
             ])
             .await
             .unwrap();
@@ -1227,13 +1229,34 @@ mod reminders {
         let remind = format!("/api/splits/{}/remind", split.id);
         let (status, _) = send(reqwest::Method::POST, &worker, &remind, "guess", None).await;
         assert_eq!(status, 401);
-        let (status, sent) =
-            send(reqwest::Method::POST, &worker, &remind, &split.token, None).await;
+        // Pressed at a daytime hour (outside the 22:00–08:00 quiet hours, whatever the clock).
+        let daytime = {
+            let now = crate::payments::now();
+            let day = (now + 8 * 3600).div_euclid(86_400);
+            day * 86_400 - 8 * 3600 + 12 * 3600
+        };
+        let press = || async {
+            let resp = reqwest::Client::new()
+                .post(worker.url(&remind))
+                .bearer_auth(&split.token)
+                .header("x-test-now", daytime.to_string())
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        };
+        let (status, sent) = press().await;
         assert_eq!(status, 200, "{sent}");
-        assert_eq!(sent, json!({ "sent": 1, "failed": 0 }));
+        assert_eq!(
+            sent,
+            json!({ "sent": 1, "failed": 0, "held": 0, "held_until": null })
+        );
         // Within 12 hours nobody is reminded twice.
-        let (_, again) = send(reqwest::Method::POST, &worker, &remind, &split.token, None).await;
-        assert_eq!(again, json!({ "sent": 0, "failed": 0 }));
+        let (_, again) = press().await;
+        assert_eq!(
+            again,
+            json!({ "sent": 0, "failed": 0, "held": 0, "held_until": null })
+        );
 
         let templates = sim.get("/sim/mp/templates").await.unwrap();
         let templates = templates.as_array().unwrap();

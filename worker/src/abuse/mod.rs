@@ -1,6 +1,7 @@
 //! Abuse limits, counted in D1 (`rate_counters`): one upsert per limited request adds a hit to
-//! the subject's fixed window and returns the count, so concurrent requests each see their own
-//! number and exactly `max` of them pass (the numbers are `shoukuan_core::ratelimit`'s).
+//! the subject's counter (rolled as `shoukuan_core::ratelimit::Limit::roll` does: the current
+//! window's hits and what the window before accepted) and returns it, so concurrent requests
+//! each see their own number and at most `max` pass in any interval of the window.
 //!
 //! Why D1 and not Cloudflare's rate-limiting binding: the binding counts per Cloudflare
 //! location and converges eventually (documented as permissive), allows only 10 s or 60 s
@@ -19,7 +20,7 @@ mod cron;
 
 pub use cron::scheduled;
 use serde::Deserialize;
-use shoukuan_core::ratelimit::{Limit, ORDER_PER_CLIENT, ORDER_PER_COLLECTION};
+use shoukuan_core::ratelimit::{Counter, Limit, ORDER_PER_CLIENT, ORDER_PER_COLLECTION};
 use shoukuan_core::session::Openid;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request};
@@ -79,17 +80,18 @@ impl Guard {
     }
 }
 
-/// Who is paying, for the daily limit's per-payer hold (`core::limits`): a keyed hash of the
-/// payer's openid inside WeChat, of the client address outside (as [`Guard::client`]). Only
-/// equality is ever needed, so the clear value is not kept.
+/// Who is paying, for the daily limit's per-payer hold (`core::limits`): the payer's
+/// [`crate::personal_data::openid_key`] inside WeChat, a keyed hash of the client address
+/// outside (as [`Guard::client`]). Only equality is ever needed, so the clear value is not kept.
 pub fn payer_key(req: &Request, env: &Env, payer: Option<&Openid>) -> String {
-    match payer {
-        Some(openid) => keyed(env, "payer", openid.as_str()),
-        None => format!("ip:{}", client(req, env)),
+    match payer.map(|openid| crate::personal_data::openid_key(env, openid.as_str())) {
+        Some(Ok(key)) => key,
+        _ => format!("ip:{}", client(req, env)),
     }
 }
 
-/// A keyed hash of `value` in `domain` (the key: `SESSION_SECRET`), 32 hex digits.
+/// A keyed hash of a client address in `domain` (the key: `SESSION_SECRET`), 32 hex digits
+/// (openids have their own: [`crate::personal_data::openid_key`]).
 fn keyed(env: &Env, domain: &str, value: &str) -> String {
     let salt = crate::config::secret_setting(env, "SESSION_SECRET")
         .map(|s| s.expose().to_owned())
@@ -114,45 +116,62 @@ fn client(req: &Request, env: &Env) -> String {
 }
 
 #[derive(Deserialize)]
-struct Hits {
+struct Row {
+    window_start: i64,
     hits: i64,
+    carried: i64,
 }
 
-/// Adds one hit for `subject` under `limit`; `true` while the window's count is within it.
+impl From<Row> for Counter {
+    fn from(r: Row) -> Counter {
+        Counter {
+            window_start: r.window_start,
+            hits: r.hits,
+            carried: r.carried,
+        }
+    }
+}
+
+/// Adds one hit for `subject` under `limit`; `true` while it is accepted. The statement is
+/// `Limit::roll` plus one hit, in SQL (SET expressions all read the stored row).
 async fn hit(env: &Env, limit: &Limit, subject: &str) -> Result<bool, ApiError> {
     let now = now_secs();
     let window = limit.window_start(now);
     let row = env
         .d1("DB")?
         .prepare(
-            "INSERT INTO rate_counters (bucket, window_start, hits) VALUES (?1, ?2, 1) \
+            "INSERT INTO rate_counters (bucket, window_start, hits, carried) VALUES (?1, ?2, 1, 0) \
              ON CONFLICT (bucket) DO UPDATE SET \
+               carried = CASE WHEN window_start = excluded.window_start THEN carried \
+                 WHEN window_start = excluded.window_start - ?3 THEN MAX(MIN(hits, ?4 - carried), 0) \
+                 ELSE 0 END, \
                hits = CASE WHEN window_start = excluded.window_start THEN hits + 1 ELSE 1 END, \
                window_start = excluded.window_start \
-             RETURNING hits",
+             RETURNING window_start, hits, carried",
         )
         .bind(&[
             limit.bucket(subject).into(),
             JsValue::from_f64(window as f64),
+            JsValue::from_f64(limit.window_secs as f64),
+            JsValue::from_f64(limit.max as f64),
         ])?
-        .first::<Hits>(None)
+        .first::<Row>(None)
         .await?
         .ok_or_else(|| ApiError::Internal("rate counter upsert returned nothing".into()))?;
-    Ok(limit.allows(row.hits))
+    Ok(limit.admits(row.into()))
 }
 
 async fn used_up(env: &Env, limit: &Limit, subject: &str) -> Result<bool, ApiError> {
-    let window = limit.window_start(now_secs());
-    let row = env
+    let now = now_secs();
+    let stored = env
         .d1("DB")?
-        .prepare("SELECT hits FROM rate_counters WHERE bucket = ?1 AND window_start = ?2")
-        .bind(&[
-            limit.bucket(subject).into(),
-            JsValue::from_f64(window as f64),
-        ])?
-        .first::<Hits>(None)
+        .prepare("SELECT window_start, hits, carried FROM rate_counters WHERE bucket = ?1")
+        .bind(&[limit.bucket(subject).into()])?
+        .first::<Row>(None)
         .await?;
-    Ok(row.is_some_and(|r| !limit.allows(r.hits + 1)))
+    let mut next = limit.roll(stored.map(Counter::from), now);
+    next.hits += 1;
+    Ok(!limit.admits(next))
 }
 
 /// The limits on creating orders (each one reserves part of the payee's daily limit and costs a

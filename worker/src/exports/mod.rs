@@ -59,9 +59,23 @@ pub async fn handle(route: ExportRoute, req: Request, env: &Env) -> Result<Respo
     };
     let (start, end) = range.unix_bounds();
     let owner = manager_owner(&manager);
+    let tag = match (query_value(&query, "tag"), manager.owner(), kind) {
+        (None, ..) => None,
+        (Some(t), Some(payee), Kind::Payments | Kind::Refunds) => {
+            let tag = crate::growth::tags::parse_id(&t)?;
+            Some(crate::growth::people::TagFilter::new(env, payee, tag).await?)
+        }
+        _ => {
+            return Err(bad(
+                "BAD_TAG",
+                "只有收款方自己的付款和退款导出可以按标签筛选".into(),
+            ))
+        }
+    };
+    let kept = |payer: Option<&str>| tag.as_ref().is_none_or(|t| t.keeps(payer));
     let (csv, json) = match kind {
         Kind::Payments => {
-            let rows = payments(env, owner, start, end).await?;
+            let rows = payments(env, owner, start, end, kept).await?;
             check_size(rows.len())?;
             let total = Fen::new(rows.iter().map(|r| r.amount_fen).sum());
             (
@@ -70,7 +84,7 @@ pub async fn handle(route: ExportRoute, req: Request, env: &Env) -> Result<Respo
             )
         }
         Kind::Refunds => {
-            let rows = refunds(env, owner, start, end).await?;
+            let rows = refunds(env, owner, start, end, kept).await?;
             check_size(rows.len())?;
             let total = Fen::new(rows.iter().map(|r| r.amount_fen).sum());
             (
@@ -186,20 +200,23 @@ struct PaymentDb {
     amount_fen: i64,
     refunded_fen: i64,
     state: String,
+    payer_hash: Option<String>,
 }
 
-/// Paid orders with `paid_at` in `[start, end)`; `owner` NULL = every payee (operator).
+/// Paid orders with `paid_at` in `[start, end)`; `owner` NULL = every payee (operator); only
+/// those whose payer `kept` (the tag filter).
 async fn payments(
     env: &Env,
     owner: JsValue,
     start: i64,
     end: i64,
+    kept: impl Fn(Option<&str>) -> bool,
 ) -> Result<Vec<PaymentRow>, ApiError> {
     let rows = env
         .d1("DB")?
         .prepare(format!(
             "SELECT o.paid_at, o.out_trade_no, o.transaction_id, c.title, o.collection_id, c.payee_name, \
-             o.sub_mchid, o.amount_fen, o.refunded_fen, o.state FROM orders o JOIN collections c ON c.id = o.collection_id \
+             o.sub_mchid, o.amount_fen, o.refunded_fen, o.state, o.payer_hash FROM orders o JOIN collections c ON c.id = o.collection_id \
              WHERE o.state IN ('paid', 'refunding', 'refunded') AND o.paid_at >= ?1 AND o.paid_at < ?2 \
              AND (?3 IS NULL OR o.payee_openid = ?3) ORDER BY o.paid_at, o.out_trade_no LIMIT {}",
             MAX_ROWS + 1
@@ -214,6 +231,7 @@ async fn payments(
         .results::<PaymentDb>()?;
     Ok(rows
         .into_iter()
+        .filter(|r| kept(r.payer_hash.as_deref()))
         .map(|r| PaymentRow {
             paid_at: r.paid_at,
             out_trade_no: r.out_trade_no,
@@ -239,20 +257,22 @@ struct RefundDb {
     amount_fen: i64,
     reason: String,
     state: String,
+    payer_hash: Option<String>,
 }
 
-/// Refunds requested in `[start, end)`.
+/// Refunds requested in `[start, end)` of orders whose payer `kept`.
 async fn refunds(
     env: &Env,
     owner: JsValue,
     start: i64,
     end: i64,
+    kept: impl Fn(Option<&str>) -> bool,
 ) -> Result<Vec<RefundRow>, ApiError> {
     let rows = env
         .d1("DB")?
         .prepare(format!(
             "SELECT r.created_at, r.out_refund_no, o.out_trade_no, r.refund_id, c.payee_name, r.amount_fen, \
-             r.reason, r.state FROM refunds r JOIN orders o ON o.id = r.order_id \
+             r.reason, r.state, o.payer_hash FROM refunds r JOIN orders o ON o.id = r.order_id \
              JOIN collections c ON c.id = o.collection_id \
              WHERE r.created_at >= ?1 AND r.created_at < ?2 AND (?3 IS NULL OR o.payee_openid = ?3) \
              ORDER BY r.created_at, r.out_refund_no LIMIT {}",
@@ -268,6 +288,7 @@ async fn refunds(
         .results::<RefundDb>()?;
     Ok(rows
         .into_iter()
+        .filter(|r| kept(r.payer_hash.as_deref()))
         .map(|r| RefundRow {
             created_at: r.created_at,
             out_refund_no: r.out_refund_no,

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use shoukuan_core::abtest::{assign, Variant};
 use shoukuan_core::collection::CollectionView;
-use shoukuan_core::product::{Product, ProductView};
+use shoukuan_core::product::{BlockOrder, Product, ProductView};
 use shoukuan_core::split::SplitView;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request};
@@ -22,6 +22,10 @@ pub trait Presentable {
     fn collection_mut(&mut self) -> &mut CollectionView;
     /// The price page's product (cover, price display), when it is one.
     fn product_mut(&mut self) -> Option<&mut Product> {
+        None
+    }
+    /// The price page's block order, when it is one.
+    fn blocks_mut(&mut self) -> Option<&mut BlockOrder> {
         None
     }
 }
@@ -44,6 +48,9 @@ impl Presentable for ProductView {
     }
     fn product_mut(&mut self) -> Option<&mut Product> {
         Some(&mut self.product)
+    }
+    fn blocks_mut(&mut self) -> Option<&mut BlockOrder> {
+        Some(&mut self.blocks)
     }
 }
 
@@ -116,6 +123,9 @@ async fn try_present<V: Presentable>(
     variant.apply(view.collection_mut());
     if let Some(product) = view.product_mut() {
         variant.apply_product(product);
+    }
+    if let (Some(order), Some(blocks)) = (variant.blocks, view.blocks_mut()) {
+        *blocks = order;
     }
     if let (Some(visitor), "running") = (visitor, test.status.as_str()) {
         env.d1("DB")?

@@ -1,11 +1,15 @@
 //! Growth (issue 15): A/B tests of a collection's presentation ([`ab`], [`ab_dash`]) and the
 //! first-party visitor id they assign by ([`visitor`]); approval before refunds ([`approval`]);
-//! membership points ([`points`]).
+//! membership points ([`points`]); customer tags on a payee's people ([`tags`], [`people`]).
 
 pub mod ab;
 mod ab_dash;
 pub mod approval;
+pub mod people;
 pub mod points;
+pub mod points_checkout;
+mod points_expiry;
+pub mod tags;
 pub mod visitor;
 
 use worker::{Env, Request, Response};
@@ -30,5 +34,11 @@ pub async fn handle(route: GrowthRoute, req: Request, env: &Env) -> Result<Respo
         GrowthRoute::PutPoints => points::put(req, env).await,
         GrowthRoute::PointsCsv => points::export_csv(&req, env).await,
         GrowthRoute::MyPoints => points::mine(&req, env).await,
+        GrowthRoute::ListTags => tags::list(&req, env).await,
+        GrowthRoute::CreateTag => tags::create(req, env).await,
+        GrowthRoute::DeleteTag(id) => tags::delete(&id, &req, env).await,
+        GrowthRoute::TagPeople => tags::people_list(&req, env).await,
+        GrowthRoute::AssignTag(id, on) => tags::assign(&id, on, req, env).await,
+        GrowthRoute::RemindTag(id) => tags::remind(&id, req, env).await,
     }
 }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use shoukuan_core::csv::Csv;
 use shoukuan_core::money::Fen;
-use shoukuan_core::points::{reversal, Programme};
+use shoukuan_core::points::{reversal, EntryKind, Programme};
 use shoukuan_core::session::{Openid, Role};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
@@ -22,8 +22,9 @@ fn num(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
 
-/// The member key of an openid: a keyed hash, so the ledger never holds the openid.
-fn member_of(env: &Env, openid: &str) -> Option<String> {
+/// The member key of an openid: a keyed hash, so the ledger never holds the openid. Customer
+/// tags know a person by the same key (`growth::people`).
+pub(crate) fn member_of(env: &Env, openid: &str) -> Option<String> {
     let key = session::key(env)?;
     Some(hex::encode(
         &key.mac("points-member", openid.as_bytes())[..16],
@@ -35,17 +36,21 @@ struct ProgrammeRow {
     per_yuan: i64,
     fen_per_point: i64,
     max_per_order: i64,
+    expire_days: Option<i64>,
 }
 
-async fn programme_of(env: &Env, payee: &str) -> Result<Option<Programme>, ApiError> {
+/// The payee's programme, if it runs one.
+pub(crate) async fn programme_of(env: &Env, payee: &str) -> Result<Option<Programme>, ApiError> {
     let row = env
         .d1("DB")?
-        .prepare("SELECT per_yuan, fen_per_point, max_per_order FROM points_programmes WHERE payee_openid = ?1")
+        .prepare("SELECT per_yuan, fen_per_point, max_per_order, expire_days FROM points_programmes WHERE payee_openid = ?1")
         .bind(&[payee.into()])?
         .first::<ProgrammeRow>(None)
         .await?;
     Ok(row.and_then(|r| {
-        Programme::with_redemption(r.per_yuan, r.fen_per_point, r.max_per_order).ok()
+        Programme::with_redemption(r.per_yuan, r.fen_per_point, r.max_per_order)
+            .and_then(|p| p.expiring(r.expire_days))
+            .ok()
     }))
 }
 
@@ -147,7 +152,8 @@ pub async fn release(env: &Env, out_trade_no: &str) {
     }
 }
 
-/// The cron: points reserved by orders that closed unpaid go back (idempotent).
+/// The cron: points reserved by orders that closed unpaid go back (idempotent), then points
+/// past their programme's life expire (`points_expiry`).
 pub async fn scheduled(env: &Env, now: i64) {
     let outcome = async {
         env.d1("DB")?
@@ -162,11 +168,14 @@ pub async fn scheduled(env: &Env, now: i64) {
     if let Err(e) = outcome.await {
         worker::console_error!("points release job: {e:?}");
     }
+    if let Err(e) = super::points_expiry::run(env, now).await {
+        worker::console_error!("points expiry job: {e:?}");
+    }
 }
 
 #[derive(Deserialize)]
 struct Payer {
-    payer_openid: Option<String>,
+    payer_sealed: Option<String>,
 }
 
 /// An order just became paid: its payer earns points under the payee's programme, once.
@@ -185,12 +194,21 @@ async fn try_credit(env: &Env, order: &OrderRow) -> Result<(), ApiError> {
         return Ok(());
     }
     let db = env.d1("DB")?;
-    let payer = db
-        .prepare("SELECT payer_openid FROM orders WHERE id = ?1")
+    // The payer's openid is sealed to the order (issue 14, openids at rest).
+    let sealed = db
+        .prepare("SELECT payer_sealed FROM orders WHERE id = ?1")
         .bind(&[order.id.as_str().into()])?
         .first::<Payer>(None)
         .await?
-        .and_then(|p| p.payer_openid);
+        .and_then(|p| p.payer_sealed);
+    let payer = match sealed {
+        Some(sealed) => Some(crate::personal_data::open_payer(
+            &crate::personal_data::key(env)?,
+            &order.id,
+            &sealed,
+        )?),
+        None => None,
+    };
     let Some(member) = payer.as_deref().and_then(|o| member_of(env, o)) else {
         return Ok(());
     };
@@ -290,6 +308,9 @@ struct ProgrammeBody {
     /// Most points per order.
     #[serde(default)]
     max_per_order: i64,
+    /// Days points live (absent or `null`: forever).
+    #[serde(default)]
+    expire_days: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -320,6 +341,7 @@ pub async fn get(req: &Request, env: &Env) -> Result<Response, ApiError> {
             "per_yuan": programme.map(|p| p.per_yuan),
             "fen_per_point": programme.map(|p| p.fen_per_point),
             "max_per_order": programme.map(|p| p.max_per_order),
+            "expire_days": programme.and_then(|p| p.expire_days),
             "members": members,
         }),
     )
@@ -339,11 +361,12 @@ pub async fn put(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         }
         Some(n) => {
             let p = Programme::with_redemption(n, body.fen_per_point, body.max_per_order)
+                .and_then(|p| p.expiring(body.expire_days))
                 .map_err(|m| ApiError::Pay(400, "INVALID_PROGRAMME", m))?;
             db.prepare(
-                "INSERT INTO points_programmes (payee_openid, per_yuan, fen_per_point, max_per_order, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (payee_openid) DO UPDATE SET per_yuan = ?2, \
-                 fen_per_point = ?3, max_per_order = ?4, updated_at = ?5",
+                "INSERT INTO points_programmes (payee_openid, per_yuan, fen_per_point, max_per_order, expire_days, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?6, ?5) ON CONFLICT (payee_openid) DO UPDATE SET per_yuan = ?2, \
+                 fen_per_point = ?3, max_per_order = ?4, expire_days = ?6, updated_at = ?5",
             )
             .bind(&[
                 payee.as_str().into(),
@@ -351,6 +374,7 @@ pub async fn put(mut req: Request, env: &Env) -> Result<Response, ApiError> {
                 num(p.fen_per_point),
                 num(p.max_per_order),
                 num(now_secs()),
+                p.expire_days.map_or(JsValue::NULL, num),
             ])?
             .run()
             .await?;
@@ -385,11 +409,7 @@ pub async fn export_csv(req: &Request, env: &Env) -> Result<Response, ApiError> 
     csv.row(&["时间（北京时间）", "会员", "积分变动", "类型", "订单"]);
     for e in &entries {
         let when = shoukuan_core::deadline::Deadline::from_unix(e.created_at).to_cst_string();
-        let kind = if e.kind == "earn" {
-            "支付获得"
-        } else {
-            "退款扣回"
-        };
+        let kind = EntryKind::parse(&e.kind).map_or("", EntryKind::label);
         csv.row(&[
             when,
             e.member.clone(),

@@ -17,13 +17,13 @@ fn cookies(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// The visitor's key: `o` + a keyed hash of the payer's openid, else `v` + the cookie id.
+/// The visitor's key: `o` + the payer's [`crate::personal_data::openid_key`], else `v` + the cookie id.
 /// `None` without either (the page then shows the first variant and counts nothing).
 pub fn key(req: &Request, env: &Env) -> Option<String> {
-    if let (Some(openid), Some(key)) = (session::current(req, env, Role::Payer), session::key(env))
-    {
-        let mac = key.mac("ab-visitor", openid.as_str().as_bytes());
-        return Some(format!("o{}", hex::encode(&mac[..16])));
+    if let Some(openid) = session::current(req, env, Role::Payer) {
+        if let Ok(key) = crate::personal_data::openid_key(env, openid.as_str()) {
+            return Some(format!("o{key}"));
+        }
     }
     let all = cookies(req);
     cookie_value(&all, VISITOR_COOKIE)

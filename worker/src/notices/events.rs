@@ -2,13 +2,17 @@
 //! payment, a refund that succeeded, a 我已付款 claim. Each is keyed on the event itself (the
 //! order, the refund, the claim's time), so a duplicate callback, a query racing a callback or
 //! a repeated claim request finds the key taken and sends nothing more.
+//!
+//! Payments and refunds are recorded here and sent by the notices cron (at its next run, within
+//! a minute): these run inside WeChat Pay's callback, whose answer must not wait for the
+//! Official Account's API. A claim (the payer's own request) is sent at once.
 
 use serde::Deserialize;
 use shoukuan_core::money::Fen;
 use shoukuan_core::notice::{payer_label, NoticeKind, PayeeNotice};
 use worker::Env;
 
-use super::{db, record_and_send, template, NewNotice, NOTICE_TEMPLATE};
+use super::{db, record_and_send, record_for_cron, template, NewNotice, NOTICE_TEMPLATE};
 use crate::error::ApiError;
 use crate::pay::apply::OrderRow;
 use crate::pay::refunds::RefundRow;
@@ -33,14 +37,14 @@ struct OrderFacts {
     collection_id: String,
     title: String,
     owner_openid: Option<String>,
-    payer_openid: Option<String>,
+    payer_hash: Option<String>,
     name_masked: Option<String>,
 }
 
 async fn order_facts(env: &Env, order_id: &str) -> Result<Option<OrderFacts>, ApiError> {
     Ok(db(env)?
         .prepare(
-            "SELECT o.collection_id, c.title, c.owner_openid, o.payer_openid, p.name_masked FROM orders o \
+            "SELECT o.collection_id, c.title, c.owner_openid, o.payer_hash, p.name_masked FROM orders o \
              JOIN collections c ON c.id = o.collection_id \
              LEFT JOIN participants p ON p.id = o.participant_id WHERE o.id = ?1",
         )
@@ -49,9 +53,20 @@ async fn order_facts(env: &Env, order_id: &str) -> Result<Option<OrderFacts>, Ap
         .await?)
 }
 
-/// Sends `notice` to `payee` under `key` when notices are configured and wanted.
+/// When a notice goes out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Send {
+    /// In this request.
+    Now,
+    /// By the notices cron (inside a payment callback).
+    ByCron,
+}
+
+/// Records `notice` to `payee` under `key` and sends it (`when`) when notices are configured
+/// and wanted.
 async fn notify_payee(
     env: &Env,
+    when: Send,
     key: String,
     payee: &str,
     collection_id: &str,
@@ -64,21 +79,24 @@ async fn notify_payee(
     if !wants_notices(env, payee).await? {
         return Ok(());
     }
-    record_and_send(
-        env,
-        NewNotice {
-            key,
-            kind: notice.kind,
-            payee: Some(payee.to_string()),
-            collection_id: Some(collection_id.to_string()),
-            participant_id: None,
-            template_id,
-            data: notice.data(),
-            path: Some(path),
-        },
-        notice.at,
-    )
-    .await?;
+    let message = NewNotice {
+        key,
+        kind: notice.kind,
+        payee: Some(payee.to_string()),
+        collection_id: Some(collection_id.to_string()),
+        participant_id: None,
+        template_id,
+        data: notice.data(),
+        path: Some(path),
+    };
+    match when {
+        Send::Now => {
+            record_and_send(env, message, notice.at).await?;
+        }
+        Send::ByCron => {
+            record_for_cron(env, message, notice.at).await?;
+        }
+    }
     Ok(())
 }
 
@@ -91,13 +109,22 @@ async fn paid(env: &Env, order: &OrderRow) -> Result<(), ApiError> {
         kind: NoticeKind::Paid,
         title: facts.title,
         amount: Fen::new(order.amount_fen),
-        who: payer_label(facts.name_masked.as_deref(), facts.payer_openid.as_deref()),
+        who: payer_label(facts.name_masked.as_deref(), facts.payer_hash.as_deref()),
         at: order.paid_at.unwrap_or_else(now_secs),
     };
     super::selfservice::follow_up(env, &order.id, &notice.title, notice.amount, notice.at).await;
     let key = format!("paid:{}", order.id);
     let path = format!("/o/{}", order.id);
-    notify_payee(env, key, payee, &order.collection_id, path, notice).await
+    notify_payee(
+        env,
+        Send::ByCron,
+        key,
+        payee,
+        &order.collection_id,
+        path,
+        notice,
+    )
+    .await
 }
 
 /// An order just became paid.
@@ -118,12 +145,21 @@ async fn refunded(env: &Env, refund: &RefundRow) -> Result<(), ApiError> {
         kind: NoticeKind::Refund,
         title: facts.title,
         amount: Fen::new(refund.amount_fen),
-        who: payer_label(facts.name_masked.as_deref(), facts.payer_openid.as_deref()),
+        who: payer_label(facts.name_masked.as_deref(), facts.payer_hash.as_deref()),
         at: now_secs(),
     };
     let key = format!("refund:{}", refund.out_refund_no);
     let path = format!("/o/{}", refund.order_id);
-    notify_payee(env, key, &payee, &facts.collection_id, path, notice).await
+    notify_payee(
+        env,
+        Send::ByCron,
+        key,
+        &payee,
+        &facts.collection_id,
+        path,
+        notice,
+    )
+    .await
 }
 
 /// A refund just reached SUCCESS.
@@ -177,7 +213,7 @@ async fn claimed(env: &Env, collection_id: &str, participant_id: &str) -> Result
     // One claim is one event: a later claim (after the payee rejected one) is another.
     let key = format!("claim:{participant_id}:{at}");
     let path = format!("/admin/{collection_id}");
-    notify_payee(env, key, &payee, collection_id, path, notice).await
+    notify_payee(env, Send::Now, key, &payee, collection_id, path, notice).await
 }
 
 /// A split participant just said 我已付款.

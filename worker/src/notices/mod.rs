@@ -120,26 +120,53 @@ pub async fn record_and_send(
     notice: NewNotice,
     now: i64,
 ) -> Result<Delivered, ApiError> {
-    #[derive(Deserialize)]
-    struct Id {
-        id: i64,
-    }
-    let inserted = db(env)?
-        .prepare(
-            "INSERT INTO notices (event_key, kind, payee_openid, collection_id, participant_id, template_id, data, path, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_key) DO NOTHING RETURNING id",
-        )
-        .bind(&row_values(&notice, now))?
-        .first::<Id>(None)
-        .await?;
-    match inserted {
-        Some(row) => deliver(env, row.id, 0, now).await,
+    match insert(env, &notice, now, None).await? {
+        Some(id) => deliver(env, id, 0, now).await,
         None => Ok(Delivered::Duplicate),
     }
 }
 
-/// The values of a `notices` row, `?1`–`?9` in the column order both inserts use.
-fn row_values(notice: &NewNotice, now: i64) -> [JsValue; 9] {
+/// Inserts the message (claiming its event) for the cron's next run to send (a payment callback
+/// must not wait for WeChat's Official Account API). `false`: the event had its message already.
+pub async fn record_for_cron(env: &Env, notice: NewNotice, now: i64) -> Result<bool, ApiError> {
+    Ok(insert(env, &notice, now, None).await?.is_some())
+}
+
+/// Inserts the message (claiming its event) to be sent by the cron at `until` and not before
+/// (a "remind now" in quiet hours). `false`: the event had its message already.
+pub async fn record_held(
+    env: &Env,
+    notice: NewNotice,
+    now: i64,
+    until: i64,
+) -> Result<bool, ApiError> {
+    Ok(insert(env, &notice, now, Some(until)).await?.is_some())
+}
+
+/// The row's id when this call inserted it.
+async fn insert(
+    env: &Env,
+    notice: &NewNotice,
+    now: i64,
+    not_before: Option<i64>,
+) -> Result<Option<i64>, ApiError> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: i64,
+    }
+    Ok(db(env)?
+        .prepare(
+            "INSERT INTO notices (event_key, kind, payee_openid, collection_id, participant_id, template_id, data, path, created_at, not_before) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (event_key) DO NOTHING RETURNING id",
+        )
+        .bind(&row_values(notice, now, not_before))?
+        .first::<Id>(None)
+        .await?
+        .map(|row| row.id))
+}
+
+/// The values of a `notices` row, `?1`–`?10` in the column order both inserts use.
+fn row_values(notice: &NewNotice, now: i64, not_before: Option<i64>) -> [JsValue; 10] {
     [
         notice.key.as_str().into(),
         notice.kind.as_str().into(),
@@ -150,6 +177,7 @@ fn row_values(notice: &NewNotice, now: i64) -> [JsValue; 9] {
         notice.data.to_string().into(),
         opt(notice.path.as_deref()),
         num(now),
+        not_before.map_or(JsValue::NULL, num),
     ]
 }
 
@@ -158,10 +186,10 @@ fn row_values(notice: &NewNotice, now: i64) -> [JsValue; 9] {
 pub async fn record_skipped(env: &Env, notice: NewNotice, now: i64) -> Result<(), ApiError> {
     db(env)?
         .prepare(
-            "INSERT INTO notices (event_key, kind, payee_openid, collection_id, participant_id, template_id, data, path, state, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'skipped', ?9) ON CONFLICT (event_key) DO NOTHING",
+            "INSERT INTO notices (event_key, kind, payee_openid, collection_id, participant_id, template_id, data, path, state, created_at, not_before) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'skipped', ?9, ?10) ON CONFLICT (event_key) DO NOTHING",
         )
-        .bind(&row_values(&notice, now))?
+        .bind(&row_values(&notice, now, None))?
         .run()
         .await?;
     Ok(())
@@ -299,7 +327,8 @@ async fn finish(
     Ok(())
 }
 
-/// The cron: messages WeChat could not take are tried again (a minute apart at least).
+/// The cron: messages recorded for it are sent, messages WeChat could not take are tried again
+/// (a minute apart at least), and held messages go out once their moment has come.
 async fn retry_pending(env: &Env, now: i64) -> Result<(), ApiError> {
     #[derive(Deserialize)]
     struct Due {
@@ -309,9 +338,10 @@ async fn retry_pending(env: &Env, now: i64) -> Result<(), ApiError> {
     let due = db(env)?
         .prepare(
             "SELECT id, attempts FROM notices WHERE state = 'pending' AND attempts < ?1 \
-             AND COALESCE(tried_at, created_at) <= ?2 ORDER BY created_at LIMIT 20",
+             AND (attempts = 0 OR tried_at <= ?2) AND COALESCE(not_before, 0) <= ?3 \
+             ORDER BY created_at LIMIT 20",
         )
-        .bind(&[num(MAX_ATTEMPTS), num(now - 60)])?
+        .bind(&[num(MAX_ATTEMPTS), num(now - 60), num(now)])?
         .all()
         .await?
         .results::<Due>()?;

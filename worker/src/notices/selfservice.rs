@@ -1,7 +1,8 @@
 //! Self-service answers in the Official Account (`core::selfservice`): a follower's own recent
 //! orders and split sign-ups, or refunds, as the passive reply to their message — two indexed
-//! reads (`orders_payer`; `participants.openid_key`), well within WeChat's 5 s. Nobody else's
-//! data can appear: every query is bound to the openid WeChat signed the push for.
+//! reads (`orders_payer_hash`; `participants.openid_key`: keyed hashes of the openid), well
+//! within WeChat's 5 s. Nobody else's data can appear: every query is bound to the openid WeChat
+//! signed the push for.
 //!
 //! Also the optional default reply for text nothing else answered (`OA_DEFAULT_REPLY`, off
 //! when unset; refused — and logged — when the compliance lint finds something in it).
@@ -17,30 +18,21 @@ use shoukuan_core::selfservice::{
 };
 use shoukuan_core::session::Openid;
 use shoukuan_core::split::ParticipantStatus;
+use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
 use super::{db, num};
-use crate::config::{secret_setting, setting};
+use crate::config::setting;
 use crate::error::ApiError;
+use crate::personal_data::{column, open_row, openid_key, seal_row};
 
 /// How many of each kind of line an answer lists.
 const RECENT: f64 = 5.0;
 
-/// The searchable key of an openid on a sign-up: a keyed hash (the openid itself stays sealed).
-fn openid_key(env: &Env, openid: &str) -> Option<String> {
-    let salt = secret_setting(env, "DATA_KEY")?;
-    Some(crate::secrets::token_hash(&format!(
-        "{}|participant-openid|{openid}",
-        salt.expose()
-    )))
-}
-
 /// Makes a sign-up findable by its participant's openid (called once, after the sign-up).
 pub async fn index_sign_up(env: &Env, participant_id: &str, openid: &str) {
-    let Some(key) = openid_key(env, openid) else {
-        return;
-    };
     let result = async {
+        let key = openid_key(env, openid)?;
         db(env)?
             .prepare("UPDATE participants SET openid_key = ?2 WHERE id = ?1")
             .bind(&[participant_id.into(), key.into()])?
@@ -58,17 +50,38 @@ pub async fn index_sign_up(env: &Env, participant_id: &str, openid: &str) {
 /// answer is owed to them (WeChat requires the user's data to be deleted).
 pub async fn forget(env: &Env, openid: &Openid) -> Result<(), ApiError> {
     let db = db(env)?;
-    let mut statements = vec![db
-        .prepare("DELETE FROM oa_followups WHERE openid = ?1")
-        .bind(&[openid.as_str().into()])?];
-    if let Some(key) = openid_key(env, openid.as_str()) {
-        statements.push(
-            db.prepare("UPDATE participants SET openid_key = NULL WHERE openid_key = ?1")
-                .bind(&[key.into()])?,
-        );
-    }
-    db.batch(statements).await?;
+    let key: JsValue = openid_key(env, openid.as_str())?.into();
+    db.batch(vec![
+        db.prepare("DELETE FROM oa_followups WHERE openid_key = ?1")
+            .bind(std::slice::from_ref(&key))?,
+        db.prepare("UPDATE participants SET openid_key = NULL WHERE openid_key = ?1")
+            .bind(&[key])?,
+    ])
+    .await?;
     Ok(())
+}
+
+/// Refuses a payee's exact keyword rule on a self-service word (订单, 退款, …): self-service
+/// answers those before payees' rules, so the rule would never answer. The operator's rules
+/// come first and are not refused.
+pub fn refuse_shadowed(
+    env: &Env,
+    operator: bool,
+    exact: bool,
+    pattern: &str,
+) -> Result<(), ApiError> {
+    let order_words = setting(env, "OA_SELFSERVICE_WORDS").unwrap_or(DEFAULT_ORDER_WORDS.into());
+    let refund_words = setting(env, "OA_REFUND_WORDS").unwrap_or(DEFAULT_REFUND_WORDS.into());
+    match shoukuan_core::selfservice::shadowed_rule(exact, pattern, &order_words, &refund_words) {
+        Some(message) if !operator => Err(ApiError::Invalid(vec![
+            shoukuan_core::collection::FieldError {
+                field: "pattern".into(),
+                code: "SELF_SERVICE_WORD".into(),
+                message,
+            },
+        ])),
+        _ => Ok(()),
+    }
 }
 
 /// The answer to a follower's text when it is a self-service word and the operator has no rule
@@ -109,36 +122,50 @@ async fn payments(env: &Env, origin: &str, openid: &Openid) -> Result<String, Ap
         status: String,
     }
     let db = db(env)?;
+    let key = openid_key(env, openid.as_str())?;
     let orders = db
         .prepare(
             "SELECT o.id, c.title, o.amount_fen, o.state FROM orders o JOIN collections c ON c.id = o.collection_id \
-             WHERE o.payer_openid = ?1 ORDER BY o.created_at DESC LIMIT ?2",
+             WHERE o.payer_hash = ?1 ORDER BY o.created_at DESC LIMIT ?2",
         )
-        .bind(&[openid.as_str().into(), RECENT.into()])?;
-    let key = openid_key(env, openid.as_str()).unwrap_or_default();
+        .bind(&[key.as_str().into(), RECENT.into()])?;
     let sign_ups = db
         .prepare(
             "SELECT p.collection_id, c.title, p.status FROM participants p JOIN collections c ON c.id = p.collection_id \
              WHERE p.openid_key = ?1 ORDER BY p.created_at DESC LIMIT ?2",
         )
-        .bind(&[key.into(), RECENT.into()])?;
+        .bind(&[key.as_str().into(), RECENT.into()])?;
     let results = db.batch(vec![orders, sign_ups]).await?;
     let rows = results[0].results::<Order>()?;
     // Orders still pending: the answer must come later (customer-service message on payment).
     let asked_at = num(crate::session::now_secs());
-    let waits = rows
+    let pending: Vec<&Order> = rows
         .iter()
         .filter(|o| o.state == OrderState::Pending.as_str())
-        .map(|o| {
-            db.prepare(
-                "INSERT INTO oa_followups (order_id, openid, asked_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (order_id) DO UPDATE SET asked_at = excluded.asked_at",
+        .collect();
+    // The customer-service message needs the openid back: sealed to each order.
+    let data_key = match pending.is_empty() {
+        true => None,
+        false => Some(crate::personal_data::key(env)?),
+    };
+    let waits = pending
+        .iter()
+        .filter_map(|o| Some((o, data_key.as_ref()?)))
+        .map(|(o, data_key)| {
+            let sealed = seal_row(data_key, column::FOLLOWUP_OPENID, &o.id, openid.as_str())?;
+            Ok::<_, ApiError>(
+                db.prepare(
+                    "INSERT INTO oa_followups (order_id, openid_key, openid_sealed, asked_at) \
+                     VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (order_id) DO UPDATE SET asked_at = excluded.asked_at",
+                )
+                .bind(&[
+                    o.id.as_str().into(),
+                    key.as_str().into(),
+                    sealed.into(),
+                    asked_at.clone(),
+                ])?,
             )
-            .bind(&[
-                o.id.as_str().into(),
-                openid.as_str().into(),
-                asked_at.clone(),
-            ])
         })
         .collect::<Result<Vec<_>, _>>()?;
     if !waits.is_empty() {
@@ -179,10 +206,10 @@ async fn refunds(env: &Env, openid: &Openid) -> Result<String, ApiError> {
     let rows = db(env)?
         .prepare(
             "SELECT c.title, r.amount_fen, r.state FROM orders o JOIN refunds r ON r.order_id = o.id \
-             JOIN collections c ON c.id = o.collection_id WHERE o.payer_openid = ?1 \
+             JOIN collections c ON c.id = o.collection_id WHERE o.payer_hash = ?1 \
              ORDER BY r.created_at DESC LIMIT 10",
         )
-        .bind(&[openid.as_str().into()])?
+        .bind(&[openid_key(env, openid.as_str())?.into()])?
         .all()
         .await?
         .results::<Refund>()?;
@@ -205,20 +232,28 @@ async fn refunds(env: &Env, openid: &Openid) -> Result<String, ApiError> {
 pub async fn follow_up(env: &Env, order_id: &str, title: &str, amount: Fen, now: i64) {
     #[derive(Deserialize)]
     struct Wait {
-        openid: String,
+        openid_sealed: String,
         asked_at: i64,
     }
     let result = async {
         let taken = db(env)?
-            .prepare("DELETE FROM oa_followups WHERE order_id = ?1 RETURNING openid, asked_at")
+            .prepare(
+                "DELETE FROM oa_followups WHERE order_id = ?1 RETURNING openid_sealed, asked_at",
+            )
             .bind(&[order_id.into()])?
             .first::<Wait>(None)
             .await?;
         let Some(wait) = taken.filter(|w| within_window(w.asked_at, now)) else {
             return Ok(());
         };
+        let openid = open_row(
+            &crate::personal_data::key(env)?,
+            column::FOLLOWUP_OPENID,
+            order_id,
+            &wait.openid_sealed,
+        )?;
         let body = serde_json::json!({
-            "touser": wait.openid,
+            "touser": openid,
             "msgtype": "text",
             "text": { "content": followup_text(title, amount) },
         });

@@ -90,18 +90,19 @@ pub async fn record_scan(
 ) -> Result<(), ApiError> {
     let db = env.d1("DB")?;
     let now = JsValue::from_f64(now_secs() as f64);
+    let key: JsValue = crate::personal_data::openid_key(env, openid.as_str())?.into();
     db.batch(vec![
-        db.prepare("INSERT INTO channel_scans (channel_id, openid, subscribed, created_at) VALUES (?1, ?2, ?3, ?4)").bind(&[
+        db.prepare("INSERT INTO channel_scans (channel_id, openid_key, subscribed, created_at) VALUES (?1, ?2, ?3, ?4)").bind(&[
             channel_id.into(),
-            openid.as_str().into(),
+            key.clone(),
             JsValue::from_f64(if subscribed { 1.0 } else { 0.0 }),
             now.clone(),
         ])?,
         db.prepare(
-            "INSERT INTO openid_channels (openid, channel_id, scanned_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (openid) DO UPDATE SET channel_id = excluded.channel_id, scanned_at = excluded.scanned_at",
+            "INSERT INTO channel_followers (openid_key, channel_id, scanned_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (openid_key) DO UPDATE SET channel_id = excluded.channel_id, scanned_at = excluded.scanned_at",
         )
-        .bind(&[openid.as_str().into(), channel_id.into(), now])?,
+        .bind(&[key, channel_id.into(), now])?,
     ])
     .await?;
     Ok(())
@@ -123,10 +124,14 @@ pub async fn record_order_created(
     amount_fen: i64,
 ) -> Result<(), ApiError> {
     let db = env.d1("DB")?;
-    let last = match openid {
-        Some(openid) => {
-            db.prepare("SELECT channel_id, scanned_at FROM openid_channels WHERE openid = ?1")
-                .bind(&[openid.as_str().into()])?
+    let key = match openid {
+        Some(openid) => Some(crate::personal_data::openid_key(env, openid.as_str())?),
+        None => None,
+    };
+    let last = match &key {
+        Some(key) => {
+            db.prepare("SELECT channel_id, scanned_at FROM channel_followers WHERE openid_key = ?1")
+                .bind(&[key.as_str().into()])?
                 .first::<LastScan>(None)
                 .await?
         }
@@ -145,13 +150,13 @@ pub async fn record_order_created(
         return Ok(());
     };
     db.prepare(
-        "INSERT INTO channel_orders (out_trade_no, channel_id, openid, amount_fen, status, created_at) \
+        "INSERT INTO channel_orders (out_trade_no, channel_id, openid_key, amount_fen, status, created_at) \
          VALUES (?1, ?2, ?3, ?4, 'created', ?5) ON CONFLICT (out_trade_no) DO NOTHING",
     )
     .bind(&[
         out_trade_no.into(),
         channel_id.into(),
-        openid.map_or(JsValue::NULL, |o| o.as_str().into()),
+        key.as_deref().map_or(JsValue::NULL, JsValue::from_str),
         JsValue::from_f64(amount_fen as f64),
         JsValue::from_f64(now as f64),
     ])?

@@ -239,6 +239,12 @@ pub async fn create_keyword(mut req: Request, env: &Env) -> Result<Response, Api
     if rule.trigger == Trigger::Subscribe {
         operator_only(&manager, "欢迎语")?;
     }
+    crate::notices::selfservice::refuse_shadowed(
+        env,
+        manager == Manager::Operator,
+        rule.trigger == Trigger::Exact,
+        &rule.pattern,
+    )?;
     let (reply_type, reply_value) = match &rule.reply {
         RuleReply::Text { text } => ("text", text.clone()),
         RuleReply::Collection { id } => {

@@ -205,6 +205,9 @@ struct Stored {
     reply: Option<String>,
 }
 
+/// Stands for the follower's openid in a stored reply (U+0001 never occurs in XML 1.0).
+const TO_USER_PLACEHOLDER: &str = "\u{1}touser\u{1}";
+
 /// Acts on a verified push once; returns the plain reply XML, if any.
 async fn act(
     req: &Request,
@@ -292,19 +295,26 @@ async fn act(
         PushPlan::Ignore => return Ok(None),
     };
     let reply_xml = reply(content);
+    // Stored without the follower's openid: the event key and the reply's ToUserName carry it,
+    // so the key names its keyed hash and the stored reply a placeholder put back on a retry.
+    let openid_key = crate::personal_data::openid_key(env, openid.as_str())?;
+    let dedup_key = dedup_key.replacen(openid.as_str(), &openid_key, 1);
+    let stored_reply = reply_xml
+        .as_deref()
+        .map(|xml| xml.replace(openid.as_str(), TO_USER_PLACEHOLDER));
     let db = env.d1("DB")?;
     let now = JsValue::from_f64(now_secs() as f64);
     let claimed = db
         .prepare(
-            "INSERT INTO mp_pushes (dedup_key, openid, kind, detail, reply, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+            "INSERT INTO mp_pushes (dedup_key, openid_key, kind, detail, reply, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
              ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
         )
         .bind(&[
             dedup_key.as_str().into(),
-            openid.as_str().into(),
+            openid_key.as_str().into(),
             kind.into(),
             detail.map_or(JsValue::NULL, Into::into),
-            reply_xml.as_deref().map_or(JsValue::NULL, Into::into),
+            stored_reply.as_deref().map_or(JsValue::NULL, Into::into),
             now,
         ])?
         .all()
@@ -317,13 +327,15 @@ async fn act(
             .bind(&[dedup_key.as_str().into()])?
             .first::<Stored>(None)
             .await?;
-        return Ok(stored.and_then(|s| s.reply));
+        return Ok(stored
+            .and_then(|s| s.reply)
+            .map(|xml| xml.replace(TO_USER_PLACEHOLDER, openid.as_str())));
     }
     if let Some((channel_id, subscribed)) = scan {
         channels::record_scan(env, &channel_id, &openid, subscribed).await?;
     }
     if plan == PushPlan::Forget {
-        forget(env, &openid, &dedup_key).await?;
+        forget(env, &openid_key, &dedup_key).await?;
         selfservice::forget(env, &openid).await?;
     }
     prune_now_and_then(env).await?;
@@ -478,15 +490,18 @@ async fn follower_payee(env: &Env, openid: &Openid) -> Result<Option<String>, Ap
                SELECT openid AS owner, 9007199254740991 AS at FROM payee_accounts \
                  WHERE openid = ?1 AND status = 'approved' \
                UNION ALL \
-               SELECT c.owner_openid AS owner, oc.scanned_at AS at FROM openid_channels oc \
-                 JOIN channels c ON c.id = oc.channel_id WHERE oc.openid = ?1 \
+               SELECT c.owner_openid AS owner, oc.scanned_at AS at FROM channel_followers oc \
+                 JOIN channels c ON c.id = oc.channel_id WHERE oc.openid_key = ?2 \
                UNION ALL \
                SELECT * FROM (SELECT col.owner_openid, o.created_at FROM orders o \
                  JOIN collections col ON col.id = o.collection_id \
-                 WHERE o.payer_openid = ?1 ORDER BY o.created_at DESC LIMIT 1) \
+                 WHERE o.payer_hash = ?2 ORDER BY o.created_at DESC LIMIT 1) \
              ) WHERE owner IS NOT NULL ORDER BY at DESC LIMIT 1",
         )
-        .bind(&[openid.as_str().into()])?
+        .bind(&[
+            openid.as_str().into(),
+            crate::personal_data::openid_key(env, openid.as_str())?.into(),
+        ])?
         .first::<FollowerPayee>(None)
         .await?;
     Ok(row.and_then(|r| r.payee))
@@ -542,20 +557,22 @@ pub async fn collection_card(
 }
 
 /// Unsubscribe: WeChat requires the user's data to be deleted — their channel link and the
-/// openid on scans, visits and pushes (the counts stay).
-async fn forget(env: &Env, openid: &Openid, keep_key: &str) -> Result<(), ApiError> {
+/// openid's keyed hash on scans, visits and pushes (the counts stay).
+async fn forget(env: &Env, openid_key: &str, keep_key: &str) -> Result<(), ApiError> {
     let db = env.d1("DB")?;
-    let id: JsValue = openid.as_str().into();
+    let id: JsValue = openid_key.into();
     let statements = vec![
-        db.prepare("DELETE FROM openid_channels WHERE openid = ?1")
+        db.prepare("DELETE FROM channel_followers WHERE openid_key = ?1")
             .bind(std::slice::from_ref(&id))?,
-        db.prepare("UPDATE channel_scans SET openid = NULL WHERE openid = ?1")
+        db.prepare("UPDATE channel_scans SET openid_key = NULL WHERE openid_key = ?1")
             .bind(std::slice::from_ref(&id))?,
-        db.prepare("UPDATE visits SET openid = NULL WHERE openid = ?1")
+        db.prepare("UPDATE visits SET openid_key = NULL WHERE openid_key = ?1")
             .bind(std::slice::from_ref(&id))?,
-        // Older pushes are past WeChat's retry window; their keys name the openid.
+        db.prepare("UPDATE channel_orders SET openid_key = NULL WHERE openid_key = ?1")
+            .bind(std::slice::from_ref(&id))?,
+        // Older pushes are past WeChat's retry window; their keys name the hash.
         db.prepare(
-            "DELETE FROM mp_pushes WHERE openid = ?1 AND dedup_key <> ?2 AND created_at < ?3",
+            "DELETE FROM mp_pushes WHERE openid_key = ?1 AND dedup_key <> ?2 AND created_at < ?3",
         )
         .bind(&[
             id,

@@ -308,13 +308,16 @@ async fn record_visit(
         return Ok(());
     }
     let db = env.d1("DB")?;
-    let openid_value: JsValue = openid.map_or(JsValue::NULL, |o| o.as_str().into());
+    let openid_value: JsValue = match openid {
+        Some(o) => crate::personal_data::openid_key(env, o.as_str())?.into(),
+        None => JsValue::NULL,
+    };
     let explicit: JsValue = target.channel().map_or(JsValue::NULL, Into::into);
     let found = db
         .prepare(
             "SELECT (SELECT id FROM channels WHERE id = ?1) AS explicit, \
-             (SELECT channel_id FROM openid_channels WHERE openid = ?2) AS scanned, \
-             (SELECT scanned_at FROM openid_channels WHERE openid = ?2) AS scanned_at",
+             (SELECT channel_id FROM channel_followers WHERE openid_key = ?2) AS scanned, \
+             (SELECT scanned_at FROM channel_followers WHERE openid_key = ?2) AS scanned_at",
         )
         .bind(&[explicit, openid_value.clone()])?
         .first::<Attribution>(None)
@@ -324,7 +327,7 @@ async fn record_visit(
         let last = f.scanned.as_deref().zip(f.scanned_at);
         channel::attribute(f.explicit.as_deref(), last, now).map(str::to_string)
     });
-    db.prepare("INSERT INTO visits (target, channel_id, openid, in_wechat, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+    db.prepare("INSERT INTO visits (target, channel_id, openid_key, in_wechat, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
         .bind(&[
             target.to_string().into(),
             channel_id.map_or(JsValue::NULL, Into::into),

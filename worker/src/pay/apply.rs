@@ -175,12 +175,18 @@ pub async fn compare_and_swap(
     payment: Option<&shoukuan_core::order::Payment>,
 ) -> Result<bool, ApiError> {
     let now = now_secs();
+    // The payer WeChat Pay reports (H5 / Native payers are known only now): hashed and sealed.
+    let (payer_hash, payer_sealed) = crate::personal_data::payer_columns(
+        env,
+        order_id,
+        payment.and_then(|p| p.payer_openid.as_deref()),
+    );
     let row = env
         .d1("DB")?
         .prepare(
             "UPDATE orders SET state = ?2, changed_by = ?3, updated_at = ?4, \
              transaction_id = COALESCE(?5, transaction_id), paid_at = COALESCE(?6, paid_at), \
-             payer_openid = COALESCE(?7, payer_openid) \
+             payer_hash = COALESCE(?7, payer_hash), payer_sealed = COALESCE(?9, payer_sealed) \
              WHERE id = ?1 AND state = ?8 RETURNING id",
         )
         .bind(&[
@@ -190,8 +196,9 @@ pub async fn compare_and_swap(
             num(now),
             opt_str(payment.map(|p| p.transaction_id.as_str())),
             payment.map_or(JsValue::NULL, |p| num(p.paid_at.unwrap_or(now))),
-            opt_str(payment.and_then(|p| p.payer_openid.as_deref())),
+            opt_str(payer_hash.as_deref()),
             from.as_str().into(),
+            opt_str(payer_sealed.as_deref()),
         ])?
         .first::<serde_json::Value>(None)
         .await?;

@@ -76,7 +76,7 @@ pub async fn run(env: &Env, now: i64) -> Result<Summary, ApiError> {
             "SELECT {ORDER_COLUMNS} FROM orders WHERE state = 'pending' AND prepaid IS NOT 0 AND \
              (created_at <= ?1 OR expires_at <= ?2) AND (last_query_at IS NULL OR last_query_at <= ?3) \
              ORDER BY CASE WHEN expires_at > ?2 THEN 0 \
-                           WHEN payer_openid IS NOT NULL OR last_query_at IS NOT NULL THEN 1 \
+                           WHEN payer_hash IS NOT NULL OR last_query_at IS NOT NULL THEN 1 \
                            ELSE 2 END, created_at \
              LIMIT ?4"
         ))

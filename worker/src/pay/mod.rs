@@ -69,9 +69,9 @@ pub async fn merchant_card(
     env: &Env,
 ) -> Result<Option<String>, ApiError> {
     let row = orders::collection(env, &view.id).await?;
-    if row.filter(|c| c.pay_mode == "merchant").is_none() {
+    let Some(row) = row.filter(|c| c.pay_mode == "merchant") else {
         return Ok(None);
-    }
+    };
     // Own business: the merchant is the seller, and the page says so.
     let config = config::PayConfig::get(env);
     let seller = match config.as_deref() {
@@ -81,8 +81,12 @@ pub async fn merchant_card(
         _ => Seller::Payee,
     };
     let mine = orders::payer_orders(req, env, &view.id).await?;
+    // Growth: the payer's points with this payee, redeemable at checkout.
+    let points =
+        crate::growth::points_checkout::checkout_block(view, row.owner_openid.as_deref(), req, env)
+            .await;
     Ok(Some(format!(
-        "{}{}",
+        "{}{points}{}",
         checkout::merchant_card(view, seller),
         checkout::my_orders(&mine)
     )))

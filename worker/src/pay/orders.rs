@@ -240,6 +240,9 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
 
     let now = now_secs();
     let id = crate::secrets::new_public_id()?;
+    // The payer's openid is never stored in clear: a keyed hash and a copy sealed to the order.
+    let (payer_hash, payer_sealed) =
+        crate::personal_data::payer_columns(env, &id, payer.as_ref().map(Openid::as_str));
     let out_trade_no =
         new_out_trade_no(now, &random::<16>()?).map_err(|e| ApiError::Internal(e.to_string()))?;
     let (expires_at, expire_text) = time_expire(now, config.order_ttl_secs);
@@ -263,10 +266,10 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let inserted = env
         .d1("DB")?
         .prepare(format!(
-            "INSERT INTO orders (id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, payer_openid, \
+            "INSERT INTO orders (id, out_trade_no, collection_id, payee_openid, amount_fen, trade_type, payer_hash, \
              state, limit_day, expires_at, changed_by, created_at, updated_at, participant_id, \
-             mchid, sub_mchid, appid, profit_sharing, payer_key, prepaid) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10, ?12, ?13, ?14, ?15, ?16, ?17, 0 \
+             mchid, sub_mchid, appid, profit_sharing, payer_key, prepaid, payer_sealed) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 'create', ?10, ?10, ?12, ?13, ?14, ?15, ?16, ?17, 0, ?18 \
              WHERE EXISTS (SELECT 1 FROM payee_accounts WHERE openid = ?4 AND status = 'approved') \
              AND (EXISTS (SELECT 1 FROM payee_verifications WHERE openid = ?4 AND verified = 1) \
              OR {} + ?5 <= ?11) \
@@ -280,7 +283,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             payee.as_str().into(),
             num(amount.get()),
             method.trade_type().into(),
-            payer.as_ref().map_or(JsValue::NULL, |p| p.as_str().into()),
+            payer_hash.as_deref().map_or(JsValue::NULL, JsValue::from_str),
             num(day.number()),
             num(expires_at),
             num(now),
@@ -293,6 +296,7 @@ pub async fn create(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             routing.appid().into(),
             num(i64::from(profit_sharing)),
             payer_key.as_str().into(),
+            payer_sealed.as_deref().map_or(JsValue::NULL, JsValue::from_str),
         ])?
         .first::<serde_json::Value>(None)
         .await?;
@@ -479,16 +483,20 @@ pub async fn payer_orders(
         return Ok(Vec::new());
     }
     let ids = serde_json::to_string(&remembered).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let payer = match payer {
+        Some(openid) => Some(crate::personal_data::openid_key(env, openid.as_str())?),
+        None => None,
+    };
     Ok(env
         .d1("DB")?
         .prepare(
             "SELECT id, amount_fen, state FROM orders WHERE collection_id = ?1 \
-             AND (payer_openid = ?2 OR id IN (SELECT value FROM json_each(?3))) \
+             AND (payer_hash = ?2 OR id IN (SELECT value FROM json_each(?3))) \
              ORDER BY created_at DESC LIMIT 5",
         )
         .bind(&[
             collection_id.into(),
-            payer.as_ref().map_or(JsValue::NULL, |p| p.as_str().into()),
+            payer.as_deref().map_or(JsValue::NULL, JsValue::from_str),
             ids.into(),
         ])?
         .all()

@@ -32,7 +32,7 @@ pub use issue::{order_paid, payee_confirmed, PaidOrder};
 pub const KEYS_PATH: &str = "/.well-known/shoukuan-receipt-keys.json";
 
 /// Column bound into each sealed receipt.
-const SEALED_COLUMN: &str = "receipts.sealed";
+pub(crate) const SEALED_COLUMN: &str = "receipts.sealed";
 
 /// Routes of receipts.
 #[derive(Debug, Clone, PartialEq, Eq)]

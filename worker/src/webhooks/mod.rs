@@ -34,7 +34,7 @@ pub use deliver::scheduled;
 pub use enqueue::{payment_succeeded, refund_succeeded};
 
 /// Column bound into each sealed endpoint secret.
-const SECRET_COLUMN: &str = "webhook_endpoints.secret";
+pub(crate) const SECRET_COLUMN: &str = "webhook_endpoints.secret";
 
 /// Endpoints one owner may have.
 const MAX_ENDPOINTS: usize = 5;

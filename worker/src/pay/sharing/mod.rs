@@ -18,7 +18,7 @@ mod plan;
 mod ratio;
 mod receivers;
 mod returns;
-mod rules;
+pub(crate) mod rules;
 mod settings;
 mod view;
 
