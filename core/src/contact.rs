@@ -203,8 +203,8 @@ pub fn contact_section(id: &str, ask: ContactAsk, state: &ContactState) -> Strin
         };
         return format!(
             concat!(
-                r#"<section class="card contact" id="contact"><h2 class="section-title">留下联系方式</h2>"#,
-                r#"<p class="notice ok" id="contact_saved" role="status">已保存：称呼 {name}、手机号 {phone}{address}。"#,
+                r#"<section class="card contact" id="contact"><h2 class="contact-title">留下联系方式</h2>"#,
+                r#"<p class="contact-saved" id="contact_saved" role="status">已保存：称呼 {name}、手机号 {phone}{address}。"#,
                 r#"只有商家能看到，页面上不会公开。</p></section>"#
             ),
             name = escape(&mask_name(&c.name)),
@@ -222,7 +222,7 @@ pub fn contact_section(id: &str, ask: ContactAsk, state: &ContactState) -> Strin
             .filter(|e| e.field == field || (field == "form" && e.field.is_empty()))
             .map(|e| {
                 format!(
-                    r#"<p class="field-error" id="contact_{field}_error" role="alert">{}</p>"#,
+                    r#"<p class="field-error" id="contact_{field}_error" data-field="{field}" role="alert">{}</p>"#,
                     escape(&e.message)
                 )
             })
@@ -231,8 +231,8 @@ pub fn contact_section(id: &str, ask: ContactAsk, state: &ContactState) -> Strin
     let address = if ask.wants_address() {
         format!(
             concat!(
-                r#"<label class="field"><span>收货地址</span>"#,
-                r#"<input name="address" id="contact_address" maxlength="{max}" autocomplete="street-address" value="{v}" required></label>{e}"#
+                r#"<div class="field"><label for="contact_address">收货地址</label>"#,
+                r#"<input id="contact_address" name="address" type="text" maxlength="{max}" autocomplete="street-address" placeholder="省市区、街道、门牌号" value="{v}">{e}</div>"#
             ),
             max = MAX_ADDRESS,
             v = escape(&values.address),
@@ -243,13 +243,16 @@ pub fn contact_section(id: &str, ask: ContactAsk, state: &ContactState) -> Strin
     };
     format!(
         concat!(
-            r#"<section class="card contact" id="contact"><h2 class="section-title">留下联系方式</h2>"#,
-            r#"<p class="hint">商家需要联系你{why}，只有商家能看到。</p>"#,
-            r#"<form method="post" action="/c/{id}/contact" id="contact_form">"#,
-            r#"<label class="field"><span>称呼</span><input name="name" id="contact_name" maxlength="20" autocomplete="name" value="{name}" required></label>{name_e}"#,
-            r#"<label class="field"><span>手机号</span><input name="phone" id="contact_phone" type="tel" inputmode="numeric" maxlength="20" autocomplete="tel" value="{phone}" required></label>{phone_e}"#,
+            r#"<section class="card contact" id="contact"><h2 class="contact-title">留下联系方式</h2>"#,
+            r#"<p class="hint">商家需要联系你{why}。只有商家能看到，页面上不会公开。</p>"#,
+            r#"<form method="post" action="/c/{id}/contact" id="contact_form" novalidate>"#,
+            r#"<div class="field"><label for="contact_name">称呼</label>"#,
+            r#"<input id="contact_name" name="name" type="text" maxlength="20" autocomplete="name" placeholder="如 王先生" value="{name}">{name_e}</div>"#,
+            r#"<div class="field"><label for="contact_phone">手机号</label>"#,
+            r#"<input id="contact_phone" name="phone" type="tel" inputmode="tel" maxlength="20" autocomplete="tel" placeholder="13812341234" value="{phone}">{phone_e}</div>"#,
             "{address}",
-            r#"<label class="field"><span>备注（选填）</span><input name="note" id="contact_note" maxlength="{max_note}" value="{note}"></label>{note_e}"#,
+            r#"<div class="field"><label for="contact_note">备注<span class="optional">（选填）</span></label>"#,
+            r#"<input id="contact_note" name="note" type="text" maxlength="{max_note}" placeholder="如 送货时间" value="{note}">{note_e}</div>"#,
             r#"{form_e}<button class="button" id="contact_submit" type="submit">提交联系方式</button></form></section>"#
         ),
         why = if ask.wants_address() {
