@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use shoukuan_tests::browser::Browser;
 use shoukuan_tests::qr::write_receive_code_screenshot;
 use shoukuan_tests::worker::Worker;
-use thirtyfour::prelude::*;
 
 use crate::journeys::{click, shot, type_into};
 use crate::split::{wait_text, worker};
