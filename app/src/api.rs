@@ -155,6 +155,24 @@ pub async fn get_managed(id: &str, token: &str) -> Result<CollectionView, Error>
     .await
 }
 
+/// A price page's buyer contacts (`GET /api/collections/:id/contacts`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Contacts {
+    pub contacts: Vec<shoukuan_core::contact::ContactEntry>,
+}
+
+/// `GET /api/collections/:id/contacts` with the manage token: what buyers left.
+pub async fn contacts(id: &str, token: &str) -> Result<Contacts, Error> {
+    send(
+        with_token(
+            Request::get(&format!("/api/collections/{id}/contacts")),
+            token,
+        )
+        .build(),
+    )
+    .await
+}
+
 /// `PUT /api/collections/:id` with the manage token: the collection's fields, and a price
 /// page's `product` part.
 pub async fn update(

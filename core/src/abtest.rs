@@ -453,6 +453,7 @@ mod tests {
             deadline: None,
             location: None,
             tags: vec![],
+            contact: Default::default(),
         };
         let v = Variant {
             label: "B".into(),

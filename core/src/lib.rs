@@ -12,6 +12,7 @@ pub mod bill;
 pub mod channel;
 pub mod checkout;
 pub mod collection;
+pub mod contact;
 pub mod csp;
 pub mod csv;
 pub mod deadline;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::collection::{AmountRule, CollectionView, FieldError, Status};
+use crate::contact::{contact_section, ContactAsk, ContactState};
 use crate::deadline::{Countdown, Deadline};
 use crate::lint;
 use crate::money::Fen;
@@ -148,6 +149,9 @@ pub struct NewProduct {
     /// Topic tags, with or without `#`.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// What buyers are asked to leave.
+    #[serde(default)]
+    pub contact: ContactAsk,
 }
 
 /// A checked product.
@@ -165,6 +169,9 @@ pub struct Product {
     pub location: Option<Location>,
     /// Topic tags without `#`.
     pub tags: Vec<String>,
+    /// What buyers are asked to leave (「留下联系方式」).
+    #[serde(default)]
+    pub contact: ContactAsk,
 }
 
 fn field_error(field: &str, code: &str, message: impl Into<String>) -> FieldError {
@@ -329,6 +336,7 @@ impl NewProduct {
                 deadline,
                 location,
                 tags,
+                contact: self.contact,
             })
         } else {
             Err(errors)
@@ -640,9 +648,19 @@ pub fn product_card(view: &ProductView) -> String {
 
 /// The whole `#app` content of a price page: the card and its script (no WebAssembly).
 pub fn product_body(view: &ProductView) -> String {
+    product_body_with(view, &ContactState::Blank)
+}
+
+/// [`product_body`] with the contact section in `state` (a refused or saved post).
+pub fn product_body_with(view: &ProductView, contact: &ContactState) -> String {
     format!(
-        r#"<main class="page">{}</main><script>{COPY_SCRIPT}</script><script>{PRODUCT_SCRIPT}</script>"#,
-        product_card(view)
+        r#"<main class="page">{}{}</main><script>{COPY_SCRIPT}</script><script>{PRODUCT_SCRIPT}</script>"#,
+        product_card(view),
+        if view.offer == Offer::Active {
+            contact_section(&view.collection.id, view.product.contact, contact)
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -683,6 +701,7 @@ mod tests {
             shop_address: "上海市黄浦区南京东路 1 号".into(),
             map_url: String::new(),
             tags: vec!["#酸奶".into(), "下午茶".into(), "酸奶".into()],
+            contact: ContactAsk::PhoneAddress,
         }
     }
 
@@ -743,6 +762,7 @@ mod tests {
             shop_address: String::new(),
             map_url: "https://evil.example.com/x".into(),
             tags: vec!["两 个".into()],
+            contact: ContactAsk::None,
         };
         let errors = bad.validate(Some(Fen::new(2900)), NOW).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();

@@ -6,6 +6,7 @@ mod abuse;
 mod books;
 mod collections;
 mod config;
+mod contacts;
 mod directed;
 mod error;
 mod events;
@@ -85,6 +86,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> std::result::Result<Re
         Route::Oa(route) => oa::handle(route, req, env).await,
         Route::Split(route) => splits::handle(route, req, env).await,
         Route::Product(route) => products::handle(route, req, env).await,
+        Route::Contact(route) => contacts::handle(route, req, env).await,
         Route::Pay(route) => pay::handle(route, req, env).await,
         Route::Growth(route) => growth::handle(route, req, env).await,
         Route::Receipt(route) => receipts::handle(route, req, env).await,

@@ -184,7 +184,7 @@ fn notice(e: ApiError) -> (u16, Refusal) {
 
 /// Refuses a post whose `Origin` names another site (the ticket cookie is `SameSite=Lax` as
 /// well, so another site's form never carries it).
-fn same_origin(req: &Request) -> Result<(), ApiError> {
+pub fn same_origin(req: &Request) -> Result<(), ApiError> {
     let Some(origin) = req.headers().get("origin").ok().flatten() else {
         return Ok(());
     };

@@ -23,6 +23,14 @@ pub mod column {
     pub const ORDER_PAYER: &str = "orders.payer";
     /// `oa_followups.openid_sealed`, bound to the order's id.
     pub const FOLLOWUP_OPENID: &str = "oa_followups.openid";
+    /// `product_contacts.name_sealed`, bound to the contact's id.
+    pub const CONTACT_NAME: &str = "product_contacts.name";
+    /// `product_contacts.phone_sealed`, bound to the contact's id.
+    pub const CONTACT_PHONE: &str = "product_contacts.phone";
+    /// `product_contacts.address_sealed`, bound to the contact's id.
+    pub const CONTACT_ADDRESS: &str = "product_contacts.address";
+    /// `product_contacts.note_sealed`, bound to the contact's id.
+    pub const CONTACT_NOTE: &str = "product_contacts.note";
 }
 
 /// The configured keys, or 503 `DATA_KEY_MISSING` (personal data is never stored in clear).

@@ -40,6 +40,8 @@ pub enum Route {
     Split(SplitRoute),
     /// Price pages and their images ([`ProductRoute`]).
     Product(ProductRoute),
+    /// Buyers' contact details on price pages ([`crate::contacts::ContactRoute`]).
+    Contact(crate::contacts::ContactRoute),
     /// Merchant payments: orders, WeChat Pay callbacks, refunds, dashboard ([`PayRoute`]).
     Pay(PayRoute),
     /// Notices and scheduled reminders ([`NoticeRoute`]).
@@ -75,6 +77,9 @@ impl Route {
         }
         if let Some(split) = SplitRoute::parse(method, &segments) {
             return Some(Route::Split(split));
+        }
+        if let Some(contact) = crate::contacts::ContactRoute::parse(method, &segments) {
+            return Some(Route::Contact(contact));
         }
         if let Some(product) = ProductRoute::parse(method, &segments) {
             return Some(Route::Product(product));

@@ -126,6 +126,7 @@ pub fn Manage(id: String) -> impl IntoView {
             let (view, extra) = *ready;
             view! {
             {published.then(|| view! { <Published view=view.clone() token=token.get_value() /> })}
+            {(view.kind == Kind::Product).then(|| view! { <crate::pages::contacts::BuyerContacts id=view.id.clone() token=token.get_value() /> })}
             {(view.kind == Kind::Split).then(|| view! { <article class="card"><crate::pages::reminders::Reminders id=view.id.clone() token=token.get_value() /></article> })}
             <Editor view=view extra=extra token=token.get_value() />
             }
@@ -215,6 +216,7 @@ fn product_draft(product: &Product) -> ProductDraft {
         draft.map_url.set(shop.map_url.clone());
     }
     draft.tags.set(product.tags.join(" "));
+    draft.contact.set(product.contact);
     draft
 }
 

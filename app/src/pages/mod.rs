@@ -3,6 +3,8 @@
 #[cfg(feature = "payee")]
 pub mod books;
 #[cfg(feature = "payee")]
+pub mod contacts;
+#[cfg(feature = "payee")]
 pub mod dash;
 #[cfg(feature = "payee")]
 pub mod dash_api;

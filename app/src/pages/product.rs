@@ -291,6 +291,7 @@ pub use payee::{ProductDraft, ProductFields};
 mod payee {
     use super::*;
     use shoukuan_core::collection::FieldError;
+    use shoukuan_core::contact::ContactAsk;
     use shoukuan_core::product::{NewProduct, MAX_IMAGES};
 
     /// Longest side of an uploaded image after resizing in the browser.
@@ -308,6 +309,8 @@ mod payee {
         pub shop_address: RwSignal<String>,
         pub map_url: RwSignal<String>,
         pub tags: RwSignal<String>,
+        /// What buyers are asked to leave (「留下联系方式」).
+        pub contact: RwSignal<ContactAsk>,
         /// Errors to show (local or from the server), by `product.*` field.
         pub errors: RwSignal<Vec<FieldError>>,
         pub uploading: RwSignal<u32>,
@@ -325,6 +328,7 @@ mod payee {
                 shop_address: RwSignal::new(String::new()),
                 map_url: RwSignal::new(String::new()),
                 tags: RwSignal::new(String::new()),
+                contact: RwSignal::new(ContactAsk::None),
                 errors: RwSignal::new(Vec::new()),
                 uploading: RwSignal::new(0),
                 upload_error: RwSignal::new(None),
@@ -347,6 +351,7 @@ mod payee {
                 shop_address: self.shop_address.get_untracked(),
                 map_url: self.map_url.get_untracked(),
                 tags: split_tags(&self.tags.get_untracked()),
+                contact: self.contact.get_untracked(),
             }
         }
     }
@@ -580,6 +585,20 @@ mod payee {
             {text_field("shop_address", shop_label("店铺地址（选填）", "店铺地址（必填）"), "如 上海市黄浦区南京东路 1 号", draft.shop_address, "product.shop_address")}
             {text_field("map_url", fixed("地图链接（选填）"), "从高德/腾讯/百度地图分享的链接；不填则按地址搜索", draft.map_url, "product.map_url")}
             {text_field("product_tags", fixed("话题（选填）"), "如 #酸奶 #下午茶", draft.tags, "product.tags")}
+            <div class="field">
+                <label for="product_contact">"请买家留下联系方式"</label>
+                <select id="product_contact"
+                    on:change=move |ev| draft.contact.set(match event_target_value(&ev).as_str() {
+                        "phone" => ContactAsk::Phone,
+                        "phone_address" => ContactAsk::PhoneAddress,
+                        _ => ContactAsk::None,
+                    })>
+                    <option value="none" selected=move || draft.contact.get() == ContactAsk::None>"不需要"</option>
+                    <option value="phone" selected=move || draft.contact.get() == ContactAsk::Phone>"称呼和手机号"</option>
+                    <option value="phone_address" selected=move || draft.contact.get() == ContactAsk::PhoneAddress>"称呼、手机号和收货地址"</option>
+                </select>
+                <p class="hint">"需要送货或预约时选择；买家填的信息加密保存，只有你在管理页能看到。"</p>
+            </div>
         }
     }
 

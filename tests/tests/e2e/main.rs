@@ -4,6 +4,7 @@ mod api;
 mod atrest;
 mod backlog;
 mod books;
+mod contact;
 mod contract;
 mod directed;
 mod exports;

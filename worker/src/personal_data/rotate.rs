@@ -120,6 +120,34 @@ const SEALED: &[SealedColumn] = &[
         bound: column::FOLLOWUP_OPENID,
         row_id: Some("order_id"),
     },
+    SealedColumn {
+        name: "product_contacts.name",
+        table: "product_contacts",
+        column: "name_sealed",
+        bound: column::CONTACT_NAME,
+        row_id: Some("id"),
+    },
+    SealedColumn {
+        name: "product_contacts.phone",
+        table: "product_contacts",
+        column: "phone_sealed",
+        bound: column::CONTACT_PHONE,
+        row_id: Some("id"),
+    },
+    SealedColumn {
+        name: "product_contacts.address",
+        table: "product_contacts",
+        column: "address_sealed",
+        bound: column::CONTACT_ADDRESS,
+        row_id: Some("id"),
+    },
+    SealedColumn {
+        name: "product_contacts.note",
+        table: "product_contacts",
+        column: "note_sealed",
+        bound: column::CONTACT_NOTE,
+        row_id: Some("id"),
+    },
 ];
 
 /// The conversion steps, then one rotation step per sealed column.
