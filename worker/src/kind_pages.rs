@@ -7,14 +7,14 @@
 //! variant) happens between the two.
 
 use shoukuan_core::collection::{CollectionView, Kind};
+use shoukuan_core::oauth::is_wechat_browser;
 use shoukuan_core::page::split::{parse_ticket, split_body, split_parts, ticket_cookie_name};
 use shoukuan_core::page::split::{Attempt, SplitPage};
 use shoukuan_core::page::{escape, json_for_script};
 use shoukuan_core::product::{og_meta, product_body, product_card, share_description};
-use shoukuan_core::share::{share_script, ShareCard};
 use shoukuan_core::session::Role;
+use shoukuan_core::share::{share_script, ShareCard};
 use shoukuan_core::split::{mode_summary, progress_text, ParticipantView};
-use shoukuan_core::oauth::is_wechat_browser;
 use worker::{Env, Request};
 
 use crate::error::ApiError;

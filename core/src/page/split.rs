@@ -386,7 +386,11 @@ fn my_entry(page: &SplitPage<'_>, me: &ParticipantView) -> String {
     } else {
         entry_error(page.notice)
     };
-    let remind = if page.remind_offer && open && !me.oa_connected && me.status != ParticipantStatus::Paid {
+    let remind = if page.remind_offer
+        && open
+        && !me.oa_connected
+        && me.status != ParticipantStatus::Paid
+    {
         format!(
             concat!(
                 r#"<p id="remind_offer" class="hint">想在截止前收到微信提醒？"#,
@@ -868,13 +872,22 @@ mod tests {
         };
         let html = with(&me, true);
         assert!(html.contains(r#"<a id="remind_me" href="/oauth/start?next=/c/aB3dE6gH9k">"#));
-        assert!(!with(&me, false).contains("remind_me"), "the deployment sends none");
+        assert!(
+            !with(&me, false).contains("remind_me"),
+            "the deployment sends none"
+        );
         let mut linked = me.clone();
         linked.oa_connected = true;
-        assert!(!with(&linked, true).contains("remind_me"), "already reachable");
+        assert!(
+            !with(&linked, true).contains("remind_me"),
+            "already reachable"
+        );
         let mut paid = me.clone();
         paid.status = ParticipantStatus::Paid;
-        assert!(!with(&paid, true).contains("remind_me"), "nothing left to remind of");
+        assert!(
+            !with(&paid, true).contains("remind_me"),
+            "nothing left to remind of"
+        );
     }
 
     #[test]

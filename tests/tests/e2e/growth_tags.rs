@@ -434,15 +434,18 @@ async fn a_tag_reminder_reaches_exactly_the_tagged_unpaid_followers() {
     assert_eq!((status, body["changed"].as_i64()), (200, Some(3)));
 
     // Tagged and unpaid: 甲 (a follower) and 丁 (no Official Account: cannot be reached).
+    // Pressed at noon Beijing time (`x-test-now`): quiet hours would hold them at night.
+    let daytime = crate::payments::beijing_noon().to_string();
     let remind = || async {
-        call(
-            p,
-            &payee,
-            reqwest::Method::POST,
-            &format!("/api/dash/tags/{class}/remind"),
-            Some(json!({ "collection_id": split })),
-        )
-        .await
+        let resp = reqwest::Client::new()
+            .post(p.worker().url(&format!("/api/dash/tags/{class}/remind")))
+            .header("cookie", &payee.cookie)
+            .header("x-test-now", &daytime)
+            .json(&json!({ "collection_id": split }))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
     };
     let (status, body) = remind().await;
     assert_eq!(status, 200, "{body}");
@@ -480,6 +483,7 @@ async fn a_tag_reminder_reaches_exactly_the_tagged_unpaid_followers() {
     let resp = reqwest::Client::new()
         .post(p.worker().url(&format!("/api/splits/{split}/remind")))
         .bearer_auth(&manage)
+        .header("x-test-now", &daytime)
         .send()
         .await
         .unwrap();

@@ -81,6 +81,13 @@ pub(crate) fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// 12:00 Beijing time of today's Beijing day: a clock (`x-test-now`, with `PAY_TEST_HOOKS`)
+/// for "remind now" outside the 22:00–08:00 quiet hours, whatever the real time.
+pub(crate) fn beijing_noon() -> i64 {
+    let day = (now() + 8 * 3600).div_euclid(86_400);
+    day * 86_400 - 8 * 3600 + 12 * 3600
+}
+
 /// A signed-in, approved payee.
 pub(crate) struct Payee {
     pub(crate) openid: String,

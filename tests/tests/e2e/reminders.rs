@@ -578,7 +578,10 @@ async fn a_directed_debtor_who_asks_for_wechat_reminders_is_linked_and_reminded(
                 .unwrap()
                 .to_string()
         };
-        (field("p"), format!("sk_p_{id}={}.{}", field("p"), field("t")))
+        (
+            field("p"),
+            format!("sk_p_{id}={}.{}", field("p"), field("t")),
+        )
     };
     let (pid, zhang) = ticket(0);
     let page = |cookies: Vec<String>| {
@@ -606,7 +609,9 @@ async fn a_directed_debtor_who_asks_for_wechat_reminders_is_linked_and_reminded(
     // Before: the debtor's own entry offers WeChat reminders, and the slot has no WeChat.
     let before = page(vec![zhang.clone()]).await;
     assert!(
-        before.contains(&format!(r#"<a id="remind_me" href="/oauth/start?next=/c/{id}">"#)),
+        before.contains(&format!(
+            r#"<a id="remind_me" href="/oauth/start?next=/c/{id}">"#
+        )),
         "the offer is on the debtor's own entry"
     );
     assert!(linked(pid.clone()).is_empty());
@@ -615,18 +620,31 @@ async fn a_directed_debtor_who_asks_for_wechat_reminders_is_linked_and_reminded(
 
     // The debtor taps it: OAuth through the simulator, back to the page signed in.
     let debtor = p.sim.create_payer(true).await.unwrap();
-    let session =
-        wechat_session(&p.worker, &format!("/oauth/start?next=/c/{id}"), &debtor, "sk_payer").await;
+    let session = wechat_session(
+        &p.worker,
+        &format!("/oauth/start?next=/c/{id}"),
+        &debtor,
+        "sk_payer",
+    )
+    .await;
     let after = page(vec![zhang.clone(), session.clone()]).await;
-    assert!(!after.contains("remind_me"), "linked: nothing more to offer");
+    assert!(
+        !after.contains("remind_me"),
+        "linked: nothing more to offer"
+    );
     let rows = linked(pid.clone());
     assert_eq!(rows.len(), 1, "the slot is linked");
     assert_eq!(rows[0]["openid_key"], p.sim.openid_key(&debtor));
 
     // Another WeChat holding the same ticket later never replaces the link.
     let other = p.sim.create_payer(true).await.unwrap();
-    let other_session =
-        wechat_session(&p.worker, &format!("/oauth/start?next=/c/{id}"), &other, "sk_payer").await;
+    let other_session = wechat_session(
+        &p.worker,
+        &format!("/oauth/start?next=/c/{id}"),
+        &other,
+        "sk_payer",
+    )
+    .await;
     page(vec![zhang.clone(), other_session]).await;
     assert_eq!(linked(pid)[0]["openid_key"], p.sim.openid_key(&debtor));
 

@@ -1230,11 +1230,7 @@ mod reminders {
         let (status, _) = send(reqwest::Method::POST, &worker, &remind, "guess", None).await;
         assert_eq!(status, 401);
         // Pressed at a daytime hour (outside the 22:00–08:00 quiet hours, whatever the clock).
-        let daytime = {
-            let now = crate::payments::now();
-            let day = (now + 8 * 3600).div_euclid(86_400);
-            day * 86_400 - 8 * 3600 + 12 * 3600
-        };
+        let daytime = crate::payments::beijing_noon();
         let press = || async {
             let resp = reqwest::Client::new()
                 .post(worker.url(&remind))
