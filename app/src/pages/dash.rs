@@ -148,9 +148,9 @@ fn Board() -> impl IntoView {
 }
 
 /// A one-line result under a form: `Ok` in green, `Err` in red.
-type Notice = RwSignal<Option<Result<String, String>>>;
+pub(crate) type Notice = RwSignal<Option<Result<String, String>>>;
 
-fn notice_view(notice: Notice) -> impl IntoView {
+pub(crate) fn notice_view(notice: Notice) -> impl IntoView {
     move || {
         notice.get().map(|n| match n {
             Ok(text) => view! { <p class="status ok" aria-live="polite">{text}</p> }.into_any(),

@@ -6,18 +6,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
+use super::dash::{notice_view, Notice};
 use super::dash_api::{self as api, percent};
-
-type Notice = RwSignal<Option<Result<String, String>>>;
-
-fn notice_view(notice: Notice) -> impl IntoView {
-    move || {
-        notice.get().map(|n| match n {
-            Ok(text) => view! { <p class="status ok" aria-live="polite">{text}</p> }.into_any(),
-            Err(text) => view! { <p class="status error" role="alert">{text}</p> }.into_any(),
-        })
-    }
-}
 
 /// A probability or rate (0–1) as `12.3%` (integer formatting: `{:.1}` would add the float
 /// formatter, ~5 KB, to the dashboard's bundle).

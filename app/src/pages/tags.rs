@@ -6,9 +6,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
+use super::dash::{notice_view, Notice};
 use super::dash_api as api;
-
-type Notice = RwSignal<Option<Result<String, String>>>;
 
 /// A tag as the list shows it: `班级 · 三年二班` (a tag without a group is its name).
 pub fn tag_label(tag: &Value) -> String {
@@ -193,10 +192,7 @@ pub fn Tags() -> impl IntoView {
             <p class="hint">"导出所选标签的付款："</p>
             <input class="input" type="date" bind:value=day />
             <a class="button small" href=move || export_link(&day.get(), &target.get())>"导出 CSV"</a>
-            {move || notice.get().map(|n| match n {
-                Ok(text) => view! { <p class="status ok" aria-live="polite">{text}</p> }.into_any(),
-                Err(text) => view! { <p class="status error" role="alert">{text}</p> }.into_any(),
-            })}
+            {notice_view(notice)}
         </section>
     }
 }

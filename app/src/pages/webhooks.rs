@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::dash::notice_view;
 use super::dash_api as api;
 
 /// An endpoint in `GET /api/dash/webhooks`.
@@ -167,10 +168,7 @@ pub fn Webhooks() -> impl IntoView {
             {move || secret.get().map(|s| view! {
                 <p class="status ok">"签名密钥（只显示这一次，请保存）："<code id="webhook_secret">{s}</code></p>
             })}
-            {move || notice.get().map(|n| match n {
-                Ok(text) => view! { <p class="status ok" aria-live="polite">{text}</p> }.into_any(),
-                Err(text) => view! { <p class="status error" role="alert">{text}</p> }.into_any(),
-            })}
+            {notice_view(notice)}
         </section>
     }
 }
