@@ -3,6 +3,7 @@
 //! Handlers are thin: every rule lives in `shoukuan-core`.
 
 mod abuse;
+mod after;
 mod books;
 mod collections;
 mod config;
@@ -58,6 +59,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     if callback {
         let env = env.clone();
         ctx.wait_until(async move { notices::send_fresh(&env, session::now_secs()).await });
+    }
+    if let Some(deferred) = after::take() {
+        ctx.wait_until(deferred);
     }
     http::with_security_headers(response)
 }

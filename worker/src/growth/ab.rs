@@ -128,20 +128,38 @@ async fn try_present<V: Presentable>(
         *blocks = order;
     }
     if let (Some(visitor), "running") = (visitor, test.status.as_str()) {
-        env.d1("DB")?
-            .prepare(
-                "INSERT INTO ab_exposures (test_id, visitor, variant, seen_at) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&[
-                test.id.as_str().into(),
-                visitor.as_str().into(),
-                num(chosen as i64),
-                num(now_secs()),
-            ])?
-            .run()
-            .await?;
+        // Counted after the page is sent: the payer does not wait on this write.
+        let (env, test_id, seen_at) = (env.clone(), test.id, now_secs());
+        crate::after::defer(async move {
+            if let Err(e) = record_exposure(&env, &test_id, &visitor, chosen, seen_at).await {
+                worker::console_error!("ab exposure: {e:?}");
+            }
+        });
     }
+    Ok(())
+}
+
+/// Counts the visitor's exposure to `variant` (once per visitor and variant).
+async fn record_exposure(
+    env: &Env,
+    test_id: &str,
+    visitor: &str,
+    variant: usize,
+    seen_at: i64,
+) -> Result<(), ApiError> {
+    env.d1("DB")?
+        .prepare(
+            "INSERT INTO ab_exposures (test_id, visitor, variant, seen_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&[
+            test_id.into(),
+            visitor.into(),
+            num(variant as i64),
+            num(seen_at),
+        ])?
+        .run()
+        .await?;
     Ok(())
 }
 

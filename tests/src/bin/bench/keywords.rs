@@ -62,6 +62,8 @@ pub async fn measure() -> Result<[Latency; 2]> {
         ("WECHAT_APPSECRET", "bench-appsecret"),
         ("WECHAT_TOKEN", TOKEN),
         ("OPERATOR_SECRET", OPERATOR),
+        // Keyword routing keys the follower by `openid_key`, a hash under this secret.
+        ("SESSION_SECRET", "bench-session-secret-0123456789abcdef"),
         ("PUBLISH_ACCESS", "invite"),
     ])
     .await?;
