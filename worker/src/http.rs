@@ -1,11 +1,18 @@
-//! Small HTTP helpers: bounded JSON bodies, JSON and HTML answers, headers on every response.
+//! Small HTTP helpers: bounded JSON bodies, JSON and HTML answers, headers on every response;
+//! and [`num`], the D1 bind value of an integer.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shoukuan_core::csp;
+use worker::wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
 use crate::error::ApiError;
+
+/// An integer as a D1 bind value (D1 takes JS numbers; every integer we store fits in 2^53).
+pub fn num(n: i64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
 
 /// The largest request body the API reads.
 pub const MAX_BODY: usize = 64 * 1024;

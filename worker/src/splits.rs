@@ -32,7 +32,7 @@ use worker::{D1Database, D1PreparedStatement, Env, Request, Response};
 
 use crate::collections;
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::personal_data::{self, column};
 use crate::routes::SplitRoute;
 use crate::secrets;
@@ -59,10 +59,6 @@ pub async fn handle(route: SplitRoute, req: Request, env: &Env) -> Result<Respon
 
 fn db(env: &Env) -> Result<D1Database, ApiError> {
     Ok(env.d1("DB")?)
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 fn opt_str(s: Option<&str>) -> JsValue {

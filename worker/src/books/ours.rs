@@ -10,10 +10,7 @@ use worker::Env;
 
 use super::Target;
 use crate::error::ApiError;
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
+use crate::http::num;
 
 fn opt(s: Option<&str>) -> JsValue {
     s.map_or(JsValue::NULL, Into::into)

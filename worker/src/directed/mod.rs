@@ -18,16 +18,12 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, Headers, HttpMetadata, Method, Request, RequestInit, Response};
 
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::personal_data::{self, column};
 use crate::routes::DirectedRoute;
 use crate::secrets;
 use crate::session::now_secs;
 use crate::wechat::random_alnum;
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 /// Answers one of the [`DirectedRoute`]s.
 pub async fn handle(route: DirectedRoute, req: Request, env: &Env) -> Result<Response, ApiError> {

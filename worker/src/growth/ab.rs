@@ -9,11 +9,11 @@ use shoukuan_core::abtest::{assign, Variant};
 use shoukuan_core::collection::CollectionView;
 use shoukuan_core::product::{BlockOrder, Product, ProductView};
 use shoukuan_core::split::SplitView;
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request};
 
 use super::visitor;
 use crate::error::ApiError;
+use crate::http::num;
 use crate::session::now_secs;
 
 /// A page view whose presentation a variant can change.
@@ -86,10 +86,6 @@ pub async fn current_test(env: &Env, collection_id: &str) -> Result<Option<TestR
         .bind(&[collection_id.into()])?
         .first::<TestRow>(None)
         .await?)
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 /// Shows the visitor's variant on `view` (the one call in the payer page's rendering) and

@@ -8,12 +8,11 @@ use shoukuan_core::abtest::stats::{report, Arm, Report};
 use shoukuan_core::abtest::{check_variants, Variant, VariantDraft};
 use shoukuan_core::money::Fen;
 use shoukuan_core::session::Openid;
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
 use super::ab::{current_test, TestRow};
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::session::{now_secs, require_approved_payee};
 
 #[derive(Deserialize)]
@@ -33,10 +32,6 @@ async fn owned(env: &Env, id: &str, payee: &Openid) -> Result<Owned, ApiError> {
         .await?;
     row.filter(|r| r.owner_openid.as_deref() == Some(payee.as_str()))
         .ok_or(ApiError::NotFound)
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 /// A test as the dashboard shows it.

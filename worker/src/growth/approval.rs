@@ -19,17 +19,13 @@ use worker::{Env, Method, Request, Response};
 
 use crate::config::setting;
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::pay::apply::{self, OrderRow};
 use crate::secrets;
 use crate::session::{now_secs, require_approved_payee, require_payee_session};
 
 /// How long an invitation link can be accepted.
 const INVITE_TTL_SECS: i64 = 7 * 24 * 3600;
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 fn refused(status: u16, code: &'static str, e: approval::ApprovalError) -> ApiError {
     ApiError::Pay(status, code, e.to_string())

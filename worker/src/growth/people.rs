@@ -13,13 +13,10 @@ use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::error::ApiError;
+use crate::http::num;
 
 /// Rows read per source at most (a payee's people list).
 const MAX_ROWS: usize = 5_000;
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 /// The person a sign-up is: by its openid's keyed hash when it came through the Official
 /// Account, else by its masked name.

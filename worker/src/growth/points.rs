@@ -13,14 +13,10 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::pay::apply::OrderRow;
 use crate::pay::refunds::RefundRow;
 use crate::session::{self, now_secs, require_approved_payee};
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 /// The member key of an openid: a keyed hash, so the ledger never holds the openid. Customer
 /// tags know a person by the same key (`growth::people`).

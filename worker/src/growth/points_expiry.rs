@@ -11,17 +11,13 @@
 
 use serde::Deserialize;
 use shoukuan_core::points::{due_to_expire, Entry, EntryKind};
-use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::error::ApiError;
+use crate::http::num;
 
 /// Members handled per run at most (the rest wait for the next minute).
 const MEMBERS_PER_RUN: usize = 200;
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 /// Books what expired by `now` for every programme with a life of points.
 pub async fn run(env: &Env, now: i64) -> Result<(), ApiError> {

@@ -13,17 +13,12 @@
 
 use serde::Deserialize;
 use shoukuan_core::tags::{bulk, Tag, MAX_TAGS};
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
 use super::people::{self, own_tag, tagged};
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::session::{now_secs, require_approved_payee};
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 fn invalid(field: &str, code: &str, message: String) -> ApiError {
     ApiError::Invalid(vec![shoukuan_core::collection::FieldError {

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use shoukuan_core::notice::explain;
 use worker::{Env, Request, Response};
 
-use super::{db, num, template, NOTICE_TEMPLATE, REMINDER_TEMPLATE};
+use super::{db, template, NOTICE_TEMPLATE, REMINDER_TEMPLATE};
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::session::{now_secs, require_approved_payee};
 
 /// A payee's switches.

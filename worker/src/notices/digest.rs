@@ -8,8 +8,9 @@ use shoukuan_core::notice::{digest_day, Digest, NoticeKind};
 use shoukuan_core::paytime::ShanghaiDay;
 use worker::Env;
 
-use super::{db, num, record_and_send, record_skipped, template, NewNotice, NOTICE_TEMPLATE};
+use super::{db, record_and_send, record_skipped, template, NewNotice, NOTICE_TEMPLATE};
 use crate::error::ApiError;
+use crate::http::num;
 
 #[derive(Deserialize)]
 struct Sum {

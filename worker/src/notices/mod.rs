@@ -23,6 +23,7 @@ use worker::{D1Database, Env, Method, Request};
 
 use crate::config::setting;
 use crate::error::ApiError;
+use crate::http::num;
 use crate::personal_data::{self, column};
 use crate::routes::NoticeRoute;
 use crate::wechat::{OaClient, OaConfig};
@@ -51,10 +52,6 @@ pub const REMINDER_TEMPLATE: &str = "WECHAT_REMINDER_TEMPLATE_ID";
 pub fn template(env: &Env, name: &str) -> Option<String> {
     OaConfig::from_env(env)?;
     setting(env, name).filter(|t| !t.trim().is_empty())
-}
-
-pub(crate) fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 pub(crate) fn opt(s: Option<&str>) -> JsValue {

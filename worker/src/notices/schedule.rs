@@ -19,10 +19,10 @@ use shoukuan_core::remind_schedule::{
 use shoukuan_core::split::{reminder_data, REMIND_EVERY_SECS};
 use worker::{Env, Request, Response};
 
-use super::{db, num, record_and_send, record_skipped, template, NewNotice, REMINDER_TEMPLATE};
+use super::{db, record_and_send, record_skipped, template, NewNotice, REMINDER_TEMPLATE};
 use crate::collections;
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::personal_data::{self, column};
 use crate::session::now_secs;
 

@@ -21,9 +21,10 @@ use shoukuan_core::split::ParticipantStatus;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
-use super::{db, num};
+use super::db;
 use crate::config::setting;
 use crate::error::ApiError;
+use crate::http::num;
 use crate::personal_data::{column, open_row, openid_key, seal_row};
 
 /// How many of each kind of line an answer lists.

@@ -14,7 +14,7 @@ use worker::{Env, Request, Response};
 
 use super::{may_use_collection, Count, Owner};
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::session::{now_secs, public_origin, require_manager, Manager};
 use crate::wechat::OaClient;
 
@@ -27,10 +27,6 @@ fn invalid(field: &str, code: &str, message: impl Into<String>) -> ApiError {
         code: code.into(),
         message: message.into(),
     }])
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 async fn count(env: &Env, table: &str) -> Result<i64, ApiError> {

@@ -13,6 +13,7 @@ use worker::Env;
 
 use super::config::PayConfig;
 use crate::error::ApiError;
+use crate::http::num;
 use crate::session::now_secs;
 
 /// Who is applying.
@@ -155,10 +156,6 @@ pub async fn order_by_id(env: &Env, id: &str) -> Result<Option<OrderRow>, ApiErr
         .bind(&[id.into()])?
         .first::<OrderRow>(None)
         .await?)
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 fn opt_str(s: Option<&str>) -> JsValue {

@@ -22,7 +22,6 @@
 use futures_util::future::join_all;
 use serde::Deserialize;
 use shoukuan_core::order::OrderState;
-use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
 use super::apply::{self, compare_and_swap, OrderRow, Outcome, Source, ORDER_COLUMNS};
@@ -30,6 +29,7 @@ use super::client::{self, CallError};
 use super::config::PayConfig;
 use super::refunds::{self, RefundRow};
 use crate::error::ApiError;
+use crate::http::num;
 
 /// Orders queried or closed at WeChat Pay per run.
 pub const CALLS_PER_RUN: i64 = 150;
@@ -43,10 +43,6 @@ const QUERY_GAP_SECS: i64 = 50;
 const REFUND_QUERY_AFTER_SECS: i64 = 30;
 /// A refund WeChat Pay never received is closed after this long.
 const REFUND_GIVE_UP_SECS: i64 = 600;
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 /// What one run did (logged; returned for tests).
 #[derive(Debug, Default, Clone, Copy)]

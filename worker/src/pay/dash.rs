@@ -25,13 +25,9 @@ use super::config::PayConfig;
 use super::orders::day_totals;
 use super::refunds::RefundRow;
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::secrets;
 use crate::session::{now_secs, require_approved_payee, require_operator};
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 /// A collection with its totals.
 #[derive(Debug, Serialize, Deserialize)]

@@ -33,7 +33,7 @@ use super::config::PayConfig;
 use super::crypto;
 use super::routing;
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::session::{self, now_secs};
 
 /// What the payments code needs of a collection.
@@ -68,10 +68,6 @@ pub async fn collection(env: &Env, id: &str) -> Result<Option<CollectionRow>, Ap
         .bind(&[id.into()])?
         .first::<CollectionRow>(None)
         .await?)
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 fn random<const N: usize>() -> Result<[u8; N], ApiError> {

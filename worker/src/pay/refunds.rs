@@ -19,7 +19,7 @@ use super::client::{self, CallError};
 use super::config::PayConfig;
 use super::orders;
 use crate::error::ApiError;
-use crate::http;
+use crate::http::{self, num};
 use crate::session::{self, now_secs};
 
 /// A stored refund.
@@ -95,10 +95,6 @@ pub async fn refunds_of(env: &Env, order_id: &str) -> Result<Vec<RefundRow>, Api
         .all()
         .await?
         .results::<RefundRow>()?)
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 /// What reporting a refund state did.

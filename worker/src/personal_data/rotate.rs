@@ -24,6 +24,7 @@ use worker::{D1Database, Env, Method, Request, Response};
 use super::{column, hash_openid, nonce};
 use crate::config::secret_setting;
 use crate::error::ApiError;
+use crate::http::num;
 
 /// The operator's data route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,10 +292,6 @@ struct SealedRow {
     r: i64,
     id: Option<String>,
     sealed: String,
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 impl Work<'_> {

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use shoukuan_core::oa_api::{expiry_ms, CacheDecision, CacheEntry, LEASE_MS, REFRESH_MARGIN_MS};
-use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Delay, Env};
 
 use super::{random_alnum, OaClient};
 use crate::error::ApiError;
+use crate::http::num;
 use crate::session::now_ms;
 
 /// How long a request waits for another one's refresh before giving up.
@@ -50,10 +50,6 @@ struct Row {
 #[derive(Deserialize)]
 struct Lease {
     invalidated: i64,
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 async fn read(db: &D1Database, credential: Credential) -> Result<Option<Row>, ApiError> {

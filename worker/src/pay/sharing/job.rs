@@ -29,6 +29,7 @@ use super::super::routing;
 use super::receivers::{self, AddError, Receiver};
 use super::{plan, rules, settings};
 use crate::error::ApiError;
+use crate::http::num;
 use crate::personal_data;
 use crate::session::now_secs;
 
@@ -36,10 +37,6 @@ use crate::session::now_secs;
 const PLANS_PER_RUN: i64 = 10;
 /// Jobs advanced per run.
 const JOBS_PER_RUN: i64 = 20;
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 /// A stored job.
 #[derive(Debug, Clone, Deserialize)]

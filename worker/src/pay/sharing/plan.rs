@@ -19,16 +19,13 @@ use super::super::config::PayConfig;
 use super::super::routing;
 use super::{ratio, rules, settings};
 use crate::error::ApiError;
+use crate::http::num;
 use crate::session::now_secs;
 
 /// The platform fee's description (shown in WeChat's 分账账单).
 const FEE_DESCRIPTION: &str = "平台服务费";
 /// The unfreeze's description.
 pub const UNFREEZE_DESCRIPTION: &str = "解冻剩余资金";
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 #[derive(Deserialize)]
 struct Unsplit {

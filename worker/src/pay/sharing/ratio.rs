@@ -7,13 +7,13 @@
 use serde::Deserialize;
 use shoukuan_core::profitshare::Bps;
 use shoukuan_core::routing::PayeeRouting;
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, Method};
 
 use super::super::client::{self, CallError};
 use super::super::config::PayConfig;
 use super::settings;
 use crate::error::ApiError;
+use crate::http::num;
 use crate::session::now_secs;
 
 /// How long a read ratio is trusted.
@@ -47,10 +47,6 @@ struct Cached {
 #[derive(Deserialize)]
 struct MerchantConfig {
     max_ratio: i64,
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 /// The ratio for orders made with `routing`. `fresh` skips the cache (saving a rule re-reads

@@ -20,13 +20,10 @@ use super::super::client::{self, CallError};
 use super::super::config::PayConfig;
 use super::super::routing;
 use crate::error::ApiError;
+use crate::http::num;
 use crate::session::now_secs;
 
 const DESCRIPTION: &str = "订单退款，回退分账";
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
 
 #[derive(Deserialize)]
 struct Shared {

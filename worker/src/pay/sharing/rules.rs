@@ -23,6 +23,7 @@ use super::super::routing;
 use super::ratio::{self, MaxRatio};
 use super::settings;
 use crate::error::ApiError;
+use crate::http::num;
 use crate::session::{now_secs, require_approved_payee};
 use crate::{http, personal_data};
 
@@ -193,10 +194,6 @@ pub async fn get(id: &str, req: &Request, env: &Env) -> Result<Response, ApiErro
     let routing = routing::for_payee(env, &config, payee.as_str()).await?;
     let limits = limits_for(env, &config, &routing, &collection, false).await?;
     http::json(200, &view(env, id, &limits).await?)
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 fn opt(n: Option<i64>) -> JsValue {
