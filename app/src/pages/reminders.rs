@@ -12,7 +12,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use shoukuan_core::collection::Kind;
 use shoukuan_core::paytime::display_cst;
 use shoukuan_core::remind_schedule::{
@@ -205,13 +206,21 @@ async fn load(id: &str, token: &str) -> Result<Overview, api::Error> {
     .await
 }
 
-async fn save(id: &str, token: &str, slots: &[String]) -> Result<serde_json::Value, api::Error> {
+/// The body of `PUT /api/splits/:id/reminders`.
+#[derive(Serialize)]
+struct SlotsBody<'a> {
+    slots: &'a [String],
+}
+
+/// Saves the times; the answer is not read (the section reloads the overview), so it is not
+/// parsed into a `serde_json::Value` either, which keeps that code out of /manage's bundle.
+async fn save(id: &str, token: &str, slots: &[String]) -> Result<IgnoredAny, api::Error> {
     api::send(
         authorized(
             gloo_net::http::Request::put(&format!("/api/splits/{id}/reminders")),
             token,
         )
-        .json(&serde_json::json!({ "slots": slots })),
+        .json(&SlotsBody { slots }),
     )
     .await
 }

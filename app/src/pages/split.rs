@@ -546,7 +546,7 @@ mod payee {
             Ok(bytes)
         } else {
             Err(
-                api::interpret::<serde_json::Value>(status, &String::from_utf8_lossy(&bytes))
+                api::interpret::<serde::de::IgnoredAny>(status, &String::from_utf8_lossy(&bytes))
                     .err()
                     .unwrap_or(api::Error::Server(status)),
             )
