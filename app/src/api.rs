@@ -183,14 +183,28 @@ pub async fn update(
     send(with_token(Request::put(&format!("/api/collections/{id}")), token).json(body)).await
 }
 
-/// `GET /api/splits/:id`: a split's rules and list (the manage page edits its cap and deadline).
-pub async fn split(id: &str) -> Result<shoukuan_core::split::SplitView, Error> {
-    send(Request::get(&format!("/api/splits/{id}")).build()).await
+/// `GET /api/splits/:id`, of which the manage page reads only the rules (it edits their cap and
+/// deadline): the list and the numbers are left unparsed, and their code out of its bundle.
+pub async fn split_spec(id: &str) -> Result<shoukuan_core::split::SplitSpec, Error> {
+    /// The part of a `SplitView` read here.
+    #[derive(Deserialize)]
+    struct Answer {
+        spec: shoukuan_core::split::SplitSpec,
+    }
+    let answer: Answer = send(Request::get(&format!("/api/splits/{id}")).build()).await?;
+    Ok(answer.spec)
 }
 
-/// `GET /api/products/:id`: a price page's details (the manage page edits them).
-pub async fn product(id: &str) -> Result<shoukuan_core::product::ProductView, Error> {
-    send(Request::get(&format!("/api/products/{id}")).build()).await
+/// `GET /api/products/:id`, of which the manage page reads only the product (it edits it), as
+/// [`split_spec`] does.
+pub async fn product(id: &str) -> Result<shoukuan_core::product::Product, Error> {
+    /// The part of a `ProductView` read here.
+    #[derive(Deserialize)]
+    struct Answer {
+        product: shoukuan_core::product::Product,
+    }
+    let answer: Answer = send(Request::get(&format!("/api/products/{id}")).build()).await?;
+    Ok(answer.product)
 }
 
 /// `POST /api/collections/:id/close` with the manage token.

@@ -19,15 +19,30 @@ pub enum WorkerOpt {
 /// for their paths (`worker/src/pages.rs`).
 pub const PAGE_BUNDLES: [&str; 5] = ["new", "manage", "admin", "dash", "books"];
 
+/// `--cfg erase_components` for the app's wasm: Leptos then builds each component and each
+/// `view!` child as a type-erased `AnyView` instead of one nested generic type per view, which
+/// the page bundles' monomorphised render code shrinks by (measured with `cargo xtask build`:
+/// /manage 192.4 → 176.4 KB brotli wasm, /dash 179.6 → 156.4 KB). The pages behave the same;
+/// only the app's Trunk builds get the flag (its artefacts sit next to the worker's, apart).
+const APP_RUSTFLAGS: &str = "--cfg erase_components";
+
+/// `trunk …` with the app's wasm flags ([`APP_RUSTFLAGS`]) added to any `RUSTFLAGS` given.
+fn trunk(tools: &Tools) -> std::process::Command {
+    let mut cmd = tools.command("trunk");
+    let rustflags = match std::env::var("RUSTFLAGS") {
+        Ok(given) if !given.trim().is_empty() => format!("{given} {APP_RUSTFLAGS}"),
+        _ => APP_RUSTFLAGS.to_owned(),
+    };
+    cmd.env("RUSTFLAGS", rustflags);
+    cmd
+}
+
 /// `trunk build --release` into `dist/` (the main bundle and the QR reader's worker), then once
 /// per page bundle into `dist/p/<name>/`, from a copy of `app/index.html` naming that bundle's
 /// binary.
 pub fn app(tools: &Tools) -> Result<()> {
     step("building the app (trunk build --release)");
-    run_quiet(
-        "trunk build",
-        tools.command("trunk").args(["build", "--release"]),
-    )?;
+    run_quiet("trunk build", trunk(tools).args(["build", "--release"]))?;
     let index = std::fs::read_to_string(root().join("app/index.html"))?;
     let main_bin = r#"data-bin="shoukuan-app""#;
     ensure!(
@@ -52,7 +67,7 @@ pub fn app(tools: &Tools) -> Result<()> {
         )?;
         run_quiet(
             "trunk build",
-            tools.command("trunk").args([
+            trunk(tools).args([
                 "build".as_ref(),
                 "--release=true".as_ref(),
                 html.as_os_str(),

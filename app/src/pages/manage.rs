@@ -81,10 +81,10 @@ pub fn Manage(id: String) -> impl IntoView {
             // What the kind adds, to edit it (not secret: the payer page shows it).
             let extra = match &managed {
                 Ok(view) if view.kind == Kind::Product => {
-                    api::product(&id).await.map(|v| Extra::Product(v.product))
+                    api::product(&id).await.map(Extra::Product)
                 }
                 Ok(view) if view.kind == Kind::Split => {
-                    api::split(&id).await.map(|v| Extra::Split(v.spec))
+                    api::split_spec(&id).await.map(Extra::Split)
                 }
                 _ => Ok(Extra::None),
             };

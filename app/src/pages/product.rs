@@ -380,6 +380,13 @@ mod payee {
         result
     }
 
+    /// The answer of `POST /api/images` (a missing key reads as empty, as before).
+    #[derive(serde::Deserialize)]
+    struct Uploaded {
+        #[serde(default)]
+        key: String,
+    }
+
     async fn resize_and_upload(url: &str, invite_code: &str) -> Result<(String, String), String> {
         let not_image = || "无法打开这张图片，请选择 JPG 或 PNG 图片".to_owned();
         let img = load_image(url).await.map_err(|_| not_image())?;
@@ -439,15 +446,14 @@ mod payee {
             .map_err(|_| "网络不太好，图片上传失败，请重试".to_owned())?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        let created: serde_json::Value = crate::api::interpret(status, &text).map_err(|e| {
+        let created: Uploaded = crate::api::interpret(status, &text).map_err(|e| {
             if e.is_forbidden() {
                 "请先填写正确的邀请码再上传图片".to_owned()
             } else {
                 e.message()
             }
         })?;
-        let key = created["key"].as_str().unwrap_or_default().to_owned();
-        Ok((key, preview))
+        Ok((created.key, preview))
     }
 
     fn err_for(errors: &[FieldError], field: &str) -> Option<String> {

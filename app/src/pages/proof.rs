@@ -29,7 +29,7 @@ async fn fetch_image(id: &str, pid: &str, token: &str) -> Result<String, api::Er
     let status = response.status();
     if !(200..300).contains(&status) {
         let text = response.text().await.map_err(fetch)?;
-        return Err(api::interpret::<serde_json::Value>(status, &text)
+        return Err(api::interpret::<serde::de::IgnoredAny>(status, &text)
             .err()
             .unwrap_or(api::Error::Server(status)));
     }
@@ -88,7 +88,7 @@ pub fn ProofViewer(
         };
         spawn_local(async move {
             let path = format!("/api/splits/{}/participants/{pid}/{action}", id.get_value());
-            let answer: Result<serde_json::Value, _> = api::send(
+            let answer: Result<serde::de::IgnoredAny, _> = api::send(
                 gloo_net::http::Request::post(&path)
                     .header("Authorization", &format!("Bearer {}", token.get_value()))
                     .build(),

@@ -12,7 +12,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use shoukuan_core::collection::Kind;
 use shoukuan_core::paytime::display_cst;
 use shoukuan_core::remind_schedule::{
@@ -205,13 +206,21 @@ async fn load(id: &str, token: &str) -> Result<Overview, api::Error> {
     .await
 }
 
-async fn save(id: &str, token: &str, slots: &[String]) -> Result<serde_json::Value, api::Error> {
+/// The body of `PUT /api/splits/:id/reminders`.
+#[derive(Serialize)]
+struct SlotsBody<'a> {
+    slots: &'a [String],
+}
+
+/// Saves the times; the answer is not read (the section reloads the overview), so it is not
+/// parsed into a `serde_json::Value` either, which keeps that code out of /manage's bundle.
+async fn save(id: &str, token: &str, slots: &[String]) -> Result<IgnoredAny, api::Error> {
     api::send(
         authorized(
             gloo_net::http::Request::put(&format!("/api/splits/{id}/reminders")),
             token,
         )
-        .json(&serde_json::json!({ "slots": slots })),
+        .json(&SlotsBody { slots }),
     )
     .await
 }
@@ -231,9 +240,22 @@ fn saved_text(slots: &[String]) -> String {
     }
 }
 
-/// The reminder section of a split's manage page and (`full`) of its `/admin` page.
+/// The reminder section of a split's manage page: the times.
 #[component]
-pub fn Reminders(id: String, token: String, #[prop(optional)] full: bool) -> impl IntoView {
+pub fn Reminders(id: String, token: String) -> impl IntoView {
+    section::<false>(id, token)
+}
+
+/// The reminder section of a split's `/admin` page: the times, remind now, the log and the
+/// transfer screenshots.
+#[component]
+pub fn RemindersWithLog(id: String, token: String) -> impl IntoView {
+    section::<true>(id, token)
+}
+
+/// Either section. `FULL` is a constant rather than a prop so that the manage page's bundle
+/// holds none of what only `/admin` shows (remind now, the log, the screenshot viewer).
+fn section<const FULL: bool>(id: String, token: String) -> impl IntoView {
     let id = StoredValue::new(id);
     let token = StoredValue::new(token);
     let overview = RwSignal::new(None::<Result<Overview, String>>);
@@ -322,24 +344,27 @@ pub fn Reminders(id: String, token: String, #[prop(optional)] full: bool) -> imp
             } else {
                 None
             };
-            let window_rule = format!(
-                "立即提醒：每人 {} 小时内最多一次，只发给通过公众号报名、还没付款的人。",
-                o.remind_every_hours
-            );
-            let held = o.manual_held_until.map(held_text);
-            let log = o
-                .participants
-                .iter()
-                .map(|p| person_row(p, viewing))
-                .collect_view();
-            view! {
-                {reason.map(|r| view! { <p id="reminders_off" class="unavailable">{r}</p> })}
-                <p class="hint">{quiet_rule()}</p>
-                {full.then(|| view! {
+            let full = FULL.then(|| {
+                let window_rule = format!(
+                    "立即提醒：每人 {} 小时内最多一次，只发给通过公众号报名、还没付款的人。",
+                    o.remind_every_hours
+                );
+                let held = o.manual_held_until.map(held_text);
+                let log = o
+                    .participants
+                    .iter()
+                    .map(|p| person_row(p, viewing))
+                    .collect_view();
+                view! {
                     <p id="remind_rule" class="hint">{window_rule}</p>
                     {held.map(|h| view! { <p id="remind_held" class="status">{h}</p> })}
                     <ol id="reminder_log" class="participants">{log}</ol>
-                })}
+                }
+            });
+            view! {
+                {reason.map(|r| view! { <p id="reminders_off" class="unavailable">{r}</p> })}
+                <p class="hint">{quiet_rule()}</p>
+                {full}
             }
             .into_any()
         }
@@ -351,20 +376,20 @@ pub fn Reminders(id: String, token: String, #[prop(optional)] full: bool) -> imp
             <div class="row-actions">
                 <button id="save_slots" class="button small" type="button"
                     prop:disabled=move || slots_disabled.get() on:click=on_save>"保存提醒时间"</button>
-                {full.then(|| view! {
+                {FULL.then(|| view! {
                     <button id="remind" class="button small" type="button"
                         prop:disabled=move || !configured() on:click=on_remind>"立即提醒未付款"</button>
                 })}
             </div>
             <OutcomeLine outcome=save_outcome id="slots_result" />
-            {full.then(|| view! {
+            {FULL.then(|| view! {
                 <Show when=move || overview.with(|o| matches!(o, Some(Ok(o)) if !o.configured))>
                     <p id="remind_unavailable" class="unavailable">"公众号提醒未开通（运营方没有配置提醒模板）：请复制群公告发到群里提醒。"</p>
                 </Show>
                 <OutcomeLine outcome=remind_outcome id="remind_result" />
             })}
             {body}
-            <ProofViewer id=id.get_value() token=token.get_value() viewing=viewing />
+            {FULL.then(|| view! { <ProofViewer id=id.get_value() token=token.get_value() viewing=viewing /> })}
         </section>
     }
 }

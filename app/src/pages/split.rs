@@ -546,7 +546,7 @@ mod payee {
             Ok(bytes)
         } else {
             Err(
-                api::interpret::<serde_json::Value>(status, &String::from_utf8_lossy(&bytes))
+                api::interpret::<serde::de::IgnoredAny>(status, &String::from_utf8_lossy(&bytes))
                     .err()
                     .unwrap_or(api::Error::Server(status)),
             )
@@ -826,7 +826,7 @@ mod payee {
                 </div>
                 <OutcomeLine outcome=copy_outcome id="copy_result" />
                 // Scheduled reminders, remind now, the log and the transfer screenshots.
-                <crate::pages::reminders::Reminders id=id.clone() token=token.get_value() full=true />
+                <crate::pages::reminders::RemindersWithLog id=id.clone() token=token.get_value() />
                 <h2 class="section">"全部名单"</h2>
                 <ol id="all_participants" class="participants">{all_rows}</ol>
                 <div class="row-actions">
