@@ -36,8 +36,10 @@ pub enum Seller<'a> {
     Payee,
 }
 
-/// The card of a merchant collection (markup shared with the personal card's CSS).
-pub fn merchant_card(view: &CollectionView, seller: Seller<'_>) -> String {
+/// The card of a merchant collection (markup shared with the personal card's CSS). `offer` is
+/// shown right above the pay button while the collection is open (the payer's points box,
+/// `points::checkout_box`, already escaped), so what it changes is chosen before paying.
+pub fn merchant_card(view: &CollectionView, seller: Seller<'_>, offer: &str) -> String {
     let first_char: String = view.payee_name.chars().take(1).collect();
     let note = if view.note.is_empty() {
         String::new()
@@ -76,11 +78,12 @@ pub fn merchant_card(view: &CollectionView, seller: Seller<'_>) -> String {
     let pay = match view.status {
         Status::Open => format!(
             concat!(
-                r#"{entry}<button id="sk-pay" class="button" type="button">微信支付</button>"#,
+                r#"{entry}{offer}<button id="sk-pay" class="button" type="button">微信支付</button>"#,
                 r#"<p id="sk-pay-msg" class="status" role="status" aria-live="polite"></p>"#,
                 r#"<p class="hint">{hint}</p>"#
             ),
             entry = entry,
+            offer = offer,
             hint = hint
         ),
         Status::Closed => r#"<p class="closed">该收款已关闭</p>"#.to_owned(),
@@ -314,6 +317,7 @@ mod tests {
                 Status::Open,
             ),
             Seller::Payee,
+            "",
         );
         assert!(html.contains(r#"id="sk-pay""#), "{html}");
         assert!(html.contains("¥12.34"));
@@ -324,17 +328,37 @@ mod tests {
     }
 
     #[test]
+    fn the_offer_comes_after_the_amount_and_before_the_pay_button() {
+        let html = merchant_card(
+            &view(AmountRule::PayerEntered, Status::Open),
+            Seller::Payee,
+            r#"<div id="offer"></div>"#,
+        );
+        let at = |needle: &str| {
+            html.find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {html}"))
+        };
+        assert!(at(r#"id="sk-amount""#) < at(r#"id="offer""#));
+        assert!(at(r#"id="offer""#) < at(r#"id="sk-pay""#));
+    }
+
+    #[test]
     fn own_business_cards_name_the_merchant_as_the_seller() {
         let html = merchant_card(
             &view(AmountRule::PayerEntered, Status::Open),
             Seller::Merchant("<某某>餐饮有限公司"),
+            "",
         );
         assert!(
             html.contains("收款商户：&lt;某某&gt;餐饮有限公司"),
             "{html}"
         );
         assert!(PAY_SCRIPT.contains("d.h5_url"));
-        let platform = merchant_card(&view(AmountRule::PayerEntered, Status::Open), Seller::Payee);
+        let platform = merchant_card(
+            &view(AmountRule::PayerEntered, Status::Open),
+            Seller::Payee,
+            "",
+        );
         assert!(!platform.contains("收款商户"));
     }
 
@@ -370,7 +394,11 @@ mod tests {
 
     #[test]
     fn a_payer_entered_amount_gets_a_field() {
-        let html = merchant_card(&view(AmountRule::PayerEntered, Status::Open), Seller::Payee);
+        let html = merchant_card(
+            &view(AmountRule::PayerEntered, Status::Open),
+            Seller::Payee,
+            "",
+        );
         assert!(html.contains(r#"id="sk-amount""#));
         assert!(
             html.contains(BRAND_MARK),
@@ -383,8 +411,13 @@ mod tests {
         let html = merchant_card(
             &view(AmountRule::PayerEntered, Status::Closed),
             Seller::Payee,
+            r#"<div id="offer"></div>"#,
         );
         assert!(html.contains("该收款已关闭"));
+        assert!(
+            !html.contains("offer"),
+            "nothing to choose on a closed card"
+        );
         assert!(!html.contains("<script") && !html.contains("sk-pay"));
         assert!(
             !html.contains(r#"aria-label="微信支付""#),

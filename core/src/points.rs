@@ -121,7 +121,7 @@ pub struct PayerPoints {
     pub history: Vec<(i64, EntryKind, i64)>,
 }
 
-/// The points box under a merchant collection's pay button: balance, a box to tick to redeem
+/// The points box above a merchant collection's pay button: balance, a box to tick to redeem
 /// (`#sk-points`, its value the points; the pay script adds `?points=` to the order), and the
 /// history in a `<details>`. Every dynamic value is escaped.
 pub fn checkout_box(p: &PayerPoints) -> String {
@@ -157,7 +157,7 @@ pub fn checkout_box(p: &PayerPoints) -> String {
         )
     };
     format!(
-        r#"<section class="card points-box" id="sk-points-box"><h2>会员积分</h2><p>你在「{payee}」有 <b id="sk-points-balance">{balance}</b> 积分</p>{redeem}{history}</section>"#,
+        r#"<section class="points-box" id="sk-points-box"><h2>会员积分</h2><p>你在「{payee}」有 <b id="sk-points-balance">{balance}</b> 积分</p>{redeem}{history}</section>"#,
         payee = crate::page::escape(&p.payee_name),
         balance = p.balance,
     )

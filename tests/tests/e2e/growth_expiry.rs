@@ -172,6 +172,9 @@ async fn points_expire_oldest_first_at_the_clock_and_the_payer_redeems_them_on_t
     );
     assert!(html.contains(r#"id="sk-points" value="100""#), "{html}");
     assert!(html.contains("抵扣 ¥1.00，实付 ¥67.00"), "{html}");
+    // Chosen before paying: the box sits above the pay button, inside the pay card.
+    let (boxed, button) = (html.find("sk-points-box"), html.find(r#"id="sk-pay""#));
+    assert!(boxed.is_some() && boxed < button, "{html}");
     assert!(
         html.contains("支付获得 +68") && html.contains("下单抵扣 -20"),
         "{html}"

@@ -81,13 +81,13 @@ pub async fn merchant_card(
         _ => Seller::Payee,
     };
     let mine = orders::payer_orders(req, env, &view.id).await?;
-    // Growth: the payer's points with this payee, redeemable at checkout.
+    // Growth: the payer's points with this payee, chosen above the pay button.
     let points =
         crate::growth::points_checkout::checkout_block(view, row.owner_openid.as_deref(), req, env)
             .await;
     Ok(Some(format!(
-        "{}{points}{}",
-        checkout::merchant_card(view, seller),
+        "{}{}",
+        checkout::merchant_card(view, seller, &points),
         checkout::my_orders(&mine)
     )))
 }
