@@ -17,15 +17,20 @@ pub fn num(n: i64) -> JsValue {
 /// The largest request body the API reads.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Reads a JSON body of at most [`MAX_BODY`] bytes.
-pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let declared = req
-        .headers()
+/// Whether the request declares (`content-length`) a body longer than `max` bytes: refused
+/// before it is read. A request without the header is bounded where its body is read.
+pub fn declares_more_than(req: &Request, max: usize) -> bool {
+    req.headers()
         .get("content-length")
         .ok()
         .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .is_some_and(|n| n > max)
+}
+
+/// Reads a JSON body of at most [`MAX_BODY`] bytes.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    if declares_more_than(req, MAX_BODY) {
         return Err(ApiError::TooLarge);
     }
     let content_type = req

@@ -178,13 +178,7 @@ async fn upload(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .flatten()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_IMAGE_BYTES) {
+    if crate::http::declares_more_than(&req, MAX_IMAGE_BYTES) {
         return Err(ApiError::ImageTooLarge);
     }
     let key = ImageKey::for_upload(&random_alnum(24)?, &content_type)

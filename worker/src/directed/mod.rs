@@ -191,13 +191,7 @@ impl Proof {
     /// Refuses a request whose declared length is more than a screenshot plus `overhead` bytes
     /// (a form's boundaries and headers) before its body is read.
     pub fn check_length(req: &Request, overhead: usize) -> Result<(), ApiError> {
-        let length = req
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|v| v.trim().parse::<usize>().ok());
-        if length.is_some_and(|n| n > MAX_PROOF_BYTES + overhead) {
+        if crate::http::declares_more_than(req, MAX_PROOF_BYTES + overhead) {
             return Err(proof_too_large());
         }
         Ok(())

@@ -89,13 +89,7 @@ pub async fn push(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let Some(config) = OaConfig::from_env(env) else {
         return text(503, "official account not configured");
     };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_XML_BYTES as u64) {
+    if crate::http::declares_more_than(&req, MAX_XML_BYTES) {
         return text(413, "body too large");
     }
     let p = Params::read(&req)?;

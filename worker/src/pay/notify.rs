@@ -73,13 +73,7 @@ pub async fn handle(endpoint: Endpoint, mut req: Request, env: &Env) -> Result<R
 
 async fn receive(endpoint: Endpoint, req: &mut Request, env: &Env) -> Result<(), Fail> {
     let config = PayConfig::get(env).ok_or_else(|| Fail::new(503, "merchant not configured"))?;
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if crate::http::declares_more_than(req, MAX_BODY) {
         return Err(Fail::new(413, "body too large"));
     }
     let body = req
